@@ -1,0 +1,345 @@
+"""Typed study configuration: TOML file + `--set` overrides -> frozen dataclasses.
+
+Every key is checked: unknown keys name the closest known one, wrong types name the key
+and the expected type, and cross-field rules (ranges, splits, heads) are checked once here
+so later stages can trust the values.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+import types
+import typing
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+from tuner.errors import ConfigError
+
+MODEL_TYPES = ("lstm", "lstm_transformer")
+METRICS = ("val_mae", "val_rmse", "val_mape", "val_smape", "val_wape")
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("median", "hyperband", "none")
+FREQUENCIES = ("D", "W", "M")
+AGGREGATIONS = ("sum", "mean", "min", "max", "first", "last")
+SEASON_LENGTHS = {"D": 7, "W": 52, "M": 12}
+
+
+@dataclass(frozen=True)
+class Range:
+    """An inclusive numeric range `{ low = ..., high = ... }` for one search parameter."""
+
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    path: Path  # CSV file; relative paths are resolved against the config file's folder
+    date_column: str = "date"
+    target: str = "sales"
+    features: tuple[str, ...] = ()  # input columns besides the target's own history
+    frequency: str = "D"  # D, W or M: daily rows are resampled to weeks or months
+    window: int = 28  # past steps the model sees
+    horizon: int = 1  # future steps it predicts
+    season_length: int = 0  # 0: from the frequency (7 daily, 52 weekly, 12 monthly)
+    aggregation: dict[str, str] = field(default_factory=dict)  # per column; default sum for the target, mean otherwise
+
+    @property
+    def columns(self) -> list[str]:
+        """Model inputs, the target last."""
+        return [*self.features, self.target]
+
+    @property
+    def seasonality(self) -> int:
+        return self.season_length or SEASON_LENGTHS[self.frequency]
+
+    def how_to_aggregate(self, column: str) -> str:
+        return self.aggregation.get(column, "sum" if column == self.target else "mean")
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    train: float = 0.7  # share of rows for training (the earliest)
+    validation: float = 0.15  # next share for validation; the rest is the test part
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 30  # upper bound; early stopping usually ends sooner
+    batch_size: int = 64
+    patience: int = 5  # epochs without validation improvement before stopping
+    grad_clip: float = 1.0  # max gradient norm
+    threads: int = 0  # torch threads per process; 0: the machine's cores / workers
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    models: tuple[str, ...] = MODEL_TYPES
+    hidden_size: tuple[int, ...] = (32, 64, 128)
+    num_layers: Range = Range(1, 2)
+    dropout: Range = Range(0.0, 0.3)
+    lr: Range = Range(1e-4, 1e-3)  # sampled on a log scale
+    num_heads: tuple[int, ...] = (1, 2, 4)  # lstm_transformer only; must divide every hidden_size
+    ff_size: tuple[int, ...] = (64, 128, 256)  # lstm_transformer only
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    name: str = "ecommerce_daily"
+    storage: str = ""  # SQLAlchemy URL; empty: sqlite:///<config folder>/<name>.db
+    direction: str = "minimize"
+    metric: str = "val_mae"  # objective value, one of METRICS
+    n_trials: int = 20  # trials this run adds; 0: no limit (stop with timeout or Ctrl-C)
+    timeout: float = 0  # seconds; 0: no limit
+    sampler: str = "tpe"
+    pruner: str = "median"
+    seed: int = 0  # seeds the sampler and, with the trial number, each trial's training
+    startup_trials: int = 5  # random trials before TPE, and completed trials before pruning
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture of one forecaster; `search.py` builds it from a trial's parameters."""
+
+    kind: str  # lstm | lstm_transformer
+    n_inputs: int  # columns per time step (features + target)
+    horizon: int  # steps predicted at once
+    hidden_size: int = 64
+    num_layers: int = 1  # stacked LSTM layers
+    dropout: float = 0.1  # between LSTM layers and inside the Transformer encoder
+    num_heads: int = 4  # lstm_transformer only; divides hidden_size
+    ff_size: int = 128  # lstm_transformer only: the encoder's feed-forward width
+
+
+@dataclass(frozen=True)
+class Config:
+    data: DataConfig
+    split: SplitConfig = SplitConfig()
+    train: TrainConfig = TrainConfig()
+    search: SearchConfig = SearchConfig()
+    study: StudyConfig = StudyConfig()
+    source: Path = Path("tuner.toml")  # the file it came from (for messages and relative paths)
+
+
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "split": SplitConfig,
+    "train": TrainConfig,
+    "search": SearchConfig,
+    "study": StudyConfig,
+}
+
+
+def load_config(path: str | Path, overrides: typing.Sequence[str] = (), values: dict[str, Any] | None = None) -> Config:
+    """Read a TOML config, apply `section.key=value` overrides, then `values` (typed, by
+    dotted key, from dedicated CLI flags), and validate everything."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    for override in overrides:
+        apply_override(raw, override, path)
+    for dotted, value in (values or {}).items():
+        section, _, key = dotted.partition(".")
+        raw.setdefault(section, {})[key] = value
+    return build_config(raw, path)
+
+
+def apply_override(raw: dict[str, Any], override: str, source: Path) -> None:
+    """Set `section.key=value` in a raw config dict; the value is read as TOML, else as text."""
+    dotted, sep, text = override.partition("=")
+    section, dot, key = dotted.strip().partition(".")
+    if not sep or not dot or not key:
+        raise ConfigError(f"--set {override!r}: expected section.key=value, e.g. train.epochs=5")
+    _check_known(section, SECTIONS, f"{source}: --set {dotted}", "section")
+    _check_known(key, _field_names(SECTIONS[section]), f"{source}: --set {dotted}", "key")
+    try:
+        value = tomllib.loads(f"v = {text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = text.strip()
+    raw.setdefault(section, {})[key] = value
+
+
+def build_config(raw: dict[str, Any], source: Path) -> Config:
+    """Turn a parsed TOML dict into a validated `Config`."""
+    for section in raw:
+        _check_known(section, SECTIONS, str(source), "section")
+    if "data" not in raw or "path" not in raw.get("data", {}):
+        raise ConfigError(f"{source}: [data] path is required (the CSV file with your sales)")
+    parts = {}
+    for name, cls in SECTIONS.items():
+        section = raw.get(name, {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{source}: [{name}] must be a table, got {section!r}")
+        parts[name] = _build_section(cls, section, f"{source}: {name}")
+    data_path = Path(parts["data"].path).expanduser()
+    if not data_path.is_absolute():
+        data_path = (source.parent / data_path).resolve()
+    parts["data"] = replace(parts["data"], path=data_path)
+    config = Config(**parts, source=source)
+    _validate(config)
+    return config
+
+
+def _field_names(cls: type) -> list[str]:
+    return [f.name for f in fields(cls)]
+
+
+def _check_known(name: str, known: typing.Iterable[str], where: str, what: str) -> None:
+    known = list(known)
+    if name in known:
+        return
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+    raise ConfigError(f"{where}: unknown {what} {name!r}; {hint}")
+
+
+def _build_section(cls: type, values: dict[str, Any], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = _field_names(cls)
+    for key in values:
+        _check_known(key, known, where.replace(": ", ": [", 1) + "]", "key")
+    kwargs = {key: _coerce(value, hints[key], f"{where}.{key}") for key, value in values.items()}
+    return cls(**kwargs)
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    """Check one TOML value against a field's type hint and convert it (lists to tuples...)."""
+    origin = typing.get_origin(hint)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+    elif hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+    elif hint is str or hint is Path:
+        if isinstance(value, str):
+            return hint(value)
+    elif hint is Range:
+        if isinstance(value, dict) and set(value) == {"low", "high"}:
+            return Range(_coerce(value["low"], float, key + ".low"), _coerce(value["high"], float, key + ".high"))
+    elif origin is tuple:
+        if isinstance(value, list) and value:
+            item = typing.get_args(hint)[0]
+            return tuple(_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value))
+    elif origin is dict:
+        if isinstance(value, dict):
+            return {str(k): _coerce(v, str, f"{key}.{k}") for k, v in value.items()}
+    elif origin in (typing.Union, types.UnionType):
+        for option in typing.get_args(hint):
+            try:
+                return _coerce(value, option, key)
+            except ConfigError:
+                continue
+    raise ConfigError(f"{key} = {value!r}: expected {_describe(hint)}")
+
+
+def _describe(hint: Any) -> str:
+    if hint is Range:
+        return "a range like { low = 1, high = 3 }"
+    if typing.get_origin(hint) is tuple:
+        return f"a non-empty list of {_describe(typing.get_args(hint)[0])}s"
+    if typing.get_origin(hint) is dict:
+        return "a table of column = aggregation"
+    return {int: "an integer", float: "a number", str: "a string", Path: "a path", bool: "true or false"}.get(
+        hint, str(hint)
+    )
+
+
+def _validate(config: Config) -> None:
+    """Cross-field rules, each failing with the key, the value and the rule."""
+    src, data, split, train, search, study = (
+        config.source, config.data, config.split, config.train, config.search, config.study,
+    )
+
+    def fail(key: str, value: Any, rule: str) -> typing.NoReturn:
+        raise ConfigError(f"{src}: {key} = {value!r}: {rule}")
+
+    def one_of(key: str, value: Any, allowed: typing.Sequence[str]) -> None:
+        if value not in allowed:
+            close = difflib.get_close_matches(str(value), allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            fail(key, value, f"must be one of {', '.join(allowed)}{hint}")
+
+    def positive(key: str, value: float) -> None:
+        if value <= 0:
+            fail(key, value, "must be greater than 0")
+
+    one_of("data.frequency", data.frequency, FREQUENCIES)
+    if data.target in data.features:
+        fail("data.features", list(data.features), f"must not contain the target {data.target!r}")
+    if len(set(data.features)) != len(data.features):
+        fail("data.features", list(data.features), "lists a column twice")
+    for column, how in data.aggregation.items():
+        one_of(f"data.aggregation.{column}", how, AGGREGATIONS)
+        if column not in data.columns:
+            fail(f"data.aggregation.{column}", how, "names a column that is neither the target nor a feature")
+    positive("data.window", data.window)
+    positive("data.horizon", data.horizon)
+    if data.season_length < 0:
+        fail("data.season_length", data.season_length, "must be 0 (from the frequency) or positive")
+
+    if not (0 < split.train < 1):
+        fail("split.train", split.train, "must be between 0 and 1")
+    if not (0 < split.validation < 1):
+        fail("split.validation", split.validation, "must be between 0 and 1")
+    if split.train + split.validation >= 1:
+        fail("split.validation", split.validation,
+             f"split.train + split.validation must be below 1 to leave a test part (now {split.train + split.validation:g})")
+
+    for key in ("epochs", "batch_size", "patience"):
+        positive(f"train.{key}", getattr(train, key))
+    positive("train.grad_clip", train.grad_clip)
+    if train.threads < 0:
+        fail("train.threads", train.threads, "must be 0 (automatic) or positive")
+
+    for model in search.models:
+        one_of("search.models", model, MODEL_TYPES)
+    for key in ("hidden_size", "num_heads", "ff_size"):
+        for value in getattr(search, key):
+            positive(f"search.{key}", value)
+    for key in ("num_layers", "dropout", "lr"):
+        rng = getattr(search, key)
+        if rng.low > rng.high:
+            fail(f"search.{key}", {"low": rng.low, "high": rng.high}, "low must not exceed high")
+    if search.num_layers.low < 1 or search.num_layers.low != int(search.num_layers.low) or search.num_layers.high != int(search.num_layers.high):
+        fail("search.num_layers", search.num_layers, "must be whole numbers of at least 1")
+    if not (0 <= search.dropout.low and search.dropout.high < 1):
+        fail("search.dropout", {"low": search.dropout.low, "high": search.dropout.high}, "must lie in [0, 1)")
+    if search.lr.low <= 0:
+        fail("search.lr", {"low": search.lr.low, "high": search.lr.high}, "low must be greater than 0 (log scale)")
+    if "lstm_transformer" in search.models:
+        for heads in search.num_heads:
+            bad = [h for h in search.hidden_size if h % heads]
+            if bad:
+                fail("search.num_heads", list(search.num_heads),
+                     f"{heads} heads do not divide hidden_size {bad[0]}; every num_heads choice must divide "
+                     "every hidden_size choice so no trial samples an invalid pair")
+
+    if not study.name.strip():
+        fail("study.name", study.name, "must not be empty")
+    one_of("study.direction", study.direction, ("minimize",))
+    one_of("study.metric", study.metric, METRICS)
+    one_of("study.sampler", study.sampler, SAMPLERS)
+    one_of("study.pruner", study.pruner, PRUNERS)
+    if study.n_trials < 0:
+        fail("study.n_trials", study.n_trials, "must be 0 (no limit) or positive")
+    if study.timeout < 0:
+        fail("study.timeout", study.timeout, "must be 0 (no limit) or positive")
+    if study.startup_trials < 0:
+        fail("study.startup_trials", study.startup_trials, "must be 0 or positive")

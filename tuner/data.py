@@ -1,0 +1,237 @@
+"""Load, validate, resample, split, scale and window a sales CSV.
+
+The flow: `load_frame` reads and checks the file (every problem reported at once), `resample`
+turns daily rows into weeks or months, and `Dataset` splits the rows chronologically, fits
+the scaler on the training rows only and cuts model windows as strided views (no copies).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from numpy.lib.stride_tricks import sliding_window_view
+from sklearn.preprocessing import StandardScaler
+
+from tuner.config import DataConfig, SplitConfig
+from tuner.errors import DataError
+
+log = logging.getLogger(__name__)
+
+PARTS = ("train", "validation", "test")
+PANDAS_FREQ = {"D": "D", "W": "W-SUN", "M": "ME"}  # weeks end on Sunday, months on their last day
+MAX_LISTED_ROWS = 5
+
+
+def load_frame(config: DataConfig) -> pd.DataFrame:
+    """Read the CSV into a float frame indexed by date, sorted, checked and resampled."""
+    raw = _read_csv(config.path)
+    frame = _validate(raw, config)
+    return resample(frame, config)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataError(f"{path}: data file not found (set data.path, relative to the config file)")
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the file is empty; expected a CSV with a header row") from None
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise DataError(f"{path}: not a readable CSV file ({reason})") from None
+    if raw.empty:
+        raise DataError(f"{path}: the file has a header but no data rows")
+    return raw
+
+
+def _rows(mask: pd.Series | np.ndarray) -> str:
+    """Spreadsheet-style row numbers (header = row 1) of the True entries."""
+    rows = np.flatnonzero(np.asarray(mask)) + 2
+    listed = ", ".join(str(r) for r in rows[:MAX_LISTED_ROWS])
+    more = f" and {len(rows) - MAX_LISTED_ROWS} more" if len(rows) > MAX_LISTED_ROWS else ""
+    return f"row{'s' if len(rows) > 1 else ''} {listed}{more}"
+
+
+def _validate(raw: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
+    """Check columns and cells, collecting every problem before raising one DataError."""
+    path = config.path
+    raw.columns = [str(c).strip() for c in raw.columns]
+    problems: list[str] = []
+    wanted = [config.date_column, *config.columns]
+    missing = [c for c in wanted if c not in raw.columns]
+    if missing:
+        problems.append(f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                        f"(the file has {', '.join(raw.columns)})")
+
+    dates = None
+    if config.date_column in raw.columns:
+        text = raw[config.date_column].str.strip()
+        dates = pd.to_datetime(text, errors="coerce", format="mixed")
+        if dates.isna().any():
+            problems.append(f"column {config.date_column}: unparseable dates at {_rows(dates.isna())}")
+        elif dates.duplicated().any():
+            problems.append(f"column {config.date_column}: duplicate dates at {_rows(dates.duplicated())}")
+
+    values = {}
+    for column in config.columns:
+        if column not in raw.columns:
+            continue
+        text = raw[column].str.strip()
+        numbers = pd.to_numeric(text, errors="coerce")
+        empty = text.isin(["", "nan", "NaN", "NA", "null"])
+        bad = numbers.isna() & ~empty
+        if empty.any():
+            problems.append(f"column {column}: empty or NaN cells at {_rows(empty)}")
+        if bad.any():
+            example = text[bad].iloc[0]
+            problems.append(f"column {column}: non-numeric values at {_rows(bad)} (e.g. {example!r})")
+        infinite = np.isinf(numbers)
+        if infinite.any():
+            problems.append(f"column {column}: infinite values at {_rows(infinite)}")
+        if column == config.target and (numbers < 0).any():
+            problems.append(f"column {column}: negative sales at {_rows(numbers < 0)}")
+        values[column] = numbers.to_numpy(dtype=np.float64)
+
+    if problems:
+        raise DataError(f"{path}: " + "; ".join(problems))
+
+    frame = pd.DataFrame(values, index=pd.DatetimeIndex(dates, name=config.date_column))
+    if not frame.index.is_monotonic_increasing:
+        log.warning("%s: rows are not in date order; sorted them by %s", path, config.date_column)
+        frame = frame.sort_index()
+    return frame
+
+
+def resample(frame: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
+    """Aggregate to the configured frequency (sum volumes, average rates); check for gaps.
+
+    Daily input resampled to weeks or months drops a partial first or last period, so that
+    a half week of sales is never mistaken for a slow week.
+    """
+    path, freq = config.path, PANDAS_FREQ[config.frequency]
+    steps = frame.index.to_series().diff().dropna()
+    daily = steps.empty or steps.median() == pd.Timedelta(days=1)
+    if daily:
+        expected = pd.date_range(frame.index[0], frame.index[-1], freq="D")
+        gaps = expected.difference(frame.index)
+        if len(gaps):
+            listed = ", ".join(d.strftime("%Y-%m-%d") for d in gaps[:MAX_LISTED_ROWS])
+            raise DataError(f"{path}: column {config.date_column}: {len(gaps)} missing day(s) ({listed}); "
+                            "add the rows (with zero sales where nothing sold)")
+        if config.frequency == "D":
+            return frame
+    elif config.frequency == "D":
+        raise DataError(f"{path}: column {config.date_column}: rows are not daily; "
+                        "set data.frequency to W or M to match the file")
+
+    how = {column: config.how_to_aggregate(column) for column in frame.columns}
+    grouped = frame.resample(freq)
+    counts = grouped.size()
+    if (counts == 0).any():
+        raise DataError(f"{path}: column {config.date_column}: no rows for the period ending "
+                        f"{counts.index[counts == 0][0]:%Y-%m-%d}")
+    result = grouped.agg(how)
+    if daily:
+        periods = frame.index.to_period(config.frequency)
+        if frame.index[0] > periods[0].start_time:
+            result = result.iloc[1:]
+        if frame.index[-1] < periods[-1].end_time.normalize():
+            result = result.iloc[:-1]
+    return result
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Model samples of one split part, as views into the scaled series."""
+
+    inputs: np.ndarray  # (samples, window, columns), scaled, float32, the target last
+    targets: np.ndarray  # (samples, horizon), scaled, float32
+    target_rows: np.ndarray  # row index of each sample's first target step
+
+    def __len__(self) -> int:
+        return len(self.target_rows)
+
+
+class Dataset:
+    """A validated series, split chronologically, scaled on its training rows only."""
+
+    def __init__(self, frame: pd.DataFrame, data: DataConfig, split: SplitConfig) -> None:
+        self.config = data
+        self.dates = frame.index
+        self.values = frame[data.columns].to_numpy(dtype=np.float64)
+        n = len(frame)
+        self.bounds = {
+            "train": (0, int(n * split.train)),
+            "validation": (int(n * split.train), int(n * (split.train + split.validation))),
+            "test": (int(n * (split.train + split.validation)), n),
+        }
+        self._check_sizes()
+        train_end = self.bounds["train"][1]
+        self.scaler = StandardScaler().fit(self.values[:train_end])
+        if self.scaler.var_[-1] == 0:
+            raise DataError(f"{data.path}: column {data.target}: the target is constant over the training part, "
+                            "so there is nothing to learn and scaling would divide by zero")
+        self.scaled = self.scaler.transform(self.values).astype(np.float32)
+        self._windows: dict[tuple[str, int], Windows] = {}
+
+    @classmethod
+    def from_config(cls, data: DataConfig, split: SplitConfig) -> Dataset:
+        return cls(load_frame(data), data, split)
+
+    def _check_sizes(self) -> None:
+        need = self.config.window + self.config.horizon
+        for part, (start, end) in self.bounds.items():
+            if end - start < need:
+                raise DataError(
+                    f"{self.config.path}: the {part} part has {end - start} of {len(self.values)} rows but needs "
+                    f"at least data.window + data.horizon = {need}; use more rows, a shorter data.window "
+                    "or other split shares"
+                )
+        if self.bounds["train"][1] <= self.config.seasonality:
+            raise DataError(f"{self.config.path}: the train part has {self.bounds['train'][1]} rows, not more than "
+                            f"one season ({self.config.seasonality}); use more rows or set data.season_length")
+
+    @property
+    def target(self) -> np.ndarray:
+        """The target series in its own units."""
+        return self.values[:, -1]
+
+    def windows(self, part: str, window: int | None = None) -> Windows:
+        """Samples whose targets lie in `part`; their inputs may reach back into earlier parts.
+
+        Built once per (part, window) and cached, so every trial reuses the same arrays.
+        """
+        window = window or self.config.window
+        key = (part, window)
+        if key not in self._windows:
+            horizon = self.config.horizon
+            start, end = self.bounds[part]
+            rows = np.arange(max(start, window), end - horizon + 1)
+            # writeable only so torch can wrap the views without a copy; nothing writes to them
+            inputs = sliding_window_view(self.scaled, window, axis=0, writeable=True).transpose(0, 2, 1)
+            targets = sliding_window_view(self.scaled[:, -1], horizon, writeable=True)
+            self._windows[key] = Windows(inputs[rows - window], targets[rows], rows)
+        return self._windows[key]
+
+    def actuals(self, part: str) -> np.ndarray:
+        """Targets of `part`'s samples in the data's units, shape (samples, horizon)."""
+        rows = self.windows(part).target_rows
+        return self.target[rows[:, None] + np.arange(self.config.horizon)]
+
+    def to_units(self, scaled_target: np.ndarray) -> np.ndarray:
+        """Undo the target's scaling."""
+        return scaled_target * self.scaler.scale_[-1] + self.scaler.mean_[-1]
+
+    def baseline_forecasts(self, part: str) -> dict[str, np.ndarray]:
+        """Naive (last value) and seasonal-naive (same step one season back) forecasts for `part`."""
+        rows = self.windows(part).target_rows[:, None]
+        steps = np.arange(self.config.horizon)
+        season = self.config.seasonality
+        return {
+            "naive": np.broadcast_to(self.target[rows - 1], (len(rows), len(steps))),
+            "seasonal_naive": self.target[rows + steps - season * (steps // season + 1)],
+        }

@@ -1,0 +1,74 @@
+"""Deterministic generator of the demo e-commerce data (`studies/ecommerce_daily.csv`).
+
+Sales follow a trend, weekly and yearly seasonality, promotions whose discount lifts sales,
+and ad impressions whose effect carries over several days (geometric adstock), times
+multiplicative noise. `expected_sales` is the noise-free value: not a model input, it lets
+benchmarks measure the noise floor.
+
+Regenerate with `python -m tuner.demo studies/ecommerce_daily.csv`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+
+WEEKDAY_EFFECT = np.array([0.92, 0.95, 0.97, 1.0, 1.06, 1.16, 1.12])  # Monday .. Sunday
+AD_CARRYOVER = 0.6  # share of yesterday's ad stock that is still working today
+NOISE_SIGMA = 0.08  # multiplicative (log-normal) noise on sales
+
+
+def generate(start: str = "2023-01-01", days: int = 1096, seed: int = 7) -> pd.DataFrame:
+    """Return one row per day: date, the five drivers, sales and expected_sales."""
+    rng = np.random.default_rng(seed)
+    dates = pd.date_range(start, periods=days, freq="D")
+    t = np.arange(days)
+    day_of_year = dates.day_of_year.to_numpy()
+
+    seasonality_index = (
+        1.0
+        + 0.18 * np.sin(2 * np.pi * (day_of_year - 100) / 365.25)
+        + 0.35 * np.exp(-(((day_of_year - 330) / 12.0) ** 2))  # late-November shopping peak
+    )
+
+    discount_rate = np.zeros(days)
+    day = int(rng.integers(10, 30))
+    while day < days:  # promotions of 3-7 days every 3-7 weeks
+        length = int(rng.integers(3, 8))
+        discount_rate[day : day + length] = rng.choice([0.1, 0.15, 0.2, 0.3])
+        day += length + int(rng.integers(20, 50))
+
+    campaign = np.convolve(rng.random(days) < 0.04, np.ones(10), mode="same") > 0  # ~10-day ad bursts
+    ad_impressions = np.round(
+        40_000 * (1 + 0.002 * t) * (1 + 1.5 * campaign) * rng.lognormal(0, 0.15, days)
+    )
+    ctr = np.clip(0.021 + 0.006 * campaign + 0.02 * discount_rate + rng.normal(0, 0.0015, days), 0.005, None)
+    cvr = np.clip(0.032 + 0.08 * discount_rate + rng.normal(0, 0.002, days), 0.005, None)
+
+    conversions = ad_impressions * ctr * cvr
+    ad_stock = np.zeros(days)
+    for i in range(days):  # adstock is a recursion; 1k steps, run once when the file is made
+        ad_stock[i] = conversions[i] + (AD_CARRYOVER * ad_stock[i - 1] if i else 0.0)
+
+    organic = 600 * (1 + 0.25 * t / days) * WEEKDAY_EFFECT[dates.day_of_week] * seasonality_index
+    expected_sales = organic * (1 + 1.8 * discount_rate) + 4.0 * ad_stock
+    sales = expected_sales * rng.lognormal(-NOISE_SIGMA**2 / 2, NOISE_SIGMA, days)
+
+    return pd.DataFrame(
+        {
+            "date": dates.strftime("%Y-%m-%d"),
+            "ad_impressions": ad_impressions.astype(int),
+            "ctr": ctr.round(5),
+            "cvr": cvr.round(5),
+            "discount_rate": discount_rate,
+            "seasonality_index": seasonality_index.round(4),
+            "sales": sales.round(2),
+            "expected_sales": expected_sales.round(2),
+        }
+    )
+
+
+if __name__ == "__main__":
+    generate().to_csv(sys.argv[1] if len(sys.argv) > 1 else "studies/ecommerce_daily.csv", index=False)

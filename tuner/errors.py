@@ -1,0 +1,17 @@
+"""The few exceptions `tuner` raises on purpose; the CLI maps them to exit status 2."""
+
+
+class TunerError(Exception):
+    """A problem the user can fix: the message names what is wrong and where."""
+
+
+class ConfigError(TunerError):
+    """A config file, key or value is invalid."""
+
+
+class DataError(TunerError):
+    """A data file is missing, malformed or too short."""
+
+
+class StorageError(TunerError):
+    """A storage URL is invalid, unreachable or holds an incompatible study."""

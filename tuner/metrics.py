@@ -1,0 +1,45 @@
+"""Forecast errors in the data's own units (apply them after undoing the scaling)."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import mean_absolute_error, root_mean_squared_error
+
+
+def mape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Mean absolute percentage error, in percent.
+
+    Rows with zero actual sales are skipped (their percentage error is undefined); use WAPE
+    where zero-sales days matter. NaN when every actual is zero.
+    """
+    actual, forecast = np.ravel(actual), np.ravel(forecast)
+    nonzero = actual != 0
+    if not nonzero.any():
+        return float("nan")
+    return float(100 * np.mean(np.abs((actual[nonzero] - forecast[nonzero]) / actual[nonzero])))
+
+
+def smape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Symmetric MAPE in percent (0-200); rows where actual and forecast are both zero count as 0."""
+    actual, forecast = np.ravel(actual), np.ravel(forecast)
+    denominator = np.abs(actual) + np.abs(forecast)
+    ratio = np.divide(2 * np.abs(actual - forecast), denominator, out=np.zeros_like(denominator), where=denominator > 0)
+    return float(100 * np.mean(ratio))
+
+
+def wape(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Weighted absolute percentage error in percent: total absolute error / total actual sales."""
+    total = np.sum(np.abs(actual))
+    return float(100 * np.sum(np.abs(np.asarray(actual) - forecast)) / total) if total else float("nan")
+
+
+def forecast_errors(actual: np.ndarray, forecast: np.ndarray, prefix: str = "") -> dict[str, float]:
+    """MAE, RMSE, MAPE, sMAPE and WAPE over every sample and horizon step."""
+    actual, forecast = np.ravel(actual), np.ravel(forecast)
+    return {
+        f"{prefix}mae": float(mean_absolute_error(actual, forecast)),
+        f"{prefix}rmse": float(root_mean_squared_error(actual, forecast)),
+        f"{prefix}mape": mape(actual, forecast),
+        f"{prefix}smape": smape(actual, forecast),
+        f"{prefix}wape": wape(actual, forecast),
+    }

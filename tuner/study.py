@@ -1,0 +1,135 @@
+"""Storage URL resolution, study creation and loading, sampler and pruner, and the tuning run."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import warnings
+from pathlib import Path
+
+import optuna
+import sqlalchemy.exc
+from sqlalchemy.engine import make_url
+
+from tuner.config import Config
+from tuner.errors import StorageError
+
+log = logging.getLogger(__name__)
+
+STORAGE_ENV = "TUNER_STORAGE"
+PRUNE_WARMUP_EPOCHS = 2  # epochs every trial runs before the median pruner may stop it
+
+
+def resolve_storage_url(config: Config, cli_url: str | None = None) -> str:
+    """`--storage` > `$TUNER_STORAGE` > `study.storage` > SQLite beside the config file.
+
+    A relative SQLite path in the config file is taken relative to the config file's folder,
+    like `data.path`; one given on the command line or in the environment, relative to the
+    current directory.
+    """
+    if cli_url:
+        return cli_url
+    if os.environ.get(STORAGE_ENV):
+        return os.environ[STORAGE_ENV]
+    if config.study.storage:
+        url = make_url_or_fail(config.study.storage)
+        if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_absolute():
+            return str(url.set(database=str(config.source.parent.resolve() / url.database)))
+        return config.study.storage
+    return f"sqlite:///{config.source.parent.resolve() / (config.study.name + '.db')}"
+
+
+def make_url_or_fail(url: str) -> sqlalchemy.engine.URL:
+    try:
+        return make_url(url)
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        raise StorageError(f"storage URL {mask_password(url)!r} is not a valid SQLAlchemy URL "
+                           "(e.g. sqlite:///studies/demo.db or postgresql+psycopg2://user@host/db)") from None
+
+
+def mask_password(url: str) -> str:
+    """The URL with its password replaced by ***, for logs and messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except (sqlalchemy.exc.ArgumentError, ValueError):
+        return url.split("@")[-1] if "@" in url else url
+
+
+def open_storage(url: str) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage with `pool_pre_ping`, so connections dropped by the server are replaced."""
+    parsed = make_url_or_fail(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+    except sqlalchemy.exc.NoSuchModuleError:
+        raise StorageError(f"storage URL {mask_password(url)!r}: unknown database driver "
+                           f"{parsed.drivername!r}") from None
+    except ModuleNotFoundError as exc:
+        raise StorageError(f"storage URL {mask_password(url)!r}: driver module {exc.name!r} is not installed "
+                           "(pip install 'tuner[postgres]' or 'tuner[mysql]')") from None
+    except sqlalchemy.exc.OperationalError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise StorageError(f"storage {mask_password(url)!r} is unreachable: {reason}") from None
+
+
+def create_sampler(config: Config) -> optuna.samplers.BaseSampler:
+    study = config.study
+    if study.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=study.seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # group=True: lstm_transformer's extra parameters are modelled jointly with the rest
+        return optuna.samplers.TPESampler(
+            seed=study.seed, n_startup_trials=study.startup_trials, multivariate=True, group=True,
+            constant_liar=True,
+        )
+
+
+def create_pruner(config: Config) -> optuna.pruners.BasePruner:
+    study = config.study
+    if study.pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=config.train.epochs)
+    if study.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=study.startup_trials,
+                                           n_warmup_steps=PRUNE_WARMUP_EPOCHS)
+    return optuna.pruners.NopPruner()
+
+
+def open_study(config: Config, storage: optuna.storages.BaseStorage | str) -> optuna.Study:
+    """Create the study, or load it if it exists and was made for the same metric."""
+    try:
+        study = optuna.create_study(
+            storage=storage, study_name=config.study.name, direction=config.study.direction,
+            sampler=create_sampler(config), pruner=create_pruner(config), load_if_exists=True,
+        )
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise StorageError(f"study {config.study.name!r}: the storage failed: {str(exc).splitlines()[0]}") from None
+    metric = study.user_attrs.get("metric")
+    if metric is None:
+        study.set_user_attr("metric", config.study.metric)
+    elif metric != config.study.metric:
+        raise StorageError(f"study {config.study.name!r} optimizes {metric}, but study.metric = "
+                           f"{config.study.metric!r}; use another study.name or the same metric")
+    return study
+
+
+def record_baselines(study: optuna.Study, baselines: dict[str, dict[str, float]]) -> None:
+    """Store the baselines' validation metrics once per study; warn if the data has changed since."""
+    stored = study.user_attrs.get("baselines")
+    if stored is None:
+        study.set_user_attr("baselines", baselines)
+        return
+    old, new = stored.get("seasonal_naive", {}).get("val_mae"), baselines["seasonal_naive"]["val_mae"]
+    if old is None or not math.isclose(old, new, rel_tol=1e-9):
+        log.warning("study %r: the validation data differ from when the study began (seasonal-naive MAE "
+                    "%s, now %.6g); its trials are not comparable with new ones", study.study_name, old, new)
+
+
+def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
+    """The best completed trial, or None when none has completed."""
+    try:
+        return study.best_trial
+    except ValueError:
+        return None

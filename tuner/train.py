@@ -1,0 +1,120 @@
+"""One training loop for tuning, final fitting and tests: mini-batch Adam on MSE with early stopping."""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from tuner.config import TrainConfig
+from tuner.data import Windows
+
+PREDICT_BATCH = 4096
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the message says when."""
+
+
+@dataclass(frozen=True)
+class EpochResult:
+    epoch: int  # 0-based
+    train_loss: float  # mean MSE on scaled targets
+    val_loss: float  # NaN when training without a validation part
+    val_forecast: np.ndarray | None  # (samples, horizon), scaled; None without validation
+
+
+@dataclass(frozen=True)
+class FitResult:
+    best_epoch: int  # 0-based epoch whose weights the model holds now
+    epochs_run: int
+    best_val_loss: float  # inf when training without a validation part
+    val_forecast: np.ndarray | None  # the kept weights' validation forecast, scaled
+
+
+def configure_threads(threads: int, workers: int = 1) -> int:
+    """Set torch's intra-op threads: `threads`, or this machine's cores shared among `workers`."""
+    count = threads or max(1, (os.cpu_count() or 1) // workers)
+    torch.set_num_threads(count)
+    return count
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def predict(model: nn.Module, inputs: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Scaled forecasts for a batch of windows, in evaluation mode."""
+    inputs = torch.as_tensor(inputs)
+    model.eval()
+    with torch.inference_mode():
+        parts = [model(inputs[i : i + PREDICT_BATCH]) for i in range(0, len(inputs), PREDICT_BATCH)]
+    return torch.cat(parts).numpy()
+
+
+def fit(
+    model: nn.Module,
+    train: Windows,
+    validation: Windows | None,
+    lr: float,
+    config: TrainConfig,
+    seed: int,
+    epochs: int | None = None,
+    on_epoch: Callable[[EpochResult], None] | None = None,
+) -> FitResult:
+    """Train `model` in place and leave it holding its best epoch's weights.
+
+    With a validation part, training stops after `config.patience` epochs without a lower
+    validation loss and the best epoch's weights are restored; without one, it runs
+    `epochs` (default `config.epochs`) and keeps the last weights. `on_epoch` is called after
+    every epoch and may raise to stop training (the objective raises `TrialPruned`).
+    """
+    seed_everything(seed)
+    inputs, targets = torch.as_tensor(train.inputs), torch.as_tensor(train.targets)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    loss_fn = nn.MSELoss()
+    order = torch.Generator().manual_seed(seed)
+    epochs = epochs or config.epochs
+
+    best_epoch, best_loss, best_forecast = -1, math.inf, None
+    best_state: dict[str, torch.Tensor] | None = None
+    for epoch in range(epochs):
+        model.train()
+        total = torch.zeros(())
+        for batch in torch.randperm(len(train), generator=order).split(config.batch_size):
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(inputs[batch]), targets[batch])
+            loss.backward()
+            nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            total += loss.detach() * len(batch)
+        train_loss = float(total) / len(train)
+        if not math.isfinite(train_loss):
+            raise TrainingDiverged(f"training loss became {train_loss} in epoch {epoch}")
+
+        if validation is None:
+            best_epoch, val_loss, val_forecast = epoch, math.nan, None
+        else:
+            val_forecast = predict(model, validation.inputs)
+            val_loss = float(np.mean((val_forecast - validation.targets) ** 2))
+            if not math.isfinite(val_loss):
+                raise TrainingDiverged(f"validation loss became {val_loss} in epoch {epoch}")
+            if val_loss < best_loss:
+                best_epoch, best_loss, best_forecast = epoch, val_loss, val_forecast
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if on_epoch is not None:
+            on_epoch(EpochResult(epoch, train_loss, val_loss, val_forecast))
+        if epoch - best_epoch >= config.patience:
+            break
+
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return FitResult(best_epoch, epoch + 1, best_loss, best_forecast)
