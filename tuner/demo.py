@@ -53,7 +53,8 @@ def generate(start: str = "2023-01-01", days: int = 1096, seed: int = 7) -> pd.D
         ad_stock[i] = conversions[i] + (AD_CARRYOVER * ad_stock[i - 1] if i else 0.0)
 
     organic = 600 * (1 + 0.25 * t / days) * WEEKDAY_EFFECT[dates.day_of_week] * seasonality_index
-    expected_sales = organic * (1 + 1.8 * discount_rate) + 4.0 * ad_stock
+    ad_driven = 4.0 * np.concatenate([[ad_stock[0]], ad_stock[:-1]])  # clicks buy from the next day on
+    expected_sales = organic * (1 + 1.8 * discount_rate) + ad_driven
     sales = expected_sales * rng.lognormal(-NOISE_SIGMA**2 / 2, NOISE_SIGMA, days)
 
     return pd.DataFrame(
