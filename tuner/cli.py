@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Callable
 
@@ -23,6 +24,10 @@ def load(args: argparse.Namespace) -> Config:
     return load_config(args.config, args.set, values)
 
 
+def interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     """Run trials of the configured study (creating it, or resuming it), then print the best."""
     from tuner.report import summary
@@ -30,6 +35,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
     from tuner.study import mask_password, resolve_storage_url
 
     config = load(args)
+    signal.signal(signal.SIGTERM, interrupt)  # `kill` and `docker stop` end a run like Ctrl-C
     url = resolve_storage_url(config, args.storage)
     logging.getLogger("tuner").info("study %r in %s", config.study.name, mask_password(url))
     result = tune(config, url, progress=not args.no_progress)

@@ -214,7 +214,8 @@ class Dataset:
             # writeable only so torch can wrap the views without a copy; nothing writes to them
             inputs = sliding_window_view(self.scaled, window, axis=0, writeable=True).transpose(0, 2, 1)
             targets = sliding_window_view(self.scaled[:, -1], horizon, writeable=True)
-            self._windows[key] = Windows(inputs[rows - window], targets[rows], rows)
+            first, last = rows[0], rows[-1] + 1  # slices, so the arrays stay views
+            self._windows[key] = Windows(inputs[first - window : last - window], targets[first:last], rows)
         return self._windows[key]
 
     def actuals(self, part: str) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import optuna
@@ -12,6 +13,16 @@ from tuner.metrics import forecast_errors
 from tuner.search import Objective
 from tuner.study import open_storage, open_study, record_baselines
 from tuner.train import TrainingDiverged, configure_threads
+
+
+class ExpectedFailureFilter(logging.Filter):
+    """Optuna logs a failed trial with its traceback; for Ctrl-C and diverged training the
+    one-line message already says it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and issubclass(record.exc_info[0], (KeyboardInterrupt, TrainingDiverged)):
+            record.exc_info = None
+        return True
 
 
 @dataclass(frozen=True)
@@ -33,6 +44,8 @@ def tune(config: Config, storage_url: str, progress: bool = True) -> TuneResult:
     """Add `study.n_trials` trials (or run until `study.timeout`) to the configured study."""
     dataset = Dataset.from_config(config.data, config.split)
     configure_threads(config.train.threads)
+    for handler in logging.getLogger("optuna").handlers:  # logger filters would miss child loggers
+        handler.addFilter(ExpectedFailureFilter())
     study = open_study(config, open_storage(storage_url))
     record_baselines(study, baseline_errors(dataset))
     try:

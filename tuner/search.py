@@ -11,7 +11,7 @@ from tuner.config import Config, DataConfig, ModelConfig, SearchConfig
 from tuner.data import Dataset
 from tuner.metrics import forecast_errors
 from tuner.models import build_model, count_parameters
-from tuner.train import EpochResult, TrainingDiverged, fit
+from tuner.train import EpochResult, TrainingDiverged, fit, seed_everything
 
 ARCHITECTURE_KEYS = ("hidden_size", "num_layers", "dropout", "num_heads", "ff_size")
 
@@ -56,6 +56,8 @@ class Objective:
 
     def __call__(self, trial: optuna.Trial) -> float:
         params = suggest_params(trial, self.config.search)
+        seed = self.config.study.seed + trial.number
+        seed_everything(seed)  # the initial weights too
         model = build_model(model_config(params, self.config.data))
         trial.set_user_attr("n_params", count_parameters(model))
         metric = self.config.study.metric
@@ -70,7 +72,7 @@ class Objective:
         started = time.perf_counter()
         try:
             result = fit(model, self.train, self.validation, params["lr"], self.config.train,
-                         seed=self.config.study.seed + trial.number, on_epoch=report)
+                         seed=seed, on_epoch=report)
         except TrainingDiverged as exc:
             trial.set_user_attr("fail_reason", str(exc))
             raise

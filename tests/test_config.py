@@ -1,0 +1,78 @@
+from pathlib import Path
+
+import pytest
+
+from tuner.config import load_config
+from tuner.errors import ConfigError
+from tuner.study import resolve_storage_url
+
+from conftest import DEMO_CONFIG
+
+
+def test_demo_config_loads_with_data_path_relative_to_file():
+    config = load_config(DEMO_CONFIG)
+    assert config.data.path == DEMO_CONFIG.parent / "ecommerce_daily.csv"
+    assert config.data.columns[-1] == "sales"
+    assert config.data.seasonality == 7
+    assert config.data.how_to_aggregate("ad_impressions") == "sum"
+    assert config.data.how_to_aggregate("ctr") == "mean"
+
+
+def test_set_overrides_are_typed_and_win_over_the_file():
+    config = load_config(DEMO_CONFIG, ["train.epochs=5", "data.frequency=W", "search.hidden_size=[16, 32]"])
+    assert config.train.epochs == 5
+    assert config.data.frequency == "W"
+    assert config.search.hidden_size == (16, 32)
+
+
+def test_dedicated_flag_values_win_over_set():
+    config = load_config(DEMO_CONFIG, ["study.n_trials=3"], {"study.n_trials": 7})
+    assert config.study.n_trials == 7
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "c.toml"
+    path.write_text('[data]\npath = "x.csv"\n' + text)
+    return path
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[trian]\n", r"unknown section 'trian'; did you mean 'train'\?"),
+        ("[train]\nepoch = 3\n", r"\[train\]: unknown key 'epoch'; did you mean 'epochs'\?"),
+        ("[train]\nepochs = 'many'\n", r"train.epochs = 'many': expected an integer"),
+        ("[search]\nlr = { low = 1e-3, high = 1e-4 }\n", r"search.lr = .*low must not exceed high"),
+        ("[search]\ndropout = { low = 0.1, high = 1.0 }\n", r"search.dropout = .*must lie in \[0, 1\)"),
+        ("[search]\nhidden_size = [30]\nnum_heads = [4]\n", r"4 heads do not divide hidden_size 30"),
+        ("[split]\ntrain = 0.8\nvalidation = 0.2\n", r"must be below 1 to leave a test part"),
+        ("[study]\nsampler = 'tpee'\n", r"study.sampler = 'tpee': must be one of tpe, random; did you mean 'tpe'\?"),
+        ("[study]\npruner = 'asha'\n", r"study.pruner = 'asha': must be one of median, hyperband, none"),
+        ("[study]\nmetric = 'mae'\n", r"study.metric = 'mae': must be one of val_mae.*did you mean 'val_mae'\?"),
+        ("[data]\n", r"not valid TOML"),
+    ],
+)
+def test_config_errors_name_key_value_and_fix(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))
+
+
+def test_set_on_unknown_key_suggests_the_closest(tmp_path):
+    with pytest.raises(ConfigError, match=r"--set train.epoch: unknown key 'epoch'; did you mean 'epochs'\?"):
+        load_config(DEMO_CONFIG, ["train.epoch=3"])
+
+
+def test_missing_config_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"nope.toml: config file not found"):
+        load_config(tmp_path / "nope.toml")
+
+
+def test_storage_precedence(monkeypatch, tmp_path):
+    config = load_config(DEMO_CONFIG)
+    monkeypatch.delenv("TUNER_STORAGE", raising=False)
+    assert resolve_storage_url(config) == f"sqlite:///{DEMO_CONFIG.parent / 'ecommerce_daily.db'}"
+    with_file = load_config(DEMO_CONFIG, ["study.storage='sqlite:///other.db'"])
+    assert resolve_storage_url(with_file) == f"sqlite:///{DEMO_CONFIG.parent / 'other.db'}"
+    monkeypatch.setenv("TUNER_STORAGE", "sqlite:///env.db")
+    assert resolve_storage_url(with_file) == "sqlite:///env.db"
+    assert resolve_storage_url(with_file, "sqlite:///flag.db") == "sqlite:///flag.db"

@@ -1,0 +1,79 @@
+import optuna
+import pytest
+
+from tuner.config import load_config
+from tuner.data import Dataset
+from tuner.search import Objective, model_config, suggest_params
+from tuner.train import TrainingDiverged
+
+from conftest import write_study
+
+VAL_ATTRS = {"val_mae", "val_rmse", "val_mape", "val_smape", "val_wape"}
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    config = load_config(write_study(tmp_path_factory.mktemp("search"), epochs=3))
+    return config, Dataset.from_config(config.data, config.split)
+
+
+def test_space_reaches_both_models_and_never_an_invalid_head_count(setup):
+    config, _ = setup
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    kinds = set()
+    for _ in range(60):
+        trial = study.ask()
+        params = suggest_params(trial, config.search)
+        model = model_config(params, config.data)
+        kinds.add(model.kind)
+        if model.kind == "lstm_transformer":
+            assert model.hidden_size % model.num_heads == 0
+        else:
+            assert "num_heads" not in trial.params and "ff_size" not in trial.params
+        assert config.search.lr.low <= params["lr"] <= config.search.lr.high
+        study.tell(trial, 1.0)
+    assert kinds == {"lstm", "lstm_transformer"}
+    assert study.trials[0].distributions["lr"].log
+
+
+def test_objective_stores_metrics_and_reports_every_epoch(setup):
+    config, dataset = setup
+    study = optuna.create_study()
+    study.optimize(Objective(config, dataset), n_trials=2)
+    for trial in study.trials:
+        assert trial.state == optuna.trial.TrialState.COMPLETE
+        assert VAL_ATTRS | {"best_epoch", "epochs_run", "n_params", "train_seconds"} <= set(trial.user_attrs)
+        assert trial.value == trial.user_attrs["val_mae"]
+        assert sorted(trial.intermediate_values) == list(range(trial.user_attrs["epochs_run"]))
+
+
+def test_objective_prunes_through_ask_report_tell(setup):
+    config, dataset = setup
+    study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=0.0))  # every value is "too high"
+    trial = study.ask()
+    with pytest.raises(optuna.TrialPruned, match="pruned after epoch 0 with val_mae"):
+        Objective(config, dataset)(trial)
+    study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+    frozen = study.trials[0]
+    assert frozen.state == optuna.trial.TrialState.PRUNED
+    assert list(frozen.intermediate_values) == [0] and frozen.user_attrs["epochs_run"] == 1
+
+
+def test_diverging_trial_fails_with_its_reason_and_the_study_goes_on(setup):
+    config, dataset = setup
+    objective = Objective(config, dataset)
+
+    def diverge_first(trial):
+        if trial.number == 0:
+            objective.train = type(objective.train)(objective.train.inputs * float("nan"),
+                                                    objective.train.targets, objective.train.target_rows)
+        else:
+            objective.train = dataset.windows("train")
+        return objective(trial)
+
+    study = optuna.create_study()
+    study.optimize(diverge_first, n_trials=2, catch=(TrainingDiverged,))
+    failed, done = study.trials
+    assert failed.state == optuna.trial.TrialState.FAIL
+    assert "training loss became nan" in failed.user_attrs["fail_reason"]
+    assert done.state == optuna.trial.TrialState.COMPLETE

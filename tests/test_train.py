@@ -1,0 +1,57 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from tuner.config import ModelConfig, TrainConfig, load_config
+from tuner.data import Dataset
+from tuner.models import build_model
+from tuner.train import TrainingDiverged, fit, predict, seed_everything
+
+from conftest import write_study
+
+MODEL = ModelConfig(kind="lstm", n_inputs=6, horizon=1, hidden_size=16)
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    config = load_config(write_study(tmp_path_factory.mktemp("train")))
+    return Dataset.from_config(config.data, config.split)
+
+
+def test_same_seed_same_model(dataset):
+    config = TrainConfig(epochs=3, threads=1)
+    results = []
+    for _ in range(2):
+        seed_everything(5)
+        model = build_model(MODEL)
+        fit(model, dataset.windows("train"), dataset.windows("validation"), 1e-3, config, seed=5)
+        results.append(predict(model, dataset.windows("test").inputs))
+    np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_early_stopping_keeps_the_best_epochs_weights(dataset):
+    config = TrainConfig(epochs=30, patience=2)
+    losses = []
+    model = build_model(MODEL)
+    result = fit(model, dataset.windows("train"), dataset.windows("validation"), 1e-3, config, seed=0,
+                 on_epoch=lambda e: losses.append(e.val_loss))
+    assert result.epochs_run == len(losses)
+    assert result.best_val_loss == min(losses) and losses.index(min(losses)) == result.best_epoch
+    assert result.epochs_run < 30 or result.best_epoch >= 27
+    held = predict(model, dataset.windows("validation").inputs)
+    np.testing.assert_allclose(held, result.val_forecast, rtol=1e-6)
+
+
+def test_training_without_validation_runs_the_given_epochs(dataset):
+    result = fit(build_model(MODEL), dataset.windows("train"), None, 1e-3, TrainConfig(patience=1), seed=0, epochs=4)
+    assert result.epochs_run == 4 and result.best_epoch == 3 and math.isinf(result.best_val_loss)
+
+
+def test_nan_loss_stops_training_with_the_reason(dataset):
+    model = build_model(MODEL)
+    with torch.no_grad():
+        model.head.bias.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match=r"training loss became nan in epoch 0"):
+        fit(model, dataset.windows("train"), dataset.windows("validation"), 1e-3, TrainConfig(), seed=0)
