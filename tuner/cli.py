@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from collections.abc import Callable
 
@@ -24,26 +23,29 @@ def load(args: argparse.Namespace) -> Config:
     return load_config(args.config, args.set, values)
 
 
-def interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 def cmd_tune(args: argparse.Namespace) -> int:
     """Run trials of the configured study (creating it, or resuming it), then print the best."""
     from tuner.report import summary
-    from tuner.runner import tune
+    from tuner.runner import handle_stop_signals, tune
     from tuner.study import mask_password, resolve_storage_url
 
     config = load(args)
-    signal.signal(signal.SIGTERM, interrupt)  # `kill` and `docker stop` end a run like Ctrl-C
+    handle_stop_signals()
     url = resolve_storage_url(config, args.storage)
     logging.getLogger("tuner").info("study %r in %s", config.study.name, mask_password(url))
-    result = tune(config, url, progress=not args.no_progress)
+    result = tune(config, url, workers=args.workers, progress=not args.no_progress)
     print(summary(result.study, mask_password(url)))
     if result.interrupted:
         print("Interrupted: completed trials are kept; run the same command to resume.", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune = command("tune", cmd_tune, [study_flags])
     tune.add_argument("--n-trials", type=int, help="trials to add in this run; overrides study.n_trials")
     tune.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
+    tune.add_argument("--workers", type=positive_int, default=1,
+                      help="worker processes sharing the study (each with cores / N torch threads)")
     tune.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
 

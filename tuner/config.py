@@ -102,6 +102,9 @@ class StudyConfig:
     pruner: str = "median"
     seed: int = 0  # seeds the sampler and, with the trial number, each trial's training
     startup_trials: int = 5  # random trials before TPE, and completed trials before pruning
+    heartbeat_interval: int = 10  # seconds between a running trial's heartbeats
+    grace_period: int = 30  # seconds without a heartbeat before a trial counts as stale (FAIL)
+    max_retries: int = 2  # times a stale trial is retried with the same parameters
 
 
 @dataclass(frozen=True)
@@ -343,3 +346,9 @@ def _validate(config: Config) -> None:
         fail("study.timeout", study.timeout, "must be 0 (no limit) or positive")
     if study.startup_trials < 0:
         fail("study.startup_trials", study.startup_trials, "must be 0 or positive")
+    if study.max_retries < 0:
+        fail("study.max_retries", study.max_retries, "must be 0 or positive")
+    positive("study.heartbeat_interval", study.heartbeat_interval)
+    if study.grace_period <= study.heartbeat_interval:
+        fail("study.grace_period", study.grace_period,
+             f"must exceed study.heartbeat_interval ({study.heartbeat_interval}) or live trials would be failed")

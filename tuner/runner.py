@@ -1,34 +1,38 @@
-"""A tuning run: load the data once, open the study and run trials in this process."""
+"""A `tuner tune` run: check the data, open the study, then run trials in this process or in
+worker processes that share the study through its database (Optuna's distributed mode)."""
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+import uuid
 from dataclasses import dataclass
 
 import optuna
+from optuna.trial import TrialState
 
 from tuner.config import Config
 from tuner.data import Dataset
+from tuner.errors import TunerError
 from tuner.metrics import forecast_errors
-from tuner.search import Objective
-from tuner.study import open_storage, open_study, record_baselines
-from tuner.train import TrainingDiverged, configure_threads
+from tuner.study import fail_stale_trials, make_url_or_fail, open_storage, open_study, record_baselines
 
+log = logging.getLogger(__name__)
 
-class ExpectedFailureFilter(logging.Filter):
-    """Optuna logs a failed trial with its traceback; for Ctrl-C and diverged training the
-    one-line message already says it all."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and issubclass(record.exc_info[0], (KeyboardInterrupt, TrainingDiverged)):
-            record.exc_info = None
-        return True
+POLL_SECONDS = 0.5
+MAX_RESTARTS = 3  # replacement workers per run for workers that die (killed, out of memory)
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
 
 @dataclass(frozen=True)
 class TuneResult:
     study: optuna.Study
-    interrupted: bool  # stopped by Ctrl-C; completed trials are kept
+    interrupted: bool  # stopped by Ctrl-C or SIGTERM; completed trials are kept
 
 
 def baseline_errors(dataset: Dataset) -> dict[str, dict[str, float]]:
@@ -40,22 +44,146 @@ def baseline_errors(dataset: Dataset) -> dict[str, dict[str, float]]:
     }
 
 
-def tune(config: Config, storage_url: str, progress: bool = True) -> TuneResult:
+def interrupt_once(signum: int, frame: object) -> None:
+    """SIGINT/SIGTERM handler: stop like Ctrl-C, ignoring repeats so Optuna can record the
+    interrupted trial as FAIL undisturbed."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def handle_stop_signals() -> None:
+    signal.signal(signal.SIGINT, interrupt_once)
+    signal.signal(signal.SIGTERM, interrupt_once)  # `kill` and `docker stop` end a run like Ctrl-C
+
+
+def new_run_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def tune(config: Config, url: str, workers: int = 1, progress: bool = True) -> TuneResult:
     """Add `study.n_trials` trials (or run until `study.timeout`) to the configured study."""
-    dataset = Dataset.from_config(config.data, config.split)
-    configure_threads(config.train.threads)
-    for handler in logging.getLogger("optuna").handlers:  # logger filters would miss child loggers
-        handler.addFilter(ExpectedFailureFilter())
-    study = open_study(config, open_storage(storage_url))
+    dataset = Dataset.from_config(config.data, config.split)  # fail on bad data before any worker starts
+    study = open_study(config, open_storage(url, config.study))
     record_baselines(study, baseline_errors(dataset))
+    fail_stale_trials(study)  # trials left RUNNING by workers that died earlier
+    run_id = new_run_id()
+    deadline = time.time() + config.study.timeout if config.study.timeout else None
+    seed_offset = len(study.get_trials(deepcopy=False))
+    if workers == 1:
+        from tuner.worker import run_trials
+
+        try:
+            run_trials(config, url, run_id, seed_offset, 1, deadline, progress)
+        except KeyboardInterrupt:
+            return TuneResult(study, interrupted=True)
+        return TuneResult(study, interrupted=False)
+    if make_url_or_fail(url).get_backend_name() == "sqlite":
+        log.warning("%d workers share a SQLite file: fine on one machine for a few workers, but writes "
+                    "queue on one lock; use PostgreSQL (--storage postgresql+psycopg2://...) for more", workers)
+    pool = WorkerPool(config, url, run_id, workers, deadline, seed_offset)
+    return TuneResult(study, interrupted=pool.run(study, progress))
+
+
+def worker_main(config: Config, url: str, run_id: str, seed_offset: int, workers: int, deadline: float | None) -> None:
+    """Entry point of a worker process (spawned: a fresh interpreter that imports torch itself)."""
+    from tuner.worker import run_trials
+
+    handle_stop_signals()
+    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
-        study.optimize(
-            Objective(config, dataset),
-            n_trials=config.study.n_trials or None,
-            timeout=config.study.timeout or None,
-            catch=(TrainingDiverged,),
-            show_progress_bar=progress,
-        )
+        run_trials(config, url, run_id, seed_offset, workers, deadline)
     except KeyboardInterrupt:
-        return TuneResult(study, interrupted=True)
-    return TuneResult(study, interrupted=False)
+        sys.exit(130)
+    except TunerError as exc:
+        print(f"tuner: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+class WorkerPool:
+    """`workers` processes running one run's trials; replaces workers that die, and finishes
+    trials that a dead worker left behind once Optuna's heartbeat has failed and re-queued them."""
+
+    def __init__(self, config: Config, url: str, run_id: str, workers: int, deadline: float | None,
+                 seed_offset: int) -> None:
+        self.config, self.url, self.run_id, self.workers = config, url, run_id, workers
+        self.deadline, self.seed_offset = deadline, seed_offset
+        self.context = multiprocessing.get_context("spawn")
+        self.restarts = 0
+
+    def start(self, index: int) -> multiprocessing.process.BaseProcess:
+        process = self.context.Process(
+            target=worker_main, name=f"tuner-worker-{index}",
+            args=(self.config, self.url, self.run_id, self.seed_offset + index, self.workers, self.deadline),
+        )
+        process.start()
+        return process
+
+    def count(self, study: optuna.Study, states: tuple[TrialState, ...]) -> int:
+        return sum(t.user_attrs.get("run") == self.run_id for t in study.get_trials(deepcopy=False, states=states))
+
+    def done(self, study: optuna.Study) -> bool:
+        n_trials = self.config.study.n_trials
+        timed_out = self.deadline is not None and time.time() >= self.deadline
+        return timed_out or bool(n_trials) and self.count(study, FINISHED) >= n_trials
+
+    def run(self, study: optuna.Study, progress: bool) -> bool:
+        """Run until the run's trials are finished; True when interrupted."""
+        from tqdm import tqdm
+
+        bar = tqdm(total=self.config.study.n_trials or None, disable=not progress, unit="trial")
+        processes = {i: self.start(i) for i in range(self.workers)}
+        try:
+            while True:
+                while processes:
+                    time.sleep(POLL_SECONDS)
+                    self.replace_dead(processes, study)
+                    self.show(bar, study)
+                if self.done(study) or not self.requeue_stale(study):
+                    break
+                self.restarts += 1
+                processes = {i: self.start(i) for i in range(self.workers)}
+        except KeyboardInterrupt:
+            for process in processes.values():
+                if process.is_alive():
+                    process.terminate()  # SIGTERM: the worker fails its running trial and exits
+            for process in processes.values():
+                process.join(timeout=30)
+            return True
+        finally:
+            self.show(bar, study)
+            bar.close()
+        return False
+
+    def replace_dead(self, processes: dict, study: optuna.Study) -> None:
+        for index, process in list(processes.items()):
+            if process.is_alive():
+                continue
+            del processes[index]
+            if process.exitcode == 0:
+                continue
+            if process.exitcode and process.exitcode < 0 and self.restarts < MAX_RESTARTS and not self.done(study):
+                log.warning("worker %d died (signal %d); starting a replacement", index, -process.exitcode)
+                self.restarts += 1
+                processes[index] = self.start(index)
+            else:
+                log.error("worker %d stopped with exit status %s", index, process.exitcode)
+
+    def requeue_stale(self, study: optuna.Study) -> bool:
+        """After every worker stopped short of the run's trials: wait for trials of dead workers
+        to go stale, so Optuna fails and re-queues them. True if another round should run."""
+        wait_until = time.time() + self.config.study.grace_period + 2 * self.config.study.heartbeat_interval
+        while self.count(study, (TrialState.RUNNING,)) and time.time() < wait_until:
+            time.sleep(1)
+            fail_stale_trials(study)
+        queued = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
+        return bool(queued) and self.restarts < MAX_RESTARTS
+
+    def show(self, bar: object, study: optuna.Study) -> None:
+        bar.n = self.count(study, FINISHED)
+        try:
+            bar.set_postfix_str(f"best {study.best_value:.4g}", refresh=False)
+        except ValueError:
+            pass
+        bar.refresh()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -12,6 +13,8 @@ from tuner.data import Dataset
 from tuner.metrics import forecast_errors
 from tuner.models import build_model, count_parameters
 from tuner.train import EpochResult, TrainingDiverged, fit, seed_everything
+
+log = logging.getLogger(__name__)
 
 ARCHITECTURE_KEYS = ("hidden_size", "num_layers", "dropout", "num_heads", "ff_size")
 
@@ -44,8 +47,9 @@ class Objective:
     and stores every validation metric and training fact as user attributes.
     """
 
-    def __init__(self, config: Config, dataset: Dataset) -> None:
+    def __init__(self, config: Config, dataset: Dataset, run_id: str = "") -> None:
         self.config = config
+        self.run_id = run_id
         self.dataset = dataset
         self.train = dataset.windows("train")
         self.validation = dataset.windows("validation")
@@ -55,6 +59,8 @@ class Objective:
         return forecast_errors(self.actual, self.dataset.to_units(scaled_forecast), prefix="val_")
 
     def __call__(self, trial: optuna.Trial) -> float:
+        if self.run_id:
+            trial.set_user_attr("run", self.run_id)  # the `tuner tune` command that ran it
         params = suggest_params(trial, self.config.search)
         seed = self.config.study.seed + trial.number
         seed_everything(seed)  # the initial weights too
@@ -64,6 +70,8 @@ class Objective:
 
         def report(epoch: EpochResult) -> None:
             value = self.errors(epoch.val_forecast)[metric]
+            log.info("trial %d epoch %d: train loss %.4f, validation loss %.4f, %s %.4g",
+                     trial.number, epoch.epoch, epoch.train_loss, epoch.val_loss, metric, value)
             trial.report(value, epoch.epoch)
             if trial.should_prune():
                 trial.set_user_attr("epochs_run", epoch.epoch + 1)

@@ -12,7 +12,7 @@ import optuna
 import sqlalchemy.exc
 from sqlalchemy.engine import make_url
 
-from tuner.config import Config
+from tuner.config import Config, StudyConfig
 from tuner.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -56,13 +56,27 @@ def mask_password(url: str) -> str:
         return url.split("@")[-1] if "@" in url else url
 
 
-def open_storage(url: str) -> optuna.storages.RDBStorage:
-    """Optuna's RDB storage with `pool_pre_ping`, so connections dropped by the server are replaced."""
+def open_storage(url: str, study: StudyConfig | None = None) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage with `pool_pre_ping`, so connections dropped by the server are replaced.
+
+    With a study config (for workers that run trials), running trials send heartbeats, and a
+    trial whose worker died is failed after the grace period and retried with the same parameters.
+    """
     parsed = make_url_or_fail(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    heartbeat = {}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # heartbeat: stable since 2.8
+            if study is not None:
+                heartbeat = {
+                    "heartbeat_interval": study.heartbeat_interval,
+                    "grace_period": study.grace_period,
+                    "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
+                        max_retry=study.max_retries),
+                }
+            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True}, **heartbeat)
     except sqlalchemy.exc.NoSuchModuleError:
         raise StorageError(f"storage URL {mask_password(url)!r}: unknown database driver "
                            f"{parsed.drivername!r}") from None
@@ -74,15 +88,18 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
         raise StorageError(f"storage {mask_password(url)!r} is unreachable: {reason}") from None
 
 
-def create_sampler(config: Config) -> optuna.samplers.BaseSampler:
+def create_sampler(config: Config, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
+    """The configured sampler; workers of one study pass distinct offsets so their random
+    start-up trials differ."""
     study = config.study
+    seed = study.seed + seed_offset
     if study.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=study.seed)
+        return optuna.samplers.RandomSampler(seed=seed)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         # group=True: lstm_transformer's extra parameters are modelled jointly with the rest
         return optuna.samplers.TPESampler(
-            seed=study.seed, n_startup_trials=study.startup_trials, multivariate=True, group=True,
+            seed=seed, n_startup_trials=study.startup_trials, multivariate=True, group=True,
             constant_liar=True,
         )
 
@@ -97,12 +114,12 @@ def create_pruner(config: Config) -> optuna.pruners.BasePruner:
     return optuna.pruners.NopPruner()
 
 
-def open_study(config: Config, storage: optuna.storages.BaseStorage | str) -> optuna.Study:
+def open_study(config: Config, storage: optuna.storages.BaseStorage | str, seed_offset: int = 0) -> optuna.Study:
     """Create the study, or load it if it exists and was made for the same metric."""
     try:
         study = optuna.create_study(
             storage=storage, study_name=config.study.name, direction=config.study.direction,
-            sampler=create_sampler(config), pruner=create_pruner(config), load_if_exists=True,
+            sampler=create_sampler(config, seed_offset), pruner=create_pruner(config), load_if_exists=True,
         )
     except sqlalchemy.exc.SQLAlchemyError as exc:
         raise StorageError(f"study {config.study.name!r}: the storage failed: {str(exc).splitlines()[0]}") from None
@@ -125,6 +142,13 @@ def record_baselines(study: optuna.Study, baselines: dict[str, dict[str, float]]
     if old is None or not math.isclose(old, new, rel_tol=1e-9):
         log.warning("study %r: the validation data differ from when the study began (seasonal-naive MAE "
                     "%s, now %.6g); its trials are not comparable with new ones", study.study_name, old, new)
+
+
+def fail_stale_trials(study: optuna.Study) -> None:
+    """Fail (and so re-queue) RUNNING trials whose worker stopped sending heartbeats."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
 
 
 def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:

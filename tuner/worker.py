@@ -1,0 +1,72 @@
+"""One worker process: load the data once, then run trials of the shared study until the run is done."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+
+import optuna
+from optuna.trial import TrialState
+
+from tuner.config import Config
+from tuner.data import Dataset
+from tuner.search import Objective
+from tuner.study import open_storage, open_study
+from tuner.train import TrainingDiverged, configure_threads
+
+COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+
+
+class ExpectedFailureFilter(logging.Filter):
+    """Optuna logs a failed trial with its traceback; for Ctrl-C and diverged training the
+    one-line message already says it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and issubclass(record.exc_info[0], (KeyboardInterrupt, TrainingDiverged)):
+            record.exc_info = None
+        return True
+
+
+def run_trials_started(study: optuna.Study, run_id: str, states: Sequence[TrialState] = COUNTED_STATES) -> int:
+    """Trials of this run (tagged with its id) in `states`: by default finished or under way."""
+    return sum(t.user_attrs.get("run") == run_id for t in study.get_trials(deepcopy=False, states=states))
+
+
+class StopWhenRunIsDone:
+    """Stop a worker once its run's trials, counted across all of the run's workers, reach `n_trials`.
+
+    Optuna's `n_trials` counts per process; this is the study-wide count for one `tuner tune`
+    command, so `--workers 2 --n-trials 8` runs 8 trials, not 16.
+    """
+
+    def __init__(self, run_id: str, n_trials: int) -> None:
+        self.run_id, self.n_trials = run_id, n_trials
+
+    def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+        if run_trials_started(study, self.run_id) >= self.n_trials:
+            study.stop()
+
+
+def run_trials(config: Config, url: str, run_id: str, seed_offset: int = 0, workers: int = 1,
+               deadline: float | None = None, progress: bool = False) -> None:
+    """Run trials in this process: `study.n_trials` of them alone, or this worker's share of the run.
+
+    `seed_offset` keeps the samplers of concurrent workers (and of later runs) from drawing the
+    same random start-up trials.
+    """
+    for handler in logging.getLogger("optuna").handlers:  # logger filters would miss child loggers
+        handler.addFilter(ExpectedFailureFilter())
+    configure_threads(config.train.threads, workers)
+    dataset = Dataset.from_config(config.data, config.split)
+    study = open_study(config, open_storage(url, config.study), seed_offset)
+    n_trials = config.study.n_trials or None
+    callbacks = []
+    if workers > 1 and n_trials:
+        if run_trials_started(study, run_id) >= n_trials:
+            return
+        callbacks, n_trials = [StopWhenRunIsDone(run_id, n_trials)], None
+    timeout = None if deadline is None else max(0.0, deadline - time.time())
+    study.optimize(Objective(config, dataset, run_id), n_trials=n_trials, timeout=timeout,
+                   catch=(TrainingDiverged,), callbacks=callbacks, show_progress_bar=progress)
+
