@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from tuner import __version__
 from tuner.config import Config, load_config
 from tuner.errors import TunerError
+
+log = logging.getLogger("tuner")
 
 EXIT_USAGE = 2  # bad config, data, storage or command line
 EXIT_FAILURE = 1  # anything unexpected
@@ -32,12 +36,124 @@ def cmd_tune(args: argparse.Namespace) -> int:
     config = load(args)
     handle_stop_signals()
     url = resolve_storage_url(config, args.storage)
-    logging.getLogger("tuner").info("study %r in %s", config.study.name, mask_password(url))
+    log.info("study %r in %s", config.study.name, mask_password(url))
     result = tune(config, url, workers=args.workers, progress=not args.no_progress)
     print(summary(result.study, mask_password(url)))
     if result.interrupted:
         print("Interrupted: completed trials are kept; run the same command to resume.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    return 0
+
+
+def open_existing_study(config: Config, url: str) -> "optuna.Study":
+    import optuna
+
+    from tuner.errors import StorageError
+    from tuner.study import mask_password, open_storage
+
+    try:
+        return optuna.load_study(study_name=config.study.name, storage=open_storage(url))
+    except KeyError:
+        raise StorageError(f"no study {config.study.name!r} in {mask_password(url)}; "
+                           "check study.name / --study, or run `tuner tune` first") from None
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Serve optuna-dashboard on the study's storage (no authentication: keep it on 127.0.0.1)."""
+    import optuna_dashboard
+
+    from tuner.study import mask_password, open_storage, resolve_storage_url
+
+    config = load(args)
+    url = resolve_storage_url(config, args.storage)
+    storage = open_storage(url)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        log.warning("serving on %s: optuna-dashboard has no authentication, so anyone who reaches this port "
+                    "can read and delete studies; prefer an SSH tunnel to 127.0.0.1", args.host)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"Dashboard for study {config.study.name!r} ({mask_password(url)}): http://{host}:{args.port}/dashboard/",
+          flush=True)
+    optuna_dashboard.run_server(storage, host=args.host, port=args.port)
+    return 0
+
+
+def cmd_best(args: argparse.Namespace) -> int:
+    """Show the best trials with their parameters, validation metrics and the baselines."""
+    from tuner.report import best_as_data, best_table
+    from tuner.study import mask_password, resolve_storage_url
+
+    config = load(args)
+    url = resolve_storage_url(config, args.storage)
+    study = open_existing_study(config, url)
+    if args.format == "json":
+        print(json.dumps(best_as_data(study, mask_password(url), args.top), indent=2))
+    else:
+        print(best_table(study, mask_password(url), args.top))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write a complete config with the best trial's parameters fixed in [params] (TOML, or JSON for .json)."""
+    from dataclasses import replace
+
+    from tuner.config import ParamsConfig, config_to_dict, dump_toml
+    from tuner.study import best_trial, mask_password, resolve_storage_url, without_password
+
+    config = load(args)
+    url = resolve_storage_url(config, args.storage)
+    study = open_existing_study(config, url)
+    best = best_trial(study)
+    if best is None:
+        raise TunerError(f"study {config.study.name!r} has no completed trial to export yet")
+    params = ParamsConfig(**best.params, epochs=best.user_attrs["best_epoch"] + 1)
+    exported = replace(config, params=params, study=replace(config.study, storage=without_password(url)))
+    output = Path(args.output)
+    data = config_to_dict(exported, relative_to=output.resolve().parent)
+    if output.suffix == ".json":
+        text = json.dumps(data, indent=2) + "\n"
+    else:
+        text = dump_toml(data, header=(
+            f"Exported by tuner from trial #{best.number} of study {study.study_name!r} "
+            f"({config.study.metric} = {best.value:.6g}).\n`tuner fit` retrains [params] on train + validation "
+            f"for params.epochs epochs.{' The storage password is left out.' if url != without_password(url) else ''}"
+        ))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text, encoding="utf-8")
+    print(f"Wrote {output}: trial #{best.number}, {config.study.metric} = {best.value:.6g} "
+          f"(storage {mask_password(url)})")
+    return 0
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    """Retrain the chosen configuration on train + validation, test it once, save a model directory."""
+    from tuner import artifacts
+    from tuner.fitting import fit_final, params_from_study
+    from tuner.report import metrics_table
+    from tuner.study import resolve_storage_url
+
+    config = load(args)
+    params = config.params if config.params.model else params_from_study(config, resolve_storage_url(config, args.storage))
+    fitted = fit_final(config, params)
+    artifacts.save(fitted, config, Path(args.output))
+    rows = {"model": fitted.metrics["model"], "naive": fitted.metrics["naive"],
+            "seasonal-naive": fitted.metrics["seasonal_naive"]}
+    print(f"Fitted {params.model} for {params.epochs} epochs on train + validation; saved to {args.output}")
+    print("Test (in the target's units, never seen while tuning):")
+    print("\n".join(metrics_table(rows, prefix="test_")))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    """Forecast the next `horizon` dates after the last row of DATA with a fitted model."""
+    from tuner import artifacts
+
+    loaded = artifacts.load(Path(args.model))
+    result = artifacts.forecast(loaded, Path(args.data))
+    if args.output:
+        result.to_csv(args.output, index=False)
+        print(f"Wrote {len(result)} forecast row(s) to {args.output}", file=sys.stderr)
+    else:
+        print(result.to_csv(index=False), end="")
     return 0
 
 
@@ -69,6 +185,25 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, parents=parents, help=handler.__doc__, description=handler.__doc__)
         sub.set_defaults(handler=handler)
         return sub
+
+    dashboard = command("dashboard", cmd_dashboard, [study_flags])
+    dashboard.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    dashboard.add_argument("--port", type=int, default=8080)
+
+    best = command("best", cmd_best, [study_flags])
+    best.add_argument("--top", type=positive_int, default=5, help="how many trials (default 5)")
+    best.add_argument("--format", choices=("table", "json"), default="table")
+
+    export = command("export", cmd_export, [study_flags])
+    export.add_argument("-o", "--output", required=True, help="file to write: .toml, or .json")
+
+    fit = command("fit", cmd_fit, [study_flags])
+    fit.add_argument("-o", "--output", required=True, help="model directory to write, e.g. models/NAME")
+
+    predict = command("predict", cmd_predict, [common])
+    predict.add_argument("model", help="model directory written by `tuner fit`")
+    predict.add_argument("data", help="CSV with the model's columns; its last data.window rows are used")
+    predict.add_argument("-o", "--output", help="CSV to write (default: stdout)")
 
     tune = command("tune", cmd_tune, [study_flags])
     tune.add_argument("--n-trials", type=int, help="trials to add in this run; overrides study.n_trials")

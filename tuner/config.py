@@ -8,6 +8,9 @@ so later stages can trust the values.
 from __future__ import annotations
 
 import difflib
+import json
+import math
+import os
 import sys
 import types
 import typing
@@ -108,6 +111,27 @@ class StudyConfig:
 
 
 @dataclass(frozen=True)
+class ParamsConfig:
+    """One trial's parameters, fixed (written by `tuner export`; read by `tuner fit`)."""
+
+    model: str = ""  # empty: nothing fixed; `tuner fit` takes the study's best trial
+    hidden_size: int = 0
+    num_layers: int = 1
+    dropout: float = 0.0
+    lr: float = 1e-3
+    num_heads: int = 0  # lstm_transformer only
+    ff_size: int = 0  # lstm_transformer only
+    epochs: int = 0  # epochs to retrain on train + validation: the trial's best epoch + 1
+
+    def trial_params(self) -> dict[str, Any]:
+        """The parameters by their Optuna names, as `search.suggest_params` returns them."""
+        names = ["model", "hidden_size", "num_layers", "dropout", "lr"]
+        if self.model == "lstm_transformer":
+            names += ["num_heads", "ff_size"]
+        return {name: getattr(self, name) for name in names}
+
+
+@dataclass(frozen=True)
 class ModelConfig:
     """Architecture of one forecaster; `search.py` builds it from a trial's parameters."""
 
@@ -128,6 +152,7 @@ class Config:
     train: TrainConfig = TrainConfig()
     search: SearchConfig = SearchConfig()
     study: StudyConfig = StudyConfig()
+    params: ParamsConfig = ParamsConfig()
     source: Path = Path("tuner.toml")  # the file it came from (for messages and relative paths)
 
 
@@ -137,6 +162,7 @@ SECTIONS: dict[str, type] = {
     "train": TrainConfig,
     "search": SearchConfig,
     "study": StudyConfig,
+    "params": ParamsConfig,
 }
 
 
@@ -145,13 +171,18 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = (), values: 
     dotted key, from dedicated CLI flags), and validate everything."""
     path = Path(path)
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        raw = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a table of sections, got {type(raw).__name__}")
     for override in overrides:
         apply_override(raw, override, path)
     for dotted, value in (values or {}).items():
@@ -334,6 +365,19 @@ def _validate(config: Config) -> None:
                      f"{heads} heads do not divide hidden_size {bad[0]}; every num_heads choice must divide "
                      "every hidden_size choice so no trial samples an invalid pair")
 
+    params = config.params
+    if params.model:
+        one_of("params.model", params.model, MODEL_TYPES)
+        for key in ("hidden_size", "num_layers", "lr", "epochs"):
+            positive(f"params.{key}", getattr(params, key))
+        if not 0 <= params.dropout < 1:
+            fail("params.dropout", params.dropout, "must lie in [0, 1)")
+        if params.model == "lstm_transformer":
+            positive("params.num_heads", params.num_heads)
+            positive("params.ff_size", params.ff_size)
+            if params.hidden_size % params.num_heads:
+                fail("params.num_heads", params.num_heads, f"must divide params.hidden_size ({params.hidden_size})")
+
     if not study.name.strip():
         fail("study.name", study.name, "must not be empty")
     one_of("study.direction", study.direction, ("minimize",))
@@ -352,3 +396,56 @@ def _validate(config: Config) -> None:
     if study.grace_period <= study.heartbeat_interval:
         fail("study.grace_period", study.grace_period,
              f"must exceed study.heartbeat_interval ({study.heartbeat_interval}) or live trials would be failed")
+
+
+def config_to_dict(config: Config, relative_to: Path | None = None) -> dict[str, dict[str, Any]]:
+    """The config as plain TOML/JSON data; `data.path` relative to `relative_to` when given."""
+    result: dict[str, dict[str, Any]] = {}
+    for name in SECTIONS:
+        section = getattr(config, name)
+        result[name] = {f.name: _plain(getattr(section, f.name)) for f in fields(section)}
+    data_path = config.data.path
+    if relative_to is not None:
+        data_path = Path(os.path.relpath(data_path, relative_to))
+    result["data"]["path"] = data_path.as_posix()
+    if not config.params.model:
+        del result["params"]
+    elif config.params.model != "lstm_transformer":
+        for key in ("num_heads", "ff_size"):
+            del result["params"][key]
+    return result
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Range):
+        return {"low": value.low, "high": value.high}
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, Path):
+        return value.as_posix()
+    if isinstance(value, dict):
+        return dict(value)
+    return value
+
+
+def dump_toml(data: dict[str, dict[str, Any]], header: str = "") -> str:
+    """TOML text for sections of scalars, lists and flat inline tables (all a config holds)."""
+    lines = [f"# {line}" for line in header.splitlines()]
+    for name, section in data.items():
+        lines += ["", f"[{name}]"]
+        lines += [f"{key} = {_toml_value(value)}" for key, value in section.items()]
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value) if not isinstance(value, float) or math.isfinite(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, str):
+        return json.dumps(value)  # a JSON string is a valid TOML basic string
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items()) + " }"
+    raise TypeError(f"cannot write {value!r} as TOML")

@@ -159,7 +159,9 @@ class Windows:
 class Dataset:
     """A validated series, split chronologically, scaled on its training rows only."""
 
-    def __init__(self, frame: pd.DataFrame, data: DataConfig, split: SplitConfig) -> None:
+    def __init__(self, frame: pd.DataFrame, data: DataConfig, split: SplitConfig, scale_on: str = "train") -> None:
+        """`scale_on`: the part whose rows fit the scaler: "train" while tuning,
+        "train+validation" for the final fit."""
         self.config = data
         self.dates = frame.index
         self.values = frame[data.columns].to_numpy(dtype=np.float64)
@@ -170,17 +172,18 @@ class Dataset:
             "test": (int(n * (split.train + split.validation)), n),
         }
         self._check_sizes()
-        train_end = self.bounds["train"][1]
-        self.scaler = StandardScaler().fit(self.values[:train_end])
+        self.bounds["train+validation"] = (0, self.bounds["validation"][1])
+        start, end = self.bounds[scale_on]
+        self.scaler = StandardScaler().fit(self.values[start:end])
         if self.scaler.var_[-1] == 0:
-            raise DataError(f"{data.path}: column {data.target}: the target is constant over the training part, "
+            raise DataError(f"{data.path}: column {data.target}: the target is constant over the {scale_on} part, "
                             "so there is nothing to learn and scaling would divide by zero")
         self.scaled = self.scaler.transform(self.values).astype(np.float32)
         self._windows: dict[tuple[str, int], Windows] = {}
 
     @classmethod
-    def from_config(cls, data: DataConfig, split: SplitConfig) -> Dataset:
-        return cls(load_frame(data), data, split)
+    def from_config(cls, data: DataConfig, split: SplitConfig, scale_on: str = "train") -> Dataset:
+        return cls(load_frame(data), data, split, scale_on)
 
     def _check_sizes(self) -> None:
         need = self.config.window + self.config.horizon

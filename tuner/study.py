@@ -56,6 +56,11 @@ def mask_password(url: str) -> str:
         return url.split("@")[-1] if "@" in url else url
 
 
+def without_password(url: str) -> str:
+    """The URL minus its password (for files that others read: exports, model directories)."""
+    return make_url_or_fail(url).set(password=None).render_as_string(hide_password=False)
+
+
 def open_storage(url: str, study: StudyConfig | None = None) -> optuna.storages.RDBStorage:
     """Optuna's RDB storage with `pool_pre_ping`, so connections dropped by the server are replaced.
 

@@ -1,0 +1,122 @@
+"""A model directory: everything needed to rebuild a fitted model and forecast with it.
+
+    weights.pt     torch.save of the state dict (tensors only; loaded with weights_only=True)
+    model.json     format, tuner version, architecture, parameters, scaler, weights checksum
+    config.json    the full study config the model was fitted with
+    metrics.json   test metrics of the model and the baselines
+
+No pickled Python objects: a model directory can be read by anyone without running code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from tuner import __version__
+from tuner.config import Config, ModelConfig, ParamsConfig, build_config, config_to_dict
+from tuner.data import PANDAS_FREQ, load_frame
+from tuner.errors import DataError, TunerError
+from tuner.fitting import FittedModel
+from tuner.models import LSTMForecaster, build_model
+from tuner.train import predict
+
+FORMAT = 1  # bump when the directory layout or model.json changes incompatibly
+FILES = ("weights.pt", "model.json", "config.json", "metrics.json")
+
+
+class ModelDirError(TunerError):
+    """A model directory is missing, incomplete, from another format or tampered with."""
+
+
+@dataclass
+class LoadedModel:
+    model: LSTMForecaster
+    config: Config
+    params: ParamsConfig
+    mean: np.ndarray  # scaler, per input column (target last)
+    scale: np.ndarray
+    metrics: dict
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def save(fitted: FittedModel, config: Config, folder: Path) -> None:
+    """Write `fitted` to `folder` (created; existing model files are replaced)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    weights = folder / "weights.pt"
+    torch.save(fitted.model.state_dict(), weights)
+    scaler = fitted.dataset.scaler
+    manifest = {
+        "format": FORMAT,
+        "tuner_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": asdict(fitted.model.config),
+        "params": asdict(fitted.params),
+        "columns": config.data.columns,
+        "scaler": {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()},
+        "trained_through": fitted.dataset.dates[fitted.dataset.bounds["validation"][1] - 1].isoformat(),
+        "weights_sha256": sha256(weights),
+    }
+    write_json(folder / "model.json", manifest)
+    write_json(folder / "config.json", config_to_dict(config))
+    write_json(folder / "metrics.json", fitted.metrics)
+
+
+def write_json(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+
+
+def load(folder: Path) -> LoadedModel:
+    """Read a model directory, checking its format, completeness and weights checksum."""
+    if not folder.is_dir():
+        raise ModelDirError(f"{folder}: model directory not found (create one with `tuner fit ... -o {folder}`)")
+    missing = [name for name in FILES if not (folder / name).is_file()]
+    if missing:
+        raise ModelDirError(f"{folder}: incomplete model directory, missing {', '.join(missing)}; fit it again")
+    try:
+        manifest = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+        raw_config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelDirError(f"{folder}: a JSON file is damaged ({exc}); fit the model again") from None
+    if manifest.get("format") != FORMAT:
+        raise ModelDirError(f"{folder}: written by tuner {manifest.get('tuner_version', '?')} in model format "
+                            f"{manifest.get('format')!r}; this tuner {__version__} reads format {FORMAT}; fit it again")
+    weights = folder / "weights.pt"
+    if sha256(weights) != manifest.get("weights_sha256"):
+        raise ModelDirError(f"{weights}: checksum does not match model.json; the file was changed or damaged")
+    try:
+        state = torch.load(weights, weights_only=True, map_location="cpu")
+        model = build_model(ModelConfig(**manifest["model"]))
+        model.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, ValueError, EOFError) as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise ModelDirError(f"{folder}: weights do not match model.json ({reason}); fit the model again") from None
+    config = build_config(raw_config, folder / "config.json")
+    scaler = manifest["scaler"]
+    return LoadedModel(model, config, ParamsConfig(**manifest["params"]), np.array(scaler["mean"]),
+                       np.array(scaler["scale"]), metrics)
+
+
+def forecast(loaded: LoadedModel, csv: Path) -> pd.DataFrame:
+    """Forecast the `horizon` steps after the last row of `csv`, from its last `window` rows."""
+    data = replace(loaded.config.data, path=csv)
+    frame = load_frame(data)
+    if len(frame) < data.window:
+        raise DataError(f"{csv}: {len(frame)} rows at frequency {data.frequency}, but the model needs the last "
+                        f"data.window = {data.window}")
+    window = (frame[data.columns].to_numpy()[-data.window:] - loaded.mean) / loaded.scale
+    scaled = predict(loaded.model, window[None].astype(np.float32))[0]
+    values = scaled * loaded.scale[-1] + loaded.mean[-1]
+    dates = pd.date_range(frame.index[-1], periods=data.horizon + 1, freq=PANDAS_FREQ[data.frequency])[1:]
+    return pd.DataFrame({data.date_column: dates.strftime("%Y-%m-%d"), f"{data.target}_forecast": values})
