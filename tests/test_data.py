@@ -122,7 +122,7 @@ def test_every_problem_is_reported_at_once(config):
         (lambda f: f.assign(date="yesterday"), r"column date: unparseable dates"),
         (lambda f: f.drop(index=[10, 11]), r"column date: 2 missing day\(s\) \(2023-01-11, 2023-01-12\)"),
         (lambda f: f.head(40), r"the validation part has 6 of 40 rows but needs at least data.window \+ data.horizon = 17"),
-        (lambda f: f.assign(sales=5.0), r"column sales: the target is constant over the training part"),
+        (lambda f: f.assign(sales=5.0), r"column sales: the target is constant over the train part"),
         (lambda f: f.assign(ctr=float("inf")), r"column ctr: infinite values at rows 2"),
     ],
 )
