@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
@@ -49,3 +50,64 @@ def write_study(folder: Path, days: int = 300, horizon: int = 1, epochs: int = 4
 @pytest.fixture
 def small_study(tmp_path: Path) -> Path:
     return write_study(tmp_path)
+
+
+SERVERS = {
+    "postgresql": "postgresql+psycopg2://postgres@127.0.0.1:5432",
+    "mysql": "mysql+pymysql://root@127.0.0.1:3306",
+}
+ADMIN_DATABASE = {"postgresql": "postgres", "mysql": "mysql"}
+
+
+def server_database(backend: str) -> str:
+    """A fresh database on the local `backend` server for this test session; skip if it is absent."""
+    import sqlalchemy
+
+    name = f"tuner_test_{uuid.uuid4().hex[:8]}"
+    admin = sqlalchemy.create_engine(f"{SERVERS[backend]}/{ADMIN_DATABASE[backend]}", isolation_level="AUTOCOMMIT",
+                                     connect_args={"connect_timeout": 3})
+    try:
+        with admin.connect() as connection:
+            connection.execute(sqlalchemy.text(f"CREATE DATABASE {name}"))
+    except (sqlalchemy.exc.OperationalError, ModuleNotFoundError) as exc:
+        pytest.skip(f"no {backend} server at {SERVERS[backend]}: {str(exc).splitlines()[0]}")
+    finally:
+        admin.dispose()
+    return name
+
+
+def drop_database(backend: str, name: str) -> None:
+    import sqlalchemy
+
+    admin = sqlalchemy.create_engine(f"{SERVERS[backend]}/{ADMIN_DATABASE[backend]}", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        if backend == "postgresql":
+            connection.execute(sqlalchemy.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        else:
+            connection.execute(sqlalchemy.text(f"DROP DATABASE IF EXISTS {name}"))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgresql", "mysql"])
+def backend_url(request, tmp_path_factory) -> str:
+    """A storage URL on every backend: SQLite always; PostgreSQL and MySQL where their servers answer.
+
+    One database per backend for the session; tests keep apart by study name (`study_name`)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'studies.db'}"
+        return
+    name = server_database(request.param)
+    yield f"{SERVERS[request.param]}/{name}"
+    drop_database(request.param, name)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    name = server_database("postgresql")
+    yield f"{SERVERS['postgresql']}/{name}"
+    drop_database("postgresql", name)
+
+
+@pytest.fixture
+def study_name() -> str:
+    return f"study_{uuid.uuid4().hex[:8]}"

@@ -71,8 +71,13 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         log.warning("serving on %s: optuna-dashboard has no authentication, so anyone who reaches this port "
                     "can read and delete studies; prefer an SSH tunnel to 127.0.0.1", args.host)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"Dashboard for study {config.study.name!r} ({mask_password(url)}): http://{host}:{args.port}/dashboard/",
-          flush=True)
+    page = f"http://{host}:{args.port}/dashboard/"
+    try:
+        page += f"studies/{storage.get_study_id_from_name(config.study.name)}"
+    except KeyError:
+        log.warning("no study %r in %s yet; the dashboard shows it once `tuner tune` starts",
+                    config.study.name, mask_password(url))
+    print(f"Dashboard for study {config.study.name!r} ({mask_password(url)}): {page}", flush=True)
     optuna_dashboard.run_server(storage, host=args.host, port=args.port)
     return 0
 

@@ -58,7 +58,7 @@ def mask_password(url: str) -> str:
 
 def without_password(url: str) -> str:
     """The URL minus its password (for files that others read: exports, model directories)."""
-    return make_url_or_fail(url).set(password=None).render_as_string(hide_password=False)
+    return make_url_or_fail(url)._replace(password=None).render_as_string(hide_password=False)  # set() skips None
 
 
 def open_storage(url: str, study: StudyConfig | None = None) -> optuna.storages.RDBStorage:

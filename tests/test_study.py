@@ -1,0 +1,124 @@
+"""Storage, study and worker behaviour on every backend (real servers where they answer)."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from tuner.config import load_config
+from tuner.errors import StorageError
+from tuner.runner import tune
+from tuner.study import mask_password, open_storage, open_study, without_password
+
+from conftest import write_study
+
+FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
+
+
+def test_tune_and_resume_on_every_backend(backend_url, study_name, tmp_path):
+    config = load_config(write_study(tmp_path, epochs=2), [f"study.name='{study_name}'", "study.n_trials=2"])
+    first = tune(config, backend_url, progress=False)
+    assert not first.interrupted
+    tune(config, backend_url, progress=False)
+    study = optuna.load_study(study_name=study_name, storage=backend_url)
+    assert [t.number for t in study.trials] == [0, 1, 2, 3]
+    assert all(t.state in FINISHED for t in study.trials)
+    assert study.user_attrs["metric"] == "val_mae"
+    assert study.user_attrs["baselines"]["seasonal_naive"]["val_mae"] > 0
+
+
+def test_study_with_another_metric_is_refused(backend_url, study_name, tmp_path):
+    path = write_study(tmp_path)
+    storage = open_storage(backend_url)
+    open_study(load_config(path, [f"study.name='{study_name}'"]), storage)
+    with pytest.raises(StorageError, match=rf"study '{study_name}' optimizes val_mae, but study.metric = 'val_rmse'"):
+        open_study(load_config(path, [f"study.name='{study_name}'", "study.metric='val_rmse'"]), storage)
+
+
+def test_storage_has_pool_pre_ping(backend_url):
+    assert open_storage(backend_url).engine.pool._pre_ping
+
+
+def test_unreachable_host_fails_fast_without_the_password():
+    started = time.monotonic()
+    with pytest.raises(StorageError) as error:
+        open_storage("postgresql+psycopg2://tuner:s3cret@127.0.0.1:1/tuner")
+    assert time.monotonic() - started < 10
+    assert "s3cret" not in str(error.value) and "tuner:***@127.0.0.1:1" in str(error.value)
+
+
+def test_passwords_are_masked_or_removed():
+    url = "postgresql+psycopg2://tuner:s3cret@db.example:5432/tuner"
+    assert mask_password(url) == "postgresql+psycopg2://tuner:***@db.example:5432/tuner"
+    assert without_password(url) == "postgresql+psycopg2://tuner@db.example:5432/tuner"
+
+
+def run_cli(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "tuner.cli", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+@pytest.mark.slow
+def test_two_workers_on_postgres_finish_exactly_the_runs_trials(postgres_url, study_name, tmp_path):
+    config = write_study(tmp_path, epochs=3)
+    process = run_cli("tune", str(config), "--storage", postgres_url, "--study", study_name,
+                      "--workers", "2", "--n-trials", "8", "--no-progress")
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr
+    trials = optuna.load_study(study_name=study_name, storage=postgres_url).trials
+    assert sorted(t.number for t in trials) == list(range(8))
+    assert all(t.state in FINISHED for t in trials)
+    assert len({t.user_attrs["run"] for t in trials}) == 1
+
+
+def worker_pids(parent: int) -> list[int]:
+    """Worker processes (multiprocessing spawn children) of `parent`."""
+    pids = []
+    for child in subprocess.run(["pgrep", "-P", str(parent)], capture_output=True, text=True).stdout.split():
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        if b"spawn_main" in cmdline:
+            pids.append(int(child))
+    return pids
+
+
+@pytest.mark.slow
+def test_killed_worker_trial_fails_is_retried_and_the_run_completes(postgres_url, study_name, tmp_path):
+    config = write_study(tmp_path, days=700, epochs=40)
+    heartbeat, grace = 1, 4
+    process = run_cli("tune", str(config), "--storage", postgres_url, "--study", study_name, "--workers", "2",
+                      "--n-trials", "5", "--no-progress", "--set", "train.patience=40",
+                      "--set", f"study.heartbeat_interval={heartbeat}", "--set", f"study.grace_period={grace}",
+                      "--set", "study.pruner='none'")
+    storage = optuna.storages.RDBStorage(postgres_url)
+    deadline = time.monotonic() + 120
+    victim = None
+    while victim is None and time.monotonic() < deadline:  # a worker with a trial a few epochs in
+        time.sleep(0.5)
+        try:
+            running = optuna.load_study(study_name=study_name, storage=storage).get_trials(states=(TrialState.RUNNING,))
+        except KeyError:
+            continue
+        if any(len(t.intermediate_values) >= 2 for t in running) and len(worker_pids(process.pid)) == 2:
+            victim = worker_pids(process.pid)[0]
+    assert victim, "no worker got a trial under way"
+    os.kill(victim, signal.SIGKILL)
+    killed_at = time.time()
+    stdout, stderr = process.communicate(timeout=400)
+    assert process.returncode == 0, stderr
+    assert "died (signal 9)" in stderr
+
+    trials = optuna.load_study(study_name=study_name, storage=storage).trials
+    failed = [t for t in trials if t.state == TrialState.FAIL]
+    assert len(failed) == 1
+    assert failed[0].datetime_complete.timestamp() - killed_at <= heartbeat + grace + 5
+    retried = [t for t in trials if t.system_attrs.get("failed_trial") == failed[0].number]
+    assert retried and retried[0].params == failed[0].params and retried[0].state in FINISHED
+    numbers = [t.number for t in trials]
+    assert len(numbers) == len(set(numbers))
+    assert sum(t.state in FINISHED for t in trials) == 5
