@@ -138,3 +138,18 @@ def test_missing_and_empty_files(config, tmp_path):
     (tmp_path / "empty.csv").write_text("")
     with pytest.raises(DataError, match=r"empty.csv: the file is empty"):
         load_frame(replace(config.data, path=tmp_path / "empty.csv"))
+
+
+@pytest.mark.parametrize("policy, expected", [("zero", 0.0), ("ffill", "previous"), ("interpolate", "middle")])
+def test_fill_policy_replaces_empty_cells(config, policy, expected):
+    frame = pd.read_csv(config.data.path)
+    frame.loc[10, "ctr"] = None
+    frame.to_csv(config.data.path, index=False)
+    filled = load_frame(replace(config.data, fill_missing=policy))["ctr"]
+    want = {"previous": frame.loc[9, "ctr"], "middle": (frame.loc[9, "ctr"] + frame.loc[11, "ctr"]) / 2}.get(expected, expected)
+    assert filled.iloc[10] == pytest.approx(want)
+
+
+def test_huge_file_is_refused_with_its_size_before_reading(config):
+    with pytest.raises(DataError, match=r"sales.csv: 0.0[0-9]+ MB is over data.max_file_mb = 0.001; aggregate it first"):
+        load_frame(replace(config.data, max_file_mb=0.001))

@@ -16,7 +16,7 @@ from tuner.errors import StorageError
 from tuner.runner import tune
 from tuner.study import mask_password, open_storage, open_study, without_password
 
-from conftest import write_study
+from conftest import server_database, write_study
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -122,3 +122,92 @@ def test_killed_worker_trial_fails_is_retried_and_the_run_completes(postgres_url
     numbers = [t.number for t in trials]
     assert len(numbers) == len(set(numbers))
     assert sum(t.state in FINISHED for t in trials) == 5
+
+
+@pytest.mark.slow
+def test_dropped_postgres_connections_do_not_stop_the_study(postgres_url, study_name, tmp_path):
+    import sqlalchemy
+
+    config = write_study(tmp_path, days=600, epochs=10)
+    process = run_cli("tune", str(config), "--storage", postgres_url, "--study", study_name, "--n-trials", "4",
+                      "--no-progress", "--set", "study.pruner='none'")
+    database = postgres_url.rsplit("/", 1)[1]
+    admin = sqlalchemy.create_engine(postgres_url.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+    storage = open_storage(postgres_url)
+    terminated = 0
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None and terminated < 3:
+        time.sleep(1)
+        try:
+            started = len(optuna.load_study(study_name=study_name, storage=storage).trials)
+        except KeyError:
+            continue
+        if started >= 1:
+            with admin.connect() as connection:  # every connection to the run's database
+                terminated += connection.execute(sqlalchemy.text(
+                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                    "WHERE datname = :db AND pid <> pg_backend_pid()"
+                ), {"db": database}).scalar()
+    stdout, stderr = process.communicate(timeout=300)
+    admin.dispose()
+    assert terminated >= 1
+    assert process.returncode == 0, stderr
+    trials = optuna.load_study(study_name=study_name, storage=postgres_url).trials
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    assert sum(t.state in FINISHED for t in trials) >= 1
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("not a url", r"storage URL 'not a url' is not a valid SQLAlchemy URL"),
+        ("nosuchdb://host/db", r"unknown database driver 'nosuchdb'"),
+        ("mysql+pymysql://root:wrong@127.0.0.1:3306/test", r"mysql\+pymysql://root:\*\*\*@127.0.0.1:3306/test': cannot connect \(\(1045, \"Access denied"),
+    ],
+)
+def test_bad_storage_urls_get_one_clear_line(url, message):
+    if "mysql" in url:
+        server_database("mysql")  # skips where no MySQL server answers
+    with pytest.raises(StorageError, match=message) as error:
+        open_storage(url)
+    assert "wrong" not in str(error.value)
+
+
+def test_password_with_braces_is_usable(postgres_url, study_name):
+    url = postgres_url.replace("postgres@", "postgres:p{a}ss@")  # trust auth: any password is accepted
+    optuna.create_study(study_name=study_name, storage=open_storage(url))
+    assert study_name in optuna.get_all_study_names(open_storage(postgres_url))
+
+
+def test_older_optuna_schema_asks_for_an_upgrade(tmp_path):
+    import sqlalchemy
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    open_storage(url).engine.dispose()
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sqlalchemy.text("UPDATE alembic_version SET version_num = 'v3.0.0.a'"))
+    engine.dispose()
+    with pytest.raises(StorageError, match=r"older than Optuna .*run `optuna storage upgrade --storage URL`"):
+        open_storage(url)
+
+
+def test_set_values_never_reach_sql(tmp_path):
+    name = "x'; DROP TABLE studies; --"
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    config = load_config(write_study(tmp_path, epochs=1), [f'study.name="{name}"', "study.n_trials=1"])
+    tune(config, url, progress=False)
+    assert optuna.get_all_study_names(url) == [name]
+
+
+@pytest.mark.slow
+def test_two_runs_started_together_on_a_new_study_share_it(backend_url, study_name, tmp_path):
+    config = write_study(tmp_path, epochs=1)
+    runs = [run_cli("tune", str(config), "--storage", backend_url, "--study", study_name, "--n-trials", "2",
+                    "--no-progress") for _ in range(2)]
+    for process in runs:
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr
+    trials = optuna.load_study(study_name=study_name, storage=backend_url).trials
+    assert sorted(t.number for t in trials) == [0, 1, 2, 3]
+    assert optuna.get_all_study_names(backend_url).count(study_name) == 1

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import sys
+import typing
 from collections.abc import Callable
 from pathlib import Path
 
@@ -169,6 +170,13 @@ def positive_int(text: str) -> int:
     return value
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit status 2), like every other tuner error."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(EXIT_USAGE, f"tuner: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-v", "--verbose", action="store_true", help="log every trial and epoch")
@@ -181,10 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     study_flags.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                              help="override any config value (repeatable), e.g. --set train.epochs=5")
 
-    parser = argparse.ArgumentParser(
-        prog="tuner", description="Tune LSTM and LSTM+Transformer sales forecasters with Optuna.")
+    parser = Parser(prog="tuner", description="Tune LSTM and LSTM+Transformer sales forecasters with Optuna.")
     parser.add_argument("--version", action="version", version=f"tuner {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
 
     def command(name: str, handler: Callable[[argparse.Namespace], int], parents: list) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, parents=parents, help=handler.__doc__, description=handler.__doc__)

@@ -30,6 +30,7 @@ METRICS = ("val_mae", "val_rmse", "val_mape", "val_smape", "val_wape")
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "hyperband", "none")
 FREQUENCIES = ("D", "W", "M")
+FILL_POLICIES = ("error", "zero", "ffill", "interpolate")
 AGGREGATIONS = ("sum", "mean", "min", "max", "first", "last")
 SEASON_LENGTHS = {"D": 7, "W": 52, "M": 12}
 
@@ -53,6 +54,8 @@ class DataConfig:
     horizon: int = 1  # future steps it predicts
     season_length: int = 0  # 0: from the frequency (7 daily, 52 weekly, 12 monthly)
     aggregation: dict[str, str] = field(default_factory=dict)  # per column; default sum for the target, mean otherwise
+    fill_missing: str = "error"  # empty or NaN cells: error, zero, ffill (last value) or interpolate
+    max_file_mb: float = 1024  # larger files are refused before reading (memory safety)
 
     @property
     def columns(self) -> list[str]:
@@ -323,6 +326,8 @@ def _validate(config: Config) -> None:
         one_of(f"data.aggregation.{column}", how, AGGREGATIONS)
         if column not in data.columns:
             fail(f"data.aggregation.{column}", how, "names a column that is neither the target nor a feature")
+    one_of("data.fill_missing", data.fill_missing, FILL_POLICIES)
+    positive("data.max_file_mb", data.max_file_mb)
     positive("data.window", data.window)
     positive("data.horizon", data.horizon)
     if data.season_length < 0:

@@ -28,14 +28,18 @@ MAX_LISTED_ROWS = 5
 
 def load_frame(config: DataConfig) -> pd.DataFrame:
     """Read the CSV into a float frame indexed by date, sorted, checked and resampled."""
-    raw = _read_csv(config.path)
+    raw = _read_csv(config.path, config.max_file_mb)
     frame = _validate(raw, config)
     return resample(frame, config)
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
+def _read_csv(path: Path, max_mb: float) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: data file not found (set data.path, relative to the config file)")
+    size_mb = path.stat().st_size / 2**20
+    if size_mb > max_mb:
+        raise DataError(f"{path}: {size_mb:.3g} MB is over data.max_file_mb = {max_mb:g}; "
+                        "aggregate it first or raise data.max_file_mb if the machine has the memory")
     try:
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
@@ -84,8 +88,9 @@ def _validate(raw: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
         numbers = pd.to_numeric(text, errors="coerce")
         empty = text.isin(["", "nan", "NaN", "NA", "null"])
         bad = numbers.isna() & ~empty
-        if empty.any():
-            problems.append(f"column {column}: empty or NaN cells at {_rows(empty)}")
+        if empty.any() and config.fill_missing == "error":
+            problems.append(f"column {column}: empty or NaN cells at {_rows(empty)} "
+                            "(fill them, or set data.fill_missing to zero, ffill or interpolate)")
         if bad.any():
             example = text[bad].iloc[0]
             problems.append(f"column {column}: non-numeric values at {_rows(bad)} (e.g. {example!r})")
@@ -103,7 +108,21 @@ def _validate(raw: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
     if not frame.index.is_monotonic_increasing:
         log.warning("%s: rows are not in date order; sorted them by %s", path, config.date_column)
         frame = frame.sort_index()
-    return frame
+    return _fill(frame, config)
+
+
+def _fill(frame: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
+    """Apply `data.fill_missing` to empty cells (only reached when it is not "error")."""
+    if not frame.isna().any().any():
+        return frame
+    if config.fill_missing == "zero":
+        return frame.fillna(0.0)
+    filled = frame.ffill() if config.fill_missing == "ffill" else frame.interpolate(method="time", limit_direction="both")
+    leading = filled.columns[filled.isna().any()].tolist()
+    if leading:
+        raise DataError(f"{config.path}: column {leading[0]}: empty cells at the start cannot be forward-filled; "
+                        "use data.fill_missing = interpolate or zero")
+    return filled
 
 
 def resample(frame: pd.DataFrame, config: DataConfig) -> pd.DataFrame:

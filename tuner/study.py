@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import time
 import warnings
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from tuner.errors import StorageError
 log = logging.getLogger(__name__)
 
 STORAGE_ENV = "TUNER_STORAGE"
-PRUNE_WARMUP_EPOCHS = 2  # epochs every trial runs before the median pruner may stop it
+PRUNE_WARMUP_EPOCHS = 2
+CONNECT_TIMEOUT_SECONDS = 5
+TABLE_RACE_RETRIES = 5  # attempts when concurrent first runs race to create Optuna's tables  # epochs every trial runs before the median pruner may stop it
 
 
 def resolve_storage_url(config: Config, cli_url: str | None = None) -> str:
@@ -81,7 +84,7 @@ def open_storage(url: str, study: StudyConfig | None = None) -> optuna.storages.
                     "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
                         max_retry=study.max_retries),
                 }
-            return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True}, **heartbeat)
+            return create_rdb_storage(parsed, heartbeat)
     except sqlalchemy.exc.NoSuchModuleError:
         raise StorageError(f"storage URL {mask_password(url)!r}: unknown database driver "
                            f"{parsed.drivername!r}") from None
@@ -90,7 +93,39 @@ def open_storage(url: str, study: StudyConfig | None = None) -> optuna.storages.
                            "(pip install 'tuner[postgres]' or 'tuner[mysql]')") from None
     except sqlalchemy.exc.OperationalError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise StorageError(f"storage {mask_password(url)!r} is unreachable: {reason}") from None
+        raise StorageError(f"storage {mask_password(url)!r}: cannot connect ({reason})") from None
+    except RuntimeError as exc:
+        if "optuna storage upgrade" in str(exc):
+            raise StorageError(f"storage {mask_password(url)!r} holds an Optuna schema older than Optuna "
+                               f"{optuna.__version__}; back it up, then run `optuna storage upgrade --storage URL`") from None
+        if "pip install -U optuna" in str(exc):
+            raise StorageError(f"storage {mask_password(url)!r} was set up by a newer Optuna than "
+                               f"{optuna.__version__}; upgrade optuna (pip install -U optuna)") from None
+        raise
+
+
+def create_rdb_storage(url: sqlalchemy.engine.URL, heartbeat: dict) -> optuna.storages.RDBStorage:
+    """RDBStorage, tolerating another process creating Optuna's tables at the same moment."""
+    attempt = 1
+    while True:
+        try:
+            # rendered: a password's { or } is percent-encoded, as Optuna str.format()s the URL
+            return optuna.storages.RDBStorage(url.render_as_string(hide_password=False),
+                                              engine_kwargs=engine_options(url), **heartbeat)
+        except sqlalchemy.exc.DBAPIError as exc:
+            lost_race = "already exists" in str(exc) or "duplicate key" in str(exc)
+            if not lost_race or attempt == TABLE_RACE_RETRIES:
+                raise
+        time.sleep(0.2 * attempt)
+        attempt += 1
+
+
+def engine_options(url: sqlalchemy.engine.URL) -> dict:
+    """`pool_pre_ping` on every backend, and a connect timeout so an unreachable host fails fast."""
+    options: dict = {"pool_pre_ping": True}
+    if url.get_backend_name() in ("postgresql", "mysql", "mariadb"):
+        options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    return options
 
 
 def create_sampler(config: Config, seed_offset: int = 0) -> optuna.samplers.BaseSampler:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 
 import optuna
+import sqlalchemy.exc
 from optuna.trial import TrialState
 
 from tuner.config import Config
@@ -67,6 +68,9 @@ def run_trials(config: Config, url: str, run_id: str, seed_offset: int = 0, work
             return
         callbacks, n_trials = [StopWhenRunIsDone(run_id, n_trials)], None
     timeout = None if deadline is None else max(0.0, deadline - time.time())
+    # A dropped database connection fails only the trial it hit; pool_pre_ping reconnects for
+    # the next. If the database stays down, `study.ask()` raises and the worker stops.
     study.optimize(Objective(config, dataset, run_id), n_trials=n_trials, timeout=timeout,
-                   catch=(TrainingDiverged,), callbacks=callbacks, show_progress_bar=progress)
+                   catch=(TrainingDiverged, sqlalchemy.exc.OperationalError), callbacks=callbacks,
+                   show_progress_bar=progress)
 
