@@ -113,7 +113,7 @@ def create_rdb_storage(url: sqlalchemy.engine.URL, heartbeat: dict) -> optuna.st
             return optuna.storages.RDBStorage(url.render_as_string(hide_password=False),
                                               engine_kwargs=engine_options(url), **heartbeat)
         except sqlalchemy.exc.DBAPIError as exc:
-            lost_race = "already exists" in str(exc) or "duplicate key" in str(exc)
+            lost_race = isinstance(exc, sqlalchemy.exc.IntegrityError) or "already exists" in str(exc)
             if not lost_race or attempt == TABLE_RACE_RETRIES:
                 raise
         time.sleep(0.2 * attempt)
