@@ -87,15 +87,22 @@ def worker_pids(parent: int) -> list[int]:
     return pids
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'shared.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
 @pytest.mark.slow
-def test_killed_worker_trial_fails_is_retried_and_the_run_completes(postgres_url, study_name, tmp_path):
+def test_killed_worker_trial_fails_is_retried_and_the_run_completes(shared_url, study_name, tmp_path):
     config = write_study(tmp_path, days=700, epochs=40)
-    heartbeat, grace = 1, 4
-    process = run_cli("tune", str(config), "--storage", postgres_url, "--study", study_name, "--workers", "2",
+    heartbeat, grace = 2, 8  # short for the test; not so short that a busy CPU starves live heartbeats
+    process = run_cli("tune", str(config), "--storage", shared_url, "--study", study_name, "--workers", "2",
                       "--n-trials", "5", "--no-progress", "--set", "train.patience=40",
                       "--set", f"study.heartbeat_interval={heartbeat}", "--set", f"study.grace_period={grace}",
                       "--set", "study.pruner='none'")
-    storage = optuna.storages.RDBStorage(postgres_url)
+    storage = open_storage(shared_url)
     deadline = time.monotonic() + 120
     victim = None
     while victim is None and time.monotonic() < deadline:  # a worker with a trial a few epochs in
@@ -114,14 +121,16 @@ def test_killed_worker_trial_fails_is_retried_and_the_run_completes(postgres_url
     assert "died (signal 9)" in stderr
 
     trials = optuna.load_study(study_name=study_name, storage=storage).trials
+    summary = [(t.number, t.state.name, t.system_attrs.get("failed_trial"),
+                t.datetime_complete and round(t.datetime_complete.timestamp() - killed_at, 1)) for t in trials]
     failed = [t for t in trials if t.state == TrialState.FAIL]
-    assert len(failed) == 1
-    assert failed[0].datetime_complete.timestamp() - killed_at <= heartbeat + grace + 5
+    assert len(failed) == 1, summary
+    assert failed[0].datetime_complete.timestamp() - killed_at <= heartbeat + grace + 5, summary
     retried = [t for t in trials if t.system_attrs.get("failed_trial") == failed[0].number]
-    assert retried and retried[0].params == failed[0].params and retried[0].state in FINISHED
+    assert retried and retried[0].params == failed[0].params and retried[0].state in FINISHED, summary
     numbers = [t.number for t in trials]
     assert len(numbers) == len(set(numbers))
-    assert sum(t.state in FINISHED for t in trials) == 5
+    assert sum(t.state in FINISHED for t in trials) == 5, summary
 
 
 @pytest.mark.slow
