@@ -220,3 +220,19 @@ def test_two_runs_started_together_on_a_new_study_share_it(backend_url, study_na
     trials = optuna.load_study(study_name=study_name, storage=backend_url).trials
     assert sorted(t.number for t in trials) == [0, 1, 2, 3]
     assert optuna.get_all_study_names(backend_url).count(study_name) == 1
+
+
+@pytest.mark.slow
+def test_password_never_appears_in_output_exports_or_reports(postgres_url, study_name, tmp_path):
+    url = postgres_url.replace("postgres@", "postgres:s3cret@")  # trust auth accepts any password
+    config = write_study(tmp_path, epochs=1)
+    outputs = []
+    for args in (["tune", "-v", "--n-trials", "1"], ["best", "--format", "json"], ["best"],
+                 ["export", "-o", str(tmp_path / "best.toml")], ["export", "-o", str(tmp_path / "best.json")]):
+        process = run_cli(args[0], str(config), "--storage", url, "--study", study_name, *args[1:])
+        stdout, stderr = process.communicate(timeout=300)
+        assert process.returncode == 0, stderr
+        outputs += [stdout, stderr]
+    outputs += [(tmp_path / "best.toml").read_text(), (tmp_path / "best.json").read_text()]
+    assert not [text for text in outputs if "s3cret" in text]
+    assert "postgres:***@" in outputs[0] + outputs[1]
