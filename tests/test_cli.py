@@ -95,12 +95,13 @@ def test_unknown_command_and_flag_are_usage_errors():
     assert tuner("tune", str(DEMO_CONFIG), "--n-trails", "3").returncode == 2
 
 
-@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_keeps_completed_trials_and_the_study_resumes(tmp_path, signal_number):
+@pytest.mark.parametrize("signal_number, workers", [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGTERM, 2)])
+def test_interrupt_keeps_completed_trials_and_the_study_resumes(tmp_path, signal_number, workers):
     config = write_study(tmp_path, days=600, epochs=30)
     url = f"sqlite:///{tmp_path / 'small.db'}"
     process = subprocess.Popen([sys.executable, "-m", "tuner.cli", "tune", str(config), "--n-trials", "50",
-                                "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                "--workers", str(workers), "--no-progress"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and completed_trials(url, "small") < 1:
         time.sleep(0.5)
