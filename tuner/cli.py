@@ -46,19 +46,6 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_existing_study(config: Config, url: str) -> "optuna.Study":
-    import optuna
-
-    from tuner.errors import StorageError
-    from tuner.study import mask_password, open_storage
-
-    try:
-        return optuna.load_study(study_name=config.study.name, storage=open_storage(url))
-    except KeyError:
-        raise StorageError(f"no study {config.study.name!r} in {mask_password(url)}; "
-                           "check study.name / --study, or run `tuner tune` first") from None
-
-
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Serve optuna-dashboard on the study's storage (no authentication: keep it on 127.0.0.1)."""
     import optuna_dashboard
@@ -86,11 +73,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 def cmd_best(args: argparse.Namespace) -> int:
     """Show the best trials with their parameters, validation metrics and the baselines."""
     from tuner.report import best_as_data, best_table
-    from tuner.study import mask_password, resolve_storage_url
+    from tuner.study import load_existing_study, mask_password, resolve_storage_url
 
     config = load(args)
     url = resolve_storage_url(config, args.storage)
-    study = open_existing_study(config, url)
+    study = load_existing_study(config, url)
     if args.format == "json":
         print(json.dumps(best_as_data(study, mask_password(url), args.top), indent=2))
     else:
@@ -102,17 +89,15 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Write a complete config with the best trial's parameters fixed in [params] (TOML, or JSON for .json)."""
     from dataclasses import replace
 
-    from tuner.config import ParamsConfig, config_to_dict, dump_toml
-    from tuner.study import best_trial, mask_password, resolve_storage_url, without_password
+    from tuner.config import config_to_dict, dump_toml
+    from tuner.study import (best_params, best_trial, load_existing_study, mask_password, resolve_storage_url,
+                             without_password)
 
     config = load(args)
     url = resolve_storage_url(config, args.storage)
-    study = open_existing_study(config, url)
+    study = load_existing_study(config, url)
     best = best_trial(study)
-    if best is None:
-        raise TunerError(f"study {config.study.name!r} has no completed trial to export yet")
-    params = ParamsConfig(**best.params, epochs=best.user_attrs["best_epoch"] + 1)
-    exported = replace(config, params=params, study=replace(config.study, storage=without_password(url)))
+    exported = replace(config, params=best_params(study), study=replace(config.study, storage=without_password(url)))
     output = Path(args.output)
     data = config_to_dict(exported, relative_to=output.resolve().parent)
     if output.suffix == ".json":
@@ -133,12 +118,15 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_fit(args: argparse.Namespace) -> int:
     """Retrain the chosen configuration on train + validation, test it once, save a model directory."""
     from tuner import artifacts
-    from tuner.fitting import fit_final, params_from_study
+    from tuner.fitting import fit_final
     from tuner.report import metrics_table
-    from tuner.study import resolve_storage_url
+    from tuner.study import best_params, load_existing_study, resolve_storage_url
 
     config = load(args)
-    params = config.params if config.params.model else params_from_study(config, resolve_storage_url(config, args.storage))
+    if config.params.model:
+        params = config.params
+    else:
+        params = best_params(load_existing_study(config, resolve_storage_url(config, args.storage)))
     fitted = fit_final(config, params)
     artifacts.save(fitted, config, Path(args.output))
     rows = {"model": fitted.metrics["model"], "naive": fitted.metrics["naive"],

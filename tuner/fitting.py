@@ -9,7 +9,6 @@ import numpy as np
 
 from tuner.config import Config, ParamsConfig
 from tuner.data import Dataset
-from tuner.errors import StorageError
 from tuner.metrics import forecast_errors
 from tuner.models import LSTMForecaster, build_model
 from tuner.search import model_config
@@ -23,22 +22,6 @@ class FittedModel:
     dataset: Dataset  # scaled on train + validation
     test_forecast: np.ndarray  # (samples, horizon), in the target's units
     metrics: dict[str, dict[str, float]]  # "model", "naive", "seasonal_naive" -> test metrics
-
-
-def params_from_study(config: Config, url: str) -> ParamsConfig:
-    """The best completed trial's parameters, with its best epoch count, from the config's study."""
-    from tuner.study import best_trial, mask_password, open_storage
-
-    import optuna
-
-    try:
-        study = optuna.load_study(study_name=config.study.name, storage=open_storage(url))
-    except KeyError:
-        raise StorageError(f"no study {config.study.name!r} in {mask_password(url)}; run `tuner tune` first") from None
-    best = best_trial(study)
-    if best is None:
-        raise StorageError(f"study {config.study.name!r} has no completed trial yet; run `tuner tune` first")
-    return ParamsConfig(**best.params, epochs=best.user_attrs["best_epoch"] + 1)
 
 
 def fit_final(config: Config, params: ParamsConfig, seed: int | None = None) -> FittedModel:

@@ -13,7 +13,7 @@ import optuna
 import sqlalchemy.exc
 from sqlalchemy.engine import make_url
 
-from tuner.config import Config, StudyConfig
+from tuner.config import Config, ParamsConfig, StudyConfig
 from tuner.errors import StorageError
 
 log = logging.getLogger(__name__)
@@ -172,6 +172,15 @@ def open_study(config: Config, storage: optuna.storages.BaseStorage | str, seed_
     return study
 
 
+def load_existing_study(config: Config, url: str) -> optuna.Study:
+    """The config's study, which must exist already (for commands that read it)."""
+    try:
+        return optuna.load_study(study_name=config.study.name, storage=open_storage(url))
+    except KeyError:
+        raise StorageError(f"no study {config.study.name!r} in {mask_password(url)}; "
+                           "check study.name / --study, or run `tuner tune` first") from None
+
+
 def record_baselines(study: optuna.Study, baselines: dict[str, dict[str, float]]) -> None:
     """Store the baselines' validation metrics once per study; warn if the data has changed since."""
     stored = study.user_attrs.get("baselines")
@@ -191,9 +200,15 @@ def fail_stale_trials(study: optuna.Study) -> None:
         optuna.storages.fail_stale_trials(study)
 
 
-def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial | None:
-    """The best completed trial, or None when none has completed."""
+def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
+    """The best completed trial; a StorageError when none has completed yet."""
     try:
         return study.best_trial
     except ValueError:
-        return None
+        raise StorageError(f"study {study.study_name!r} has no completed trial yet; run `tuner tune` first") from None
+
+
+def best_params(study: optuna.Study) -> ParamsConfig:
+    """The best trial's parameters, with the epochs to retrain (its best epoch + 1)."""
+    best = best_trial(study)
+    return ParamsConfig(**best.params, epochs=best.user_attrs["best_epoch"] + 1)
