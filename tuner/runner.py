@@ -74,7 +74,7 @@ def tune(config: Config, url: str, workers: int = 1, progress: bool = True) -> T
         from tuner.worker import run_trials
 
         try:
-            run_trials(config, url, run_id, seed_offset, 1, deadline, progress)
+            run_trials(config, url, run_id, seed_offset, 1, deadline, progress, dataset)
         except KeyboardInterrupt:
             return TuneResult(study, interrupted=True)
         return TuneResult(study, interrupted=False)

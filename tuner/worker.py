@@ -50,16 +50,17 @@ class StopWhenRunIsDone:
 
 
 def run_trials(config: Config, url: str, run_id: str, seed_offset: int = 0, workers: int = 1,
-               deadline: float | None = None, progress: bool = False) -> None:
+               deadline: float | None = None, progress: bool = False, dataset: Dataset | None = None) -> None:
     """Run trials in this process: `study.n_trials` of them alone, or this worker's share of the run.
 
     `seed_offset` keeps the samplers of concurrent workers (and of later runs) from drawing the
-    same random start-up trials.
+    same random start-up trials. `dataset`: already loaded in this process, or None to load it.
     """
     for handler in logging.getLogger("optuna").handlers:  # logger filters would miss child loggers
         handler.addFilter(ExpectedFailureFilter())
     configure_threads(config.train.threads, workers)
-    dataset = Dataset.from_config(config.data, config.split)
+    if dataset is None:
+        dataset = Dataset.from_config(config.data, config.split)
     study = open_study(config, open_storage(url, config.study), seed_offset)
     n_trials = config.study.n_trials or None
     callbacks = []
