@@ -22,7 +22,7 @@ import torch
 
 from tuner import __version__
 from tuner.config import Config, ModelConfig, ParamsConfig, build_config, config_to_dict
-from tuner.data import PANDAS_FREQ, load_frame
+from tuner.data import PANDAS_FREQ, Dataset, load_frame
 from tuner.errors import DataError, TunerError
 from tuner.fitting import FittedModel
 from tuner.models import LSTMForecaster, build_model
@@ -120,3 +120,12 @@ def forecast(loaded: LoadedModel, csv: Path) -> pd.DataFrame:
     values = scaled * loaded.scale[-1] + loaded.mean[-1]
     dates = pd.date_range(frame.index[-1], periods=data.horizon + 1, freq=PANDAS_FREQ[data.frequency])[1:]
     return pd.DataFrame({data.date_column: dates.strftime("%Y-%m-%d"), f"{data.target}_forecast": values})
+
+
+def forecast_test_part(loaded: LoadedModel) -> tuple[Dataset, np.ndarray]:
+    """The model's data split and scaled as at fitting, and its test forecast in the target's units."""
+    data = loaded.config.data
+    dataset = Dataset.from_config(data, loaded.config.split, scale_on="train+validation")
+    if not (np.allclose(dataset.scaler.mean_, loaded.mean) and np.allclose(dataset.scaler.scale_, loaded.scale)):
+        raise DataError(f"{data.path}: the data changed since the model was fitted on it; fit the model again")
+    return dataset, dataset.to_units(predict(loaded.model, dataset.windows("test").inputs))

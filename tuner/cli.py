@@ -134,6 +134,12 @@ def cmd_fit(args: argparse.Namespace) -> int:
     print(f"Fitted {params.model} for {params.epochs} epochs on train + validation; saved to {args.output}")
     print("Test (in the target's units, never seen while tuning):")
     print("\n".join(metrics_table(rows, prefix="test_")))
+    if args.plot:
+        from tuner.plots import lines_on_test_part, title_on_test_part, write_png
+
+        lines = lines_on_test_part(fitted.dataset, fitted.test_forecast)
+        write_png(lines, title_on_test_part(config.data, params.model), config.data.target, Path(args.plot))
+        print(f"Wrote {args.plot}", file=sys.stderr)
     return 0
 
 
@@ -148,7 +154,36 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"Wrote {len(result)} forecast row(s) to {args.output}", file=sys.stderr)
     else:
         print(result.to_csv(index=False), end="")
+    if args.plot:
+        from tuner.plots import prediction_lines, write_png
+
+        data = loaded.config.data
+        lines = prediction_lines(data, Path(args.data), result)
+        write_png(lines, f"{data.target}: history and forecast", data.target, Path(args.plot))
+        print(f"Wrote {args.plot}", file=sys.stderr)
     return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write an HTML report of the study: Optuna's plots, best trials, baselines; with --model, its test forecast."""
+    from tuner.report import html_report
+    from tuner.study import load_existing_study, mask_password, resolve_storage_url
+
+    config = load(args)
+    url = resolve_storage_url(config, args.storage)
+    study = load_existing_study(config, url)
+    page = html_report(study, mask_password(url), args.top, Path(args.model) if args.model else None)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(page, encoding="utf-8")
+    print(f"Wrote {output} (study {study.study_name!r}, {len(study.trials)} trials)")
+    return 0
+
+
+def png_file(text: str) -> str:
+    if not text.lower().endswith(".png"):
+        raise argparse.ArgumentTypeError(f"must be a .png file, got {text!r}")
+    return text
 
 
 def positive_int(text: str) -> int:
@@ -199,11 +234,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     fit = command("fit", cmd_fit, [study_flags])
     fit.add_argument("-o", "--output", required=True, help="model directory to write, e.g. models/NAME")
+    fit.add_argument("--plot", type=png_file, metavar="FILE.png", help="also write a PNG of the test forecast vs actual")
 
     predict = command("predict", cmd_predict, [common])
     predict.add_argument("model", help="model directory written by `tuner fit`")
     predict.add_argument("data", help="CSV with the model's columns; its last data.window rows are used")
     predict.add_argument("-o", "--output", help="CSV to write (default: stdout)")
+    predict.add_argument("--plot", type=png_file, metavar="FILE.png", help="also write a PNG of the history's tail and the forecast")
+
+    report = command("report", cmd_report, [study_flags])
+    report.add_argument("-o", "--output", default="report.html", help="HTML file to write (default report.html)")
+    report.add_argument("--model", metavar="DIR", help="model directory from `tuner fit`: adds its test forecast")
+    report.add_argument("--top", type=positive_int, default=10, help="best trials to list (default 10)")
 
     tune = command("tune", cmd_tune, [study_flags])
     tune.add_argument("--n-trials", type=int, help="trials to add in this run; overrides study.n_trials")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,9 @@ from tuner.data import Dataset
 from tuner.metrics import forecast_errors
 from tuner.models import LSTMForecaster, build_model
 from tuner.search import model_config
-from tuner.train import configure_threads, fit, predict, seed_everything
+from tuner.train import EpochResult, configure_threads, fit, predict, seed_everything
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,10 +34,15 @@ def fit_final(config: Config, params: ParamsConfig, seed: int | None = None) -> 
     seed = config.study.seed if seed is None else seed
     seed_everything(seed)
     model = build_model(model_config(params.trial_params(), config.data))
-    fit(model, dataset.windows("train+validation"), None, params.lr, config.train, seed, epochs=params.epochs)
+    fit(model, dataset.windows("train+validation"), None, params.lr, config.train, seed, epochs=params.epochs,
+        on_epoch=lambda result: log_epoch(result, params.epochs))
     forecast = dataset.to_units(predict(model, dataset.windows("test").inputs))
     actual = dataset.actuals("test")
     metrics: dict[str, Any] = {"model": forecast_errors(actual, forecast, prefix="test_")}
     for name, baseline in dataset.baseline_forecasts("test").items():
         metrics[name] = forecast_errors(actual, baseline, prefix="test_")
     return FittedModel(model, params, dataset, forecast, metrics)
+
+
+def log_epoch(result: EpochResult, epochs: int) -> None:
+    log.info("fit epoch %d/%d: train loss %.4f", result.epoch + 1, epochs, result.train_loss)

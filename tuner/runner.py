@@ -85,12 +85,16 @@ def tune(config: Config, url: str, workers: int = 1, progress: bool = True) -> T
     return TuneResult(study, interrupted=pool.run(study, progress))
 
 
-def worker_main(config: Config, url: str, run_id: str, seed_offset: int, workers: int, deadline: float | None) -> None:
-    """Entry point of a worker process (spawned: a fresh interpreter that imports torch itself)."""
+def worker_main(config: Config, url: str, run_id: str, seed_offset: int, workers: int, deadline: float | None,
+                log_level: int = logging.WARNING) -> None:
+    """Entry point of a worker process (spawned: a fresh interpreter that imports torch itself).
+
+    `log_level`: the parent's "tuner" logger level, so `-v` shows the workers' epochs too."""
     from tuner.worker import run_trials
 
     handle_stop_signals()
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
+    logging.getLogger("tuner").setLevel(log_level)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         run_trials(config, url, run_id, seed_offset, workers, deadline)
@@ -115,7 +119,8 @@ class WorkerPool:
     def start(self, index: int) -> multiprocessing.process.BaseProcess:
         process = self.context.Process(
             target=worker_main, name=f"tuner-worker-{index}",
-            args=(self.config, self.url, self.run_id, self.seed_offset + index, self.workers, self.deadline),
+            args=(self.config, self.url, self.run_id, self.seed_offset + index, self.workers, self.deadline,
+                  logging.getLogger("tuner").getEffectiveLevel()),
         )
         process.start()
         return process

@@ -19,9 +19,9 @@ from tuner.errors import StorageError
 log = logging.getLogger(__name__)
 
 STORAGE_ENV = "TUNER_STORAGE"
-PRUNE_WARMUP_EPOCHS = 2
+PRUNE_WARMUP_EPOCHS = 2  # epochs every trial runs before the median pruner may stop it
 CONNECT_TIMEOUT_SECONDS = 5
-TABLE_RACE_RETRIES = 5  # attempts when concurrent first runs race to create Optuna's tables  # epochs every trial runs before the median pruner may stop it
+TABLE_RACE_RETRIES = 5  # attempts when concurrent first runs race to create Optuna's tables
 
 
 def resolve_storage_url(config: Config, cli_url: str | None = None) -> str:
@@ -211,4 +211,7 @@ def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
 def best_params(study: optuna.Study) -> ParamsConfig:
     """The best trial's parameters, with the epochs to retrain (its best epoch + 1)."""
     best = best_trial(study)
+    if "best_epoch" not in best.user_attrs:
+        raise StorageError(f"trial #{best.number} of study {study.study_name!r} has no best_epoch (it was not "
+                           "run by tuner); export it by hand with params.epochs set")
     return ParamsConfig(**best.params, epochs=best.user_attrs["best_epoch"] + 1)

@@ -1,0 +1,87 @@
+"""Forecast-vs-actual charts: plotly figures for the HTML report, PNG files for `fit` and `predict`.
+
+Every chart is a few named lines over dates (`Lines`), so the report and the PNGs draw the
+same thing. Plotting libraries are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from tuner.config import DataConfig
+from tuner.data import Dataset, load_frame
+
+if TYPE_CHECKING:
+    import plotly.graph_objects as go
+
+Lines = dict[str, pd.Series]  # label -> values indexed by date
+
+# label -> (colour, line style); other labels are drawn like "model"
+STYLES = {
+    "actual": ("#222222", "solid"),
+    "history": ("#222222", "solid"),
+    "model": ("#1f77b4", "solid"),
+    "forecast": ("#1f77b4", "solid"),
+    "naive": ("#999999", "dash"),
+    "seasonal-naive": ("#ff7f0e", "dot"),
+}
+MATPLOTLIB_DASHES = {"solid": "-", "dash": "--", "dot": ":"}
+HISTORY_WINDOWS = 3  # `predict --plot` shows this many model windows of history before the forecast
+
+
+def lines_on_test_part(dataset: Dataset, forecast: np.ndarray) -> Lines:
+    """Actual, model and baseline values on the test part, at the first forecast step of each sample."""
+    dates = dataset.dates[dataset.windows("test").target_rows]
+    lines = {"actual": dataset.actuals("test")[:, 0], "model": forecast[:, 0]}
+    for name, values in dataset.baseline_forecasts("test").items():
+        lines[name.replace("_", "-")] = values[:, 0]
+    return {label: pd.Series(values, index=dates) for label, values in lines.items()}
+
+
+def prediction_lines(data: DataConfig, csv: Path, forecast: pd.DataFrame) -> Lines:
+    """The tail of `csv`'s target history and the forecast that `artifacts.forecast` made from it."""
+    history = load_frame(replace(data, path=csv))[data.target].iloc[-HISTORY_WINDOWS * data.window:]
+    dates = pd.to_datetime(forecast[data.date_column])
+    future = pd.Series(forecast[f"{data.target}_forecast"].to_numpy(), index=dates)
+    joined = pd.concat([history.iloc[-1:], future])  # starts at the last actual value, so the lines meet
+    return {"history": history, "forecast": joined}
+
+
+def title_on_test_part(data: DataConfig, model: str) -> str:
+    step = f" (forecast step 1 of {data.horizon})" if data.horizon > 1 else ""
+    return f"Test part: {model} forecast vs actual {data.target}{step}"
+
+
+def figure(lines: Lines, title: str, y_label: str) -> go.Figure:
+    """An interactive plotly line chart of `lines`."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for label, series in lines.items():
+        colour, dash = STYLES.get(label, STYLES["model"])
+        fig.add_trace(go.Scatter(x=series.index, y=series.to_numpy(), name=label, mode="lines",
+                                 line={"color": colour, "dash": dash, "width": 1.5}))
+    fig.update_layout(title=title, xaxis_title="date", yaxis_title=y_label, hovermode="x unified")
+    return fig
+
+
+def write_png(lines: Lines, title: str, y_label: str, path: Path) -> None:
+    """Write `lines` as a PNG line chart (matplotlib, no display needed)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    axes = fig.subplots()
+    for label, series in lines.items():
+        colour, dash = STYLES.get(label, STYLES["model"])
+        axes.plot(series.index, series.to_numpy(), label=label, color=colour, linestyle=MATPLOTLIB_DASHES[dash],
+                  linewidth=1.2, marker="o" if label == "forecast" else None, markersize=4)
+    axes.set(title=title, xlabel="date", ylabel=y_label)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
