@@ -50,6 +50,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ("[study]\npruner = 'asha'\n", r"study.pruner = 'asha': must be one of median, hyperband, none"),
         ("[study]\nmetric = 'mae'\n", r"study.metric = 'mae': must be one of val_mae.*did you mean 'val_mae'\?"),
         ("[data]\n", r"not valid TOML"),
+        ("[search]\nhidden_size = []\n", r"search.hidden_size = \[\]: must list at least one choice"),
     ],
 )
 def test_config_errors_name_key_value_and_fix(tmp_path, text, message):
@@ -76,3 +77,7 @@ def test_storage_precedence(monkeypatch, tmp_path):
     monkeypatch.setenv("TUNER_STORAGE", "sqlite:///env.db")
     assert resolve_storage_url(with_file) == "sqlite:///env.db"
     assert resolve_storage_url(with_file, "sqlite:///flag.db") == "sqlite:///flag.db"
+
+
+def test_features_may_be_empty_for_a_target_only_model(tmp_path):
+    assert load_config(write(tmp_path, "features = []\n")).data.columns == ["sales"]

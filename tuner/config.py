@@ -271,7 +271,7 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
         if isinstance(value, dict) and set(value) == {"low", "high"}:
             return Range(_coerce(value["low"], float, key + ".low"), _coerce(value["high"], float, key + ".high"))
     elif origin is tuple:
-        if isinstance(value, list) and value:
+        if isinstance(value, list):
             item = typing.get_args(hint)[0]
             return tuple(_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value))
     elif origin is dict:
@@ -290,7 +290,7 @@ def _describe(hint: Any) -> str:
     if hint is Range:
         return "a range like { low = 1, high = 3 }"
     if typing.get_origin(hint) is tuple:
-        return f"a non-empty list of {_describe(typing.get_args(hint)[0])}s"
+        return f"a list of {_describe(typing.get_args(hint)[0])}s"
     if typing.get_origin(hint) is dict:
         return "a table of column = aggregation"
     return {int: "an integer", float: "a number", str: "a string", Path: "a path", bool: "true or false"}.get(
@@ -347,6 +347,9 @@ def _validate(config: Config) -> None:
     if train.threads < 0:
         fail("train.threads", train.threads, "must be 0 (automatic) or positive")
 
+    for key in ("models", "hidden_size", "num_heads", "ff_size"):
+        if not getattr(search, key):
+            fail(f"search.{key}", [], "must list at least one choice")
     for model in search.models:
         one_of("search.models", model, MODEL_TYPES)
     for key in ("hidden_size", "num_heads", "ff_size"):

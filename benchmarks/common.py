@@ -1,0 +1,133 @@
+"""What every figure shares: the result record, interleaved timing, budgets and study helpers."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+import sqlalchemy
+
+from tuner.config import Config, load_config
+
+REPO = Path(__file__).resolve().parents[1]
+DEMO_CONFIG = REPO / "studies" / "ecommerce_daily.toml"
+POSTGRES_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432"
+POSTGRES_DATABASE = "tuner_bench"
+
+
+@dataclass
+class Figure:
+    """One line of the results table; `value` is the median of `samples` when there are several."""
+
+    name: str
+    value: float | None
+    unit: str
+    compared_with: str
+    repeats: int
+    min: float | None
+    median: float | None
+    max: float | None
+    target: str | None = None
+    met: bool | None = None
+    note: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def figure(name: str, samples: Sequence[float], unit: str, compared_with: str, target: str | None = None,
+           check: Callable[[float], bool] | None = None, note: str = "", details: dict | None = None) -> Figure:
+    """A figure whose value is the median of `samples`; `check` decides whether `target` is met."""
+    median = statistics.median(samples)
+    return Figure(name, median, unit, compared_with, len(samples), min(samples), median, max(samples),
+                  target, check(median) if check else None, note, details or {})
+
+
+def skipped(name: str, unit: str, compared_with: str, reason: str, target: str | None = None) -> Figure:
+    """A figure that could not be measured here, with the reason."""
+    return Figure(name, None, unit, compared_with, 0, None, None, None, target, None, f"skipped: {reason}")
+
+
+def interleaved(runs: dict[str, Callable[[], Any]], repeats: int) -> dict[str, list[float]]:
+    """Wall seconds of each run, `repeats` times, in a rotating order so that machine noise
+    hits every run alike; one untimed round first warms caches and allocators."""
+    names = list(runs)
+    for run in runs.values():
+        run()
+    seconds: dict[str, list[float]] = {name: [] for name in names}
+    for repeat in range(repeats):
+        shift = repeat % len(names)
+        for name in names[shift:] + names[:shift]:
+            started = time.perf_counter()
+            runs[name]()
+            seconds[name].append(time.perf_counter() - started)
+    return seconds
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much each figure runs; `--quick` takes the small one."""
+
+    quick: bool
+    window_rows: tuple[int, ...]  # figure 1
+    window_repeats: int
+    train_epochs: int  # figure 2
+    train_repeats: int
+    overhead_trials: int  # figure 3
+    overhead_epochs: int
+    overhead_repeats: int
+    pruning_trials: int  # figure 4 (and 6, 7: the same study)
+    pruning_epochs: int
+    worker_trials: int  # figure 5
+    worker_epochs: int
+    worker_repeats: int
+    peer_trials: int  # figure 6
+    real_trials: int  # figure 8, per model
+    frequency_trials: int  # figure 9, per frequency
+    frequency_days: int
+    frequency_epochs: int
+    threads: int  # torch threads per tuning process (1: steadiest on a shared machine); figure 5 uses cores / workers
+
+
+FULL = Budget(quick=False, window_rows=(10_000, 100_000, 1_000_000), window_repeats=5, train_epochs=3,
+              train_repeats=5, overhead_trials=4, overhead_epochs=10, overhead_repeats=3, pruning_trials=20,
+              pruning_epochs=40, worker_trials=8, worker_epochs=15, worker_repeats=2, peer_trials=4,
+              real_trials=15, frequency_trials=8, frequency_days=3653, frequency_epochs=20, threads=1)
+QUICK = Budget(quick=True, window_rows=(10_000, 100_000), window_repeats=3, train_epochs=1, train_repeats=2,
+               overhead_trials=2, overhead_epochs=2, overhead_repeats=2, pruning_trials=3, pruning_epochs=3,
+               worker_trials=2, worker_epochs=1, worker_repeats=1, peer_trials=1, real_trials=1,
+               frequency_trials=1, frequency_days=2650, frequency_epochs=1, threads=1)
+
+
+def demo_config(*overrides: str) -> Config:
+    """The demo study's config with `section.key=value` overrides."""
+    return load_config(DEMO_CONFIG, list(overrides))
+
+
+def quiet_optuna() -> None:
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+def finished_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    return study.get_trials(deepcopy=False, states=states)
+
+
+def postgres_url() -> str | None:
+    """A URL to this benchmark's own PostgreSQL database (created if needed), or None when no
+    server answers."""
+    try:
+        engine = sqlalchemy.create_engine(f"{POSTGRES_SERVER}/postgres", isolation_level="AUTOCOMMIT",
+                                          connect_args={"connect_timeout": 3})
+        with engine.connect() as connection:
+            exists = connection.execute(sqlalchemy.text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                                        {"name": POSTGRES_DATABASE}).first()
+            if not exists:
+                connection.execute(sqlalchemy.text(f'CREATE DATABASE "{POSTGRES_DATABASE}"'))
+        engine.dispose()
+    except (ImportError, sqlalchemy.exc.SQLAlchemyError):
+        return None
+    return f"{POSTGRES_SERVER}/{POSTGRES_DATABASE}"

@@ -1,0 +1,183 @@
+"""Figures 3, 4 and 5: bookkeeping overhead per storage, pruning, and worker processes."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import optuna
+
+import tuner.search
+from common import DEMO_CONFIG, Budget, Figure, demo_config, figure, finished_trials, skipped
+from tuner.config import Config
+from tuner.data import Dataset
+from tuner.runner import tune
+from tuner.search import Objective, suggest_params
+from tuner.study import open_storage, open_study
+from tuner.train import configure_threads
+
+OVERHEAD_TARGETS = {"sqlite": 2.0, "postgresql": 5.0}  # % of wall time outside training
+EPOCH_SAVING_TARGET = 40.0  # % fewer epochs with the pruner
+MAE_TOLERANCE = 1.02  # best MAE with pruning / without
+WORKER_TARGET = 1.7  # trials/minute with 2 workers / with 1
+
+
+@contextmanager
+def training_clock() -> Iterator[list[float]]:
+    """Add up the seconds the objective spends inside `tuner.train.fit`, less its per-epoch
+    callbacks (metrics, `trial.report`, pruning checks: bookkeeping, not training)."""
+    total = [0.0]
+    original = tuner.search.fit
+
+    def timed_fit(*args, on_epoch, **kwargs):
+        in_callbacks = 0.0
+
+        def timed_callback(epoch) -> None:
+            nonlocal in_callbacks
+            started = time.perf_counter()
+            try:
+                on_epoch(epoch)
+            finally:
+                in_callbacks += time.perf_counter() - started
+
+        started = time.perf_counter()
+        try:
+            return original(*args, on_epoch=timed_callback, **kwargs)
+        finally:
+            total[0] += time.perf_counter() - started - in_callbacks
+
+    tuner.search.fit = timed_fit
+    try:
+        yield total
+    finally:
+        tuner.search.fit = original
+
+
+def fixed_trials_overrides(trials: int, epochs: int, threads: int) -> list[str]:
+    """`--set` overrides for the demo study with a seeded random sampler, no pruning and exactly
+    `epochs` per trial."""
+    return ["study.sampler=random", "study.pruner=none", f"study.n_trials={trials}", f"train.epochs={epochs}",
+            f"train.patience={epochs}", f"train.threads={threads}"]
+
+
+def overhead_share(config: Config, dataset: Dataset, storage: optuna.storages.BaseStorage) -> float:
+    """Percent of a study's wall time spent outside training, opening the study included."""
+    with training_clock() as training:
+        started = time.perf_counter()
+        study = open_study(config, storage)
+        study.optimize(Objective(config, dataset), n_trials=config.study.n_trials)
+        wall = time.perf_counter() - started
+    return 100 * (1 - training[0] / wall)
+
+
+def overhead(budget: Budget, workdir: Path, postgres: str | None) -> list[Figure]:
+    """Figure 3: the same fixed trials on in-memory, SQLite and PostgreSQL storage, interleaved."""
+    config = demo_config(*fixed_trials_overrides(budget.overhead_trials, budget.overhead_epochs, threads=1))
+    configure_threads(1)
+    dataset = Dataset.from_config(config.data, config.split)
+    storages = {
+        "in-memory": lambda: optuna.storages.InMemoryStorage(),
+        "sqlite": lambda: open_storage(f"sqlite:///{workdir / f'overhead-{uuid.uuid4().hex[:8]}.db'}", config.study),
+    }
+    if postgres:
+        storages["postgresql"] = lambda: open_storage(postgres, config.study)
+    shares: dict[str, list[float]] = {name: [] for name in storages}
+    names = list(storages)
+    for repeat in range(budget.overhead_repeats):
+        for name in names[repeat % len(names):] + names[: repeat % len(names)]:
+            named = replace(config, study=replace(config.study, name=f"overhead-{uuid.uuid4().hex[:8]}"))
+            shares[name].append(overhead_share(named, dataset, storages[name]()))
+    figures = []
+    for name, values in shares.items():
+        target = OVERHEAD_TARGETS.get(name)
+        figures.append(figure(
+            f"3. bookkeeping share of wall time, {name}", values, "%", "training time inside the same run",
+            target=f"≤ {target:g} %" if target else None, check=(lambda v, t=target: v <= t) if target else None,
+            note=f"{budget.overhead_trials} trials × {budget.overhead_epochs} epochs, random sampler, no pruner",
+        ))
+    if not postgres:
+        figures.append(skipped("3. bookkeeping share of wall time, postgresql", "%",
+                               "training time inside the same run", "no PostgreSQL server answered at 127.0.0.1:5432",
+                               target="≤ 5 %"))
+    return figures
+
+
+def pruning_study(config: Config, url: str, pruner: str) -> optuna.Study:
+    """Run the demo study with `pruner` (same seed, sampler and budget) and return it."""
+    study_config = replace(config.study, name=f"pruning-{pruner}", pruner=pruner)
+    return tune(replace(config, study=study_config), url, progress=False).study
+
+
+def pruning(budget: Budget, workdir: Path) -> tuple[list[Figure], Config, str]:
+    """Figure 4: the configured (median) pruner vs none, same budget and seeds.
+
+    Returns the figures, the config and the storage URL; the pruned study is reused by figures 6 and 7.
+    """
+    config = demo_config(f"study.n_trials={budget.pruning_trials}", f"train.epochs={budget.pruning_epochs}",
+                         f"train.threads={budget.threads}")
+    url = f"sqlite:///{workdir / 'pruning.db'}"
+    studies = {pruner: pruning_study(config, url, pruner) for pruner in (config.study.pruner, "none")}
+    configure_threads(1)
+    epochs = {name: sum(t.user_attrs.get("epochs_run", 0) for t in finished_trials(study))
+              for name, study in studies.items()}
+    best = {name: study.best_value for name, study in studies.items()}
+    pruned = studies[config.study.pruner]
+    saved = 100 * (1 - epochs[config.study.pruner] / epochs["none"])
+    ratio = best[config.study.pruner] / best["none"]
+    n_pruned = len(pruned.get_trials(deepcopy=False, states=(optuna.trial.TrialState.PRUNED,)))
+    return [
+        figure(f"4. epochs saved by the {config.study.pruner} pruner", [saved], "%", "no pruner, same trials budget and seed",
+               target=f"≥ {EPOCH_SAVING_TARGET:g} %", check=lambda v: v >= EPOCH_SAVING_TARGET,
+               note=f"{epochs[config.study.pruner]} vs {epochs['none']} epochs; {n_pruned} of "
+                    f"{budget.pruning_trials} trials pruned", details={"epochs": epochs}),
+        figure(f"4. best validation MAE with the {config.study.pruner} pruner", [ratio], "× no pruner",
+               "best validation MAE without pruning", target=f"≤ {MAE_TOLERANCE}", check=lambda v: v <= MAE_TOLERANCE,
+               note=f"{best[config.study.pruner]:.2f} vs {best['none']:.2f}", details={"best_val_mae": best}),
+    ], config, url
+
+
+def fixed_params(config: Config, trials: int) -> list[dict]:
+    """`trials` parameter sets drawn once by a seeded random sampler, so every run trains the same ones."""
+    draft = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=config.study.seed))
+    return [suggest_params(draft.ask(), config.search) for _ in range(trials)]
+
+
+def trials_per_minute(url: str, workers: int, overrides: list[str], params: list[dict]) -> float:
+    """Trials per minute of one `tuner tune --workers N` command over the enqueued `params`,
+    interpreter start-up included (every user pays it, whatever N is)."""
+    name = f"workers-{workers}-{uuid.uuid4().hex[:8]}"
+    config = demo_config(*overrides, f"study.name={name}")
+    study = open_study(config, open_storage(url))
+    for trial_params in params:
+        study.enqueue_trial(trial_params)
+    command = [sys.executable, "-m", "tuner.cli", "tune", str(DEMO_CONFIG), "--workers", str(workers),
+               "--storage", url, "--study", name, "--no-progress", *(f"--set={o}" for o in overrides)]
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return 60 * len(params) / (time.perf_counter() - started)
+
+
+def workers(budget: Budget, workdir: Path, postgres: str | None) -> list[Figure]:
+    """Figure 5: `tuner tune --workers 1` vs `--workers 2` on the same enqueued trials, interleaved."""
+    overrides = fixed_trials_overrides(budget.worker_trials, budget.worker_epochs, threads=0)
+    url = postgres or f"sqlite:///{workdir / 'workers.db'}"
+    params = fixed_params(demo_config(*overrides), budget.worker_trials)
+    speed: dict[int, list[float]] = {1: [], 2: []}
+    for repeat in range(budget.worker_repeats):
+        for count in ((1, 2) if repeat % 2 == 0 else (2, 1)):
+            speed[count].append(trials_per_minute(url, count, overrides, params))
+    ratios = [two / one for one, two in zip(speed[1], speed[2])]
+    backend = "PostgreSQL" if postgres else "SQLite (PostgreSQL did not answer)"
+    return [figure(
+        "5. trials/minute, 2 workers vs 1", ratios, "×", f"`tuner tune --workers 1`, same trials, {backend}",
+        target=f"≥ {WORKER_TARGET}", check=lambda v: v >= WORKER_TARGET,
+        note=f"median {statistics.median(speed[2]):.1f} vs {statistics.median(speed[1]):.1f} trials/min; "
+             f"{budget.worker_trials} trials × {budget.worker_epochs} epochs; threads = cores / workers",
+    )]

@@ -1,0 +1,39 @@
+"""Smoke test of `python benchmarks/run.py --quick`: it runs and writes results of the documented shape.
+
+Only the structure is checked: the numbers depend on the machine and its load.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIELDS = {"name", "value", "unit", "compared_with", "repeats", "min", "median", "max", "target", "met", "note", "details"}
+
+
+@pytest.mark.slow
+def test_quick_run_writes_one_record_per_figure(tmp_path: Path) -> None:
+    output = tmp_path / "results.json"
+    done = subprocess.run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--output", str(output)],
+                          capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads(output.read_text(encoding="utf-8"))
+    assert results["quick"] is True
+    assert {"cores", "cpu", "torch", "optuna"} <= set(results["machine"])
+    figures = results["figures"]
+    numbers = {record["name"].split(".")[0] for record in figures}
+    assert numbers == {str(n) for n in range(1, 10)}
+    for record in figures:
+        assert set(record) == FIELDS, record["name"]
+        if record["value"] is None:  # not measurable here, or a peer's best never reached
+            assert record["note"].startswith("skipped: ") or record["met"] is False, record["name"]
+            continue
+        assert record["repeats"] >= 1
+        assert record["min"] <= record["median"] == record["value"] <= record["max"], record["name"]
+        assert (record["met"] is None) == (record["target"] is None), record["name"]
+    assert "| figure |" in done.stdout
