@@ -21,9 +21,10 @@ import pandas as pd
 import torch
 
 from tuner import __version__
-from tuner.config import Config, ModelConfig, ParamsConfig, build_config, config_to_dict
+from tuner.config import Config, ModelConfig, ParamsConfig, build_config
 from tuner.data import PANDAS_FREQ, Dataset, load_frame
 from tuner.errors import DataError, TunerError
+from tuner.export import config_to_dict
 from tuner.fitting import FittedModel
 from tuner.models import LSTMForecaster, build_model
 from tuner.train import predict

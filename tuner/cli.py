@@ -89,7 +89,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Write a complete config with the best trial's parameters fixed in [params] (TOML, or JSON for .json)."""
     from dataclasses import replace
 
-    from tuner.config import config_to_dict, dump_toml
+    from tuner.export import config_to_dict, dump_toml
     from tuner.study import (best_params, best_trial, load_existing_study, mask_password, resolve_storage_url,
                              without_password)
 
