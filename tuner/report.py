@@ -38,6 +38,21 @@ def trial_counts(study: optuna.Study) -> dict[str, int]:
     return counts
 
 
+def counts_text(study: optuna.Study) -> str:
+    """Trials by state, e.g. "16 complete, 4 pruned"; empty for a study without trials."""
+    return ", ".join(f"{n} {state}" for state, n in trial_counts(study).items() if n)
+
+
+def params_text(params: dict[str, Any], keys: tuple[str, ...] = PARAM_ORDER) -> str:
+    """A trial's parameters as "name=value" pairs, in search-space order."""
+    return "  ".join(f"{k}={format_value(params[k])}" for k in keys if k in params)
+
+
+def baseline_rows(study: optuna.Study) -> dict[str, dict[str, float]]:
+    """The study's baselines by display name ("seasonal-naive"), for `metrics_table`."""
+    return {name.replace("_", "-"): metrics for name, metrics in study.user_attrs.get("baselines", {}).items()}
+
+
 def metrics_table(rows: dict[str, dict[str, float]], prefix: str = "val_") -> list[str]:
     """Aligned lines: one row per forecaster, columns MAE, RMSE, MAPE (keys `prefix` + name)."""
     width = max(len(name) for name in rows)
@@ -50,21 +65,16 @@ def metrics_table(rows: dict[str, dict[str, float]], prefix: str = "val_") -> li
 
 def summary(study: optuna.Study, storage: str) -> str:
     """A few lines for the end of a run: trial counts, the best trial and the baselines."""
-    counts = trial_counts(study)
-    states = ", ".join(f"{n} {state}" for state, n in counts.items() if n)
-    lines = [f"Study {study.study_name!r} in {storage}: {sum(counts.values())} trials ({states or 'none yet'})"]
+    total = len(study.get_trials(deepcopy=False))
+    lines = [f"Study {study.study_name!r} in {storage}: {total} trials ({counts_text(study) or 'none yet'})"]
     try:
         best = study.best_trial
     except ValueError:
         lines.append("No completed trial yet.")
         return "\n".join(lines)
-    params = "  ".join(f"{k}={format_value(best.params[k])}" for k in PARAM_ORDER if k in best.params)
-    lines += [f"Best trial #{best.number}: {best.params['model']}", f"  {params}",
+    lines += [f"Best trial #{best.number}: {best.params['model']}", f"  {params_text(best.params)}",
               "Validation (in the target's units):"]
-    rows = {f"trial #{best.number}": best.user_attrs}
-    for name, metrics in study.user_attrs.get("baselines", {}).items():
-        rows[name.replace("_", "-")] = metrics
-    lines += metrics_table(rows)
+    lines += metrics_table({f"trial #{best.number}": best.user_attrs, **baseline_rows(study)})
     return "\n".join(lines)
 
 
@@ -94,18 +104,14 @@ def best_as_data(study: optuna.Study, storage: str, top: int) -> dict[str, Any]:
 
 def best_table(study: optuna.Study, storage: str, top: int) -> str:
     """What `tuner best` prints: the best trials' metrics and parameters, then the baselines."""
-    counts = ", ".join(f"{n} {state}" for state, n in trial_counts(study).items() if n)
-    lines = [f"Study {study.study_name!r} in {storage} ({counts or 'no trials'})"]
+    lines = [f"Study {study.study_name!r} in {storage} ({counts_text(study) or 'no trials'})"]
     trials = top_trials(study, top)
     if not trials:
         return "\n".join(lines + ["No completed trial yet."])
-    rows = {f"trial #{t.number}": t.user_attrs for t in trials}
-    for name, metrics in study.user_attrs.get("baselines", {}).items():
-        rows[name.replace("_", "-")] = metrics
+    rows = {**{f"trial #{t.number}": t.user_attrs for t in trials}, **baseline_rows(study)}
     lines += ["Validation (in the target's units):", *metrics_table(rows), "Parameters:"]
     for t in trials:
-        params = "  ".join(f"{k}={format_value(t.params[k])}" for k in PARAM_ORDER if k in t.params)
-        lines.append(f"  trial #{t.number}: {params}  best_epoch={t.user_attrs.get('best_epoch')}")
+        lines.append(f"  trial #{t.number}: {params_text(t.params)}  best_epoch={t.user_attrs.get('best_epoch')}")
     return "\n".join(lines)
 
 
@@ -200,7 +206,7 @@ def duration(seconds: float) -> str:
 def summary_section(study: optuna.Study, storage: str) -> Section:
     """Trial counts by state, when the study ran and for how long, and where it is stored."""
     trials = study.get_trials(deepcopy=False)
-    counts = ", ".join(f"{n} {state}" for state, n in trial_counts(study).items() if n) or "none"
+    counts = counts_text(study) or "none"
     starts = [t.datetime_start for t in trials if t.datetime_start]
     ends = [t.datetime_complete for t in trials if t.datetime_complete]
     busy = sum(t.duration.total_seconds() for t in trials if t.duration)
@@ -223,15 +229,15 @@ def best_section(study: optuna.Study, top: int) -> Section:
                              for key, label in zip(metrics, REPORT_METRICS.values())), "best epoch", "parameters"]
     rows, classes = [], []
     for trial in top_trials(study, top):
-        params = "  ".join(f"{k}={format_value(trial.params[k])}" for k in PARAM_ORDER[1:] if k in trial.params)
+        params = params_text(trial.params, PARAM_ORDER[1:])
         rows.append([f"trial #{trial.number}", MODEL_NAMES.get(trial.params.get("model"), "?"),
                      *(metric_cell(trial.user_attrs.get(key)) for key in metrics),
                      escape(str(trial.user_attrs.get("best_epoch", ""))), escape(params)])
         classes.append("")
     if not rows:
         return Section("best", "Best trials", '<p class="empty">No completed trial yet.</p>')
-    for name, values in study.user_attrs.get("baselines", {}).items():
-        rows.append([escape(name.replace("_", "-")), "baseline", *(metric_cell(values.get(k)) for k in metrics), "", ""])
+    for name, values in baseline_rows(study).items():
+        rows.append([escape(name), "baseline", *(metric_cell(values.get(k)) for k in metrics), "", ""])
         classes.append("baseline")
     return Section("best", "Best trials", html_table(header, rows, classes, kind="trials"))
 
