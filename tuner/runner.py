@@ -20,7 +20,7 @@ from tuner.config import Config
 from tuner.data import Dataset
 from tuner.errors import TunerError
 from tuner.metrics import forecast_errors
-from tuner.study import fail_stale_trials, make_url_or_fail, open_storage, open_study, record_baselines
+from tuner.study import count_run_trials, fail_stale_trials, make_url_or_fail, open_storage, open_study, record_baselines
 
 log = logging.getLogger(__name__)
 
@@ -125,13 +125,10 @@ class WorkerPool:
         process.start()
         return process
 
-    def count(self, study: optuna.Study, states: tuple[TrialState, ...]) -> int:
-        return sum(t.user_attrs.get("run") == self.run_id for t in study.get_trials(deepcopy=False, states=states))
-
     def done(self, study: optuna.Study) -> bool:
         n_trials = self.config.study.n_trials
         timed_out = self.deadline is not None and time.time() >= self.deadline
-        return timed_out or bool(n_trials) and self.count(study, FINISHED) >= n_trials
+        return timed_out or bool(n_trials) and count_run_trials(study, self.run_id, FINISHED) >= n_trials
 
     def run(self, study: optuna.Study, progress: bool) -> bool:
         """Run until the run's trials are finished; True when interrupted."""
@@ -179,14 +176,14 @@ class WorkerPool:
         """After every worker stopped short of the run's trials: wait for trials of dead workers
         to go stale, so Optuna fails and re-queues them. True if another round should run."""
         wait_until = time.time() + self.config.study.grace_period + 2 * self.config.study.heartbeat_interval
-        while self.count(study, (TrialState.RUNNING,)) and time.time() < wait_until:
+        while count_run_trials(study, self.run_id, (TrialState.RUNNING,)) and time.time() < wait_until:
             time.sleep(1)
             fail_stale_trials(study)
         queued = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
         return bool(queued) and self.restarts < MAX_RESTARTS
 
     def show(self, bar: object, study: optuna.Study) -> None:
-        bar.n = self.count(study, FINISHED)
+        bar.n = count_run_trials(study, self.run_id, FINISHED)
         try:
             bar.set_postfix_str(f"best {study.best_value:.4g}", refresh=False)
         except ValueError:

@@ -7,10 +7,12 @@ import math
 import os
 import time
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import optuna
 import sqlalchemy.exc
+from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
 from tuner.config import Config, ParamsConfig, StudyConfig
@@ -170,6 +172,11 @@ def open_study(config: Config, storage: optuna.storages.BaseStorage | str, seed_
         raise StorageError(f"study {config.study.name!r} optimizes {metric}, but study.metric = "
                            f"{config.study.metric!r}; use another study.name or the same metric")
     return study
+
+
+def count_run_trials(study: optuna.Study, run_id: str, states: Sequence[TrialState]) -> int:
+    """Trials in `states` that one `tuner tune` command ran (tagged with its run id)."""
+    return sum(t.user_attrs.get("run") == run_id for t in study.get_trials(deepcopy=False, states=states))
 
 
 def load_existing_study(config: Config, url: str) -> optuna.Study:

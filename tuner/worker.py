@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
 
 import optuna
 import sqlalchemy.exc
@@ -13,10 +12,10 @@ from optuna.trial import TrialState
 from tuner.config import Config
 from tuner.data import Dataset
 from tuner.search import Objective
-from tuner.study import open_storage, open_study
+from tuner.study import count_run_trials, open_storage, open_study
 from tuner.train import TrainingDiverged, configure_threads
 
-COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
+COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)  # finished or under way
 
 
 class ExpectedFailureFilter(logging.Filter):
@@ -27,11 +26,6 @@ class ExpectedFailureFilter(logging.Filter):
         if record.exc_info and issubclass(record.exc_info[0], (KeyboardInterrupt, TrainingDiverged)):
             record.exc_info = None
         return True
-
-
-def run_trials_started(study: optuna.Study, run_id: str, states: Sequence[TrialState] = COUNTED_STATES) -> int:
-    """Trials of this run (tagged with its id) in `states`: by default finished or under way."""
-    return sum(t.user_attrs.get("run") == run_id for t in study.get_trials(deepcopy=False, states=states))
 
 
 class StopWhenRunIsDone:
@@ -45,7 +39,7 @@ class StopWhenRunIsDone:
         self.run_id, self.n_trials = run_id, n_trials
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if run_trials_started(study, self.run_id) >= self.n_trials:
+        if count_run_trials(study, self.run_id, COUNTED_STATES) >= self.n_trials:
             study.stop()
 
 
@@ -65,7 +59,7 @@ def run_trials(config: Config, url: str, run_id: str, seed_offset: int = 0, work
     n_trials = config.study.n_trials or None
     callbacks = []
     if workers > 1 and n_trials:
-        if run_trials_started(study, run_id) >= n_trials:
+        if count_run_trials(study, run_id, COUNTED_STATES) >= n_trials:
             return
         callbacks, n_trials = [StopWhenRunIsDone(run_id, n_trials)], None
     timeout = None if deadline is None else max(0.0, deadline - time.time())
