@@ -1,3 +1,7 @@
+import copy
+from dataclasses import replace
+
+import numpy as np
 import optuna
 import pytest
 
@@ -39,7 +43,7 @@ def test_space_reaches_both_models_and_never_an_invalid_head_count(setup):
 def test_objective_stores_metrics_and_reports_every_epoch(setup):
     config, dataset = setup
     study = optuna.create_study()
-    study.optimize(Objective(config, dataset), n_trials=2)
+    study.optimize(Objective(config, [dataset]), n_trials=2)
     for trial in study.trials:
         assert trial.state == optuna.trial.TrialState.COMPLETE
         assert VAL_ATTRS | {"best_epoch", "epochs_run", "n_params", "train_seconds"} <= set(trial.user_attrs)
@@ -52,7 +56,7 @@ def test_objective_prunes_through_ask_report_tell(setup):
     study = optuna.create_study(pruner=optuna.pruners.ThresholdPruner(upper=0.0))  # every value is "too high"
     trial = study.ask()
     with pytest.raises(optuna.TrialPruned, match="pruned after epoch 0 with val_mae"):
-        Objective(config, dataset)(trial)
+        Objective(config, [dataset])(trial)
     study.tell(trial, state=optuna.trial.TrialState.PRUNED)
     frozen = study.trials[0]
     assert frozen.state == optuna.trial.TrialState.PRUNED
@@ -61,18 +65,12 @@ def test_objective_prunes_through_ask_report_tell(setup):
 
 def test_diverging_trial_fails_with_its_reason_and_the_study_goes_on(setup):
     config, dataset = setup
-    objective = Objective(config, dataset)
-
-    def diverge_first(trial):
-        if trial.number == 0:
-            objective.train = type(objective.train)(objective.train.inputs * float("nan"),
-                                                    objective.train.targets, objective.train.target_rows)
-        else:
-            objective.train = dataset.windows("train")
-        return objective(trial)
-
+    train = dataset.windows("train")
+    broken = copy.copy(dataset)
+    broken._windows = {**dataset._windows, ("train", config.data.window): replace(train, inputs=train.inputs * np.nan)}
+    objectives = [Objective(config, [broken]), Objective(config, [dataset])]
     study = optuna.create_study()
-    study.optimize(diverge_first, n_trials=2, catch=(TrainingDiverged,))
+    study.optimize(lambda trial: objectives[trial.number](trial), n_trials=2, catch=(TrainingDiverged,))
     failed, done = study.trials
     assert failed.state == optuna.trial.TrialState.FAIL
     assert "training loss became nan" in failed.user_attrs["fail_reason"]

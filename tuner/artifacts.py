@@ -129,4 +129,4 @@ def forecast_test_part(loaded: LoadedModel) -> tuple[Dataset, np.ndarray]:
     dataset = Dataset.from_config(data, loaded.config.split, scale_on="train+validation")
     if not (np.allclose(dataset.scaler.mean_, loaded.mean) and np.allclose(dataset.scaler.scale_, loaded.scale)):
         raise DataError(f"{data.path}: the data changed since the model was fitted on it; fit the model again")
-    return dataset, dataset.to_units(predict(loaded.model, dataset.windows("test").inputs))
+    return dataset, dataset.to_units(predict_windows(loaded.model, dataset.windows("test")))

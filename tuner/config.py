@@ -26,7 +26,8 @@ from tuner.errors import ConfigError
 MODEL_TYPES = ("lstm", "lstm_transformer")
 METRICS = ("val_mae", "val_rmse", "val_mape", "val_smape", "val_wape")
 SAMPLERS = ("tpe", "random")
-PRUNERS = ("median", "hyperband", "none")
+PRUNERS = ("median", "hyperband", "wilcoxon", "none")
+WILCOXON_MIN_FOLDS = 5  # with p < 0.1 it can first prune after 4 worse folds; with 5 it saves the last
 FREQUENCIES = ("D", "W", "M")
 FILL_POLICIES = ("error", "zero", "ffill", "interpolate")
 AGGREGATIONS = ("sum", "mean", "min", "max", "first", "last")
@@ -47,6 +48,7 @@ class DataConfig:
     date_column: str = "date"
     target: str = "sales"
     features: tuple[str, ...] = ()  # input columns besides the target's own history
+    known_future: tuple[str, ...] = ()  # features also known for the forecast dates (plans: discounts, ad impressions)
     frequency: str = "D"  # D, W or M: daily rows are resampled to weeks or months
     window: int = 28  # past steps the model sees
     horizon: int = 1  # future steps it predicts
@@ -72,6 +74,7 @@ class DataConfig:
 class SplitConfig:
     train: float = 0.7  # share of rows for training (the earliest)
     validation: float = 0.15  # next share for validation; the rest is the test part
+    folds: int = 1  # walk-forward folds: K validation windows of that length, each trained on all rows before it
 
 
 @dataclass(frozen=True)
@@ -139,6 +142,7 @@ class ModelConfig:
     kind: str  # lstm | lstm_transformer
     n_inputs: int  # columns per time step (features + target)
     horizon: int  # steps predicted at once
+    n_future: int = 0  # known-future columns given for each forecast step
     hidden_size: int = 64
     num_layers: int = 1  # stacked LSTM layers
     dropout: float = 0.1  # between LSTM layers and inside the Transformer encoder
@@ -325,6 +329,12 @@ def _validate(config: Config) -> None:
         if column not in data.columns:
             fail(f"data.aggregation.{column}", how, "names a column that is neither the target nor a feature")
     one_of("data.fill_missing", data.fill_missing, FILL_POLICIES)
+    for column in data.known_future:
+        if column not in data.features:
+            fail("data.known_future", list(data.known_future), f"{column!r} is not in data.features; "
+                 "a known-future input is a feature whose values are also known for the forecast dates")
+    if len(set(data.known_future)) != len(data.known_future):
+        fail("data.known_future", list(data.known_future), "lists a column twice")
     positive("data.max_file_mb", data.max_file_mb)
     positive("data.window", data.window)
     positive("data.horizon", data.horizon)
@@ -338,6 +348,8 @@ def _validate(config: Config) -> None:
     if split.train + split.validation >= 1:
         fail("split.validation", split.validation,
              f"split.train + split.validation must be below 1 to leave a test part (now {split.train + split.validation:g})")
+
+    positive("split.folds", split.folds)
 
     for key in ("epochs", "batch_size", "patience"):
         positive(f"train.{key}", getattr(train, key))
@@ -390,6 +402,10 @@ def _validate(config: Config) -> None:
     one_of("study.metric", study.metric, METRICS)
     one_of("study.sampler", study.sampler, SAMPLERS)
     one_of("study.pruner", study.pruner, PRUNERS)
+    if study.pruner == "wilcoxon" and split.folds < WILCOXON_MIN_FOLDS:
+        fail("study.pruner", study.pruner, f"needs split.folds >= {WILCOXON_MIN_FOLDS} (now {split.folds}): "
+             "it compares a trial's per-fold values with the best trial's and cannot reach p < 0.1 on fewer; "
+             "use median with fewer folds")
     if study.n_trials < 0:
         fail("study.n_trials", study.n_trials, "must be 0 (no limit) or positive")
     if study.timeout < 0:

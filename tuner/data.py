@@ -170,52 +170,80 @@ class Windows:
     inputs: np.ndarray  # (samples, window, columns), scaled, float32, the target last
     targets: np.ndarray  # (samples, horizon), scaled, float32
     target_rows: np.ndarray  # row index of each sample's first target step
+    future: np.ndarray | None = None  # (samples, horizon, known-future columns) at the forecast steps
 
     def __len__(self) -> int:
         return len(self.target_rows)
 
 
+def split_bounds(n: int, split: SplitConfig, fold: int | None = None) -> dict[str, tuple[int, int]]:
+    """Row ranges of the train, validation and test parts (and "train+validation").
+
+    With `split.folds` = K, fold k (0 = earliest) validates on the k-th of K successive
+    windows, each as long as the validation part, that end where the validation part ends,
+    and trains on every row before its window (an expanding window, as scikit-learn's
+    `TimeSeriesSplit(test_size=...)` cuts it). The last fold is the single split; the test
+    part is the same for every fold.
+    """
+    train_end, validation_end = int(n * split.train), int(n * (split.train + split.validation))
+    if fold is not None:
+        length = validation_end - train_end
+        validation_end -= (split.folds - 1 - fold) * length
+        train_end = max(0, validation_end - length)
+    return {
+        "train": (0, train_end),
+        "validation": (train_end, validation_end),
+        "test": (int(n * (split.train + split.validation)), n),
+        "train+validation": (0, validation_end),
+    }
+
+
 class Dataset:
     """A validated series, split chronologically, scaled on its training rows only."""
 
-    def __init__(self, frame: pd.DataFrame, data: DataConfig, split: SplitConfig, scale_on: str = "train") -> None:
+    def __init__(self, frame: pd.DataFrame, data: DataConfig, split: SplitConfig, scale_on: str = "train",
+                 fold: int | None = None) -> None:
         """`scale_on`: the part whose rows fit the scaler: "train" while tuning,
-        "train+validation" for the final fit."""
+        "train+validation" for the final fit. `fold`: a walk-forward fold (see `split_bounds`)."""
         self.config = data
+        self.fold = fold
         self.dates = frame.index
         self.values = frame[data.columns].to_numpy(dtype=np.float64)
-        n = len(frame)
-        self.bounds = {
-            "train": (0, int(n * split.train)),
-            "validation": (int(n * split.train), int(n * (split.train + split.validation))),
-            "test": (int(n * (split.train + split.validation)), n),
-        }
-        self._check_sizes()
-        self.bounds["train+validation"] = (0, self.bounds["validation"][1])
+        self.bounds = self._checked(split_bounds(len(frame), split, fold), split)
         start, end = self.bounds[scale_on]
         self.scaler = StandardScaler().fit(self.values[start:end])
         if self.scaler.var_[-1] == 0:
             raise DataError(f"{data.path}: column {data.target}: the target is constant over the {scale_on} part, "
                             "so there is nothing to learn and scaling would divide by zero")
         self.scaled = self.scaler.transform(self.values).astype(np.float32)
+        self.future_columns = [data.columns.index(column) for column in data.known_future]
         self._windows: dict[tuple[str, int], Windows] = {}
 
     @classmethod
     def from_config(cls, data: DataConfig, split: SplitConfig, scale_on: str = "train") -> Dataset:
         return cls(load_frame(data), data, split, scale_on)
 
-    def _check_sizes(self) -> None:
+    @classmethod
+    def folds(cls, frame: pd.DataFrame, data: DataConfig, split: SplitConfig) -> list[Dataset]:
+        """The walk-forward folds, earliest first, each scaled on its own training rows."""
+        return [cls(frame, data, split, fold=k) for k in range(split.folds)]
+
+    def _checked(self, bounds: dict[str, tuple[int, int]], split: SplitConfig) -> dict[str, tuple[int, int]]:
         need = self.config.window + self.config.horizon
-        for part, (start, end) in self.bounds.items():
+        where = f"fold {self.fold + 1} of split.folds = {split.folds}: " if split.folds > 1 else ""
+        for part in PARTS:
+            start, end = bounds[part]
             if end - start < need:
                 raise DataError(
-                    f"{self.config.path}: the {part} part has {end - start} of {len(self.values)} rows but needs "
-                    f"at least data.window + data.horizon = {need}; use more rows, a shorter data.window "
-                    "or other split shares"
+                    f"{self.config.path}: {where}the {part} part has {end - start} of {len(self.values)} rows but "
+                    f"needs at least data.window + data.horizon = {need}; use more rows, a shorter data.window, "
+                    "fewer split.folds or other split shares"
                 )
-        if self.bounds["train"][1] <= self.config.seasonality:
-            raise DataError(f"{self.config.path}: the train part has {self.bounds['train'][1]} rows, not more than "
-                            f"one season ({self.config.seasonality}); use more rows or set data.season_length")
+        if bounds["train"][1] <= self.config.seasonality:
+            raise DataError(f"{self.config.path}: {where}the train part has {bounds['train'][1]} rows, not more "
+                            f"than one season ({self.config.seasonality}); use more rows, fewer split.folds or "
+                            "set data.season_length")
+        return bounds
 
     @property
     def target(self) -> np.ndarray:
@@ -237,7 +265,11 @@ class Dataset:
             inputs = sliding_window_view(self.scaled, window, axis=0, writeable=True).transpose(0, 2, 1)
             targets = sliding_window_view(self.scaled[:, -1], horizon, writeable=True)
             first, last = rows[0], rows[-1] + 1  # slices, so the arrays stay views
-            self._windows[key] = Windows(inputs[first - window : last - window], targets[first:last], rows)
+            future = None
+            if self.future_columns:
+                known = np.ascontiguousarray(self.scaled[:, self.future_columns])
+                future = sliding_window_view(known, horizon, axis=0, writeable=True).transpose(0, 2, 1)[first:last]
+            self._windows[key] = Windows(inputs[first - window : last - window], targets[first:last], rows, future)
         return self._windows[key]
 
     def actuals(self, part: str) -> np.ndarray:

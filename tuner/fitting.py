@@ -13,7 +13,7 @@ from tuner.data import Dataset
 from tuner.metrics import forecast_errors
 from tuner.models import LSTMForecaster, build_model
 from tuner.search import model_config
-from tuner.train import EpochResult, configure_threads, fit, predict, seed_everything
+from tuner.train import EpochResult, configure_threads, fit, predict_windows, seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def fit_final(config: Config, params: ParamsConfig, seed: int | None = None) -> 
     model = build_model(model_config(params.trial_params(), config.data))
     fit(model, dataset.windows("train+validation"), None, params.lr, config.train, seed, epochs=params.epochs,
         on_epoch=lambda result: log_epoch(result, params.epochs))
-    forecast = dataset.to_units(predict(model, dataset.windows("test").inputs))
+    forecast = dataset.to_units(predict_windows(model, dataset.windows("test")))
     actual = dataset.actuals("test")
     metrics: dict[str, Any] = {"model": forecast_errors(actual, forecast, prefix="test_")}
     for name, baseline in dataset.baseline_forecasts("test").items():

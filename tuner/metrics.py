@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import typing
+
 import numpy as np
 from sklearn.metrics import mean_absolute_error, root_mean_squared_error
+
+Errors = typing.TypeVar("Errors", float, list)
 
 
 def mape(actual: np.ndarray, forecast: np.ndarray) -> float:
@@ -43,3 +47,14 @@ def forecast_errors(actual: np.ndarray, forecast: np.ndarray, prefix: str = "") 
         f"{prefix}smape": smape(actual, forecast),
         f"{prefix}wape": wape(actual, forecast),
     }
+
+
+def errors_by_step(actual: np.ndarray, forecast: np.ndarray, prefix: str = "") -> dict[str, list[float]]:
+    """Each metric per horizon step (column) of (samples, horizon) arrays: step 1 first."""
+    per_step = [forecast_errors(actual[:, step], forecast[:, step], prefix) for step in range(actual.shape[1])]
+    return {key: [errors[key] for errors in per_step] for key in per_step[0]}
+
+
+def mean_errors(runs: typing.Sequence[dict[str, Errors]]) -> dict[str, Errors]:
+    """The mean of each metric (or of each step of a per-step metric) over runs, e.g. folds."""
+    return {key: np.mean([run[key] for run in runs], axis=0).tolist() for key in runs[0]}

@@ -9,7 +9,11 @@ from tuner.config import ModelConfig
 
 
 class LSTMForecaster(nn.Module):
-    """Stacked LSTM (dropout between layers) with a linear head on the last time step."""
+    """Stacked LSTM (dropout between layers) with a linear head on the last time step.
+
+    With known-future inputs, the head also sees their values at each forecast step, so a
+    planned discount or ad budget moves the forecast directly.
+    """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -21,15 +25,19 @@ class LSTMForecaster(nn.Module):
             dropout=config.dropout if config.num_layers > 1 else 0.0,
             batch_first=True,
         )
-        self.head = nn.Linear(config.hidden_size, config.horizon)
+        self.head = nn.Linear(config.hidden_size + config.horizon * config.n_future, config.horizon)
 
     def encode(self, inputs: torch.Tensor) -> torch.Tensor:
         """(batch, window, n_inputs) -> (batch, window, hidden_size)."""
         return self.lstm(inputs)[0]
 
-    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
-        """(batch, window, n_inputs) -> (batch, horizon) forecasts, scaled like the target."""
-        return self.head(self.encode(inputs)[:, -1])
+    def forward(self, inputs: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+        """(batch, window, n_inputs) and (batch, horizon, n_future) -> (batch, horizon) forecasts,
+        scaled like the target."""
+        state = self.encode(inputs)[:, -1]
+        if future is not None:
+            state = torch.cat([state, future.flatten(1)], dim=1)
+        return self.head(state)
 
 
 class LSTMTransformerForecaster(LSTMForecaster):

@@ -17,9 +17,9 @@ import optuna
 from optuna.trial import TrialState
 
 from tuner.config import Config
-from tuner.data import Dataset
+from tuner.data import Dataset, load_frame
 from tuner.errors import TunerError
-from tuner.metrics import forecast_errors
+from tuner.metrics import forecast_errors, mean_errors
 from tuner.study import count_run_trials, fail_stale_trials, make_url_or_fail, open_storage, open_study, record_baselines
 
 log = logging.getLogger(__name__)
@@ -35,13 +35,15 @@ class TuneResult:
     interrupted: bool  # stopped by Ctrl-C or SIGTERM; completed trials are kept
 
 
-def baseline_errors(dataset: Dataset) -> dict[str, dict[str, float]]:
-    """Validation metrics of the naive and seasonal-naive forecasts, on the trials' own targets."""
-    actual = dataset.actuals("validation")
-    return {
-        name: forecast_errors(actual, forecast, prefix="val_")
-        for name, forecast in dataset.baseline_forecasts("validation").items()
-    }
+def baseline_errors(folds: list[Dataset]) -> dict[str, dict[str, float]]:
+    """Validation metrics of the naive and seasonal-naive forecasts, on the trials' own targets
+    (the mean over walk-forward folds, as for trials)."""
+    per_fold = [
+        {name: forecast_errors(fold.actuals("validation"), forecast, prefix="val_")
+         for name, forecast in fold.baseline_forecasts("validation").items()}
+        for fold in folds
+    ]
+    return {name: mean_errors([errors[name] for errors in per_fold]) for name in per_fold[0]}
 
 
 def interrupt_once(signum: int, frame: object) -> None:
@@ -63,9 +65,9 @@ def new_run_id() -> str:
 
 def tune(config: Config, url: str, workers: int = 1, progress: bool = True) -> TuneResult:
     """Add `study.n_trials` trials (or run until `study.timeout`) to the configured study."""
-    dataset = Dataset.from_config(config.data, config.split)  # fail on bad data before any worker starts
+    folds = Dataset.folds(load_frame(config.data), config.data, config.split)  # bad data fails before workers start
     study = open_study(config, open_storage(url, config.study))
-    record_baselines(study, baseline_errors(dataset))
+    record_baselines(study, baseline_errors(folds))
     fail_stale_trials(study)  # trials left RUNNING by workers that died earlier
     run_id = new_run_id()
     deadline = time.time() + config.study.timeout if config.study.timeout else None
@@ -74,7 +76,7 @@ def tune(config: Config, url: str, workers: int = 1, progress: bool = True) -> T
         from tuner.worker import run_trials
 
         try:
-            run_trials(config, url, run_id, seed_offset, 1, deadline, progress, dataset)
+            run_trials(config, url, run_id, seed_offset, 1, deadline, progress, folds)
         except KeyboardInterrupt:
             return TuneResult(study, interrupted=True)
         return TuneResult(study, interrupted=False)

@@ -148,8 +148,11 @@ def create_sampler(config: Config, seed_offset: int = 0) -> optuna.samplers.Base
 
 def create_pruner(config: Config) -> optuna.pruners.BasePruner:
     study = config.study
-    if study.pruner == "hyperband":
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=config.train.epochs)
+    if study.pruner == "hyperband":  # walk-forward folds report after the first fold's epochs
+        last_step = config.train.epochs + (config.split.folds - 1 if config.split.folds > 1 else 0)
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=last_step)
+    if study.pruner == "wilcoxon":
+        return optuna.pruners.WilcoxonPruner(p_threshold=0.1)
     if study.pruner == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=study.startup_trials,
                                            n_warmup_steps=PRUNE_WARMUP_EPOCHS)

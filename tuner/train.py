@@ -51,13 +51,20 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def predict(model: nn.Module, inputs: np.ndarray | torch.Tensor) -> np.ndarray:
-    """Scaled forecasts for a batch of windows, in evaluation mode."""
+def predict(model: nn.Module, inputs: np.ndarray | torch.Tensor, future: np.ndarray | None = None) -> np.ndarray:
+    """Scaled forecasts for a batch of windows (and their known-future values), in evaluation mode."""
     inputs = torch.as_tensor(inputs)
+    known = None if future is None else torch.as_tensor(future)
     model.eval()
     with torch.inference_mode():
-        parts = [model(inputs[i : i + PREDICT_BATCH]) for i in range(0, len(inputs), PREDICT_BATCH)]
+        parts = [model(inputs[i : i + PREDICT_BATCH], None if known is None else known[i : i + PREDICT_BATCH])
+                 for i in range(0, len(inputs), PREDICT_BATCH)]
     return torch.cat(parts).numpy()
+
+
+def predict_windows(model: nn.Module, windows: Windows) -> np.ndarray:
+    """Scaled forecasts for every sample of a split part."""
+    return predict(model, windows.inputs, windows.future)
 
 
 def fit(
@@ -79,6 +86,7 @@ def fit(
     """
     seed_everything(seed)
     inputs, targets = torch.as_tensor(train.inputs), torch.as_tensor(train.targets)
+    future = None if train.future is None else torch.as_tensor(train.future)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.MSELoss()
     order = torch.Generator().manual_seed(seed)
@@ -91,7 +99,7 @@ def fit(
         total = torch.zeros(())
         for batch in torch.randperm(len(train), generator=order).split(config.batch_size):
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(inputs[batch]), targets[batch])
+            loss = loss_fn(model(inputs[batch], None if future is None else future[batch]), targets[batch])
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
@@ -103,7 +111,7 @@ def fit(
         if validation is None:
             best_epoch, val_loss, val_forecast = epoch, math.nan, None
         else:
-            val_forecast = predict(model, validation.inputs)
+            val_forecast = predict_windows(model, validation)
             val_loss = float(np.mean((val_forecast - validation.targets) ** 2))
             if not math.isfinite(val_loss):
                 raise TrainingDiverged(f"validation loss became {val_loss} in epoch {epoch}")

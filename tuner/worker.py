@@ -10,7 +10,7 @@ import sqlalchemy.exc
 from optuna.trial import TrialState
 
 from tuner.config import Config
-from tuner.data import Dataset
+from tuner.data import Dataset, load_frame
 from tuner.search import Objective
 from tuner.study import count_run_trials, open_storage, open_study
 from tuner.train import TrainingDiverged, configure_threads
@@ -44,17 +44,17 @@ class StopWhenRunIsDone:
 
 
 def run_trials(config: Config, url: str, run_id: str, seed_offset: int = 0, workers: int = 1,
-               deadline: float | None = None, progress: bool = False, dataset: Dataset | None = None) -> None:
+               deadline: float | None = None, progress: bool = False, folds: list[Dataset] | None = None) -> None:
     """Run trials in this process: `study.n_trials` of them alone, or this worker's share of the run.
 
     `seed_offset` keeps the samplers of concurrent workers (and of later runs) from drawing the
-    same random start-up trials. `dataset`: already loaded in this process, or None to load it.
+    same random start-up trials. `folds`: the data, already loaded in this process, or None to load it.
     """
     for handler in logging.getLogger("optuna").handlers:  # logger filters would miss child loggers
         handler.addFilter(ExpectedFailureFilter())
     configure_threads(config.train.threads, workers)
-    if dataset is None:
-        dataset = Dataset.from_config(config.data, config.split)
+    if folds is None:
+        folds = Dataset.folds(load_frame(config.data), config.data, config.split)
     study = open_study(config, open_storage(url, config.study), seed_offset)
     n_trials = config.study.n_trials or None
     callbacks = []
@@ -65,7 +65,7 @@ def run_trials(config: Config, url: str, run_id: str, seed_offset: int = 0, work
     timeout = None if deadline is None else max(0.0, deadline - time.time())
     # A dropped database connection fails only the trial it hit; pool_pre_ping reconnects for
     # the next. If the database stays down, `study.ask()` raises and the worker stops.
-    study.optimize(Objective(config, dataset, run_id), n_trials=n_trials, timeout=timeout,
+    study.optimize(Objective(config, folds, run_id), n_trials=n_trials, timeout=timeout,
                    catch=(TrainingDiverged, sqlalchemy.exc.OperationalError), callbacks=callbacks,
                    show_progress_bar=progress)
 
