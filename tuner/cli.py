@@ -72,16 +72,30 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 def cmd_best(args: argparse.Namespace) -> int:
     """Show the best trials with their parameters, validation metrics and the baselines."""
-    from tuner.report import best_as_data, best_table
+    from tuner.report import best_as_data, best_table, top_trials
     from tuner.study import load_existing_study, mask_password, resolve_storage_url
 
     config = load(args)
     url = resolve_storage_url(config, args.storage)
     study = load_existing_study(config, url)
+    ranked = None
+    if args.reseed:
+        from tuner.reseed import reseed
+
+        ranked = reseed(config, top_trials(study, args.top), args.reseed)
     if args.format == "json":
-        print(json.dumps(best_as_data(study, mask_password(url), args.top), indent=2))
+        data = best_as_data(study, mask_password(url), args.top)
+        if ranked is not None:
+            from tuner.reseed import reseed_data
+
+            data["reseed"] = {"seeds": args.reseed, "ranking": reseed_data(ranked)}
+        print(json.dumps(data, indent=2))
     else:
         print(best_table(study, mask_password(url), args.top))
+        if ranked is not None:
+            from tuner.reseed import reseed_table
+
+            print(reseed_table(ranked, config.study.metric, args.reseed))
     return 0
 
 
@@ -119,7 +133,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     """Retrain the chosen configuration on train + validation, test it once, save a model directory."""
     from tuner import artifacts
     from tuner.fitting import fit_final
-    from tuner.report import metrics_table
+    from tuner.report import metrics_table, series_table
     from tuner.study import best_params, load_existing_study, resolve_storage_url
 
     config = load(args)
@@ -134,6 +148,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
     print(f"Fitted {params.model} for {params.epochs} epochs on train + validation; saved to {args.output}")
     print("Test (in the target's units, never seen while tuning):")
     print("\n".join(metrics_table(rows, prefix="test_")))
+    if "by_step" in fitted.metrics:
+        steps = {name.replace("_", "-"): errors["test_mae"] for name, errors in fitted.metrics["by_step"].items()}
+        print("Test MAE by forecast step:")
+        print("\n".join(series_table(steps)))
     if args.plot:
         from tuner.plots import lines_on_test_part, title_on_test_part, write_png
 
@@ -164,6 +182,26 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_whatif(args: argparse.Namespace) -> int:
+    """Forecast sales under scenarios of the known-future inputs (e.g. ad budgets) and the ROAS they imply."""
+    from tuner import artifacts, whatif
+
+    column, factors = whatif.parse_scale(args.scale)
+    fixed = whatif.parse_fixed(args.set)
+    loaded = artifacts.load(Path(args.model))
+    inputs = artifacts.forecast_inputs(loaded, Path(args.data))
+    result = whatif.run(loaded, inputs, column, factors, fixed, args.cost_per_impression, args.ad_spend)
+    target = loaded.config.data.target
+    print(whatif.table(result, target))
+    if args.output:
+        whatif.frame(result, target).to_csv(args.output, index=False)
+        print(f"Wrote {args.output}", file=sys.stderr)
+    if args.plot:
+        whatif.write_png(result, target, Path(args.plot))
+        print(f"Wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Write an HTML report of the study: Optuna's plots, best trials, baselines; with --model, its test forecast."""
     from tuner.report import html_report
@@ -190,6 +228,13 @@ def positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
     return value
 
 
@@ -228,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     best = command("best", cmd_best, [study_flags])
     best.add_argument("--top", type=positive_int, default=5, help="how many trials (default 5)")
     best.add_argument("--format", choices=("table", "json"), default="table")
+    best.add_argument("--reseed", type=positive_int, metavar="N",
+                      help="retrain the --top configurations with N fresh seeds each and rank them by mean and spread")
 
     export = command("export", cmd_export, [study_flags])
     export.add_argument("-o", "--output", required=True, help="file to write: .toml, or .json")
@@ -241,6 +288,21 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("data", help="CSV with the model's columns; its last data.window rows are used")
     predict.add_argument("-o", "--output", help="CSV to write (default: stdout)")
     predict.add_argument("--plot", type=png_file, metavar="FILE.png", help="also write a PNG of the history's tail and the forecast")
+
+    what_if = command("whatif", cmd_whatif, [common])
+    what_if.add_argument("model", help="model directory written by `tuner fit` with data.known_future set")
+    what_if.add_argument("data", help="CSV as for `tuner predict`: the history, then the plan for the forecast dates")
+    what_if.add_argument("--scale", required=True, metavar="COLUMN=F1,F2,...",
+                         help="scenarios: the planned values of this known-future input times each factor")
+    what_if.add_argument("--set", action="append", default=[], metavar="COLUMN=VALUE",
+                         help="hold a known-future input at VALUE on every forecast date (repeatable)")
+    spend = what_if.add_mutually_exclusive_group()
+    spend.add_argument("--cost-per-impression", type=non_negative_float, metavar="PRICE",
+                       help="ad spend = PRICE x the scaled column (impressions): adds ROAS per scenario")
+    spend.add_argument("--ad-spend", type=non_negative_float, metavar="AMOUNT",
+                       help="the base plan's ad spend over the forecast dates, scaled with the factor: adds ROAS")
+    what_if.add_argument("-o", "--output", help="also write the scenarios as CSV")
+    what_if.add_argument("--plot", type=png_file, metavar="FILE.png", help="also write a PNG of the sales response")
 
     report = command("report", cmd_report, [study_flags])
     report.add_argument("-o", "--output", default="report.html", help="HTML file to write (default report.html)")

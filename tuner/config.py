@@ -142,7 +142,7 @@ class ModelConfig:
     kind: str  # lstm | lstm_transformer
     n_inputs: int  # columns per time step (features + target)
     horizon: int  # steps predicted at once
-    n_future: int = 0  # known-future columns given for each forecast step
+    known_columns: tuple[int, ...] = ()  # input columns whose values are also given for the forecast steps
     hidden_size: int = 64
     num_layers: int = 1  # stacked LSTM layers
     dropout: float = 0.1  # between LSTM layers and inside the Transformer encoder

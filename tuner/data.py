@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 PARTS = ("train", "validation", "test")
 PANDAS_FREQ = {"D": "D", "W": "W-SUN", "M": "ME"}  # weeks end on Sunday, months on their last day
 MAX_LISTED_ROWS = 5
+EMPTY_CELLS = ["", "nan", "NaN", "NA", "null"]
 
 
 def load_frame(config: DataConfig) -> pd.DataFrame:
@@ -31,6 +32,48 @@ def load_frame(config: DataConfig) -> pd.DataFrame:
     raw = _read_csv(config.path, config.max_file_mb)
     frame = _validate(raw, config)
     return resample(frame, config)
+
+
+def load_with_plan(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The history (as `load_frame` reads it) and the plan: the rows after the last target
+    value, whose known-future columns hold planned values for the forecast dates.
+
+    The plan is indexed by date, with NaN where a planned value is empty.
+    """
+    raw = _read_csv(config.path, config.max_file_mb)
+    raw.columns = [str(c).strip() for c in raw.columns]
+    planned = pd.Series(False, index=raw.index)
+    if config.target in raw.columns:
+        has_target = ~raw[config.target].str.strip().isin(EMPTY_CELLS)
+        planned = ~has_target & (np.arange(len(raw)) > np.flatnonzero(has_target).max(initial=-1))
+    if planned.all():
+        raise DataError(f"{config.path}: column {config.target}: no row has a value; the history comes first, "
+                        "then rows for the forecast dates with the target left empty")
+    history = resample(_validate(raw[~planned].copy(), config), config)
+    return history, _read_plan(raw[planned], config)
+
+
+def _read_plan(raw: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
+    """Dates and known-future values of the plan rows; bad cells are named by row."""
+    problems = []
+    dates = pd.to_datetime(raw.get(config.date_column, pd.Series(dtype=str)).str.strip(), errors="coerce",
+                           format="mixed")
+    if dates.isna().any():
+        problems.append(f"column {config.date_column}: unparseable dates at {_rows(dates.isna(), raw.index)}")
+    values = {}
+    for column in config.known_future:
+        if column not in raw.columns:
+            continue  # a missing column is reported with the missing forecast dates
+        text = raw[column].str.strip()
+        numbers = pd.to_numeric(text, errors="coerce")
+        bad = numbers.isna() & ~text.isin(EMPTY_CELLS) | np.isinf(numbers)
+        if bad.any():
+            problems.append(f"column {column}: non-numeric planned values at {_rows(bad, raw.index)}")
+        values[column] = numbers.to_numpy(dtype=np.float64)
+    if problems:
+        raise DataError(f"{config.path}: " + "; ".join(problems))
+    return pd.DataFrame(values, index=pd.DatetimeIndex(dates, name=config.date_column),
+                        columns=list(config.known_future))
 
 
 def _read_csv(path: Path, max_mb: float) -> pd.DataFrame:
@@ -52,9 +95,11 @@ def _read_csv(path: Path, max_mb: float) -> pd.DataFrame:
     return raw
 
 
-def _rows(mask: pd.Series | np.ndarray) -> str:
-    """Spreadsheet-style row numbers (header = row 1) of the True entries."""
-    rows = np.flatnonzero(np.asarray(mask)) + 2
+def _rows(mask: pd.Series | np.ndarray, positions: pd.Index | None = None) -> str:
+    """Spreadsheet-style row numbers (header = row 1) of the True entries; `positions`: the
+    rows' places in the file when `mask` covers only some of them."""
+    rows = np.flatnonzero(np.asarray(mask))
+    rows = (rows if positions is None else np.asarray(positions)[rows]) + 2
     listed = ", ".join(str(r) for r in rows[:MAX_LISTED_ROWS])
     more = f" and {len(rows) - MAX_LISTED_ROWS} more" if len(rows) > MAX_LISTED_ROWS else ""
     return f"row{'s' if len(rows) > 1 else ''} {listed}{more}"
@@ -86,7 +131,7 @@ def _validate(raw: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
             continue
         text = raw[column].str.strip()
         numbers = pd.to_numeric(text, errors="coerce")
-        empty = text.isin(["", "nan", "NaN", "NA", "null"])
+        empty = text.isin(EMPTY_CELLS)
         bad = numbers.isna() & ~empty
         if empty.any() and config.fill_missing == "error":
             problems.append(f"column {column}: empty or NaN cells at {_rows(empty)} "
@@ -230,7 +275,7 @@ class Dataset:
 
     def _checked(self, bounds: dict[str, tuple[int, int]], split: SplitConfig) -> dict[str, tuple[int, int]]:
         need = self.config.window + self.config.horizon
-        where = f"fold {self.fold + 1} of split.folds = {split.folds}: " if split.folds > 1 else ""
+        where = f"fold {self.fold + 1} of split.folds = {split.folds}: " if self.fold is not None and split.folds > 1 else ""
         for part in PARTS:
             start, end = bounds[part]
             if end - start < need:

@@ -10,7 +10,7 @@ import numpy as np
 
 from tuner.config import Config, ParamsConfig
 from tuner.data import Dataset
-from tuner.metrics import forecast_errors
+from tuner.metrics import errors_by_step, forecast_errors
 from tuner.models import LSTMForecaster, build_model
 from tuner.search import model_config
 from tuner.train import EpochResult, configure_threads, fit, predict_windows, seed_everything
@@ -24,7 +24,7 @@ class FittedModel:
     params: ParamsConfig
     dataset: Dataset  # scaled on train + validation
     test_forecast: np.ndarray  # (samples, horizon), in the target's units
-    metrics: dict[str, dict[str, float]]  # "model", "naive", "seasonal_naive" -> test metrics
+    metrics: dict[str, Any]  # "model", "naive", "seasonal_naive" -> test metrics; "by_step" -> the same per step
 
 
 def fit_final(config: Config, params: ParamsConfig, seed: int | None = None) -> FittedModel:
@@ -38,9 +38,10 @@ def fit_final(config: Config, params: ParamsConfig, seed: int | None = None) -> 
         on_epoch=lambda result: log_epoch(result, params.epochs))
     forecast = dataset.to_units(predict_windows(model, dataset.windows("test")))
     actual = dataset.actuals("test")
-    metrics: dict[str, Any] = {"model": forecast_errors(actual, forecast, prefix="test_")}
-    for name, baseline in dataset.baseline_forecasts("test").items():
-        metrics[name] = forecast_errors(actual, baseline, prefix="test_")
+    forecasts = {"model": forecast, **dataset.baseline_forecasts("test")}
+    metrics: dict[str, Any] = {name: forecast_errors(actual, values, prefix="test_") for name, values in forecasts.items()}
+    if config.data.horizon > 1:
+        metrics["by_step"] = {name: errors_by_step(actual, values, prefix="test_") for name, values in forecasts.items()}
     return FittedModel(model, params, dataset, forecast, metrics)
 
 

@@ -11,33 +11,45 @@ from tuner.config import ModelConfig
 class LSTMForecaster(nn.Module):
     """Stacked LSTM (dropout between layers) with a linear head on the last time step.
 
-    With known-future inputs, the head also sees their values at each forecast step, so a
-    planned discount or ad budget moves the forecast directly.
+    With known-future inputs, the sequence runs on past the window through the forecast steps,
+    whose inputs are the planned values (other columns zero, the scaled mean) and a flag
+    marking them as future; so plans act through the network, free to saturate or interact.
     """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
         self.lstm = nn.LSTM(
-            input_size=config.n_inputs,
+            input_size=config.n_inputs + (1 if config.known_columns else 0),
             hidden_size=config.hidden_size,
             num_layers=config.num_layers,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
             batch_first=True,
         )
-        self.head = nn.Linear(config.hidden_size + config.horizon * config.n_future, config.horizon)
+        self.head = nn.Linear(config.hidden_size, config.horizon)
 
     def encode(self, inputs: torch.Tensor) -> torch.Tensor:
         """(batch, window, n_inputs) -> (batch, window, hidden_size)."""
         return self.lstm(inputs)[0]
 
     def forward(self, inputs: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
-        """(batch, window, n_inputs) and (batch, horizon, n_future) -> (batch, horizon) forecasts,
-        scaled like the target."""
-        state = self.encode(inputs)[:, -1]
-        if future is not None:
-            state = torch.cat([state, future.flatten(1)], dim=1)
-        return self.head(state)
+        """(batch, window, n_inputs) and, with known-future inputs, their planned values
+        (batch, horizon, len(known_columns)) -> (batch, horizon) forecasts, scaled like the target."""
+        return self.head(self.encode(self.sequence(inputs, future))[:, -1])
+
+    def sequence(self, inputs: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
+        """The window, followed by the forecast steps when the model takes known-future inputs."""
+        known = list(self.config.known_columns)
+        if not known:
+            return inputs
+        if future is None:
+            raise ValueError("this model takes the known-future inputs' planned values for the forecast steps")
+        batch, window, columns = inputs.shape
+        history = torch.cat([inputs, inputs.new_zeros(batch, window, 1)], dim=2)
+        ahead = inputs.new_zeros(batch, self.config.horizon, columns + 1)
+        ahead[:, :, known] = future
+        ahead[:, :, -1] = 1.0
+        return torch.cat([history, ahead], dim=1)
 
 
 class LSTMTransformerForecaster(LSTMForecaster):

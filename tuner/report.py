@@ -112,7 +112,23 @@ def best_table(study: optuna.Study, storage: str, top: int) -> str:
     lines += ["Validation (in the target's units):", *metrics_table(rows), "Parameters:"]
     for t in trials:
         lines.append(f"  trial #{t.number}: {params_text(t.params)}  best_epoch={t.user_attrs.get('best_epoch')}")
+    metric = study.user_attrs.get("metric", "val_mae")
+    for key, title in ((f"{metric}_folds", "by walk-forward fold, earliest first"),
+                       (f"{metric}_by_step", "by forecast step")):
+        listed = {f"trial #{t.number}": t.user_attrs[key] for t in trials if key in t.user_attrs}
+        if listed:
+            lines += [f"{metric} {title}:", *series_table(listed)]
     return "\n".join(lines)
+
+
+def series_table(rows: dict[str, list[float]], first: int = 1) -> list[str]:
+    """Aligned lines: one row per name, one column per fold or forecast step (numbered from `first`)."""
+    width = max(len(name) for name in rows)
+    count = max(len(values) for values in rows.values())
+    lines = [f"  {'':<{width}}" + "".join(f"  {first + i:>9}" for i in range(count))]
+    for name, values in rows.items():
+        lines.append(f"  {name:<{width}}" + "".join(f"  {value:>9.2f}" for value in values))
+    return lines
 
 
 # ---- the HTML report ----

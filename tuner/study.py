@@ -152,7 +152,9 @@ def create_pruner(config: Config) -> optuna.pruners.BasePruner:
         last_step = config.train.epochs + (config.split.folds - 1 if config.split.folds > 1 else 0)
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=last_step)
     if study.pruner == "wilcoxon":
-        return optuna.pruners.WilcoxonPruner(p_threshold=0.1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.pruners.WilcoxonPruner(p_threshold=0.1)
     if study.pruner == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=study.startup_trials,
                                            n_warmup_steps=PRUNE_WARMUP_EPOCHS)
