@@ -72,7 +72,7 @@ def overhead_share(config: Config, dataset: Dataset, storage: optuna.storages.Ba
     with training_clock() as training:
         started = time.perf_counter()
         study = open_study(config, storage)
-        study.optimize(Objective(config, dataset), n_trials=config.study.n_trials)
+        study.optimize(Objective(config, [dataset]), n_trials=config.study.n_trials)
         wall = time.perf_counter() - started
     return 100 * (1 - training[0] / wall)
 

@@ -98,7 +98,8 @@ def test_scaler_of_the_final_fit_covers_train_and_validation(fitted):
     config, result, _ = fitted
     end = result.dataset.bounds["validation"][1]
     np.testing.assert_allclose(result.dataset.scaler.mean_, result.dataset.values[:end].mean(axis=0))
-    assert set(result.metrics) == {"model", "naive", "seasonal_naive"}
+    assert set(result.metrics) == {"model", "naive", "seasonal_naive", "by_step"}  # horizon 2: per-step too
+    assert all(len(errors["test_mae"]) == 2 for errors in result.metrics["by_step"].values())
 
 
 def copy_model(folder, tmp_path):

@@ -2,6 +2,7 @@
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 from tuner import artifacts, whatif
 from tuner.cli import main
 from tuner.config import ParamsConfig, load_config
-from tuner.data import Dataset
+from tuner.data import Dataset, load_frame, load_with_plan
 from tuner.errors import DataError, TunerError
 from tuner.fitting import fit_final
 from tuner.search import Evaluator, Objective
@@ -113,6 +114,15 @@ def test_fit_scores_every_step_and_predict_writes_the_horizons_dates(folder, mod
     expected = pd.date_range("2025-08-23", periods=HORIZON, freq="D").strftime("%Y-%m-%d").tolist()
     assert history["date"].iloc[-1] == "2025-08-22"
     assert forecast["date"].tolist() == expected and forecast["sales_forecast"].notna().all()
+
+
+def test_plan_rows_are_not_history_so_one_file_serves_tune_and_predict(folder):
+    config = load_config(folder / "study.toml")
+    with_plan(pd.read_csv(folder / "sales.csv")).to_csv(folder / "plan.csv", index=False)
+    history, plan = load_with_plan(replace(config.data, path=folder / "plan.csv"))
+    pd.testing.assert_frame_equal(history, load_frame(config.data))
+    assert len(plan) == HORIZON and plan["ad_impressions"].eq(PLAN_IMPRESSIONS).all()
+    pd.testing.assert_frame_equal(load_frame(replace(config.data, path=folder / "plan.csv")), history)
 
 
 def test_missing_planned_values_are_refused_naming_column_and_dates(folder, model_dir, capsys):

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -45,7 +45,7 @@ class LoadedModel:
     mean: np.ndarray  # scaler, per input column (target last)
     scale: np.ndarray
     metrics: dict
-    seen: dict[str, tuple[float, float]]  # column -> (min, max) over the rows it was fitted on
+    seen: dict[str, tuple[float, float]] = field(default_factory=dict)  # column -> (min, max) of the fitted rows
 
 
 def sha256(path: Path) -> str:

@@ -1,6 +1,7 @@
 """Load, validate, resample, split, scale and window a sales CSV.
 
-The flow: `load_frame` reads and checks the file (every problem reported at once), `resample`
+The flow: `load_frame` reads and checks the file (every problem reported at once; trailing rows
+without a target value are plans, which `load_with_plan` returns too), `resample`
 turns daily rows into weeks or months, and `Dataset` splits the rows chronologically, fits
 the scaler on the training rows only and cuts model windows as strided views (no copies).
 """
@@ -28,10 +29,13 @@ EMPTY_CELLS = ["", "nan", "NaN", "NA", "null"]
 
 
 def load_frame(config: DataConfig) -> pd.DataFrame:
-    """Read the CSV into a float frame indexed by date, sorted, checked and resampled."""
-    raw = _read_csv(config.path, config.max_file_mb)
-    frame = _validate(raw, config)
-    return resample(frame, config)
+    """Read the CSV into a float frame indexed by date, sorted, checked and resampled.
+
+    Rows after the last target value are plans for the forecast dates (`load_with_plan`), not
+    history: one file can serve `tuner tune` and `tuner predict`, and future days are never
+    filled in as sales.
+    """
+    return load_with_plan(config)[0]
 
 
 def load_with_plan(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -49,6 +53,9 @@ def load_with_plan(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     if planned.all():
         raise DataError(f"{config.path}: column {config.target}: no row has a value; the history comes first, "
                         "then rows for the forecast dates with the target left empty")
+    if planned.any():
+        log.info("%s: %d row(s) after the last %s value are read as plans, not history",
+                 config.path, planned.sum(), config.target)
     history = resample(_validate(raw[~planned].copy(), config), config)
     return history, _read_plan(raw[planned], config)
 

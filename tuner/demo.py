@@ -5,12 +5,14 @@ and ad impressions whose effect carries over several days (geometric adstock), t
 multiplicative noise. `expected_sales` is the noise-free value: not a model input, it lets
 benchmarks measure the noise floor.
 
-Regenerate with `python -m tuner.demo studies/ecommerce_daily.csv`.
+Regenerate with `python -m tuner.demo studies/ecommerce_daily.csv`; `--plan N` appends N days
+of plans (drivers known in advance, sales and the rates left empty) for `tuner predict` and
+`tuner whatif`.
 """
 
 from __future__ import annotations
 
-import sys
+import argparse
 
 import numpy as np
 import pandas as pd
@@ -71,5 +73,22 @@ def generate(start: str = "2023-01-01", days: int = 1096, seed: int = 7) -> pd.D
     )
 
 
+def with_plan(days: int = 1096, plan_days: int = 7) -> pd.DataFrame:
+    """`generate(days)` followed by `plan_days` plan rows: impressions, discounts and seasonality
+    from a longer run of the generator, with sales, expected sales, CTR and CVR left empty."""
+    plan = generate(days=days + plan_days).iloc[days:].copy()
+    plan[["ctr", "cvr", "sales", "expected_sales"]] = np.nan
+    return pd.concat([generate(days=days), plan], ignore_index=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tuner.demo", description="Write the demo sales CSV.")
+    parser.add_argument("output", nargs="?", default="studies/ecommerce_daily.csv")
+    parser.add_argument("--plan", type=int, default=0, metavar="N", help="append N days of plans after the history")
+    args = parser.parse_args(argv)
+    frame = with_plan(plan_days=args.plan) if args.plan > 0 else generate()
+    frame.to_csv(args.output, index=False)
+
+
 if __name__ == "__main__":
-    generate().to_csv(sys.argv[1] if len(sys.argv) > 1 else "studies/ecommerce_daily.csv", index=False)
+    main()

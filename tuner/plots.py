@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from tuner.config import DataConfig
-from tuner.data import Dataset, load_with_plan
+from tuner.data import Dataset, load_frame
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -45,7 +45,7 @@ def lines_on_test_part(dataset: Dataset, forecast: np.ndarray) -> Lines:
 
 def prediction_lines(data: DataConfig, csv: Path, forecast: pd.DataFrame) -> Lines:
     """The tail of `csv`'s target history and the forecast that `artifacts.forecast` made from it."""
-    history = load_with_plan(replace(data, path=csv))[0][data.target].iloc[-HISTORY_WINDOWS * data.window:]
+    history = load_frame(replace(data, path=csv))[data.target].iloc[-HISTORY_WINDOWS * data.window:]
     dates = pd.to_datetime(forecast[data.date_column])
     future = pd.Series(forecast[f"{data.target}_forecast"].to_numpy(), index=dates)
     joined = pd.concat([history.iloc[-1:], future])  # starts at the last actual value, so the lines meet
