@@ -22,6 +22,20 @@ AD_CARRYOVER = 0.6  # share of yesterday's ad stock that is still working today
 NOISE_SIGMA = 0.08  # multiplicative (log-normal) noise on sales
 
 
+def expected(dates: pd.DatetimeIndex, ad_impressions: np.ndarray, ctr: np.ndarray, cvr: np.ndarray,
+             discount_rate: np.ndarray, seasonality_index: np.ndarray) -> np.ndarray:
+    """Noise-free sales of each day given the drivers: the generator's own response, which
+    benchmarks use as the truth that what-if forecasts should find."""
+    days = len(dates)
+    conversions = ad_impressions * ctr * cvr
+    ad_stock = np.zeros(days)
+    for i in range(days):  # adstock is a recursion; 1k steps, run once when the file is made
+        ad_stock[i] = conversions[i] + (AD_CARRYOVER * ad_stock[i - 1] if i else 0.0)
+    organic = 600 * (1 + 0.25 * np.arange(days) / days) * WEEKDAY_EFFECT[dates.day_of_week] * seasonality_index
+    ad_driven = 4.0 * np.concatenate([[ad_stock[0]], ad_stock[:-1]])  # clicks buy from the next day on
+    return organic * (1 + 1.8 * discount_rate) + ad_driven
+
+
 def generate(start: str = "2023-01-01", days: int = 1096, seed: int = 7) -> pd.DataFrame:
     """Return one row per day: date, the five drivers, sales and expected_sales."""
     rng = np.random.default_rng(seed)
@@ -49,14 +63,7 @@ def generate(start: str = "2023-01-01", days: int = 1096, seed: int = 7) -> pd.D
     ctr = np.clip(0.021 + 0.006 * campaign + 0.02 * discount_rate + rng.normal(0, 0.0015, days), 0.005, None)
     cvr = np.clip(0.032 + 0.08 * discount_rate + rng.normal(0, 0.002, days), 0.005, None)
 
-    conversions = ad_impressions * ctr * cvr
-    ad_stock = np.zeros(days)
-    for i in range(days):  # adstock is a recursion; 1k steps, run once when the file is made
-        ad_stock[i] = conversions[i] + (AD_CARRYOVER * ad_stock[i - 1] if i else 0.0)
-
-    organic = 600 * (1 + 0.25 * t / days) * WEEKDAY_EFFECT[dates.day_of_week] * seasonality_index
-    ad_driven = 4.0 * np.concatenate([[ad_stock[0]], ad_stock[:-1]])  # clicks buy from the next day on
-    expected_sales = organic * (1 + 1.8 * discount_rate) + ad_driven
+    expected_sales = expected(dates, ad_impressions, ctr, cvr, discount_rate, seasonality_index)
     sales = expected_sales * rng.lognormal(-NOISE_SIGMA**2 / 2, NOISE_SIGMA, days)
 
     return pd.DataFrame(
