@@ -79,24 +79,20 @@ def cmd_best(args: argparse.Namespace) -> int:
     config = load(args)
     url = resolve_storage_url(config, args.storage)
     study = load_existing_study(config, url)
-    ranked = None
+    ranking = None
     if args.reseed:
-        from tuner.reseed import reseed
+        from tuner import reseed
 
-        ranked = reseed(config, top_trials(study, args.top), args.reseed)
+        ranking = reseed.reseed(config, top_trials(study, args.top), args.reseed)
     if args.format == "json":
         data = best_as_data(study, mask_password(url), args.top)
-        if ranked is not None:
-            from tuner.reseed import reseed_data
-
-            data["reseed"] = {"seeds": args.reseed, "ranking": reseed_data(ranked)}
+        if ranking is not None:
+            data["reseed"] = {"seeds": args.reseed, "ranking": reseed.reseed_data(ranking)}
         print(json.dumps(data, indent=2))
     else:
         print(best_table(study, mask_password(url), args.top))
-        if ranked is not None:
-            from tuner.reseed import reseed_table
-
-            print(reseed_table(ranked, config.study.metric, args.reseed))
+        if ranking is not None:
+            print(reseed.reseed_table(ranking, config.study.metric, args.reseed))
     return 0
 
 
