@@ -153,7 +153,7 @@ def forecast_values(loaded: LoadedModel, inputs: ForecastInputs, plan: pd.DataFr
     plan = inputs.plan if plan is None else plan
     future = None
     if loaded.config.data.known_future:
-        columns = [loaded.config.data.columns.index(c) for c in loaded.config.data.known_future]
+        columns = list(loaded.config.data.known_future_columns)
         future = ((plan.to_numpy() - loaded.mean[columns]) / loaded.scale[columns])[None].astype(np.float32)
     scaled = predict(loaded.model, inputs.window, future)[0]
     return scaled * loaded.scale[-1] + loaded.mean[-1]

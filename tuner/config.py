@@ -63,6 +63,11 @@ class DataConfig:
         return [*self.features, self.target]
 
     @property
+    def known_future_columns(self) -> tuple[int, ...]:
+        """Positions of the known-future inputs among `columns`."""
+        return tuple(self.columns.index(column) for column in self.known_future)
+
+    @property
     def seasonality(self) -> int:
         return self.season_length or SEASON_LENGTHS[self.frequency]
 

@@ -61,16 +61,14 @@ def load_with_plan(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def _read_plan(raw: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
-    """Dates and known-future values of the plan rows; bad cells are named by row."""
+    """Dates and known-future values of the plan rows; bad cells are named by row. Their columns
+    exist: the history's check has passed."""
     problems = []
-    dates = pd.to_datetime(raw.get(config.date_column, pd.Series(dtype=str)).str.strip(), errors="coerce",
-                           format="mixed")
+    dates = pd.to_datetime(raw[config.date_column].str.strip(), errors="coerce", format="mixed")
     if dates.isna().any():
         problems.append(f"column {config.date_column}: unparseable dates at {_rows(dates.isna(), raw.index)}")
     values = {}
     for column in config.known_future:
-        if column not in raw.columns:
-            continue  # a missing column is reported with the missing forecast dates
         text = raw[column].str.strip()
         numbers = pd.to_numeric(text, errors="coerce")
         bad = numbers.isna() & ~text.isin(EMPTY_CELLS) | np.isinf(numbers)
@@ -79,8 +77,7 @@ def _read_plan(raw: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
         values[column] = numbers.to_numpy(dtype=np.float64)
     if problems:
         raise DataError(f"{config.path}: " + "; ".join(problems))
-    return pd.DataFrame(values, index=pd.DatetimeIndex(dates, name=config.date_column),
-                        columns=list(config.known_future))
+    return pd.DataFrame(values, index=pd.DatetimeIndex(dates, name=config.date_column))
 
 
 def _read_csv(path: Path, max_mb: float) -> pd.DataFrame:
@@ -268,7 +265,6 @@ class Dataset:
             raise DataError(f"{data.path}: column {data.target}: the target is constant over the {scale_on} part, "
                             "so there is nothing to learn and scaling would divide by zero")
         self.scaled = self.scaler.transform(self.values).astype(np.float32)
-        self.future_columns = [data.columns.index(column) for column in data.known_future]
         self._windows: dict[tuple[str, int], Windows] = {}
 
     @classmethod
@@ -318,8 +314,8 @@ class Dataset:
             targets = sliding_window_view(self.scaled[:, -1], horizon, writeable=True)
             first, last = rows[0], rows[-1] + 1  # slices, so the arrays stay views
             future = None
-            if self.future_columns:
-                known = np.ascontiguousarray(self.scaled[:, self.future_columns])
+            if self.config.known_future:
+                known = np.ascontiguousarray(self.scaled[:, list(self.config.known_future_columns)])
                 future = sliding_window_view(known, horizon, axis=0, writeable=True).transpose(0, 2, 1)[first:last]
             self._windows[key] = Windows(inputs[first - window : last - window], targets[first:last], rows, future)
         return self._windows[key]

@@ -41,7 +41,7 @@ def model_config(params: dict[str, Any], data: DataConfig) -> ModelConfig:
     """The architecture that a trial's parameters describe, sized for `data`."""
     architecture = {key: params[key] for key in ARCHITECTURE_KEYS if key in params}
     return ModelConfig(kind=params["model"], n_inputs=len(data.columns), horizon=data.horizon,
-                       known_columns=tuple(data.columns.index(c) for c in data.known_future), **architecture)
+                       known_columns=data.known_future_columns, **architecture)
 
 
 @dataclass

@@ -71,11 +71,12 @@ def parse_fixed(texts: list[str]) -> dict[str, float]:
     for text in texts:
         column, sep, value = text.partition("=")
         try:
-            fixed[column.strip()] = float(value)
+            number = float(value)
         except ValueError:
-            sep = ""
-        if not sep or not column.strip() or not math.isfinite(fixed.get(column.strip(), math.nan)):
+            number = math.nan
+        if not sep or not column.strip() or not math.isfinite(number):
             raise TunerError(f"--set {text!r}: expected COLUMN=NUMBER, e.g. discount_rate=0.2")
+        fixed[column.strip()] = number
     return fixed
 
 
