@@ -33,10 +33,16 @@ def candidates(config: Config, count: int, seed: int) -> list[dict]:
     return [suggest_params(study.ask(), config.search) for _ in range(count)]
 
 
-def winner(config: Config, folds: int, params: list[dict], seed: int) -> tuple[list[float], ParamsConfig]:
-    """Validation MAE of every candidate under `folds`, and the best one ready to refit."""
-    split = replace(config.split, folds=folds)
-    evaluator = Evaluator(replace(config, split=split), Dataset.folds(load_frame(config.data), config.data, split))
+def evaluators(config: Config) -> dict[str, Evaluator]:
+    """One evaluator per protocol, on the data read once, reused by every repeat."""
+    frame = load_frame(config.data)
+    splits = {name: replace(config.split, folds=folds) for name, folds in PROTOCOLS.items()}
+    return {name: Evaluator(replace(config, split=split), Dataset.folds(frame, config.data, split))
+            for name, split in splits.items()}
+
+
+def winner(evaluator: Evaluator, params: list[dict], seed: int) -> tuple[list[float], ParamsConfig]:
+    """Validation MAE of every candidate under the evaluator's folds, and the best one ready to refit."""
     results = [evaluator.evaluate(p, seed) for p in params]
     scores = [r.errors["val_mae"] for r in results]
     best = scores.index(min(scores))
@@ -54,12 +60,13 @@ def walk_forward(budget: Budget, workdir: Path) -> list[Figure]:
     path.write_text(REAL_STUDY.format(model="lstm", epochs=budget.walk_forward_epochs, trials=0,
                                       threads=budget.threads), encoding="utf-8")
     config = load_config(path, ['search.models=["lstm", "lstm_transformer"]'])
+    protocols = evaluators(config)
     same, ratios, test_mae, correlations = [], [], {name: [] for name in PROTOCOLS}, []
     for repeat in range(budget.walk_forward_repeats):
         params = candidates(config, budget.walk_forward_candidates, seed=repeat)
         scores, winners = {}, {}
-        for name, folds in PROTOCOLS.items():
-            scores[name], winners[name] = winner(config, folds, params, seed=repeat)
+        for name, evaluator in protocols.items():
+            scores[name], winners[name] = winner(evaluator, params, seed=repeat)
             test_mae[name].append(fit_final(config, winners[name]).metrics["model"]["test_mae"])
             configure_threads(budget.threads)
         single, walked = PROTOCOLS
