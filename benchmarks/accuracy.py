@@ -11,12 +11,13 @@ from sklearn.ensemble import HistGradientBoostingRegressor
 
 from common import Budget, Figure, demo_config, figure, skipped
 from tuner.config import Config, load_config
+from tuner.data import Dataset
 from tuner.demo import generate
-from tuner.fitting import FittedModel, fit_final
+from tuner.forecaster import Forecaster, TestForecast
 from tuner.metrics import forecast_errors
-from tuner.runner import tune
-from tuner.study import best_params, load_existing_study
-from tuner.train import configure_threads
+from tuner.tuning.runner import tune
+from tuner.tuning.study import best_params, load_existing_study
+
 
 NOISE_FLOOR_TARGET = 1.15  # test MAE / MAE of the noise-free expected sales
 SEASONAL_NAIVE_TARGET = 20.0  # % better MAE
@@ -55,22 +56,19 @@ def improvement(baseline: float, model: float) -> float:
     return 100 * (1 - model / baseline)
 
 
-def tune_and_fit(config: Config, url: str) -> FittedModel:
+def tune_and_fit(config: Config, url: str) -> tuple[Forecaster, TestForecast]:
     """`tuner tune`, then `tuner fit` with the best trial: the test part is touched only here."""
     study = tune(config, url, progress=False).study
-    fitted = fit_final(config, best_params(study))
-    configure_threads(1)
-    return fitted
+    return Forecaster.fit(config, best_params(study))
 
 
 def noise_floor(pruned: Config, url: str) -> Figure:
     """Figure 7: the demo study tuned in figure 4 (median pruner), fitted and tested."""
     config = replace(pruned, study=replace(pruned.study, name=f"pruning-{pruned.study.pruner}"))
-    fitted = fit_final(config, best_params(load_existing_study(config, url)))
-    configure_threads(1)
-    rows = fitted.dataset.windows("test").target_rows
+    fitted, test = Forecaster.fit(config, best_params(load_existing_study(config, url)))
+    rows = test.dataset.windows("test").target_rows
     expected = pd.read_csv(config.data.path)["expected_sales"].to_numpy()[rows]
-    actual = fitted.dataset.actuals("test")[:, 0]
+    actual = test.dataset.actuals("test")[:, 0]
     floor = float(np.mean(np.abs(actual - expected)))
     model = fitted.metrics["model"]["test_mae"]
     return figure("7. demo test MAE / noise floor", [model / floor], "×",
@@ -92,12 +90,12 @@ def wineind_csv(folder: Path) -> Path | None:
     return path
 
 
-def boosting_forecast(fitted: FittedModel) -> np.ndarray:
+def boosting_forecast(dataset: Dataset) -> np.ndarray:
     """HistGradientBoostingRegressor on the last `window` values, trained on train + validation rows."""
-    series, window = fitted.dataset.target, fitted.dataset.config.window
+    series, window = dataset.target, dataset.config.window
     lags = np.lib.stride_tricks.sliding_window_view(series, window)[:-1]  # lags[r - window] precede row r
-    train_rows = np.arange(window, fitted.dataset.bounds["validation"][1])
-    test_rows = fitted.dataset.windows("test").target_rows
+    train_rows = np.arange(window, dataset.bounds["validation"][1])
+    test_rows = dataset.windows("test").target_rows
     model = HistGradientBoostingRegressor(random_state=0).fit(lags[train_rows - window], series[train_rows])
     return model.predict(lags[test_rows - window])[:, None]
 
@@ -116,9 +114,9 @@ def real_data(budget: Budget, workdir: Path) -> list[Figure]:
         path.write_text(REAL_STUDY.format(model=model, epochs=epochs, trials=budget.real_trials,
                                            threads=budget.threads), encoding="utf-8")
         config = load_config(path)
-        fitted = tune_and_fit(config, f"sqlite:///{workdir / 'wineind.db'}")
-        actual = fitted.dataset.actuals("test")
-        table = {**fitted.metrics, "gradient_boosting": forecast_errors(actual, boosting_forecast(fitted), "test_")}
+        fitted, test = tune_and_fit(config, f"sqlite:///{workdir / 'wineind.db'}")
+        actual = test.dataset.actuals("test")
+        table = {**fitted.metrics, "gradient_boosting": forecast_errors(actual, boosting_forecast(test.dataset), "test_")}
         details = {name: {key: round(metrics[f"test_{key}"], 2) for key in ("mae", "rmse", "mape")}
                    for name, metrics in table.items()}
         mae = {name: metrics["test_mae"] for name, metrics in table.items()}
@@ -142,12 +140,12 @@ def frequencies(budget: Budget, workdir: Path) -> list[Figure]:
         config = demo_config(f"data.path={csv}", f"data.frequency={frequency}", f"data.window={window}",
                              f"study.name=frequency-{frequency}", f"study.n_trials={budget.frequency_trials}",
                              f"train.epochs={budget.frequency_epochs}", f"train.threads={budget.threads}")
-        fitted = tune_and_fit(config, f"sqlite:///{workdir / 'frequencies.db'}")
+        fitted, test = tune_and_fit(config, f"sqlite:///{workdir / 'frequencies.db'}")
         model, seasonal = fitted.metrics["model"]["test_mae"], fitted.metrics["seasonal_naive"]["test_mae"]
-        rows = len(fitted.dataset.values)
+        rows = len(test.dataset.values)
         figures.append(figure(
             f"9. {frequency} test MAE better than seasonal-naive", [improvement(seasonal, model)], "%",
-            f"seasonal-naive (season {fitted.dataset.config.seasonality}) on the same test periods",
+            f"seasonal-naive (season {test.dataset.config.seasonality}) on the same test periods",
             note=f"MAE {model:.0f} vs {seasonal:.0f}; {rows} rows, window {window}, {budget.frequency_trials} trials",
         ))
     return figures

@@ -14,12 +14,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from common import REPO, Budget, Figure, figure
-from tuner import artifacts, demo, whatif
+
+from tuner import demo, whatif
 from tuner.config import ParamsConfig, load_config
-from tuner.fitting import fit_final
-from tuner.train import configure_threads
+from tuner.forecaster import Forecaster
 
 FACTORS = (0.5, 0.75, 1.0)
 PLAN_DAYS = 7
@@ -56,15 +55,14 @@ def what_if_truth(budget: Budget, workdir: Path) -> list[Figure]:
     """How close the what-if totals and the response to halving the plan's impressions come to the truth."""
     config = load_config(REPO / "studies" / "ecommerce_weekly_plan.toml", [f"train.threads={budget.threads}"])
     params = replace(WEEKLY_PLAN_PARAMS, epochs=budget.response_epochs)
-    artifacts.save(fit_final(config, params), config, workdir / "weekly-plan")
-    configure_threads(budget.threads)
-    loaded = artifacts.load(workdir / "weekly-plan")
+    Forecaster.fit(config, params)[0].save(workdir / "weekly-plan")
+    loaded = Forecaster.load(workdir / "weekly-plan")
     weeks = budget.response_weeks
     world = demo.generate(days=FIRST_PLAN_DAY + PLAN_DAYS * weeks)
     errors, response_ratios, monotone, flagged = [], [], 0, 0
     for week in range(weeks):
         start = FIRST_PLAN_DAY + PLAN_DAYS * week
-        inputs = artifacts.forecast_inputs(loaded, plan_csv(world, start, workdir))
+        inputs = loaded.read_inputs(plan_csv(world, start, workdir))
         result = whatif.run(loaded, inputs, "ad_impressions", list(FACTORS), {})
         model = [scenario.sales for scenario in result.scenarios]
         truth = true_totals(world, start, FACTORS)

@@ -14,14 +14,15 @@ from pathlib import Path
 
 import optuna
 
-import tuner.search
 from common import DEMO_CONFIG, Budget, Figure, demo_config, figure, finished_trials, skipped
+import tuner.evaluation
 from tuner.config import Config
 from tuner.data import Dataset
-from tuner.runner import tune
-from tuner.search import Objective, suggest_params
-from tuner.study import open_storage, open_study
-from tuner.train import configure_threads
+from tuner.tuning.objective import Objective
+from tuner.tuning.runner import tune
+from tuner.tuning.space import suggest_params
+from tuner.tuning.storage import open_storage
+from tuner.tuning.study import open_study
 
 OVERHEAD_TARGETS = {"sqlite": 2.0, "postgresql": 5.0}  # % of wall time outside training
 EPOCH_SAVING_TARGET = 40.0  # % fewer epochs with the pruner
@@ -34,7 +35,7 @@ def training_clock() -> Iterator[list[float]]:
     """Add up the seconds the objective spends inside `tuner.train.fit`, less its per-epoch
     callbacks (metrics, `trial.report`, pruning checks: bookkeeping, not training)."""
     total = [0.0]
-    original = tuner.search.fit
+    original = tuner.evaluation.fit
 
     def timed_fit(*args, on_epoch, **kwargs):
         in_callbacks = 0.0
@@ -53,11 +54,11 @@ def training_clock() -> Iterator[list[float]]:
         finally:
             total[0] += time.perf_counter() - started - in_callbacks
 
-    tuner.search.fit = timed_fit
+    tuner.evaluation.fit = timed_fit
     try:
         yield total
     finally:
-        tuner.search.fit = original
+        tuner.evaluation.fit = original
 
 
 def fixed_trials_overrides(trials: int, epochs: int, threads: int) -> list[str]:
@@ -80,7 +81,6 @@ def overhead_share(config: Config, dataset: Dataset, storage: optuna.storages.Ba
 def overhead(budget: Budget, workdir: Path, postgres: str | None) -> list[Figure]:
     """Figure 3: the same fixed trials on in-memory, SQLite and PostgreSQL storage, interleaved."""
     config = demo_config(*fixed_trials_overrides(budget.overhead_trials, budget.overhead_epochs, threads=1))
-    configure_threads(1)
     dataset = Dataset.from_config(config.data, config.split)
     storages = {
         "in-memory": lambda: optuna.storages.InMemoryStorage(),
@@ -124,7 +124,6 @@ def pruning(budget: Budget, workdir: Path) -> tuple[list[Figure], Config, str]:
                          f"train.threads={budget.threads}")
     url = f"sqlite:///{workdir / 'pruning.db'}"
     studies = {pruner: pruning_study(config, url, pruner) for pruner in (config.study.pruner, "none")}
-    configure_threads(1)
     epochs = {name: sum(t.user_attrs.get("epochs_run", 0) for t in finished_trials(study))
               for name, study in studies.items()}
     best = {name: study.best_value for name, study in studies.items()}

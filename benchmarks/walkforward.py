@@ -13,15 +13,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import optuna
+from accuracy import REAL_DATA, REAL_STUDY, wineind_csv
 from scipy.stats import spearmanr
 
-from accuracy import REAL_DATA, REAL_STUDY, wineind_csv
 from common import Budget, Figure, figure, skipped
 from tuner.config import Config, ParamsConfig, load_config
 from tuner.data import Dataset, load_frame
-from tuner.fitting import fit_final
-from tuner.search import Evaluator, suggest_params
-from tuner.train import configure_threads
+from tuner.evaluation import Evaluator
+from tuner.forecaster import Forecaster
+from tuner.tuning.space import suggest_params
+
 
 FOLDS = 3
 PROTOCOLS = {"single split": 1, f"walk-forward ({FOLDS} folds)": FOLDS}
@@ -67,8 +68,7 @@ def walk_forward(budget: Budget, workdir: Path) -> list[Figure]:
         scores, winners = {}, {}
         for name, evaluator in protocols.items():
             scores[name], winners[name] = winner(evaluator, params, seed=repeat)
-            test_mae[name].append(fit_final(config, winners[name]).metrics["model"]["test_mae"])
-            configure_threads(budget.threads)
+            test_mae[name].append(Forecaster.fit(config, winners[name])[0].metrics["model"]["test_mae"])
         single, walked = PROTOCOLS
         same.append(winners[single].trial_params() == winners[walked].trial_params())
         ratios.append(test_mae[walked][-1] / test_mae[single][-1])

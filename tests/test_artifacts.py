@@ -9,10 +9,9 @@ import pandas as pd
 import pytest
 import torch
 
-from tuner import artifacts
 from tuner.config import ParamsConfig, load_config
-from tuner.errors import DataError
-from tuner.fitting import fit_final
+from tuner.errors import DataError, ModelDirError
+from tuner.forecaster import Forecaster
 
 from conftest import write_study
 
@@ -78,26 +77,24 @@ def fitted(tmp_path_factory):
     config = load_config(write_study(folder, horizon=2))
     params = ParamsConfig(model="lstm_transformer", hidden_size=16, num_layers=1, dropout=0.1, lr=1e-3,
                           num_heads=2, ff_size=32, epochs=2)
-    result = fit_final(config, params)
-    artifacts.save(result, config, folder / "model")
-    return config, result, folder / "model"
+    result, test = Forecaster.fit(config, params)
+    result.save(folder / "model")
+    return config, result, test, folder / "model"
 
 
 def test_reloaded_model_predicts_exactly_what_the_fitted_one_did(fitted):
-    config, result, folder = fitted
-    scaler = result.dataset.scaler
-    in_memory = artifacts.LoadedModel(result.model, config, result.params, scaler.mean_, scaler.scale_, {})
-    reloaded = artifacts.load(folder)
-    expected = artifacts.forecast(in_memory, config.data.path)
-    pd.testing.assert_frame_equal(artifacts.forecast(reloaded, config.data.path), expected, check_exact=True)
-    for name, tensor in result.model.state_dict().items():
-        assert torch.equal(reloaded.model.state_dict()[name], tensor)
+    config, result, _, folder = fitted
+    reloaded = Forecaster.load(folder)
+    expected = result.forecast(config.data.path)
+    pd.testing.assert_frame_equal(reloaded.forecast(config.data.path), expected, check_exact=True)
+    for name, tensor in result.network.state_dict().items():
+        assert torch.equal(reloaded.network.state_dict()[name], tensor)
 
 
 def test_scaler_of_the_final_fit_covers_train_and_validation(fitted):
-    config, result, _ = fitted
-    end = result.dataset.bounds["validation"][1]
-    np.testing.assert_allclose(result.dataset.scaler.mean_, result.dataset.values[:end].mean(axis=0))
+    config, result, test, _ = fitted
+    end = test.dataset.bounds["validation"][1]
+    np.testing.assert_allclose(result.scaling.mean, test.dataset.values[:end].mean(axis=0))
     assert set(result.metrics) == {"model", "naive", "seasonal_naive", "by_step"}  # horizon 2: per-step too
     assert all(len(errors["test_mae"]) == 2 for errors in result.metrics["by_step"].values())
 
@@ -111,29 +108,29 @@ def copy_model(folder, tmp_path):
 
 
 def test_tampered_weights_are_refused(fitted, tmp_path):
-    folder = copy_model(fitted[2], tmp_path)
+    folder = copy_model(fitted[3], tmp_path)
     data = bytearray((folder / "weights.pt").read_bytes())
     data[-100] ^= 0xFF
     (folder / "weights.pt").write_bytes(bytes(data))
-    with pytest.raises(artifacts.ModelDirError, match=r"weights.pt: checksum does not match model.json"):
-        artifacts.load(folder)
+    with pytest.raises(ModelDirError, match=r"weights.pt: checksum does not match model.json"):
+        Forecaster.load(folder)
 
 
 def test_missing_file_and_other_format_are_refused(fitted, tmp_path):
-    folder = copy_model(fitted[2], tmp_path)
+    folder = copy_model(fitted[3], tmp_path)
     manifest = json.loads((folder / "model.json").read_text())
     (folder / "model.json").write_text(json.dumps({**manifest, "format": 99, "tuner_version": "9.0.0"}))
-    with pytest.raises(artifacts.ModelDirError, match=r"written by tuner 9.0.0 in model format 99"):
-        artifacts.load(folder)
+    with pytest.raises(ModelDirError, match=r"written by tuner 9.0.0 in model format 99"):
+        Forecaster.load(folder)
     (folder / "metrics.json").unlink()
-    with pytest.raises(artifacts.ModelDirError, match=r"incomplete model directory, missing metrics.json"):
-        artifacts.load(folder)
+    with pytest.raises(ModelDirError, match=r"incomplete model directory, missing metrics.json"):
+        Forecaster.load(folder)
     run = tuner("predict", str(tmp_path / "nothing"), str(fitted[0].data.path))
     assert run.returncode == 2 and "model directory not found" in run.stderr
 
 
 def test_predict_checks_the_files_columns(fitted, tmp_path):
-    config, _, folder = fitted
+    config, _, _, folder = fitted
     pd.read_csv(config.data.path).drop(columns=["ctr"]).to_csv(tmp_path / "new.csv", index=False)
     with pytest.raises(DataError, match=r"new.csv: missing column ctr"):
-        artifacts.forecast(artifacts.load(folder), tmp_path / "new.csv")
+        Forecaster.load(folder).forecast(tmp_path / "new.csv")

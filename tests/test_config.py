@@ -4,7 +4,7 @@ import pytest
 
 from tuner.config import load_config
 from tuner.errors import ConfigError
-from tuner.study import resolve_storage_url
+from tuner.tuning.storage import resolve_storage_url
 
 from conftest import DEMO_CONFIG
 
@@ -81,3 +81,15 @@ def test_storage_precedence(monkeypatch, tmp_path):
 
 def test_features_may_be_empty_for_a_target_only_model(tmp_path):
     assert load_config(write(tmp_path, "features = []\n")).data.columns == ["sales"]
+
+
+def test_every_problem_of_a_file_is_reported_at_once(tmp_path):
+    text = "[train]\nepochs = 0\nepoch = 3\n[study]\nsampler = 'tpee'\n[split]\ntrain = 'most'\n"
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, text))
+    message = str(error.value)
+    assert message.startswith(f"{tmp_path / 'c.toml'}: ")
+    for part in ("[train]: unknown key 'epoch'", "split.train = 'most': expected a number",
+                 "train.epochs = 0: must be greater than 0", "study.sampler = 'tpee': must be one of tpe, random"):
+        assert part in message
+    assert "\n" not in message

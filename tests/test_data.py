@@ -57,10 +57,10 @@ def test_scaler_sees_only_training_rows(config):
     changed = frame.copy()
     changed.iloc[train_end:] *= 1000  # wildly different validation and test rows
     other = Dataset(changed, config.data, config.split)
-    np.testing.assert_array_equal(dataset.scaler.mean_, other.scaler.mean_)
-    np.testing.assert_array_equal(dataset.scaler.scale_, other.scaler.scale_)
+    np.testing.assert_array_equal(dataset.scaling.mean, other.scaling.mean)
+    np.testing.assert_array_equal(dataset.scaling.scale, other.scaling.scale)
     np.testing.assert_array_equal(dataset.windows("train").inputs, other.windows("train").inputs)
-    np.testing.assert_allclose(dataset.scaler.mean_, frame.iloc[:train_end][config.data.columns].mean())
+    np.testing.assert_allclose(dataset.scaling.mean, frame.iloc[:train_end][config.data.columns].mean())
 
 
 def test_baselines_match_hand_computation(config):

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from tuner.config import load_config
-from tuner.runner import tune
+from tuner.tuning.runner import tune
 
 from conftest import REPO, write_study
 

@@ -10,13 +10,14 @@ import optuna
 import pandas as pd
 import pytest
 
-from tuner import artifacts, whatif
+from tuner import whatif
 from tuner.cli import main
 from tuner.config import ParamsConfig, load_config
 from tuner.data import Dataset, load_frame, load_with_plan
 from tuner.errors import DataError, TunerError
-from tuner.fitting import fit_final
-from tuner.search import Evaluator, Objective
+from tuner.evaluation import Evaluator
+from tuner.forecaster import Forecaster
+from tuner.tuning.objective import Objective
 
 from conftest import write_study
 
@@ -80,7 +81,7 @@ def folder(tmp_path_factory) -> Path:
 def model_dir(folder) -> Path:
     config = load_config(folder / "study.toml")
     params = ParamsConfig(model="lstm", hidden_size=32, num_layers=1, dropout=0.0, lr=2e-3, epochs=25)
-    artifacts.save(fit_final(config, params), config, folder / "model")
+    Forecaster.fit(config, params)[0].save(folder / "model")
     return folder / "model"
 
 
@@ -110,7 +111,7 @@ def test_fit_scores_every_step_and_predict_writes_the_horizons_dates(folder, mod
     assert metrics["model"]["test_mae"] == pytest.approx(np.mean(metrics["by_step"]["model"]["test_mae"]))
     history = pd.read_csv(folder / "sales.csv")
     with_plan(history).to_csv(folder / "plan.csv", index=False)
-    forecast = artifacts.forecast(artifacts.load(model_dir), folder / "plan.csv")
+    forecast = Forecaster.load(model_dir).forecast(folder / "plan.csv")
     expected = pd.date_range("2025-08-23", periods=HORIZON, freq="D").strftime("%Y-%m-%d").tolist()
     assert history["date"].iloc[-1] == "2025-08-22"
     assert forecast["date"].tolist() == expected and forecast["sales_forecast"].notna().all()
@@ -130,7 +131,7 @@ def test_missing_planned_values_are_refused_naming_column_and_dates(folder, mode
     with_plan(history, drop="discount_rate").to_csv(folder / "gaps.csv", index=False)
     with pytest.raises(DataError, match=r"gaps.csv: .*missing: discount_rate on 2025-08-25, 2025-08-26, 2025-08-27 "
                                         r"\.\.\. 2025-08-29 \(add rows for those dates"):
-        artifacts.forecast(artifacts.load(model_dir), folder / "gaps.csv")
+        Forecaster.load(model_dir).forecast(folder / "gaps.csv")
     assert main(["predict", str(model_dir), str(folder / "sales.csv")]) == 2  # no plan rows at all
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and "missing: ad_impressions on 2025-08-23" in error
@@ -138,8 +139,8 @@ def test_missing_planned_values_are_refused_naming_column_and_dates(folder, mode
 
 def test_what_if_sales_rise_with_the_planned_ad_budget(folder, model_dir):
     with_plan(pd.read_csv(folder / "sales.csv")).to_csv(folder / "plan.csv", index=False)
-    loaded = artifacts.load(model_dir)
-    inputs = artifacts.forecast_inputs(loaded, folder / "plan.csv")
+    loaded = Forecaster.load(model_dir)
+    inputs = loaded.read_inputs(folder / "plan.csv")
     result = whatif.run(loaded, inputs, "ad_impressions", [0.5, 1, 1.5, 2], {}, cost_per_impression=0.001)
     sales = [scenario.sales for scenario in result.scenarios]
     assert sales == sorted(sales) and sales[-1] - sales[0] > 0.5 * 0.015 * 1.5 * PLAN_IMPRESSIONS * HORIZON
@@ -178,10 +179,10 @@ def test_what_if_refuses_bad_scenarios_in_one_line(folder, model_dir, capsys, ar
 
 def test_what_if_needs_a_model_with_known_future_inputs(tmp_path):
     config = load_config(write_study(tmp_path, days=200, epochs=1))
-    artifacts.save(fit_final(config, ParamsConfig(model="lstm", hidden_size=8, epochs=1)), config, tmp_path / "m")
+    Forecaster.fit(config, ParamsConfig(model="lstm", hidden_size=8, epochs=1))[0].save(tmp_path / "m")
     with pytest.raises(TunerError, match="it has no known-future inputs"):
-        loaded = artifacts.load(tmp_path / "m")
-        whatif.run(loaded, artifacts.forecast_inputs(loaded, tmp_path / "sales.csv"), "ad_impressions", [1], {})
+        loaded = Forecaster.load(tmp_path / "m")
+        whatif.run(loaded, loaded.read_inputs(tmp_path / "sales.csv"), "ad_impressions", [1], {})
 
 
 def test_reseed_ranks_the_top_trials_by_mean_over_fresh_seeds(folder, capsys):

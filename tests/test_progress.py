@@ -12,5 +12,5 @@ def test_verbose_tune_logs_every_epoch_of_every_worker(tmp_path):
     run = subprocess.run([sys.executable, "-m", "tuner.cli", "tune", str(config), "--workers", "2", "--n-trials", "2",
                           "--no-progress", "-v"], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    epochs = set(re.findall(r"INFO tuner\.search: trial (\d+) epoch (\d+): train loss", run.stderr))
+    epochs = set(re.findall(r"INFO tuner\.tuning\.objective: trial (\d+) epoch (\d+): train loss", run.stderr))
     assert epochs == {("0", "0"), ("0", "1"), ("1", "0"), ("1", "1")}, run.stderr

@@ -10,13 +10,13 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from tuner import artifacts
 from tuner.config import load_config
 from tuner.errors import DataError
-from tuner.fitting import fit_final
-from tuner.report import html_report
-from tuner.runner import tune
-from tuner.study import best_params, mask_password
+from tuner.forecaster import Forecaster
+from tuner.tuning.report import html_report
+from tuner.tuning.runner import tune
+from tuner.tuning.storage import mask_password
+from tuner.tuning.study import best_params
 
 from conftest import write_study
 
@@ -33,7 +33,7 @@ def tune_small_study(folder: Path) -> tuple[Path, Path]:
     study.enqueue_trial({"model": "lstm"})
     study.enqueue_trial({"model": "lstm_transformer"})  # both complete: study.startup_trials = 2
     tune(config, url, progress=False)
-    artifacts.save(fit_final(config, best_params(study)), config, folder / "model")
+    Forecaster.fit(config, best_params(study))[0].save(folder / "model")
     return config_path, folder / "model"
 
 
@@ -129,12 +129,12 @@ def test_report_refuses_a_model_whose_data_changed(tuned):
     config, model = tuned
     data = config.parent / "sales.csv"
     original = data.read_text()
-    loaded = artifacts.load(model)
+    loaded = Forecaster.load(model)
     try:
         data.write_text(original.replace(",1", ",2"))
         with pytest.raises(DataError, match=r"sales.csv: the data changed since the model was fitted on it; "
                                             r"fit the model again$"):
-            artifacts.forecast_test_part(loaded)
+            loaded.test_forecast()
     finally:
         data.write_text(original)
 

@@ -7,8 +7,10 @@ import pytest
 
 from tuner.config import load_config
 from tuner.data import Dataset
-from tuner.search import Objective, model_config, suggest_params
-from tuner.train import TrainingDiverged
+from tuner.errors import TrainingDiverged
+from tuner.models import model_config
+from tuner.tuning.objective import Objective
+from tuner.tuning.space import suggest_params
 
 from conftest import write_study
 

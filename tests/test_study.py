@@ -1,6 +1,7 @@
 """Storage, study and worker behaviour on every backend (real servers where they answer)."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -13,8 +14,9 @@ from optuna.trial import TrialState
 
 from tuner.config import load_config
 from tuner.errors import StorageError
-from tuner.runner import tune
-from tuner.study import mask_password, open_storage, open_study, without_password
+from tuner.tuning.runner import tune
+from tuner.tuning.storage import mask_password, open_storage, without_password
+from tuner.tuning.study import open_study
 
 from conftest import server_database, write_study
 
@@ -237,3 +239,32 @@ def test_password_never_appears_in_output_exports_or_reports(postgres_url, study
     outputs += [(tmp_path / "best.toml").read_text(), (tmp_path / "best.json").read_text()]
     assert not [text for text in outputs if "s3cret" in text]
     assert "postgres:***@" in outputs[0] + outputs[1]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tuner.cli", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_the_study_remembers_the_settings_it_was_tuned_with(tmp_path):
+    config = write_study(tmp_path, epochs=2)
+    run = cli("tune", str(config), "--set", "data.horizon=7", "--set", "train.epochs=1", "--n-trials", "1",
+              "--no-progress")
+    assert run.returncode == 0, run.stderr
+
+    run = cli("export", str(config), "-o", str(tmp_path / "best.toml"))
+    assert run.returncode == 0, run.stderr
+    assert "using the study's" in run.stderr and "data.horizon = 1 (the study's: 7)" in run.stderr
+    exported = load_config(tmp_path / "best.toml")
+    assert exported.data.horizon == 7 and exported.train.epochs == 1
+
+    run = cli("tune", str(config), "--n-trials", "1", "--no-progress")
+    assert run.returncode == 2
+    assert re.search(r"tuned with other settings: data.horizon = 1 \(the study's: 7\); .*--allow-changed",
+                     run.stderr), run.stderr
+    assert len(optuna.load_study(study_name="small", storage=f"sqlite:///{tmp_path / 'small.db'}").trials) == 1
+
+    run = cli("tune", str(config), "--n-trials", "1", "--no-progress", "--set", "data.horizon=7")
+    assert run.returncode == 0, run.stderr  # training settings may change: the trials stay comparable
+    run = cli("tune", str(config), "--n-trials", "1", "--no-progress", "--allow-changed")
+    assert run.returncode == 0, run.stderr
+    assert load_config(tmp_path / "best.toml").data.horizon == 7

@@ -6,8 +6,9 @@ import torch
 
 from tuner.config import ModelConfig, TrainConfig, load_config
 from tuner.data import Dataset
+from tuner.errors import TrainingDiverged
 from tuner.models import build_model
-from tuner.train import TrainingDiverged, fit, predict, seed_everything
+from tuner.train import fit, predict, seeded
 
 from conftest import write_study
 
@@ -24,8 +25,8 @@ def test_same_seed_same_model(dataset):
     config = TrainConfig(epochs=3, threads=1)
     results = []
     for _ in range(2):
-        seed_everything(5)
-        model = build_model(MODEL)
+        with seeded(5):
+            model = build_model(MODEL)
         fit(model, dataset.windows("train"), dataset.windows("validation"), 1e-3, config, seed=5)
         results.append(predict(model, dataset.windows("test").inputs))
     np.testing.assert_array_equal(results[0], results[1])

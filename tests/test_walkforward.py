@@ -11,9 +11,9 @@ from sklearn.model_selection import TimeSeriesSplit
 from tuner.config import ConfigError, load_config
 from tuner.data import Dataset, load_frame
 from tuner.errors import DataError
-from tuner.runner import baseline_errors
-from tuner.search import Objective
-from tuner.study import create_pruner
+from tuner.evaluation import baseline_errors
+from tuner.tuning.objective import Objective
+from tuner.tuning.study import create_pruner
 
 from conftest import write_study
 
@@ -52,13 +52,13 @@ def test_each_fold_scales_on_its_own_training_rows_only(config):
     frame = hand_made()
     for fold in Dataset.folds(frame, config.data, config.split):
         end = fold.bounds["train"][1]
-        assert fold.scaler.mean_[-1] == pytest.approx((end - 1) / 2)  # the mean of 0 .. end-1
-        assert fold.scaler.mean_[0] == pytest.approx(10 * (end - 1) / 2)
-        assert fold.scaler.scale_[-1] == pytest.approx(np.arange(end).std())
+        assert fold.scaling.mean[-1] == pytest.approx((end - 1) / 2)  # the mean of 0 .. end-1
+        assert fold.scaling.mean[0] == pytest.approx(10 * (end - 1) / 2)
+        assert fold.scaling.scale[-1] == pytest.approx(np.arange(end).std())
         later = frame.copy()
         later.iloc[end:] *= 1000  # rows after the fold's training rows do not move its scaler
         changed = Dataset(later, config.data, config.split, fold=fold.fold)
-        np.testing.assert_array_equal(changed.scaler.mean_, fold.scaler.mean_)
+        np.testing.assert_array_equal(changed.scaling.mean, fold.scaling.mean)
 
 
 def test_fold_windows_target_only_their_own_rows(config):

@@ -10,10 +10,10 @@ import sys
 import typing
 from collections.abc import Callable
 from pathlib import Path
-
 from tuner import __version__
 from tuner.config import Config, load_config
 from tuner.errors import TunerError
+from tuner.names import BASELINES, display_name
 
 log = logging.getLogger("tuner")
 
@@ -29,17 +29,32 @@ def load(args: argparse.Namespace) -> Config:
     return load_config(args.config, args.set, values)
 
 
+def open_existing(args: argparse.Namespace, config: Config) -> tuple:
+    """(the study, which must exist; the config with the settings it was tuned with; the storage URL)."""
+    from tuner.tuning import configure_optuna_logging
+    from tuner.tuning.study import open_for_reading
+
+    configure_optuna_logging(args.verbose)
+    return open_for_reading(config, args.storage)
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     """Run trials of the configured study (creating it, or resuming it), then print the best."""
-    from tuner.report import summary
-    from tuner.runner import handle_stop_signals, tune
-    from tuner.study import mask_password, resolve_storage_url
+    from tuner.tuning import configure_optuna_logging
+    from tuner.tuning.report import summary
+    from tuner.tuning.runner import handle_stop_signals, tune
+    from tuner.tuning.storage import mask_password, resolve_storage_url
 
     config = load(args)
+    configure_optuna_logging(args.verbose)
+    if args.workers == 1:
+        from tuner.train import configure_threads
+
+        configure_threads(config.train.threads)  # more workers: each sets its own
     handle_stop_signals()
     url = resolve_storage_url(config, args.storage)
     log.info("study %r in %s", config.study.name, mask_password(url))
-    result = tune(config, url, workers=args.workers, progress=not args.no_progress)
+    result = tune(config, url, workers=args.workers, progress=not args.no_progress, allow_changed=args.allow_changed)
     print(summary(result.study, mask_password(url)))
     if result.interrupted:
         print("Interrupted: completed trials are kept; run the same command to resume.", file=sys.stderr)
@@ -51,9 +66,11 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     """Serve optuna-dashboard on the study's storage (no authentication: keep it on 127.0.0.1)."""
     import optuna_dashboard
 
-    from tuner.study import mask_password, open_storage, resolve_storage_url
+    from tuner.tuning import configure_optuna_logging
+    from tuner.tuning.storage import mask_password, open_storage, resolve_storage_url
 
     config = load(args)
+    configure_optuna_logging(args.verbose)
     url = resolve_storage_url(config, args.storage)
     storage = open_storage(url)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
@@ -73,16 +90,16 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 def cmd_best(args: argparse.Namespace) -> int:
     """Show the best trials with their parameters, validation metrics and the baselines."""
-    from tuner.report import best_as_data, best_table, top_trials
-    from tuner.study import load_existing_study, mask_password, resolve_storage_url
+    from tuner.tuning.report import best_as_data, best_table, top_trials
+    from tuner.tuning.storage import mask_password
 
-    config = load(args)
-    url = resolve_storage_url(config, args.storage)
-    study = load_existing_study(config, url)
+    study, config, url = open_existing(args, load(args))
     ranking = None
     if args.reseed:
-        from tuner import reseed
+        from tuner.train import configure_threads
+        from tuner.tuning import reseed
 
+        configure_threads(config.train.threads)
         ranking = reseed.reseed(config, top_trials(study, args.top), args.reseed)
     if args.format == "json":
         data = best_as_data(study, mask_password(url), args.top)
@@ -101,12 +118,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from tuner.export import config_to_dict, dump_toml
-    from tuner.study import (best_params, best_trial, load_existing_study, mask_password, resolve_storage_url,
-                             without_password)
+    from tuner.tuning.storage import mask_password, without_password
+    from tuner.tuning.study import best_params, best_trial
 
-    config = load(args)
-    url = resolve_storage_url(config, args.storage)
-    study = load_existing_study(config, url)
+    study, config, url = open_existing(args, load(args))
     best = best_trial(study)
     exported = replace(config, params=best_params(study), study=replace(config.study, storage=without_password(url)))
     output = Path(args.output)
@@ -128,31 +143,33 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_fit(args: argparse.Namespace) -> int:
     """Retrain the chosen configuration on train + validation, test it once, save a model directory."""
-    from tuner import artifacts
-    from tuner.fitting import fit_final
-    from tuner.report import metrics_table, series_table
-    from tuner.study import best_params, load_existing_study, resolve_storage_url
+    from tuner.forecaster import Forecaster
+    from tuner.tables import metrics_table, series_table
+    from tuner.train import configure_threads
 
     config = load(args)
     if config.params.model:
         params = config.params
     else:
-        params = best_params(load_existing_study(config, resolve_storage_url(config, args.storage)))
-    fitted = fit_final(config, params)
-    artifacts.save(fitted, config, Path(args.output))
-    rows = {"model": fitted.metrics["model"], "naive": fitted.metrics["naive"],
-            "seasonal-naive": fitted.metrics["seasonal_naive"]}
+        from tuner.tuning.study import best_params
+
+        study, config, _ = open_existing(args, config)
+        params = best_params(study)
+    configure_threads(config.train.threads)
+    forecaster, test = Forecaster.fit(config, params)
+    forecaster.save(Path(args.output))
+    rows = {display_name(name): forecaster.metrics[name] for name in ("model", *BASELINES)}
     print(f"Fitted {params.model} for {params.epochs} epochs on train + validation; saved to {args.output}")
     print("Test (in the target's units, never seen while tuning):")
     print("\n".join(metrics_table(rows, prefix="test_")))
-    if "by_step" in fitted.metrics:
-        steps = {name.replace("_", "-"): errors["test_mae"] for name, errors in fitted.metrics["by_step"].items()}
+    if "by_step" in forecaster.metrics:
+        steps = {display_name(name): errors["test_mae"] for name, errors in forecaster.metrics["by_step"].items()}
         print("Test MAE by forecast step:")
         print("\n".join(series_table(steps)))
     if args.plot:
         from tuner.plots import lines_on_test_part, title_on_test_part, write_png
 
-        lines = lines_on_test_part(fitted.dataset, fitted.test_forecast)
+        lines = lines_on_test_part(test.dataset, test.forecast)
         write_png(lines, title_on_test_part(config.data, params.model), config.data.target, Path(args.plot))
         print(f"Wrote {args.plot}", file=sys.stderr)
     return 0
@@ -160,10 +177,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Forecast the next `horizon` dates after the last row of DATA with a fitted model."""
-    from tuner import artifacts
+    from tuner.forecaster import Forecaster
 
-    loaded = artifacts.load(Path(args.model))
-    result = artifacts.forecast(loaded, Path(args.data))
+    forecaster = Forecaster.load(Path(args.model))
+    result = forecaster.forecast(Path(args.data))
     if args.output:
         result.to_csv(args.output, index=False)
         print(f"Wrote {len(result)} forecast row(s) to {args.output}", file=sys.stderr)
@@ -172,7 +189,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.plot:
         from tuner.plots import prediction_lines, write_png
 
-        data = loaded.config.data
+        data = forecaster.config.data
         lines = prediction_lines(data, Path(args.data), result)
         write_png(lines, f"{data.target}: history and forecast", data.target, Path(args.plot))
         print(f"Wrote {args.plot}", file=sys.stderr)
@@ -181,14 +198,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def cmd_whatif(args: argparse.Namespace) -> int:
     """Forecast sales under scenarios of the known-future inputs (e.g. ad budgets) and the ROAS they imply."""
-    from tuner import artifacts, whatif
+    from tuner import whatif
+    from tuner.forecaster import Forecaster
 
     column, factors = whatif.parse_scale(args.scale)
     fixed = whatif.parse_fixed(args.set)
-    loaded = artifacts.load(Path(args.model))
-    inputs = artifacts.forecast_inputs(loaded, Path(args.data))
-    result = whatif.run(loaded, inputs, column, factors, fixed, args.cost_per_impression, args.ad_spend)
-    target = loaded.config.data.target
+    forecaster = Forecaster.load(Path(args.model))
+    inputs = forecaster.read_inputs(Path(args.data))
+    result = whatif.run(forecaster, inputs, column, factors, fixed, args.cost_per_impression, args.ad_spend)
+    target = forecaster.config.data.target
     print(whatif.table(result, target))
     if args.output:
         whatif.frame(result, target).to_csv(args.output, index=False)
@@ -201,12 +219,10 @@ def cmd_whatif(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write an HTML report of the study: Optuna's plots, best trials, baselines; with --model, its test forecast."""
-    from tuner.report import html_report
-    from tuner.study import load_existing_study, mask_password, resolve_storage_url
+    from tuner.tuning.report import html_report
+    from tuner.tuning.storage import mask_password
 
-    config = load(args)
-    url = resolve_storage_url(config, args.storage)
-    study = load_existing_study(config, url)
+    study, _, url = open_existing(args, load(args))
     page = html_report(study, mask_password(url), args.top, Path(args.model) if args.model else None)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -312,15 +328,16 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--workers", type=positive_int, default=1,
                       help="worker processes sharing the study (each with cores / N torch threads)")
     tune.add_argument("--no-progress", action="store_true", help="no progress bar")
+    tune.add_argument("--allow-changed", action="store_true",
+                      help="run even if the data or split settings differ from those the study was tuned with")
     return parser
 
 
 def configure_logging(verbose: bool) -> None:
-    import optuna
-
+    """Log to stderr: warnings, and with -v every trial and epoch (optuna's own logging is set
+    by the commands that load it)."""
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
     logging.getLogger("tuner").setLevel(logging.INFO if verbose else logging.WARNING)
-    optuna.logging.set_verbosity(optuna.logging.INFO if verbose else optuna.logging.WARNING)
 
 
 def main(argv: list[str] | None = None) -> int:

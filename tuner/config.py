@@ -22,15 +22,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 from tuner.errors import ConfigError
+from tuner.names import MODEL_TYPES, PARAMS, TRANSFORMER_PARAMS
 
-MODEL_TYPES = ("lstm", "lstm_transformer")
-METRICS = ("val_mae", "val_rmse", "val_mape", "val_smape", "val_wape")
-SAMPLERS = ("tpe", "random")
-PRUNERS = ("median", "hyperband", "wilcoxon", "none")
-WILCOXON_MIN_FOLDS = 5  # with p < 0.1 it can first prune after 4 worse folds; with 5 it saves the last
-FREQUENCIES = ("D", "W", "M")
-FILL_POLICIES = ("error", "zero", "ffill", "interpolate")
-AGGREGATIONS = ("sum", "mean", "min", "max", "first", "last")
 SEASON_LENGTHS = {"D": 7, "W": 52, "M": 12}
 
 
@@ -133,16 +126,14 @@ class ParamsConfig:
     epochs: int = 0  # epochs to retrain on train + validation: the trial's best epoch + 1
 
     def trial_params(self) -> dict[str, Any]:
-        """The parameters by their Optuna names, as `search.suggest_params` returns them."""
-        names = ["model", "hidden_size", "num_layers", "dropout", "lr"]
-        if self.model == "lstm_transformer":
-            names += ["num_heads", "ff_size"]
-        return {name: getattr(self, name) for name in names}
+        """The parameters by their Optuna names, as the search space samples them."""
+        return {name: getattr(self, name) for name in PARAMS
+                if self.model == "lstm_transformer" or name not in TRANSFORMER_PARAMS}
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Architecture of one forecaster; `search.py` builds it from a trial's parameters."""
+    """Architecture of one forecaster; `models.model_config` builds it from a trial's parameters."""
 
     kind: str  # lstm | lstm_transformer
     n_inputs: int  # columns per time step (features + target)
@@ -207,8 +198,9 @@ def apply_override(raw: dict[str, Any], override: str, source: Path) -> None:
     section, dot, key = dotted.strip().partition(".")
     if not sep or not dot or not key:
         raise ConfigError(f"--set {override!r}: expected section.key=value, e.g. train.epochs=5")
-    _check_known(section, SECTIONS, f"{source}: --set {dotted}", "section")
-    _check_known(key, _field_names(SECTIONS[section]), f"{source}: --set {dotted}", "key")
+    problem = _unknown(section, SECTIONS, "section") or _unknown(key, _field_names(SECTIONS[section]), "key")
+    if problem:
+        raise ConfigError(f"{source}: --set {dotted}: {problem}")
     try:
         value = tomllib.loads(f"v = {text.strip()}")["v"]
     except tomllib.TOMLDecodeError:
@@ -217,23 +209,28 @@ def apply_override(raw: dict[str, Any], override: str, source: Path) -> None:
 
 
 def build_config(raw: dict[str, Any], source: Path) -> Config:
-    """Turn a parsed TOML dict into a validated `Config`."""
-    for section in raw:
-        _check_known(section, SECTIONS, str(source), "section")
+    """Turn a parsed TOML dict into a validated `Config`, reporting every problem at once."""
+    from tuner.checks import check_config
+
+    problems = [problem for section in raw if (problem := _unknown(section, SECTIONS, "section"))]
     if "data" not in raw or "path" not in raw.get("data", {}):
         raise ConfigError(f"{source}: [data] path is required (the CSV file with your sales)")
-    parts = {}
+    parts, bad_keys = {}, set()
     for name, cls in SECTIONS.items():
         section = raw.get(name, {})
         if not isinstance(section, dict):
             raise ConfigError(f"{source}: [{name}] must be a table, got {section!r}")
-        parts[name] = _build_section(cls, section, f"{source}: {name}")
+        parts[name], found = _build_section(cls, section, name)
+        problems += found.values()
+        bad_keys |= set(found)
     data_path = Path(parts["data"].path).expanduser()
     if not data_path.is_absolute():
         data_path = (source.parent / data_path).resolve()
     parts["data"] = replace(parts["data"], path=data_path)
     config = Config(**parts, source=source)
-    _validate(config)
+    problems += [problem for key, problem in check_config(config) if key not in bad_keys]
+    if problems:
+        raise ConfigError(f"{source}: " + "; ".join(problems))
     return config
 
 
@@ -241,22 +238,31 @@ def _field_names(cls: type) -> list[str]:
     return [f.name for f in fields(cls)]
 
 
-def _check_known(name: str, known: typing.Iterable[str], where: str, what: str) -> None:
+def _unknown(name: str, known: typing.Iterable[str], what: str) -> str | None:
+    """A problem when `name` is not among `known`, suggesting the closest known name."""
     known = list(known)
     if name in known:
-        return
+        return None
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
-    raise ConfigError(f"{where}: unknown {what} {name!r}; {hint}")
+    return f"unknown {what} {name!r}; {hint}"
 
 
-def _build_section(cls: type, values: dict[str, Any], where: str) -> Any:
+def _build_section(cls: type, values: dict[str, Any], name: str) -> tuple[Any, dict[str, str]]:
+    """The section built from its valid keys, and a problem per invalid key (by dotted key)."""
     hints = typing.get_type_hints(cls)
     known = _field_names(cls)
-    for key in values:
-        _check_known(key, known, where.replace(": ", ": [", 1) + "]", "key")
-    kwargs = {key: _coerce(value, hints[key], f"{where}.{key}") for key, value in values.items()}
-    return cls(**kwargs)
+    kwargs, problems = {}, {}
+    for key, value in values.items():
+        problem = _unknown(key, known, "key")
+        if problem:
+            problems[f"{name}.{key}"] = f"[{name}]: {problem}"
+            continue
+        try:
+            kwargs[key] = _coerce(value, hints[key], f"{name}.{key}")
+        except ConfigError as exc:
+            problems[f"{name}.{key}"] = str(exc)
+    return cls(**kwargs), problems
 
 
 def _coerce(value: Any, hint: Any, key: str) -> Any:
@@ -303,124 +309,3 @@ def _describe(hint: Any) -> str:
     return {int: "an integer", float: "a number", str: "a string", Path: "a path", bool: "true or false"}.get(
         hint, str(hint)
     )
-
-
-def _validate(config: Config) -> None:
-    """Cross-field rules, each failing with the key, the value and the rule."""
-    src, data, split, train, search, study = (
-        config.source, config.data, config.split, config.train, config.search, config.study,
-    )
-
-    def fail(key: str, value: Any, rule: str) -> typing.NoReturn:
-        raise ConfigError(f"{src}: {key} = {value!r}: {rule}")
-
-    def one_of(key: str, value: Any, allowed: typing.Sequence[str]) -> None:
-        if value not in allowed:
-            close = difflib.get_close_matches(str(value), allowed, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
-            fail(key, value, f"must be one of {', '.join(allowed)}{hint}")
-
-    def positive(key: str, value: float) -> None:
-        if value <= 0:
-            fail(key, value, "must be greater than 0")
-
-    one_of("data.frequency", data.frequency, FREQUENCIES)
-    if data.target in data.features:
-        fail("data.features", list(data.features), f"must not contain the target {data.target!r}")
-    if len(set(data.features)) != len(data.features):
-        fail("data.features", list(data.features), "lists a column twice")
-    for column, how in data.aggregation.items():
-        one_of(f"data.aggregation.{column}", how, AGGREGATIONS)
-        if column not in data.columns:
-            fail(f"data.aggregation.{column}", how, "names a column that is neither the target nor a feature")
-    one_of("data.fill_missing", data.fill_missing, FILL_POLICIES)
-    for column in data.known_future:
-        if column not in data.features:
-            fail("data.known_future", list(data.known_future), f"{column!r} is not in data.features; "
-                 "a known-future input is a feature whose values are also known for the forecast dates")
-    if len(set(data.known_future)) != len(data.known_future):
-        fail("data.known_future", list(data.known_future), "lists a column twice")
-    positive("data.max_file_mb", data.max_file_mb)
-    positive("data.window", data.window)
-    positive("data.horizon", data.horizon)
-    if data.season_length < 0:
-        fail("data.season_length", data.season_length, "must be 0 (from the frequency) or positive")
-
-    if not (0 < split.train < 1):
-        fail("split.train", split.train, "must be between 0 and 1")
-    if not (0 < split.validation < 1):
-        fail("split.validation", split.validation, "must be between 0 and 1")
-    if split.train + split.validation >= 1:
-        fail("split.validation", split.validation,
-             f"split.train + split.validation must be below 1 to leave a test part (now {split.train + split.validation:g})")
-
-    positive("split.folds", split.folds)
-
-    for key in ("epochs", "batch_size", "patience"):
-        positive(f"train.{key}", getattr(train, key))
-    positive("train.grad_clip", train.grad_clip)
-    if train.threads < 0:
-        fail("train.threads", train.threads, "must be 0 (automatic) or positive")
-
-    for key in ("models", "hidden_size", "num_heads", "ff_size"):
-        if not getattr(search, key):
-            fail(f"search.{key}", [], "must list at least one choice")
-    for model in search.models:
-        one_of("search.models", model, MODEL_TYPES)
-    for key in ("hidden_size", "num_heads", "ff_size"):
-        for value in getattr(search, key):
-            positive(f"search.{key}", value)
-    for key in ("num_layers", "dropout", "lr"):
-        rng = getattr(search, key)
-        if rng.low > rng.high:
-            fail(f"search.{key}", {"low": rng.low, "high": rng.high}, "low must not exceed high")
-    if search.num_layers.low < 1 or search.num_layers.low != int(search.num_layers.low) or search.num_layers.high != int(search.num_layers.high):
-        fail("search.num_layers", search.num_layers, "must be whole numbers of at least 1")
-    if not (0 <= search.dropout.low and search.dropout.high < 1):
-        fail("search.dropout", {"low": search.dropout.low, "high": search.dropout.high}, "must lie in [0, 1)")
-    if search.lr.low <= 0:
-        fail("search.lr", {"low": search.lr.low, "high": search.lr.high}, "low must be greater than 0 (log scale)")
-    if "lstm_transformer" in search.models:
-        for heads in search.num_heads:
-            bad = [h for h in search.hidden_size if h % heads]
-            if bad:
-                fail("search.num_heads", list(search.num_heads),
-                     f"{heads} heads do not divide hidden_size {bad[0]}; every num_heads choice must divide "
-                     "every hidden_size choice so no trial samples an invalid pair")
-
-    params = config.params
-    if params.model:
-        one_of("params.model", params.model, MODEL_TYPES)
-        for key in ("hidden_size", "num_layers", "lr", "epochs"):
-            positive(f"params.{key}", getattr(params, key))
-        if not 0 <= params.dropout < 1:
-            fail("params.dropout", params.dropout, "must lie in [0, 1)")
-        if params.model == "lstm_transformer":
-            positive("params.num_heads", params.num_heads)
-            positive("params.ff_size", params.ff_size)
-            if params.hidden_size % params.num_heads:
-                fail("params.num_heads", params.num_heads, f"must divide params.hidden_size ({params.hidden_size})")
-
-    if not study.name.strip():
-        fail("study.name", study.name, "must not be empty")
-    one_of("study.direction", study.direction, ("minimize",))
-    one_of("study.metric", study.metric, METRICS)
-    one_of("study.sampler", study.sampler, SAMPLERS)
-    one_of("study.pruner", study.pruner, PRUNERS)
-    if study.pruner == "wilcoxon" and split.folds < WILCOXON_MIN_FOLDS:
-        fail("study.pruner", study.pruner, f"needs split.folds >= {WILCOXON_MIN_FOLDS} (now {split.folds}): "
-             "it compares a trial's per-fold values with the best trial's and cannot reach p < 0.1 on fewer; "
-             "use median with fewer folds")
-    if study.n_trials < 0:
-        fail("study.n_trials", study.n_trials, "must be 0 (no limit) or positive")
-    if study.timeout < 0:
-        fail("study.timeout", study.timeout, "must be 0 (no limit) or positive")
-    if study.startup_trials < 0:
-        fail("study.startup_trials", study.startup_trials, "must be 0 or positive")
-    if study.max_retries < 0:
-        fail("study.max_retries", study.max_retries, "must be 0 or positive")
-    positive("study.heartbeat_interval", study.heartbeat_interval)
-    if study.grace_period <= study.heartbeat_interval:
-        fail("study.grace_period", study.grace_period,
-             f"must exceed study.heartbeat_interval ({study.heartbeat_interval}) or live trials would be failed")
-

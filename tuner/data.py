@@ -1,9 +1,9 @@
-"""Load, validate, resample, split, scale and window a sales CSV.
+"""Load, validate, resample, split and window a sales CSV.
 
 The flow: `load_frame` reads and checks the file (every problem reported at once; trailing rows
 without a target value are plans, which `load_with_plan` returns too), `resample`
 turns daily rows into weeks or months, and `Dataset` splits the rows chronologically, fits
-the scaler on the training rows only and cuts model windows as strided views (no copies).
+its `Scaling` on the training rows only and cuts model windows as strided views (no copies).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
-from sklearn.preprocessing import StandardScaler
 
 from tuner.config import DataConfig, SplitConfig
 from tuner.errors import DataError
+from tuner.scaling import Scaling
 
 log = logging.getLogger(__name__)
 
@@ -260,11 +260,11 @@ class Dataset:
         self.values = frame[data.columns].to_numpy(dtype=np.float64)
         self.bounds = self._checked(split_bounds(len(frame), split, fold), split)
         start, end = self.bounds[scale_on]
-        self.scaler = StandardScaler().fit(self.values[start:end])
-        if self.scaler.var_[-1] == 0:
+        if np.ptp(self.values[start:end, -1]) == 0:
             raise DataError(f"{data.path}: column {data.target}: the target is constant over the {scale_on} part, "
                             "so there is nothing to learn and scaling would divide by zero")
-        self.scaled = self.scaler.transform(self.values).astype(np.float32)
+        self.scaling = Scaling.fit(self.values[start:end])
+        self.scaled = self.scaling.apply(self.values)
         self._windows: dict[tuple[str, int], Windows] = {}
 
     @classmethod
@@ -327,7 +327,12 @@ class Dataset:
 
     def to_units(self, scaled_target: np.ndarray) -> np.ndarray:
         """Undo the target's scaling."""
-        return scaled_target * self.scaler.scale_[-1] + self.scaler.mean_[-1]
+        return self.scaling.to_units(scaled_target)
+
+    def fitted_range(self, part: str = "train+validation") -> dict[str, tuple[float, float]]:
+        """Each column's (min, max) over `part`'s rows: what a model fitted on them has seen."""
+        rows = self.values[slice(*self.bounds[part])]
+        return dict(zip(self.config.columns, zip(rows.min(axis=0).tolist(), rows.max(axis=0).tolist())))
 
     def baseline_forecasts(self, part: str) -> dict[str, np.ndarray]:
         """Naive (last value) and seasonal-naive (same step one season back) forecasts for `part`."""

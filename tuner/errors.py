@@ -1,4 +1,4 @@
-"""The few exceptions `tuner` raises on purpose; the CLI maps them to exit status 2."""
+"""The exceptions `tuner` raises on purpose. The CLI maps every `TunerError` to exit status 2."""
 
 
 class TunerError(Exception):
@@ -15,3 +15,11 @@ class DataError(TunerError):
 
 class StorageError(TunerError):
     """A storage URL is invalid, unreachable or holds an incompatible study."""
+
+
+class ModelDirError(TunerError):
+    """A model directory is missing, incomplete, from another format or tampered with."""
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite; the message says when. A failed trial, not a user error."""

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import math
 import os
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+import tomli_w
+
 from tuner.config import SECTIONS, Config, Range
+from tuner.names import TRANSFORMER_PARAMS
 
 
 def config_to_dict(config: Config, relative_to: Path | None = None) -> dict[str, dict[str, Any]]:
@@ -25,7 +26,7 @@ def config_to_dict(config: Config, relative_to: Path | None = None) -> dict[str,
     if not config.params.model:
         del result["params"]
     elif config.params.model != "lstm_transformer":
-        for key in ("num_heads", "ff_size"):
+        for key in TRANSFORMER_PARAMS:
             del result["params"][key]
     return result
 
@@ -43,23 +44,6 @@ def _plain(value: Any) -> Any:
 
 
 def dump_toml(data: dict[str, dict[str, Any]], header: str = "") -> str:
-    """TOML text for sections of scalars, lists and flat inline tables (all a config holds)."""
-    lines = [f"# {line}" for line in header.splitlines()]
-    for name, section in data.items():
-        lines += ["", f"[{name}]"]
-        lines += [f"{key} = {_toml_value(value)}" for key, value in section.items()]
-    return "\n".join(lines).lstrip("\n") + "\n"
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value) if not isinstance(value, float) or math.isfinite(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, str):
-        return json.dumps(value)  # a JSON string is a valid TOML basic string
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{json.dumps(str(k))} = {_toml_value(v)}" for k, v in value.items()) + " }"
-    raise TypeError(f"cannot write {value!r} as TOML")
+    """TOML text of `data`, after a comment block `header`."""
+    comments = "".join(f"# {line}\n" for line in header.splitlines())
+    return comments + ("\n" if comments else "") + tomli_w.dumps(data)

@@ -7,6 +7,8 @@ import typing
 import numpy as np
 from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 
+from tuner.names import METRICS
+
 Errors = typing.TypeVar("Errors", float, list)
 
 
@@ -38,15 +40,13 @@ def wape(actual: np.ndarray, forecast: np.ndarray) -> float:
 
 
 def forecast_errors(actual: np.ndarray, forecast: np.ndarray, prefix: str = "") -> dict[str, float]:
-    """MAE, RMSE, MAPE, sMAPE and WAPE over every sample and horizon step."""
+    """MAE, RMSE, MAPE, sMAPE and WAPE over every sample and horizon step (`names.METRICS`)."""
     actual, forecast = np.ravel(actual), np.ravel(forecast)
-    return {
-        f"{prefix}mae": float(mean_absolute_error(actual, forecast)),
-        f"{prefix}rmse": float(root_mean_squared_error(actual, forecast)),
-        f"{prefix}mape": mape(actual, forecast),
-        f"{prefix}smape": smape(actual, forecast),
-        f"{prefix}wape": wape(actual, forecast),
-    }
+    return {f"{prefix}{name}": float(METRIC_FUNCTIONS[name](actual, forecast)) for name in METRICS}
+
+
+METRIC_FUNCTIONS = {"mae": mean_absolute_error, "rmse": root_mean_squared_error, "mape": mape, "smape": smape,
+                    "wape": wape}
 
 
 def errors_by_step(actual: np.ndarray, forecast: np.ndarray, prefix: str = "") -> dict[str, list[float]]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
-from tuner.config import ModelConfig
+from tuner.config import DataConfig, ModelConfig
+from tuner.names import ARCHITECTURE_PARAMS
 
 
 class LSTMForecaster(nn.Module):
@@ -77,6 +80,13 @@ MODEL_CLASSES: dict[str, type[LSTMForecaster]] = {
     "lstm": LSTMForecaster,
     "lstm_transformer": LSTMTransformerForecaster,
 }
+
+
+def model_config(params: dict[str, Any], data: DataConfig) -> ModelConfig:
+    """The architecture that a trial's parameters describe, sized for `data`."""
+    architecture = {key: params[key] for key in ARCHITECTURE_PARAMS if key in params}
+    return ModelConfig(kind=params["model"], n_inputs=len(data.columns), horizon=data.horizon,
+                       known_columns=data.known_future_columns, **architecture)
 
 
 def build_model(config: ModelConfig) -> LSTMForecaster:

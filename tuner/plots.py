@@ -15,6 +15,7 @@ import pandas as pd
 
 from tuner.config import DataConfig
 from tuner.data import Dataset, load_frame
+from tuner.names import display_name
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -39,12 +40,12 @@ def lines_on_test_part(dataset: Dataset, forecast: np.ndarray) -> Lines:
     dates = dataset.dates[dataset.windows("test").target_rows]
     lines = {"actual": dataset.actuals("test")[:, 0], "model": forecast[:, 0]}
     for name, values in dataset.baseline_forecasts("test").items():
-        lines[name.replace("_", "-")] = values[:, 0]
+        lines[display_name(name)] = values[:, 0]
     return {label: pd.Series(values, index=dates) for label, values in lines.items()}
 
 
 def prediction_lines(data: DataConfig, csv: Path, forecast: pd.DataFrame) -> Lines:
-    """The tail of `csv`'s target history and the forecast that `artifacts.forecast` made from it."""
+    """The tail of `csv`'s target history and the forecast that `Forecaster.forecast` made from it."""
     history = load_frame(replace(data, path=csv))[data.target].iloc[-HISTORY_WINDOWS * data.window:]
     dates = pd.to_datetime(forecast[data.date_column])
     future = pd.Series(forecast[f"{data.target}_forecast"].to_numpy(), index=dates)

@@ -1,11 +1,13 @@
-"""One training loop for tuning, final fitting and tests: mini-batch Adam on MSE with early stopping."""
+"""One training loop for tuning, final fitting and tests: mini-batch Adam on MSE with early stopping.
+
+Random state is scoped (`seeded`); thread counts are left to the process entry points."""
 
 from __future__ import annotations
 
 import math
 import os
-import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,12 +16,9 @@ from torch import nn
 
 from tuner.config import TrainConfig
 from tuner.data import Windows
+from tuner.errors import TrainingDiverged
 
 PREDICT_BATCH = 4096
-
-
-class TrainingDiverged(RuntimeError):
-    """The loss became NaN or infinite; the message says when."""
 
 
 @dataclass(frozen=True)
@@ -39,16 +38,20 @@ class FitResult:
 
 
 def configure_threads(threads: int, workers: int = 1) -> int:
-    """Set torch's intra-op threads: `threads`, or this machine's cores shared among `workers`."""
+    """Set this process's torch intra-op threads: `threads`, or the machine's cores shared among
+    `workers`. For process entry points (the CLI, a worker), never for library code."""
     count = threads or max(1, (os.cpu_count() or 1) // workers)
     torch.set_num_threads(count)
     return count
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Seed torch's CPU generator (initial weights, dropout) inside the block, and restore the
+    caller's generator state after it."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def predict(model: nn.Module, inputs: np.ndarray | torch.Tensor, future: np.ndarray | None = None) -> np.ndarray:
@@ -84,13 +87,17 @@ def fit(
     `epochs` (default `config.epochs`) and keeps the last weights. `on_epoch` is called after
     every epoch and may raise to stop training (the objective raises `TrialPruned`).
     """
-    seed_everything(seed)
+    with seeded(seed):
+        return _fit(model, train, validation, lr, config, seed, epochs or config.epochs, on_epoch)
+
+
+def _fit(model: nn.Module, train: Windows, validation: Windows | None, lr: float, config: TrainConfig, seed: int,
+         epochs: int, on_epoch: Callable[[EpochResult], None] | None) -> FitResult:
     inputs, targets = torch.as_tensor(train.inputs), torch.as_tensor(train.targets)
     future = None if train.future is None else torch.as_tensor(train.future)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     loss_fn = nn.MSELoss()
     order = torch.Generator().manual_seed(seed)
-    epochs = epochs or config.epochs
 
     best_epoch, best_loss, best_forecast = -1, math.inf, None
     best_state: dict[str, torch.Tensor] | None = None

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tuner.artifacts import ForecastInputs, LoadedModel, forecast_values
 from tuner.errors import TunerError
+from tuner.forecaster import Forecaster, ForecastInputs
 
 BASE_FACTOR = 1.0
 
@@ -80,14 +80,14 @@ def parse_fixed(texts: list[str]) -> dict[str, float]:
     return fixed
 
 
-def run(loaded: LoadedModel, inputs: ForecastInputs, column: str, factors: list[float], fixed: dict[str, float],
+def run(forecaster: Forecaster, inputs: ForecastInputs, column: str, factors: list[float], fixed: dict[str, float],
         cost_per_impression: float | None = None, ad_spend: float | None = None) -> WhatIf:
     """Forecast under each factor on `column`'s planned values, with `fixed` inputs held constant.
 
     Spend is `cost_per_impression` times the scenario's planned `column` (impressions), or
     `ad_spend` (the base plan's spend) times the factor.
     """
-    known = loaded.config.data.known_future
+    known = forecaster.config.data.known_future
     for name in [column, *fixed]:
         if name not in known:
             has = f"its known-future inputs are {', '.join(known)}" if known else "it has no known-future inputs"
@@ -100,22 +100,22 @@ def run(loaded: LoadedModel, inputs: ForecastInputs, column: str, factors: list[
     for factor in factors:
         scenario_plan = plan.copy()
         scenario_plan[column] = plan[column] * factor
-        warnings += outside_seen(loaded, scenario_plan, f"at {factor:g} x")
+        warnings += outside_seen(forecaster, scenario_plan, f"at {factor:g} x")
         if cost_per_impression is not None:
             spend = cost_per_impression * float(scenario_plan[column].sum())
         else:
             spend = None if ad_spend is None else ad_spend * factor
-        scenarios.append(Scenario(factor, forecast_values(loaded, inputs, scenario_plan), spend))
+        scenarios.append(Scenario(factor, forecaster.forecast_values(inputs, scenario_plan), spend))
     return WhatIf(column, inputs.dates, fixed, scenarios, list(dict.fromkeys(warnings)))
 
 
-def outside_seen(loaded: LoadedModel, plan: pd.DataFrame, where: str) -> list[str]:
+def outside_seen(forecaster: Forecaster, plan: pd.DataFrame, where: str) -> list[str]:
     """A warning per planned column that leaves the range of values the model was fitted on."""
     warnings = []
     for column in plan.columns:
-        if column not in loaded.seen:
+        if column not in forecaster.seen:
             continue
-        low, high = loaded.seen[column]
+        low, high = forecaster.seen[column]
         lowest, highest = float(plan[column].min()), float(plan[column].max())
         if lowest < low or highest > high:
             warnings.append(f"warning: {where}, planned {column} spans {_number(lowest)} to {_number(highest)}, outside "

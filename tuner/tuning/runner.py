@@ -1,5 +1,6 @@
-"""A `tuner tune` run: check the data, open the study, then run trials in this process or in
-worker processes that share the study through its database (Optuna's distributed mode)."""
+"""A `tuner tune` run: check the data, open the study (checking the settings it was tuned with),
+then run trials in this process or in worker processes that share the study through its database
+(Optuna's distributed mode)."""
 
 from __future__ import annotations
 
@@ -19,8 +20,18 @@ from optuna.trial import TrialState
 from tuner.config import Config
 from tuner.data import Dataset, load_frame
 from tuner.errors import TunerError
-from tuner.metrics import forecast_errors, mean_errors
-from tuner.study import count_run_trials, fail_stale_trials, make_url_or_fail, open_storage, open_study, record_baselines
+from tuner.evaluation import baseline_errors
+from tuner.train import configure_threads
+from tuner.tuning.storage import make_url_or_fail, open_storage
+from tuner.tuning.study import (
+    count_run_trials,
+    create_sampler,
+    fail_stale_trials,
+    open_study,
+    record_baselines,
+    remember_settings,
+)
+from tuner.tuning.worker import run_trials
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +44,6 @@ FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 class TuneResult:
     study: optuna.Study
     interrupted: bool  # stopped by Ctrl-C or SIGTERM; completed trials are kept
-
-
-def baseline_errors(folds: list[Dataset]) -> dict[str, dict[str, float]]:
-    """Validation metrics of the naive and seasonal-naive forecasts, on the trials' own targets
-    (the mean over walk-forward folds, as for trials)."""
-    per_fold = [
-        {name: forecast_errors(fold.actuals("validation"), forecast, prefix="val_")
-         for name, forecast in fold.baseline_forecasts("validation").items()}
-        for fold in folds
-    ]
-    return {name: mean_errors([errors[name] for errors in per_fold]) for name in per_fold[0]}
 
 
 def interrupt_once(signum: int, frame: object) -> None:
@@ -63,20 +63,23 @@ def new_run_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
-def tune(config: Config, url: str, workers: int = 1, progress: bool = True) -> TuneResult:
-    """Add `study.n_trials` trials (or run until `study.timeout`) to the configured study."""
+def tune(config: Config, url: str, workers: int = 1, progress: bool = True,
+         allow_changed: bool = False) -> TuneResult:
+    """Add `study.n_trials` trials (or run until `study.timeout`) to the configured study.
+
+    `allow_changed`: run even when the data or split settings differ from the study's."""
     folds = Dataset.folds(load_frame(config.data), config.data, config.split)  # bad data fails before workers start
     study = open_study(config, open_storage(url, config.study))
+    remember_settings(study, config, allow_changed)
     record_baselines(study, baseline_errors(folds))
     fail_stale_trials(study)  # trials left RUNNING by workers that died earlier
     run_id = new_run_id()
     deadline = time.time() + config.study.timeout if config.study.timeout else None
     seed_offset = len(study.get_trials(deepcopy=False))
     if workers == 1:
-        from tuner.worker import run_trials
-
+        study.sampler = create_sampler(config, seed_offset)  # later runs draw other random start-up trials
         try:
-            run_trials(config, url, run_id, seed_offset, 1, deadline, progress, folds)
+            run_trials(study, config, run_id, 1, deadline, progress, folds)
         except KeyboardInterrupt:
             return TuneResult(study, interrupted=True)
         return TuneResult(study, interrupted=False)
@@ -92,14 +95,14 @@ def worker_main(config: Config, url: str, run_id: str, seed_offset: int, workers
     """Entry point of a worker process (spawned: a fresh interpreter that imports torch itself).
 
     `log_level`: the parent's "tuner" logger level, so `-v` shows the workers' epochs too."""
-    from tuner.worker import run_trials
-
     handle_stop_signals()
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
     logging.getLogger("tuner").setLevel(log_level)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    configure_threads(config.train.threads, workers)
     try:
-        run_trials(config, url, run_id, seed_offset, workers, deadline)
+        study = open_study(config, open_storage(url, config.study), seed_offset)
+        run_trials(study, config, run_id, workers, deadline)
     except KeyboardInterrupt:
         sys.exit(130)
     except TunerError as exc:

@@ -1,27 +1,21 @@
-"""Storage URL resolution, study creation and loading, sampler and pruner, and the tuning run."""
+"""Storage: the SQLAlchemy URL (flag > environment > config > SQLite default), passwords kept out
+of messages and files, and Optuna's RDB storage with heartbeats and `pool_pre_ping`."""
 
 from __future__ import annotations
 
-import logging
-import math
 import os
 import time
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 
 import optuna
 import sqlalchemy.exc
-from optuna.trial import TrialState
 from sqlalchemy.engine import make_url
 
-from tuner.config import Config, ParamsConfig, StudyConfig
+from tuner.config import Config, StudyConfig
 from tuner.errors import StorageError
 
-log = logging.getLogger(__name__)
-
 STORAGE_ENV = "TUNER_STORAGE"
-PRUNE_WARMUP_EPOCHS = 2  # epochs every trial runs before the median pruner may stop it
 CONNECT_TIMEOUT_SECONDS = 5
 TABLE_RACE_RETRIES = 5  # attempts when concurrent first runs race to create Optuna's tables
 
@@ -128,102 +122,3 @@ def engine_options(url: sqlalchemy.engine.URL) -> dict:
     if url.get_backend_name() in ("postgresql", "mysql", "mariadb"):
         options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
     return options
-
-
-def create_sampler(config: Config, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
-    """The configured sampler; workers of one study pass distinct offsets so their random
-    start-up trials differ."""
-    study = config.study
-    seed = study.seed + seed_offset
-    if study.sampler == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        # group=True: lstm_transformer's extra parameters are modelled jointly with the rest
-        return optuna.samplers.TPESampler(
-            seed=seed, n_startup_trials=study.startup_trials, multivariate=True, group=True,
-            constant_liar=True,
-        )
-
-
-def create_pruner(config: Config) -> optuna.pruners.BasePruner:
-    study = config.study
-    if study.pruner == "hyperband":  # walk-forward folds report after the first fold's epochs
-        last_step = config.train.epochs + (config.split.folds - 1 if config.split.folds > 1 else 0)
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=last_step)
-    if study.pruner == "wilcoxon":
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.pruners.WilcoxonPruner(p_threshold=0.1)
-    if study.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=study.startup_trials,
-                                           n_warmup_steps=PRUNE_WARMUP_EPOCHS)
-    return optuna.pruners.NopPruner()
-
-
-def open_study(config: Config, storage: optuna.storages.BaseStorage | str, seed_offset: int = 0) -> optuna.Study:
-    """Create the study, or load it if it exists and was made for the same metric."""
-    try:
-        study = optuna.create_study(
-            storage=storage, study_name=config.study.name, direction=config.study.direction,
-            sampler=create_sampler(config, seed_offset), pruner=create_pruner(config), load_if_exists=True,
-        )
-    except sqlalchemy.exc.SQLAlchemyError as exc:
-        raise StorageError(f"study {config.study.name!r}: the storage failed: {str(exc).splitlines()[0]}") from None
-    metric = study.user_attrs.get("metric")
-    if metric is None:
-        study.set_user_attr("metric", config.study.metric)
-    elif metric != config.study.metric:
-        raise StorageError(f"study {config.study.name!r} optimizes {metric}, but study.metric = "
-                           f"{config.study.metric!r}; use another study.name or the same metric")
-    return study
-
-
-def count_run_trials(study: optuna.Study, run_id: str, states: Sequence[TrialState]) -> int:
-    """Trials in `states` that one `tuner tune` command ran (tagged with its run id)."""
-    return sum(t.user_attrs.get("run") == run_id for t in study.get_trials(deepcopy=False, states=states))
-
-
-def load_existing_study(config: Config, url: str) -> optuna.Study:
-    """The config's study, which must exist already (for commands that read it)."""
-    try:
-        return optuna.load_study(study_name=config.study.name, storage=open_storage(url))
-    except KeyError:
-        raise StorageError(f"no study {config.study.name!r} in {mask_password(url)}; "
-                           "check study.name / --study, or run `tuner tune` first") from None
-
-
-def record_baselines(study: optuna.Study, baselines: dict[str, dict[str, float]]) -> None:
-    """Store the baselines' validation metrics once per study; warn if the data has changed since."""
-    stored = study.user_attrs.get("baselines")
-    if stored is None:
-        study.set_user_attr("baselines", baselines)
-        return
-    old, new = stored.get("seasonal_naive", {}).get("val_mae"), baselines["seasonal_naive"]["val_mae"]
-    if old is None or not math.isclose(old, new, rel_tol=1e-9):
-        log.warning("study %r: the validation data differ from when the study began (seasonal-naive MAE "
-                    "%s, now %.6g); its trials are not comparable with new ones", study.study_name, old, new)
-
-
-def fail_stale_trials(study: optuna.Study) -> None:
-    """Fail (and so re-queue) RUNNING trials whose worker stopped sending heartbeats."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)
-
-
-def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
-    """The best completed trial; a StorageError when none has completed yet."""
-    try:
-        return study.best_trial
-    except ValueError:
-        raise StorageError(f"study {study.study_name!r} has no completed trial yet; run `tuner tune` first") from None
-
-
-def best_params(study: optuna.Study) -> ParamsConfig:
-    """The best trial's parameters, with the epochs to retrain (its best epoch + 1)."""
-    best = best_trial(study)
-    if "best_epoch" not in best.user_attrs:
-        raise StorageError(f"trial #{best.number} of study {study.study_name!r} has no best_epoch (it was not "
-                           "run by tuner); export it by hand with params.epochs set")
-    return ParamsConfig(**best.params, epochs=best.user_attrs["best_epoch"] + 1)

@@ -11,8 +11,7 @@ import optuna
 
 from tuner.config import Config
 from tuner.data import Dataset, load_frame
-from tuner.search import Evaluator
-from tuner.train import configure_threads
+from tuner.evaluation import Evaluator
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,6 @@ class Reseeded:
 def reseed(config: Config, trials: list[optuna.trial.FrozenTrial], seeds: int) -> list[Reseeded]:
     """Retrain each trial's configuration with the same `seeds` fresh seeds (the trial's own seed
     is left out, since it is the one that was selected), best mean first, then smallest spread."""
-    configure_threads(config.train.threads)
     evaluator = Evaluator(config, Dataset.folds(load_frame(config.data), config.data, config.split))
     metric = config.study.metric
     results = []

@@ -11,9 +11,9 @@ from optuna.trial import TrialState
 
 from tuner.config import Config
 from tuner.data import Dataset, load_frame
-from tuner.search import Objective
-from tuner.study import count_run_trials, open_storage, open_study
-from tuner.train import TrainingDiverged, configure_threads
+from tuner.errors import TrainingDiverged
+from tuner.tuning.objective import Objective
+from tuner.tuning.study import count_run_trials
 
 COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)  # finished or under way
 
@@ -43,19 +43,17 @@ class StopWhenRunIsDone:
             study.stop()
 
 
-def run_trials(config: Config, url: str, run_id: str, seed_offset: int = 0, workers: int = 1,
-               deadline: float | None = None, progress: bool = False, folds: list[Dataset] | None = None) -> None:
-    """Run trials in this process: `study.n_trials` of them alone, or this worker's share of the run.
+def run_trials(study: optuna.Study, config: Config, run_id: str, workers: int = 1, deadline: float | None = None,
+               progress: bool = False, folds: list[Dataset] | None = None) -> None:
+    """Run trials of `study` (opened with this worker's own sampler seed) in this process:
+    `study.n_trials` of them alone, or this worker's share of the run.
 
-    `seed_offset` keeps the samplers of concurrent workers (and of later runs) from drawing the
-    same random start-up trials. `folds`: the data, already loaded in this process, or None to load it.
+    `folds`: the data, already loaded in this process, or None to load it.
     """
     for handler in logging.getLogger("optuna").handlers:  # logger filters would miss child loggers
         handler.addFilter(ExpectedFailureFilter())
-    configure_threads(config.train.threads, workers)
     if folds is None:
         folds = Dataset.folds(load_frame(config.data), config.data, config.split)
-    study = open_study(config, open_storage(url, config.study), seed_offset)
     n_trials = config.study.n_trials or None
     callbacks = []
     if workers > 1 and n_trials:

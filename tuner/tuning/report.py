@@ -18,17 +18,12 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
+from tuner.names import BASELINES, METRIC_LABELS, MODEL_LABELS, PARAMS, display_name
+from tuner.tables import metric_cell, metrics_table, params_text, series_table
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-METRIC_COLUMNS = ("mae", "rmse", "mape")
-PARAM_ORDER = ("model", "hidden_size", "num_layers", "dropout", "lr", "num_heads", "ff_size")
-
-
-def format_value(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
 
 
 def trial_counts(study: optuna.Study) -> dict[str, int]:
@@ -43,24 +38,9 @@ def counts_text(study: optuna.Study) -> str:
     return ", ".join(f"{n} {state}" for state, n in trial_counts(study).items() if n)
 
 
-def params_text(params: dict[str, Any], keys: tuple[str, ...] = PARAM_ORDER) -> str:
-    """A trial's parameters as "name=value" pairs, in search-space order."""
-    return "  ".join(f"{k}={format_value(params[k])}" for k in keys if k in params)
-
-
 def baseline_rows(study: optuna.Study) -> dict[str, dict[str, float]]:
     """The study's baselines by display name ("seasonal-naive"), for `metrics_table`."""
-    return {name.replace("_", "-"): metrics for name, metrics in study.user_attrs.get("baselines", {}).items()}
-
-
-def metrics_table(rows: dict[str, dict[str, float]], prefix: str = "val_") -> list[str]:
-    """Aligned lines: one row per forecaster, columns MAE, RMSE, MAPE (keys `prefix` + name)."""
-    width = max(len(name) for name in rows)
-    lines = [f"  {'':<{width}}  {'MAE':>10}  {'RMSE':>10}  {'MAPE':>8}"]
-    for name, metrics in rows.items():
-        mae, rmse, mape = (metrics.get(f"{prefix}{m}", float("nan")) for m in METRIC_COLUMNS)
-        lines.append(f"  {name:<{width}}  {mae:>10.2f}  {rmse:>10.2f}  {mape:>7.2f}%")
-    return lines
+    return {display_name(name): metrics for name, metrics in study.user_attrs.get("baselines", {}).items()}
 
 
 def summary(study: optuna.Study, storage: str) -> str:
@@ -121,20 +101,8 @@ def best_table(study: optuna.Study, storage: str, top: int) -> str:
     return "\n".join(lines)
 
 
-def series_table(rows: dict[str, list[float]], first: int = 1) -> list[str]:
-    """Aligned lines: one row per name, one column per fold or forecast step (numbered from `first`)."""
-    width = max(len(name) for name in rows)
-    count = max(len(values) for values in rows.values())
-    lines = [f"  {'':<{width}}" + "".join(f"  {first + i:>9}" for i in range(count))]
-    for name, values in rows.items():
-        lines.append(f"  {name:<{width}}" + "".join(f"  {value:>9.2f}" for value in values))
-    return lines
-
-
 # ---- the HTML report ----
 
-REPORT_METRICS = {"mae": "MAE", "rmse": "RMSE", "mape": "MAPE %", "smape": "sMAPE %", "wape": "WAPE %"}
-MODEL_NAMES = {"lstm": "LSTM", "lstm_transformer": "LSTM+Transformer"}
 PLOT_HEIGHT = 440
 PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
@@ -240,13 +208,13 @@ def summary_section(study: optuna.Study, storage: str) -> Section:
 def best_section(study: optuna.Study, top: int) -> Section:
     """The best completed trials with every validation metric and their parameters, then the baselines."""
     objective = study.user_attrs.get("metric", "")
-    metrics = [f"val_{m}" for m in REPORT_METRICS]
+    metrics = [f"val_{m}" for m in METRIC_LABELS]
     header = ["", "model", *(f"<b>{label}</b>" if key == objective else label
-                             for key, label in zip(metrics, REPORT_METRICS.values())), "best epoch", "parameters"]
+                             for key, label in zip(metrics, METRIC_LABELS.values())), "best epoch", "parameters"]
     rows, classes = [], []
     for trial in top_trials(study, top):
-        params = params_text(trial.params, PARAM_ORDER[1:])
-        rows.append([f"trial #{trial.number}", MODEL_NAMES.get(trial.params.get("model"), "?"),
+        params = params_text(trial.params, PARAMS[1:])
+        rows.append([f"trial #{trial.number}", MODEL_LABELS.get(trial.params.get("model"), "?"),
                      *(metric_cell(trial.user_attrs.get(key)) for key in metrics),
                      escape(str(trial.user_attrs.get("best_epoch", ""))), escape(params)])
         classes.append("")
@@ -256,10 +224,6 @@ def best_section(study: optuna.Study, top: int) -> Section:
         rows.append([escape(name), "baseline", *(metric_cell(values.get(k)) for k in metrics), "", ""])
         classes.append("baseline")
     return Section("best", "Best trials", html_table(header, rows, classes, kind="trials"))
-
-
-def metric_cell(value: float | None) -> str:
-    return "" if value is None or math.isnan(value) else f"{value:.2f}"
 
 
 def plot_sections(study: optuna.Study) -> list[Section]:
@@ -318,7 +282,7 @@ def model_row(name: str, trials: list[optuna.trial.FrozenTrial]) -> list[str]:
     scored = [(t.user_attrs["val_mae"], t.number) for t in trials
               if t.state == TrialState.COMPLETE and "val_mae" in t.user_attrs]
     best = min(scored) if scored else None
-    return [escape(MODEL_NAMES.get(name, name)), *(str(states.count(s)) for s in
+    return [escape(MODEL_LABELS.get(name, name)), *(str(states.count(s)) for s in
                                                    (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)),
             f"#{best[1]}" if best else "", metric_cell(best[0] if best else None),
             metric_cell(statistics.median(v for v, _ in scored) if scored else None)]
@@ -326,16 +290,15 @@ def model_row(name: str, trials: list[optuna.trial.FrozenTrial]) -> list[str]:
 
 def forecast_section(model_dir: Path) -> Section:
     """A fitted model's forecast vs the actual test values, with the baselines and the test metrics."""
-    from tuner import artifacts  # imports torch
+    from tuner.forecaster import Forecaster  # imports torch
     from tuner.plots import figure, lines_on_test_part, title_on_test_part
 
-    loaded = artifacts.load(model_dir)
-    dataset, forecast = artifacts.forecast_test_part(loaded)
-    data = loaded.config.data
-    fig = figure(lines_on_test_part(dataset, forecast), title_on_test_part(data, loaded.params.model), data.target)
-    names = {"model": escape(f"{MODEL_NAMES.get(loaded.params.model, loaded.params.model)} ({model_dir})"),
-             "naive": "naive", "seasonal_naive": "seasonal-naive"}
-    rows = [[label, *(metric_cell(loaded.metrics.get(key, {}).get(f"test_{m}")) for m in REPORT_METRICS)]
+    forecaster = Forecaster.load(model_dir)
+    test = forecaster.test_forecast()
+    data, model = forecaster.config.data, forecaster.params.model
+    fig = figure(lines_on_test_part(test.dataset, test.forecast), title_on_test_part(data, model), data.target)
+    names = {"model": escape(f"{MODEL_LABELS.get(model, model)} ({model_dir})"), **BASELINES}
+    rows = [[label, *(metric_cell(forecaster.metrics.get(key, {}).get(f"test_{m}")) for m in METRIC_LABELS)]
             for key, label in names.items()]
-    table = html_table(["test part", *REPORT_METRICS.values()], rows, ["", "baseline", "baseline"])
+    table = html_table(["test part", *METRIC_LABELS.values()], rows, ["", *(["baseline"] * len(BASELINES))])
     return Section("forecast", "Forecast vs actual (test part)", table + chart(fig))

@@ -1,0 +1,71 @@
+"""The Optuna boundary is a package boundary: only `tuner/tuning/` imports optuna, so fit, predict
+and whatif never load it; and the study readers (best, report) never load torch."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import write_study
+
+from tuner.config import load_config
+from tuner.tuning.runner import tune
+
+PACKAGE = Path(__file__).resolve().parents[1] / "tuner"
+PARAMS = '\n[params]\nmodel = "lstm"\nhidden_size = 8\nlr = 0.002\nepochs = 1\n'
+
+
+def imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_only_the_tuning_package_imports_optuna():
+    outside = [path.relative_to(PACKAGE).as_posix() for path in PACKAGE.rglob("*.py")
+               if "tuning" not in path.relative_to(PACKAGE).parts and "optuna" in imported_modules(path)]
+    assert outside == []
+
+
+def loaded_after(args: list[str]) -> dict:
+    """Run `tuner ARGS` in a fresh interpreter; which of optuna and torch it loaded, and its exit status."""
+    code = ("import sys; from tuner.cli import main; status = main(sys.argv[1:]); "
+            "print(status, 'optuna' in sys.modules, 'torch' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
+    status, optuna, torch = run.stdout.split()[-3:]
+    assert status == "0", run.stderr
+    return {"optuna": optuna == "True", "torch": torch == "True"}
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> Path:
+    """A config with fixed [params] and a known-future input, one tuned trial, and a file whose
+    last row is the plan for the next day."""
+    folder = tmp_path_factory.mktemp("imports")
+    config = write_study(folder, days=200, epochs=1, extra=PARAMS)
+    config.write_text(config.read_text().replace("[data]\n", '[data]\nknown_future = ["ad_impressions"]\n', 1))
+    tune(load_config(config, ["study.n_trials=1"]), f"sqlite:///{folder / 'small.db'}", progress=False)
+    sales = pd.read_csv(folder / "sales.csv")
+    next_day = (pd.Timestamp(sales["date"].iloc[-1]) + pd.Timedelta(days=1)).strftime("%Y-%m-%d")
+    plan = pd.DataFrame({"date": [next_day], "ad_impressions": [50_000]})
+    pd.concat([sales, plan]).to_csv(folder / "plan.csv", index=False)
+    return config
+
+
+def test_fit_predict_and_whatif_do_not_load_optuna(study, tmp_path):
+    model, plan = str(tmp_path / "model"), str(study.parent / "plan.csv")
+    assert loaded_after(["fit", str(study), "-o", model]) == {"optuna": False, "torch": True}
+    assert loaded_after(["predict", model, plan, "-o", str(tmp_path / "f.csv")]) == {"optuna": False, "torch": True}
+    assert loaded_after(["whatif", model, plan, "--scale", "ad_impressions=0.5,1"]) == {"optuna": False, "torch": True}
+
+
+def test_best_and_report_do_not_load_torch(study, tmp_path):
+    assert loaded_after(["best", str(study)]) == {"optuna": True, "torch": False}
+    assert loaded_after(["report", str(study), "-o", str(tmp_path / "r.html")]) == {"optuna": True, "torch": False}

@@ -1,0 +1,176 @@
+"""Cross-field rules of a study config, one function per section. Each returns every problem it
+finds as (dotted key, message naming the key, the value and the rule), so that a file with several
+mistakes is fixed in one pass."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from tuner.config import (
+    Config,
+    DataConfig,
+    ParamsConfig,
+    SearchConfig,
+    SplitConfig,
+    StudyConfig,
+    TrainConfig,
+)
+from tuner.names import MODEL_TYPES, VALIDATION_METRICS
+
+SAMPLERS = ("tpe", "random")
+PRUNERS = ("median", "hyperband", "wilcoxon", "none")
+WILCOXON_MIN_FOLDS = 5  # with p < 0.1 it can first prune after 4 worse folds; with 5 it saves the last
+FREQUENCIES = ("D", "W", "M")
+FILL_POLICIES = ("error", "zero", "ffill", "interpolate")
+AGGREGATIONS = ("sum", "mean", "min", "max", "first", "last")
+
+Problem = tuple[str, str]  # (dotted key, message)
+
+
+class Problems:
+    """Collects problems; the helpers below each check one rule."""
+
+    def __init__(self) -> None:
+        self.found: list[Problem] = []
+
+    def add(self, key: str, value: Any, rule: str) -> None:
+        self.found.append((key, f"{key} = {value!r}: {rule}"))
+
+    def one_of(self, key: str, value: Any, allowed: Sequence[str]) -> None:
+        if value not in allowed:
+            close = difflib.get_close_matches(str(value), allowed, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            self.add(key, value, f"must be one of {', '.join(allowed)}{hint}")
+
+    def positive(self, key: str, value: float) -> None:
+        if value <= 0:
+            self.add(key, value, "must be greater than 0")
+
+    def not_negative(self, key: str, value: float, meaning: str = "") -> None:
+        if value < 0:
+            self.add(key, value, f"must be {meaning or '0'} or positive")
+
+
+def check_data(p: Problems, data: DataConfig) -> None:
+    p.one_of("data.frequency", data.frequency, FREQUENCIES)
+    if data.target in data.features:
+        p.add("data.features", list(data.features), f"must not contain the target {data.target!r}")
+    if len(set(data.features)) != len(data.features):
+        p.add("data.features", list(data.features), "lists a column twice")
+    for column, how in data.aggregation.items():
+        p.one_of(f"data.aggregation.{column}", how, AGGREGATIONS)
+        if column not in data.columns:
+            p.add(f"data.aggregation.{column}", how, "names a column that is neither the target nor a feature")
+    p.one_of("data.fill_missing", data.fill_missing, FILL_POLICIES)
+    for column in data.known_future:
+        if column not in data.features:
+            p.add("data.known_future", list(data.known_future), f"{column!r} is not in data.features; a known-future "
+                  "input is a feature whose values are also known for the forecast dates")
+    if len(set(data.known_future)) != len(data.known_future):
+        p.add("data.known_future", list(data.known_future), "lists a column twice")
+    p.positive("data.max_file_mb", data.max_file_mb)
+    p.positive("data.window", data.window)
+    p.positive("data.horizon", data.horizon)
+    p.not_negative("data.season_length", data.season_length, "0 (from the frequency)")
+
+
+def check_split(p: Problems, split: SplitConfig) -> None:
+    if not 0 < split.train < 1:
+        p.add("split.train", split.train, "must be between 0 and 1")
+    if not 0 < split.validation < 1:
+        p.add("split.validation", split.validation, "must be between 0 and 1")
+    if split.train + split.validation >= 1:
+        p.add("split.validation", split.validation, "split.train + split.validation must be below 1 to leave a "
+              f"test part (now {split.train + split.validation:g})")
+    p.positive("split.folds", split.folds)
+
+
+def check_train(p: Problems, train: TrainConfig) -> None:
+    for key in ("epochs", "batch_size", "patience", "grad_clip"):
+        p.positive(f"train.{key}", getattr(train, key))
+    p.not_negative("train.threads", train.threads, "0 (automatic)")
+
+
+def check_search(p: Problems, search: SearchConfig) -> None:
+    for key in ("models", "hidden_size", "num_heads", "ff_size"):
+        if not getattr(search, key):
+            p.add(f"search.{key}", [], "must list at least one choice")
+    for model in search.models:
+        p.one_of("search.models", model, MODEL_TYPES)
+    for key in ("hidden_size", "num_heads", "ff_size"):
+        for value in getattr(search, key):
+            p.positive(f"search.{key}", value)
+    for key in ("num_layers", "dropout", "lr"):
+        rng = getattr(search, key)
+        if rng.low > rng.high:
+            p.add(f"search.{key}", {"low": rng.low, "high": rng.high}, "low must not exceed high")
+    layers = search.num_layers
+    if layers.low < 1 or layers.low != int(layers.low) or layers.high != int(layers.high):
+        p.add("search.num_layers", layers, "must be whole numbers of at least 1")
+    if not (0 <= search.dropout.low and search.dropout.high < 1):
+        p.add("search.dropout", {"low": search.dropout.low, "high": search.dropout.high}, "must lie in [0, 1)")
+    if search.lr.low <= 0:
+        p.add("search.lr", {"low": search.lr.low, "high": search.lr.high}, "low must be greater than 0 (log scale)")
+    if "lstm_transformer" in search.models:
+        for heads in search.num_heads:
+            bad = [h for h in search.hidden_size if h % heads]
+            if bad:
+                p.add("search.num_heads", list(search.num_heads),
+                      f"{heads} heads do not divide hidden_size {bad[0]}; every num_heads choice must divide "
+                      "every hidden_size choice so no trial samples an invalid pair")
+
+
+def check_params(p: Problems, params: ParamsConfig) -> None:
+    if not params.model:
+        return
+    p.one_of("params.model", params.model, MODEL_TYPES)
+    for key in ("hidden_size", "num_layers", "lr", "epochs"):
+        p.positive(f"params.{key}", getattr(params, key))
+    if not 0 <= params.dropout < 1:
+        p.add("params.dropout", params.dropout, "must lie in [0, 1)")
+    if params.model == "lstm_transformer":
+        p.positive("params.num_heads", params.num_heads)
+        p.positive("params.ff_size", params.ff_size)
+        if params.num_heads > 0 and params.hidden_size % params.num_heads:
+            p.add("params.num_heads", params.num_heads, f"must divide params.hidden_size ({params.hidden_size})")
+
+
+def check_study(p: Problems, study: StudyConfig, split: SplitConfig) -> None:
+    if not study.name.strip():
+        p.add("study.name", study.name, "must not be empty")
+    p.one_of("study.direction", study.direction, ("minimize",))
+    p.one_of("study.metric", study.metric, VALIDATION_METRICS)
+    p.one_of("study.sampler", study.sampler, SAMPLERS)
+    p.one_of("study.pruner", study.pruner, PRUNERS)
+    if study.pruner == "wilcoxon" and split.folds < WILCOXON_MIN_FOLDS:
+        p.add("study.pruner", study.pruner, f"needs split.folds >= {WILCOXON_MIN_FOLDS} (now {split.folds}): it "
+              "compares a trial's per-fold values with the best trial's and cannot reach p < 0.1 on fewer; use "
+              "median with fewer folds")
+    p.not_negative("study.n_trials", study.n_trials, "0 (no limit)")
+    p.not_negative("study.timeout", study.timeout, "0 (no limit)")
+    p.not_negative("study.startup_trials", study.startup_trials)
+    p.not_negative("study.max_retries", study.max_retries)
+    p.positive("study.heartbeat_interval", study.heartbeat_interval)
+    if study.grace_period <= study.heartbeat_interval:
+        p.add("study.grace_period", study.grace_period, f"must exceed study.heartbeat_interval "
+              f"({study.heartbeat_interval}) or live trials would be failed")
+
+
+SECTION_CHECKS: tuple[Callable[[Problems, Config], None], ...] = (
+    lambda p, c: check_data(p, c.data),
+    lambda p, c: check_split(p, c.split),
+    lambda p, c: check_train(p, c.train),
+    lambda p, c: check_search(p, c.search),
+    lambda p, c: check_params(p, c.params),
+    lambda p, c: check_study(p, c.study, c.split),
+)
+
+
+def check_config(config: Config) -> list[Problem]:
+    """Every rule of every section; an empty list for a valid config."""
+    problems = Problems()
+    for check in SECTION_CHECKS:
+        check(problems, config)
+    return problems.found

@@ -1,0 +1,77 @@
+"""Validation of one configuration: trained on each walk-forward fold's training rows, scored on
+its validation rows in the data's units; and the baselines scored on the same rows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tuner.config import Config
+from tuner.data import Dataset
+from tuner.metrics import errors_by_step, forecast_errors, mean_errors
+from tuner.models import build_model, model_config
+from tuner.train import EpochResult, fit, seeded
+
+
+@dataclass
+class Evaluation:
+    """One configuration trained and validated on every walk-forward fold."""
+
+    errors: dict[str, float]  # validation metrics, the mean over folds
+    fold_errors: list[dict[str, float]]  # per fold, earliest first
+    step_errors: dict[str, list[float]]  # per horizon step, the mean over folds
+    best_epoch: int  # of the last fold, whose training rows come closest to the final fit's
+    epochs_run: int  # over all folds
+
+
+class Evaluator:
+    """Train a configuration on each fold's training rows and score it on its validation rows."""
+
+    def __init__(self, config: Config, folds: list[Dataset]) -> None:
+        self.config = config
+        self.folds = folds
+
+    def evaluate(
+        self,
+        params: dict[str, Any],
+        seed: int,
+        on_epoch: Callable[[EpochResult, dict[str, float]], None] | None = None,
+        on_fold: Callable[[int, list[dict[str, float]]], None] | None = None,
+    ) -> Evaluation:
+        """`on_epoch` sees each epoch of the first fold with its validation metrics, and
+        `on_fold` the metrics of the folds done so far; either may raise to stop (pruning)."""
+        fold_errors: list[dict[str, float]] = []
+        step_errors: list[dict[str, list[float]]] = []
+        epochs_run = 0
+        for index, fold in enumerate(self.folds):
+            actual = fold.actuals("validation")
+
+            def report(epoch: EpochResult, fold: Dataset = fold, actual: np.ndarray = actual) -> None:
+                on_epoch(epoch, forecast_errors(actual, fold.to_units(epoch.val_forecast), prefix="val_"))
+
+            with seeded(seed):  # the initial weights
+                model = build_model(model_config(params, self.config.data))
+            result = fit(model, fold.windows("train"), fold.windows("validation"), params["lr"], self.config.train,
+                         seed=seed, on_epoch=report if on_epoch and index == 0 else None)
+            epochs_run += result.epochs_run
+            forecast = fold.to_units(result.val_forecast)
+            fold_errors.append(forecast_errors(actual, forecast, prefix="val_"))
+            step_errors.append(errors_by_step(actual, forecast, prefix="val_"))
+            if on_fold is not None:
+                on_fold(index, fold_errors)
+        return Evaluation(mean_errors(fold_errors), fold_errors, mean_errors(step_errors), result.best_epoch,
+                          epochs_run)
+
+
+def baseline_errors(folds: list[Dataset]) -> dict[str, dict[str, float]]:
+    """Validation metrics of the naive and seasonal-naive forecasts, on the trials' own targets
+    (the mean over walk-forward folds, as for trials)."""
+    per_fold = [
+        {name: forecast_errors(fold.actuals("validation"), forecast, prefix="val_")
+         for name, forecast in fold.baseline_forecasts("validation").items()}
+        for fold in folds
+    ]
+    return {name: mean_errors([errors[name] for errors in per_fold]) for name in per_fold[0]}

@@ -1,0 +1,45 @@
+"""Aligned text tables for the terminal: metrics per forecaster, values per fold or step, parameters."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from tuner.names import PARAMS
+
+TABLE_METRICS = ("mae", "rmse", "mape")  # the columns of `metrics_table`; every metric is in the JSON outputs
+
+
+def format_value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def params_text(params: dict[str, Any], keys: tuple[str, ...] = PARAMS) -> str:
+    """A trial's parameters as "name=value" pairs, in search-space order."""
+    return "  ".join(f"{k}={format_value(params[k])}" for k in keys if k in params)
+
+
+def metrics_table(rows: dict[str, dict[str, float]], prefix: str = "val_") -> list[str]:
+    """Aligned lines: one row per forecaster, columns MAE, RMSE, MAPE (keys `prefix` + name)."""
+    width = max(len(name) for name in rows)
+    lines = [f"  {'':<{width}}  {'MAE':>10}  {'RMSE':>10}  {'MAPE':>8}"]
+    for name, metrics in rows.items():
+        mae, rmse, mape = (metrics.get(f"{prefix}{m}", float("nan")) for m in TABLE_METRICS)
+        lines.append(f"  {name:<{width}}  {mae:>10.2f}  {rmse:>10.2f}  {mape:>7.2f}%")
+    return lines
+
+
+def series_table(rows: dict[str, list[float]], first: int = 1) -> list[str]:
+    """Aligned lines: one row per name, one column per fold or forecast step (numbered from `first`)."""
+    width = max(len(name) for name in rows)
+    count = max(len(values) for values in rows.values())
+    lines = [f"  {'':<{width}}" + "".join(f"  {first + i:>9}" for i in range(count))]
+    for name, values in rows.items():
+        lines.append(f"  {name:<{width}}" + "".join(f"  {value:>9.2f}" for value in values))
+    return lines
+
+
+def metric_cell(value: float | None) -> str:
+    return "" if value is None or math.isnan(value) else f"{value:.2f}"

@@ -1,0 +1,92 @@
+"""The objective: train one sampled configuration on the shared folds, report its steps to the
+pruner, and store its metrics. This module owns the pruning step numbering."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+import optuna
+
+from tuner.config import Config
+from tuner.data import Dataset
+from tuner.errors import TrainingDiverged
+from tuner.evaluation import Evaluator
+from tuner.models import build_model, count_parameters, model_config
+from tuner.train import EpochResult
+from tuner.tuning.space import suggest_params
+
+log = logging.getLogger(__name__)
+
+
+def fold_step(config: Config, fold: int) -> int:
+    """The step at which the mean over folds 0..`fold` is reported: after the first fold's
+    epochs (steps 0 .. train.epochs - 1); the Wilcoxon pruner gets one step per fold instead."""
+    return fold if config.study.pruner == "wilcoxon" else config.train.epochs + fold
+
+
+def max_resource(config: Config) -> int:
+    """Hyperband's maximum resource: the last fold's step, or train.epochs with a single split."""
+    return fold_step(config, config.split.folds - 1) if config.split.folds > 1 else config.train.epochs
+
+
+class Objective:
+    """Train one sampled model on the shared folds and return its mean validation metric.
+
+    Reports the configured metric after every epoch of the first fold, and the mean over the
+    folds done so far after each fold (`fold_step`), so the pruner can stop bad trials early;
+    the Wilcoxon pruner gets each fold's value instead. Every validation metric and training
+    fact is stored as a user attribute.
+    """
+
+    def __init__(self, config: Config, folds: list[Dataset], run_id: str = "") -> None:
+        self.config = config
+        self.run_id = run_id
+        self.evaluator = Evaluator(config, folds)
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        if self.run_id:
+            trial.set_user_attr("run", self.run_id)  # the `tuner tune` command that ran it
+        params = suggest_params(trial, self.config.search)
+        trial.set_user_attr("n_params", count_parameters(build_model(model_config(params, self.config.data))))
+        metric = self.config.study.metric
+        per_fold = self.config.study.pruner == "wilcoxon"
+        several = len(self.evaluator.folds) > 1
+
+        def report_epoch(epoch: EpochResult, errors: dict[str, float]) -> None:
+            value = errors[metric]
+            log.info("trial %d epoch %d: train loss %.4f, validation loss %.4f, %s %.4g",
+                     trial.number, epoch.epoch, epoch.train_loss, epoch.val_loss, metric, value)
+            trial.report(value, epoch.epoch)
+            if trial.should_prune():
+                trial.set_user_attr("epochs_run", epoch.epoch + 1)
+                raise optuna.TrialPruned(f"pruned after epoch {epoch.epoch} with {metric} = {value:.4g}")
+
+        def report_fold(index: int, fold_errors: list[dict[str, float]]) -> None:
+            for key in fold_errors[0]:
+                trial.set_user_attr(f"{key}_folds", [errors[key] for errors in fold_errors])
+            values = [errors[metric] for errors in fold_errors]
+            log.info("trial %d fold %d: %s %.4g", trial.number, index, metric, values[-1])
+            trial.report(values[-1] if per_fold else float(np.mean(values)), fold_step(self.config, index))
+            if index < len(self.evaluator.folds) - 1 and trial.should_prune():
+                raise optuna.TrialPruned(f"pruned after fold {index} with mean {metric} = {np.mean(values):.4g}")
+
+        started = time.perf_counter()
+        try:
+            result = self.evaluator.evaluate(params, self.config.study.seed + trial.number,
+                                             on_epoch=None if per_fold else report_epoch,
+                                             on_fold=report_fold if several else None)
+        except TrainingDiverged as exc:
+            trial.set_user_attr("fail_reason", str(exc))
+            raise
+        finally:
+            trial.set_user_attr("train_seconds", round(time.perf_counter() - started, 3))
+        for key, value in result.errors.items():
+            trial.set_user_attr(key, value)
+        if self.config.data.horizon > 1:
+            for key, values in result.step_errors.items():
+                trial.set_user_attr(f"{key}_by_step", values)
+        trial.set_user_attr("best_epoch", result.best_epoch)
+        trial.set_user_attr("epochs_run", result.epochs_run)
+        return result.errors[metric]

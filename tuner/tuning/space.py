@@ -1,0 +1,24 @@
+"""The search space: an Optuna trial in, plain parameters out (by `names.PARAMS`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+
+from tuner.config import SearchConfig
+
+
+def suggest_params(trial: optuna.Trial, space: SearchConfig) -> dict[str, Any]:
+    """Sample one configuration; `num_heads` and `ff_size` exist only for `lstm_transformer`."""
+    params: dict[str, Any] = {
+        "model": trial.suggest_categorical("model", list(space.models)),
+        "hidden_size": trial.suggest_categorical("hidden_size", list(space.hidden_size)),
+        "num_layers": trial.suggest_int("num_layers", int(space.num_layers.low), int(space.num_layers.high)),
+        "dropout": trial.suggest_float("dropout", space.dropout.low, space.dropout.high),
+        "lr": trial.suggest_float("lr", space.lr.low, space.lr.high, log=True),
+    }
+    if params["model"] == "lstm_transformer":
+        params["num_heads"] = trial.suggest_categorical("num_heads", list(space.num_heads))
+        params["ff_size"] = trial.suggest_categorical("ff_size", list(space.ff_size))
+    return params

@@ -1,0 +1,191 @@
+"""The study: sampler and pruner, creation and loading, the settings it was tuned with, its best
+trial and baselines, and the bookkeeping of runs and stale trials."""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import optuna
+import sqlalchemy.exc
+from optuna.trial import TrialState
+
+from tuner.config import Config, ParamsConfig, build_config
+from tuner.errors import StorageError
+from tuner.export import config_to_dict
+from tuner.tuning.storage import mask_password, open_storage, resolve_storage_url
+
+log = logging.getLogger(__name__)
+
+PRUNE_WARMUP_EPOCHS = 2  # epochs every trial runs before the median pruner may stop it
+SETTINGS_ATTR = "tuned_with"  # study user attribute: the settings of its trials
+SETTINGS_SECTIONS = ("data", "split", "train", "search")
+COMPARABLE_SECTIONS = ("data", "split")  # a change here changes what a trial's value means
+RUNTIME_KEYS = {"data.path", "data.max_file_mb", "train.threads"}  # where and how a machine runs, not what
+
+
+def create_sampler(config: Config, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
+    """The configured sampler; workers of one study pass distinct offsets so their random
+    start-up trials differ."""
+    study = config.study
+    seed = study.seed + seed_offset
+    if study.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        # group=True: lstm_transformer's extra parameters are modelled jointly with the rest
+        return optuna.samplers.TPESampler(
+            seed=seed, n_startup_trials=study.startup_trials, multivariate=True, group=True,
+            constant_liar=True,
+        )
+
+
+def create_pruner(config: Config) -> optuna.pruners.BasePruner:
+    study = config.study
+    if study.pruner == "hyperband":  # walk-forward folds report after the first fold's epochs
+        from tuner.tuning.objective import max_resource  # here: readers of studies never load torch
+
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_resource(config))
+    if study.pruner == "wilcoxon":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.pruners.WilcoxonPruner(p_threshold=0.1)
+    if study.pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=study.startup_trials,
+                                           n_warmup_steps=PRUNE_WARMUP_EPOCHS)
+    return optuna.pruners.NopPruner()
+
+
+def open_study(config: Config, storage: optuna.storages.BaseStorage | str, seed_offset: int = 0) -> optuna.Study:
+    """Create the study, or load it if it exists and was made for the same metric."""
+    try:
+        study = optuna.create_study(
+            storage=storage, study_name=config.study.name, direction=config.study.direction,
+            sampler=create_sampler(config, seed_offset), pruner=create_pruner(config), load_if_exists=True,
+        )
+    except sqlalchemy.exc.SQLAlchemyError as exc:
+        raise StorageError(f"study {config.study.name!r}: the storage failed: {str(exc).splitlines()[0]}") from None
+    metric = study.user_attrs.get("metric")
+    if metric is None:
+        study.set_user_attr("metric", config.study.metric)
+    elif metric != config.study.metric:
+        raise StorageError(f"study {config.study.name!r} optimizes {metric}, but study.metric = "
+                           f"{config.study.metric!r}; use another study.name or the same metric")
+    if study.metric_names is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names([config.study.metric])  # optuna-dashboard's label for the objective
+    return study
+
+
+def tuning_settings(config: Config) -> dict[str, dict[str, Any]]:
+    """The settings that decide what the trials train and score, as plain data."""
+    plain = config_to_dict(config)
+    return {section: {key: value for key, value in plain[section].items() if f"{section}.{key}" not in RUNTIME_KEYS}
+            for section in SETTINGS_SECTIONS}
+
+
+def changed_settings(stored: dict[str, dict[str, Any]], config: Config) -> dict[str, tuple[Any, Any]]:
+    """Dotted key -> (the study's value, the config's value), for every setting that differs."""
+    current = tuning_settings(config)
+    return {f"{section}.{key}": (stored.get(section, {}).get(key), value)
+            for section in SETTINGS_SECTIONS for key, value in current[section].items()
+            if stored.get(section, {}).get(key) != value}
+
+
+def changes_text(changed: dict[str, tuple[Any, Any]]) -> str:
+    return ", ".join(f"{key} = {new!r} (the study's: {old!r})" for key, (old, new) in changed.items())
+
+
+def remember_settings(study: optuna.Study, config: Config, allow_changed: bool = False) -> None:
+    """Store the run's settings in the study on its first run. A later run whose data or split
+    settings differ is refused (its trials would not be comparable) unless `allow_changed`;
+    other changes (training, search space) are taken on with a notice."""
+    stored = study.user_attrs.get(SETTINGS_ATTR)
+    changed = {} if stored is None else changed_settings(stored, config)
+    comparable = {key: values for key, values in changed.items() if key.split(".")[0] not in COMPARABLE_SECTIONS}
+    if len(comparable) < len(changed) and not allow_changed:
+        different = {key: values for key, values in changed.items() if key not in comparable}
+        raise StorageError(f"study {study.study_name!r} was tuned with other settings: {changes_text(different)}; "
+                           "its trials would not be comparable with new ones. Use another study.name, the study's "
+                           "settings, or --allow-changed to run with these anyway")
+    if changed:
+        log.warning("study %r: this run changes %s; `tuner export`, `fit`, `best` and `report` will take this "
+                    "run's settings", study.study_name, changes_text(changed))
+    if stored is None or changed:
+        study.set_user_attr(SETTINGS_ATTR, tuning_settings(config))
+
+
+def tuned_config(study: optuna.Study, config: Config) -> Config:
+    """`config` with the settings the study was tuned with, saying so when the file differs."""
+    stored = study.user_attrs.get(SETTINGS_ATTR)
+    changed = {} if stored is None else changed_settings(stored, config)
+    if not changed:
+        return config
+    log.warning("study %r was tuned with other settings than %s: using the study's, not %s",
+                study.study_name, config.source, changes_text(changed))
+    raw = config_to_dict(config)
+    for section in SETTINGS_SECTIONS:
+        raw[section].update(stored[section])
+    return build_config(raw, config.source)
+
+
+def count_run_trials(study: optuna.Study, run_id: str, states: Sequence[TrialState]) -> int:
+    """Trials in `states` that one `tuner tune` command ran (tagged with its run id)."""
+    return sum(t.user_attrs.get("run") == run_id for t in study.get_trials(deepcopy=False, states=states))
+
+
+def load_existing_study(config: Config, url: str) -> optuna.Study:
+    """The config's study, which must exist already (for commands that read it)."""
+    try:
+        return optuna.load_study(study_name=config.study.name, storage=open_storage(url))
+    except KeyError:
+        raise StorageError(f"no study {config.study.name!r} in {mask_password(url)}; "
+                           "check study.name / --study, or run `tuner tune` first") from None
+
+
+def open_for_reading(config: Config, cli_url: str | None = None) -> tuple[optuna.Study, Config, str]:
+    """The study the config names, which must exist; the config with the settings the study was
+    tuned with (`tuned_config`); and the storage URL."""
+    url = resolve_storage_url(config, cli_url)
+    study = load_existing_study(config, url)
+    return study, tuned_config(study, config), url
+
+
+def record_baselines(study: optuna.Study, baselines: dict[str, dict[str, float]]) -> None:
+    """Store the baselines' validation metrics once per study; warn if the data has changed since."""
+    stored = study.user_attrs.get("baselines")
+    if stored is None:
+        study.set_user_attr("baselines", baselines)
+        return
+    old, new = stored.get("seasonal_naive", {}).get("val_mae"), baselines["seasonal_naive"]["val_mae"]
+    if old is None or not math.isclose(old, new, rel_tol=1e-9):
+        log.warning("study %r: the validation data differ from when the study began (seasonal-naive MAE "
+                    "%s, now %.6g); its trials are not comparable with new ones", study.study_name, old, new)
+
+
+def fail_stale_trials(study: optuna.Study) -> None:
+    """Fail (and so re-queue) RUNNING trials whose worker stopped sending heartbeats."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+
+
+def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
+    """The best completed trial; a StorageError when none has completed yet."""
+    try:
+        return study.best_trial
+    except ValueError:
+        raise StorageError(f"study {study.study_name!r} has no completed trial yet; run `tuner tune` first") from None
+
+
+def best_params(study: optuna.Study) -> ParamsConfig:
+    """The best trial's parameters, with the epochs to retrain (its best epoch + 1)."""
+    best = best_trial(study)
+    if "best_epoch" not in best.user_attrs:
+        raise StorageError(f"trial #{best.number} of study {study.study_name!r} has no best_epoch (it was not "
+                           "run by tuner); export it by hand with params.epochs set")
+    return ParamsConfig(**best.params, epochs=best.user_attrs["best_epoch"] + 1)
