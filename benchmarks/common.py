@@ -94,6 +94,11 @@ class Budget:
     walk_forward_epochs: int
     response_weeks: int  # figure 11
     response_epochs: int
+    recipe_series: tuple[str, ...]  # figure 12: real series (benchmarks/realdata.py), each × every recipe × seed
+    recipe_seeds: int  # study.seed = 0 .. recipe_seeds - 1
+    recipe_trials: int  # per (series, recipe, seed) study
+    recipe_epochs: int
+    recipe_patience: int
     threads: int  # torch threads per tuning process (1: steadiest on a shared machine); figure 5 uses cores / workers
 
 
@@ -102,12 +107,15 @@ FULL = Budget(quick=False, window_rows=(10_000, 100_000, 1_000_000), window_repe
               pruning_epochs=40, worker_trials=8, worker_epochs=15, worker_repeats=2, peer_trials=4,
               real_trials=15, frequency_trials=8, frequency_days=3653, frequency_epochs=20,
               walk_forward_candidates=10, walk_forward_repeats=20, walk_forward_epochs=100,
-              response_weeks=8, response_epochs=36, threads=1)
+              response_weeks=8, response_epochs=36, recipe_series=("chicago", "txhousing", "avocado", "wineind"),
+              recipe_seeds=5, recipe_trials=8, recipe_epochs=40, recipe_patience=6, threads=1)
 QUICK = Budget(quick=True, window_rows=(10_000, 100_000), window_repeats=3, train_epochs=1, train_repeats=2,
                overhead_trials=2, overhead_epochs=2, overhead_repeats=2, pruning_trials=3, pruning_epochs=3,
                worker_trials=2, worker_epochs=1, worker_repeats=1, peer_trials=1, real_trials=1,
                frequency_trials=1, frequency_days=2650, frequency_epochs=1, walk_forward_candidates=2,
-               walk_forward_repeats=1, walk_forward_epochs=2, response_weeks=1, response_epochs=1, threads=1)
+               walk_forward_repeats=1, walk_forward_epochs=2, response_weeks=1, response_epochs=1,
+               recipe_series=("txhousing",), recipe_seeds=1, recipe_trials=2, recipe_epochs=2, recipe_patience=2,
+               threads=1)
 
 
 def demo_config(*overrides: str) -> Config:

@@ -1,6 +1,7 @@
 """export -> fit -> predict, through the CLI and in-process; model directories that cannot be trusted."""
 
 import json
+import math
 import subprocess
 import sys
 
@@ -37,13 +38,14 @@ def test_export_fit_predict_end_to_end(tmp_path, storage, study_name, horizon):
     assert best.returncode == 0, best.stderr
     report = json.loads(best.stdout)
     assert len(report["best"]) == 2 and {"val_mae", "val_rmse", "val_mape"} <= set(report["best"][0]["metrics"])
-    assert set(report["baselines"]) == {"naive", "seasonal_naive"}
+    assert set(report["baselines"]) == {"naive", "seasonal_naive", "boosting"}
 
     exported = tmp_path / "exports" / "best.toml"
     run = tuner("export", str(config), *common, "-o", str(exported))
     assert run.returncode == 0, run.stderr
     params = load_config(exported).params
-    assert params.model and params.epochs == report["best"][0]["best_epoch"] + 1
+    best_epoch = report["best"][0]["best_epoch"]  # refit: epochs to the best one, scaled by the rows, floor 10
+    assert params.model and params.epochs == max(math.ceil((best_epoch + 1) * 0.85 / 0.70), min(10, 3))
     assert params.trial_params() == report["best"][0]["params"]
 
     model_dir = tmp_path / "models" / "best"
@@ -95,7 +97,7 @@ def test_scaler_of_the_final_fit_covers_train_and_validation(fitted):
     config, result, test, _ = fitted
     end = test.dataset.bounds["validation"][1]
     np.testing.assert_allclose(result.scaling.mean, test.dataset.values[:end].mean(axis=0))
-    assert set(result.metrics) == {"model", "naive", "seasonal_naive", "by_step"}  # horizon 2: per-step too
+    assert set(result.metrics) == {"model", "naive", "seasonal_naive", "boosting", "by_step"}  # horizon 2: per-step too
     assert all(len(errors["test_mae"]) == 2 for errors in result.metrics["by_step"].values())
 
 

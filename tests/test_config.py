@@ -93,3 +93,38 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path):
                  "train.epochs = 0: must be greater than 0", "study.sampler = 'tpee': must be one of tpe, random"):
         assert part in message
     assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[train]\nloss = 'l1'\n", r"train.loss = 'l1': must be one of mae, mse, huber"),
+        ("[search]\nloss = ['mae', 'quantile']\n", r"search.loss = 'quantile': must be one of mae, mse, huber"),
+        ("[search]\nscaling = ['revin']\n", r"search.scaling = 'revin': must be one of window, global"),
+        ("[search]\nwindow = [14, 0]\n", r"search.window = 0: must be greater than 0"),
+    ],
+)
+def test_unknown_loss_and_scaling_names_are_refused(tmp_path, text, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))
+
+
+def test_data_settings_of_scaling_calendar_and_holidays_are_checked(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text('[data]\npath = "x.csv"\nscaling = "instance"\ncalendar = ["weekday", "month"]\nholidays = "XX"\n'
+                    'frequency = "M"\n')
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    message = str(error.value)
+    assert "data.scaling = 'instance': must be one of window, global" in message
+    assert "data.calendar = 'weekday': must be one of day_of_week" in message
+    assert "data.holidays = 'XX': not a country the holidays package knows" in message
+    path.write_text('[data]\npath = "x.csv"\ncalendar = ["day_of_week"]\nfrequency = "W"\n')
+    with pytest.raises(ConfigError, match=r"'day_of_week' is constant at data.frequency = 'W'"):
+        load_config(path)
+
+
+@pytest.mark.parametrize("metric, loss", [("val_mae", "mae"), ("val_wape", "mae"), ("val_rmse", "mse")])
+def test_the_default_loss_follows_the_study_metric(tmp_path, metric, loss):
+    assert load_config(write(tmp_path, f"[study]\nmetric = '{metric}'\n")).train.loss == loss
+    assert load_config(write(tmp_path, f"[study]\nmetric = '{metric}'\n[train]\nloss = 'huber'\n")).train.loss == "huber"

@@ -1,16 +1,22 @@
 """The fitted forecaster: `tuner predict` on a file cut before a test date forecasts exactly what
 `tuner fit` scored for that date (one scaling path, no off-by-one in the window slice)."""
 
+import io
 import json
 import subprocess
 import sys
 
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
-from conftest import write_study
 
+from tuner.config import load_config
+from tuner.evaluation import tuning_folds
 from tuner.forecaster import Forecaster
+from tuner.tuning.objective import Objective
+
+from conftest import write_study
 
 PARAMS = """
 [params]
@@ -64,3 +70,66 @@ def test_predict_on_a_cut_file_equals_the_test_forecast_fit_scored(tmp_path, hor
         predicted = pd.read_csv(tmp_path / "forecast.csv")
         assert predicted["date"].tolist() == sales["date"].iloc[rows[sample] : rows[sample] + horizon].tolist()
         np.testing.assert_allclose(predicted["sales_forecast"].to_numpy(), test.forecast[sample], rtol=1e-5)
+
+
+def test_every_window_length_forecasts_the_same_validation_and_test_rows(tmp_path):
+    config = load_config(write_study(tmp_path, days=200), ["search.window=[7, 14, 28]"])
+    dataset = tuning_folds(config)[0]
+    for part in ("validation", "test"):
+        rows = [dataset.windows(part, window).target_rows for window in config.search.window]
+        assert all(np.array_equal(rows[0], other) for other in rows[1:])
+    run = tuner("tune", str(config.source), "--set", "search.window=[14, 400]", "--n-trials", "1")
+    assert run.returncode == 2
+    assert "needs at least the longest search.window + data.horizon = 401" in run.stderr
+
+
+@pytest.fixture(scope="module")
+def searched(tmp_path_factory):
+    """A study of 3 trials that searched the window, scaling and loss, with their weights stored."""
+    folder = tmp_path_factory.mktemp("searched")
+    config = write_study(folder, days=220, epochs=2)
+    text = config.read_text().replace("[search]\n", "[search]\nwindow = [7, 14]\nscaling = ['window', 'global']\n"
+                                      "loss = ['mae', 'huber']\n", 1)
+    config.write_text(text)
+    run = tuner("tune", str(config), "--n-trials", "3", "--no-progress")
+    assert run.returncode == 0, run.stderr
+    return config
+
+
+def predicted(model, csv) -> np.ndarray:
+    run = tuner("predict", str(model), str(csv))
+    assert run.returncode == 0, run.stderr
+    return pd.read_csv(io.StringIO(run.stdout))["sales_forecast"].to_numpy()
+
+
+def test_fit_from_a_trials_weights_and_an_ensemble_of_them(searched, tmp_path):
+    study = optuna.load_study(study_name="small", storage=f"sqlite:///{searched.parent / 'small.db'}")
+    trials = sorted(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)), key=lambda t: t.value)
+    assert all({"window", "scaling", "loss"} <= set(t.params) and "weights_artifact" in t.user_attrs for t in trials)
+    for trial in trials[:2]:
+        run = tuner("fit", str(searched), "--from-trial", str(trial.number), "-o", str(tmp_path / f"t{trial.number}"))
+        assert run.returncode == 0, run.stderr
+        manifest = json.loads((tmp_path / f"t{trial.number}" / "model.json").read_text())
+        assert manifest["scaled_on"] == "train" and manifest["members"][0]["window"] == trial.params["window"]
+    run = tuner("fit", str(searched), "--ensemble", "2", "--from-trial", "-o", str(tmp_path / "ensemble"))
+    assert run.returncode == 0, run.stderr
+    assert "mean of 2" in run.stdout
+    sales = searched.parent / "sales.csv"
+    members = [predicted(tmp_path / f"t{trial.number}", sales) for trial in trials[:2]]
+    np.testing.assert_allclose(predicted(tmp_path / "ensemble", sales), np.mean(members, axis=0), rtol=1e-5)
+
+    run = tuner("fit", str(searched), "--ensemble", "2", "--combine", "median", "-o", str(tmp_path / "refit"))
+    assert run.returncode == 0, run.stderr
+    assert len(Forecaster.load(tmp_path / "refit").members) == 2
+    run = tuner("fit", str(searched), "--ensemble", "4", "-o", str(tmp_path / "x"))
+    assert run.returncode == 2 and "--ensemble 4: study 'small' has only 3 completed trial(s)" in run.stderr
+
+
+def test_from_trial_needs_stored_weights(searched, tmp_path):
+    config = load_config(searched, ["study.name='unstored'"])
+    study = optuna.create_study(study_name="unstored", storage=f"sqlite:///{searched.parent / 'small.db'}")
+    study.optimize(Objective(config, tuning_folds(config)), n_trials=1)  # no artifact store: no weights
+    run = tuner("fit", str(searched), "--study", "unstored", "--storage", f"sqlite:///{searched.parent / 'small.db'}",
+                "--from-trial", "-o", str(tmp_path / "m"))
+    assert run.returncode == 2
+    assert "trial #0 of study 'unstored' has no stored weights" in run.stderr

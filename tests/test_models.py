@@ -22,3 +22,26 @@ def test_model_types_and_their_parts():
     assert type(hybrid) is LSTMTransformerForecaster
     layer = hybrid.encoder.layers[0]
     assert layer.self_attn.num_heads == 2 and layer.linear1.out_features == 24 and layer.self_attn.batch_first
+
+
+@pytest.mark.parametrize("kind", ["lstm", "lstm_transformer"])
+def test_window_scaling_follows_the_level_and_spread_of_each_window(kind):
+    """RevIN-style: shifting a window's target history shifts its forecast by the same amount,
+    and stretching it stretches the forecast; the network never sees the level itself."""
+    torch.manual_seed(0)
+    config = ModelConfig(kind=kind, n_inputs=3, horizon=2, hidden_size=8, num_heads=2, ff_size=16, scaling="window")
+    model = build_model(config).eval()
+    inputs = torch.randn(4, 10, 3)
+    shifted, stretched = inputs.clone(), inputs.clone()
+    shifted[:, :, -1] += 5.0
+    stretched[:, :, -1] = 3.0 * (stretched[:, :, -1] - 1.0)
+    with torch.no_grad():
+        base = model(inputs)
+        torch.testing.assert_close(model(shifted), base + 5.0, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(model(stretched), 3.0 * (base - 1.0), rtol=1e-4, atol=1e-4)
+        flat = inputs.clone()
+        flat[:, :, -1] = 2.0
+        assert torch.isfinite(model(flat)).all()
+    global_model = build_model(ModelConfig(kind=kind, n_inputs=3, horizon=2, hidden_size=8, num_heads=2, ff_size=16))
+    with torch.no_grad():
+        assert not torch.allclose(global_model(shifted), global_model(inputs) + 5.0, atol=1e-2)

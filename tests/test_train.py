@@ -56,3 +56,13 @@ def test_nan_loss_stops_training_with_the_reason(dataset):
         model.head.bias.fill_(float("nan"))
     with pytest.raises(TrainingDiverged, match=r"training loss became nan in epoch 0"):
         fit(model, dataset.windows("train"), dataset.windows("validation"), 1e-3, TrainConfig(), seed=0)
+
+
+@pytest.mark.parametrize("loss", ["mae", "mse", "huber"])
+def test_early_stopping_uses_the_training_loss(dataset, loss):
+    config = TrainConfig(epochs=3, patience=3, loss=loss)
+    result = fit(build_model(MODEL), dataset.windows("train"), dataset.windows("validation"), 1e-3, config, seed=0)
+    error = result.val_forecast - dataset.windows("validation").targets
+    expected = {"mae": np.abs(error).mean(), "mse": (error**2).mean(),
+                "huber": np.where(np.abs(error) < 1, 0.5 * error**2, np.abs(error) - 0.5).mean()}[loss]
+    assert result.best_val_loss == pytest.approx(expected, rel=1e-5)

@@ -17,7 +17,14 @@ from tuner.config import (
     StudyConfig,
     TrainConfig,
 )
-from tuner.names import MODEL_TYPES, VALIDATION_METRICS
+from tuner.names import (
+    CALENDAR_FREQUENCIES,
+    CALENDAR_PERIODS,
+    LOSSES,
+    MODEL_TYPES,
+    SCALINGS,
+    VALIDATION_METRICS,
+)
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "hyperband", "wilcoxon", "none")
@@ -61,7 +68,7 @@ def check_data(p: Problems, data: DataConfig) -> None:
         p.add("data.features", list(data.features), "lists a column twice")
     for column, how in data.aggregation.items():
         p.one_of(f"data.aggregation.{column}", how, AGGREGATIONS)
-        if column not in data.columns:
+        if column not in data.file_columns:
             p.add(f"data.aggregation.{column}", how, "names a column that is neither the target nor a feature")
     p.one_of("data.fill_missing", data.fill_missing, FILL_POLICIES)
     for column in data.known_future:
@@ -70,6 +77,16 @@ def check_data(p: Problems, data: DataConfig) -> None:
                   "input is a feature whose values are also known for the forecast dates")
     if len(set(data.known_future)) != len(data.known_future):
         p.add("data.known_future", list(data.known_future), "lists a column twice")
+    p.one_of("data.scaling", data.scaling, SCALINGS)
+    for name in data.calendar:
+        p.one_of("data.calendar", name, tuple(CALENDAR_PERIODS))
+        if name in CALENDAR_PERIODS and data.frequency not in CALENDAR_FREQUENCIES.get(name, "DWM"):
+            p.add("data.calendar", list(data.calendar), f"{name!r} is constant at data.frequency = "
+                  f"{data.frequency!r}; use it with {' or '.join(CALENDAR_FREQUENCIES[name])} only")
+    if len(set(data.calendar)) != len(data.calendar):
+        p.add("data.calendar", list(data.calendar), "lists a feature twice")
+    if data.holidays:
+        check_country(p, data.holidays)
     p.positive("data.max_file_mb", data.max_file_mb)
     p.positive("data.window", data.window)
     p.positive("data.horizon", data.horizon)
@@ -91,6 +108,7 @@ def check_train(p: Problems, train: TrainConfig) -> None:
     for key in ("epochs", "batch_size", "patience", "grad_clip"):
         p.positive(f"train.{key}", getattr(train, key))
     p.not_negative("train.threads", train.threads, "0 (automatic)")
+    p.one_of("train.loss", train.loss, LOSSES)
 
 
 def check_search(p: Problems, search: SearchConfig) -> None:
@@ -99,9 +117,13 @@ def check_search(p: Problems, search: SearchConfig) -> None:
             p.add(f"search.{key}", [], "must list at least one choice")
     for model in search.models:
         p.one_of("search.models", model, MODEL_TYPES)
-    for key in ("hidden_size", "num_heads", "ff_size"):
+    for key in ("hidden_size", "num_heads", "ff_size", "window"):
         for value in getattr(search, key):
             p.positive(f"search.{key}", value)
+    for value in search.scaling:
+        p.one_of("search.scaling", value, SCALINGS)
+    for value in search.loss:
+        p.one_of("search.loss", value, LOSSES)
     for key in ("num_layers", "dropout", "lr"):
         rng = getattr(search, key)
         if rng.low > rng.high:
@@ -135,6 +157,11 @@ def check_params(p: Problems, params: ParamsConfig) -> None:
         p.positive("params.ff_size", params.ff_size)
         if params.num_heads > 0 and params.hidden_size % params.num_heads:
             p.add("params.num_heads", params.num_heads, f"must divide params.hidden_size ({params.hidden_size})")
+    p.not_negative("params.window", params.window, "0 (data.window)")
+    if params.scaling:
+        p.one_of("params.scaling", params.scaling, SCALINGS)
+    if params.loss:
+        p.one_of("params.loss", params.loss, LOSSES)
 
 
 def check_study(p: Problems, study: StudyConfig, split: SplitConfig) -> None:
@@ -156,6 +183,17 @@ def check_study(p: Problems, study: StudyConfig, split: SplitConfig) -> None:
     if study.grace_period <= study.heartbeat_interval:
         p.add("study.grace_period", study.grace_period, f"must exceed study.heartbeat_interval "
               f"({study.heartbeat_interval}) or live trials would be failed")
+
+
+def check_country(p: Problems, country: str) -> None:
+    """The holiday calendar of `country` must be one the `holidays` package knows."""
+    import holidays
+
+    known = holidays.list_supported_countries()
+    if country not in known:
+        close = difflib.get_close_matches(country.upper(), list(known), n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else "; use a code such as US, GB, DE or FR"
+        p.add("data.holidays", country, f"not a country the holidays package knows{hint}")
 
 
 SECTION_CHECKS: tuple[Callable[[Problems, Config], None], ...] = (

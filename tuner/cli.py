@@ -10,6 +10,7 @@ import sys
 import typing
 from collections.abc import Callable
 from pathlib import Path
+
 from tuner import __version__
 from tuner.config import Config, load_config
 from tuner.errors import TunerError
@@ -67,7 +68,12 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     import optuna_dashboard
 
     from tuner.tuning import configure_optuna_logging
-    from tuner.tuning.storage import mask_password, open_storage, resolve_storage_url
+    from tuner.tuning.storage import (
+        mask_password,
+        open_artifact_store,
+        open_storage,
+        resolve_storage_url,
+    )
 
     config = load(args)
     configure_optuna_logging(args.verbose)
@@ -84,7 +90,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         log.warning("no study %r in %s yet; the dashboard shows it once `tuner tune` starts",
                     config.study.name, mask_password(url))
     print(f"Dashboard for study {config.study.name!r} ({mask_password(url)}): {page}", flush=True)
-    optuna_dashboard.run_server(storage, host=args.host, port=args.port)
+    optuna_dashboard.run_server(storage, host=args.host, port=args.port,
+                                artifact_store=open_artifact_store(config, url))  # lists the trials' weights
     return 0
 
 
@@ -142,26 +149,36 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
-    """Retrain the chosen configuration on train + validation, test it once, save a model directory."""
+    """Retrain the chosen configuration on train + validation (or take a trial's own weights, or
+    combine the best trials), test it once, save a model directory."""
+    import tempfile
+
     from tuner.forecaster import Forecaster
     from tuner.tables import metrics_table, series_table
     from tuner.train import configure_threads
 
     config = load(args)
-    if config.params.model:
-        params = config.params
-    else:
-        from tuner.tuning.study import best_params
+    with tempfile.TemporaryDirectory(prefix="tuner-fit-") as folder:
+        if config.params.model and not (args.ensemble or args.from_trial is not None):
+            chosen, weights = [config.params], None
+        else:
+            from tuner.tuning.study import fitted_trials
 
-        study, config, _ = open_existing(args, config)
-        params = best_params(study)
-    configure_threads(config.train.threads)
-    forecaster, test = Forecaster.fit(config, params)
+            study, config, url = open_existing(args, config)
+            chosen, weights = fitted_trials(study, config, url, args.ensemble or 1, args.from_trial, Path(folder))
+        configure_threads(config.train.threads)
+        forecaster, test = Forecaster.fit(config, chosen, combine=args.combine, weights=weights)
     forecaster.save(Path(args.output))
     rows = {display_name(name): forecaster.metrics[name] for name in ("model", *BASELINES)}
-    print(f"Fitted {params.model} for {params.epochs} epochs on train + validation; saved to {args.output}")
+    what = ", ".join(f"{p.model} ({p.epochs} epochs)" if weights is None else p.model for p in chosen)
+    how = "on train + validation" if weights is None else "from the trials' own weights (trained on train)"
+    combined = f", {args.combine} of {len(chosen)}" if len(chosen) > 1 else ""
+    print(f"Fitted {what} {how}{combined}; saved to {args.output}")
     print("Test (in the target's units, never seen while tuning):")
     print("\n".join(metrics_table(rows, prefix="test_")))
+    warning = forecaster.baseline_warning()
+    if warning:
+        print(warning)
     if "by_step" in forecaster.metrics:
         steps = {display_name(name): errors["test_mae"] for name, errors in forecaster.metrics["by_step"].items()}
         print("Test MAE by forecast step:")
@@ -169,8 +186,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     if args.plot:
         from tuner.plots import lines_on_test_part, title_on_test_part, write_png
 
-        lines = lines_on_test_part(test.dataset, test.forecast)
-        write_png(lines, title_on_test_part(config.data, params.model), config.data.target, Path(args.plot))
+        lines = lines_on_test_part(test)
+        write_png(lines, title_on_test_part(config.data, forecaster.params.model), config.data.target, Path(args.plot))
         print(f"Wrote {args.plot}", file=sys.stderr)
     return 0
 
@@ -295,6 +312,12 @@ def build_parser() -> argparse.ArgumentParser:
     fit = command("fit", cmd_fit, [study_flags])
     fit.add_argument("-o", "--output", required=True, help="model directory to write, e.g. models/NAME")
     fit.add_argument("--plot", type=png_file, metavar="FILE.png", help="also write a PNG of the test forecast vs actual")
+    fit.add_argument("--from-trial", type=int, nargs="?", const=-1, metavar="N",
+                     help="no retraining: take trial N's own stored weights (default: the best trial's)")
+    fit.add_argument("--ensemble", type=positive_int, metavar="K",
+                     help="combine the K best trials' models into one (refitted, or their own weights with --from-trial)")
+    fit.add_argument("--combine", choices=("mean", "median"), default="mean",
+                     help="how an ensemble's forecasts are combined (default mean)")
 
     predict = command("predict", cmd_predict, [common])
     predict.add_argument("model", help="model directory written by `tuner fit`")

@@ -22,7 +22,15 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 from tuner.errors import ConfigError
-from tuner.names import MODEL_TYPES, PARAMS, TRANSFORMER_PARAMS
+from tuner.names import (
+    CALENDAR_PERIODS,
+    HOLIDAY_COLUMN,
+    METRIC_LOSS,
+    MODEL_TYPES,
+    PARAMS,
+    SETTING_PARAMS,
+    TRANSFORMER_PARAMS,
+)
 
 SEASON_LENGTHS = {"D": 7, "W": 52, "M": 12}
 
@@ -45,20 +53,39 @@ class DataConfig:
     frequency: str = "D"  # D, W or M: daily rows are resampled to weeks or months
     window: int = 28  # past steps the model sees
     horizon: int = 1  # future steps it predicts
+    scaling: str = "window"  # window: each window's target normalised by its own mean and spread; global: not
+    calendar: tuple[str, ...] = ()  # date features (day_of_week, month, ...), cyclic, known for the forecast dates
+    holidays: str = ""  # a country code (US, DE, ...): adds a holiday flag (a count per week or month)
     season_length: int = 0  # 0: from the frequency (7 daily, 52 weekly, 12 monthly)
     aggregation: dict[str, str] = field(default_factory=dict)  # per column; default sum for the target, mean otherwise
     fill_missing: str = "error"  # empty or NaN cells: error, zero, ffill (last value) or interpolate
     max_file_mb: float = 1024  # larger files are refused before reading (memory safety)
 
     @property
-    def columns(self) -> list[str]:
-        """Model inputs, the target last."""
+    def calendar_columns(self) -> list[str]:
+        """The generated date columns: a sine and a cosine per calendar feature, and the holiday flag."""
+        columns = [f"{name}_{wave}" for name in self.calendar if name in CALENDAR_PERIODS for wave in ("sin", "cos")]
+        return columns + ([HOLIDAY_COLUMN] if self.holidays else [])
+
+    @property
+    def file_columns(self) -> list[str]:
+        """The columns read from the CSV besides the date: the features and the target."""
         return [*self.features, self.target]
 
     @property
+    def columns(self) -> list[str]:
+        """Model inputs, the target last."""
+        return [*self.features, *self.calendar_columns, self.target]
+
+    @property
+    def known_inputs(self) -> list[str]:
+        """Inputs whose values are known for the forecast dates: the planned ones, then the calendar's."""
+        return [*self.known_future, *self.calendar_columns]
+
+    @property
     def known_future_columns(self) -> tuple[int, ...]:
-        """Positions of the known-future inputs among `columns`."""
-        return tuple(self.columns.index(column) for column in self.known_future)
+        """Positions of the known inputs (planned and calendar) among `columns`."""
+        return tuple(self.columns.index(column) for column in self.known_inputs)
 
     @property
     def seasonality(self) -> int:
@@ -82,6 +109,7 @@ class TrainConfig:
     patience: int = 5  # epochs without validation improvement before stopping
     grad_clip: float = 1.0  # max gradient norm
     threads: int = 0  # torch threads per process; 0: the machine's cores / workers
+    loss: str = "auto"  # mae, mse or huber (on scaled targets); auto: the study metric's family (mae for val_mae)
 
 
 @dataclass(frozen=True)
@@ -93,6 +121,9 @@ class SearchConfig:
     lr: Range = Range(1e-4, 1e-3)  # sampled on a log scale
     num_heads: tuple[int, ...] = (1, 2, 4)  # lstm_transformer only; must divide every hidden_size
     ff_size: tuple[int, ...] = (64, 128, 256)  # lstm_transformer only
+    window: tuple[int, ...] = ()  # choices of data.window, e.g. [14, 28, 56]; empty: data.window, not searched
+    scaling: tuple[str, ...] = ()  # choices of data.scaling; empty: not searched
+    loss: tuple[str, ...] = ()  # choices of train.loss; empty: not searched
 
 
 @dataclass(frozen=True)
@@ -110,6 +141,7 @@ class StudyConfig:
     heartbeat_interval: int = 10  # seconds between a running trial's heartbeats
     grace_period: int = 30  # seconds without a heartbeat before a trial counts as stale (FAIL)
     max_retries: int = 2  # times a stale trial is retried with the same parameters
+    artifacts: str = ""  # where trials' weights go: a folder, file://..., or s3://bucket; empty: beside the study
 
 
 @dataclass(frozen=True)
@@ -123,12 +155,16 @@ class ParamsConfig:
     lr: float = 1e-3
     num_heads: int = 0  # lstm_transformer only
     ff_size: int = 0  # lstm_transformer only
-    epochs: int = 0  # epochs to retrain on train + validation: the trial's best epoch + 1
+    window: int = 0  # when searched: the trial's data.window (0: the config's)
+    scaling: str = ""  # when searched: the trial's data.scaling
+    loss: str = ""  # when searched: the trial's train.loss
+    epochs: int = 0  # epochs to retrain on train + validation
 
     def trial_params(self) -> dict[str, Any]:
         """The parameters by their Optuna names, as the search space samples them."""
         return {name: getattr(self, name) for name in PARAMS
-                if self.model == "lstm_transformer" or name not in TRANSFORMER_PARAMS}
+                if (self.model == "lstm_transformer" or name not in TRANSFORMER_PARAMS)
+                and (name not in SETTING_PARAMS or getattr(self, name))}
 
 
 @dataclass(frozen=True)
@@ -144,6 +180,7 @@ class ModelConfig:
     dropout: float = 0.1  # between LSTM layers and inside the Transformer encoder
     num_heads: int = 4  # lstm_transformer only; divides hidden_size
     ff_size: int = 128  # lstm_transformer only: the encoder's feed-forward width
+    scaling: str = "global"  # window: the network normalises each window's target history and maps its output back
 
 
 @dataclass(frozen=True)
@@ -192,6 +229,13 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = (), values: 
     return build_config(raw, path)
 
 
+def with_params(config: Config, params: typing.Mapping[str, Any]) -> Config:
+    """`config` with the settings a trial searched (`names.SETTING_PARAMS`) taken from its parameters."""
+    data = replace(config.data, window=params.get("window") or config.data.window,
+                   scaling=params.get("scaling") or config.data.scaling)
+    return replace(config, data=data, train=replace(config.train, loss=params.get("loss") or config.train.loss))
+
+
 def apply_override(raw: dict[str, Any], override: str, source: Path) -> None:
     """Set `section.key=value` in a raw config dict; the value is read as TOML, else as text."""
     dotted, sep, text = override.partition("=")
@@ -227,6 +271,8 @@ def build_config(raw: dict[str, Any], source: Path) -> Config:
     if not data_path.is_absolute():
         data_path = (source.parent / data_path).resolve()
     parts["data"] = replace(parts["data"], path=data_path)
+    if parts["train"].loss == "auto":
+        parts["train"] = replace(parts["train"], loss=METRIC_LOSS.get(parts["study"].metric, "mae"))
     config = Config(**parts, source=source)
     problems += [problem for key, problem in check_config(config) if key not in bad_keys]
     if problems:

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
+from tuner.calendar import calendar_frame
 from tuner.config import DataConfig, SplitConfig
 from tuner.errors import DataError
 from tuner.scaling import Scaling
@@ -57,6 +58,8 @@ def load_with_plan(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
         log.info("%s: %d row(s) after the last %s value are read as plans, not history",
                  config.path, planned.sum(), config.target)
     history = resample(_validate(raw[~planned].copy(), config), config)
+    if config.calendar_columns:
+        history = history.join(calendar_frame(history.index, config))
     return history, _read_plan(raw[planned], config)
 
 
@@ -114,7 +117,7 @@ def _validate(raw: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
     path = config.path
     raw.columns = [str(c).strip() for c in raw.columns]
     problems: list[str] = []
-    wanted = [config.date_column, *config.columns]
+    wanted = [config.date_column, *config.file_columns]
     missing = [c for c in wanted if c not in raw.columns]
     if missing:
         problems.append(f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
@@ -130,7 +133,7 @@ def _validate(raw: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
             problems.append(f"column {config.date_column}: duplicate dates at {_rows(dates.duplicated())}")
 
     values = {}
-    for column in config.columns:
+    for column in config.file_columns:
         if column not in raw.columns:
             continue
         text = raw[column].str.strip()
@@ -251,11 +254,13 @@ class Dataset:
     """A validated series, split chronologically, scaled on its training rows only."""
 
     def __init__(self, frame: pd.DataFrame, data: DataConfig, split: SplitConfig, scale_on: str = "train",
-                 fold: int | None = None) -> None:
+                 fold: int | None = None, search_windows: tuple[int, ...] = ()) -> None:
         """`scale_on`: the part whose rows fit the scaler: "train" while tuning,
-        "train+validation" for the final fit. `fold`: a walk-forward fold (see `split_bounds`)."""
+        "train+validation" for the final fit. `fold`: a walk-forward fold (see `split_bounds`).
+        `search_windows`: the window lengths trials may sample (search.window), all of which must fit."""
         self.config = data
         self.fold = fold
+        self.search_windows = search_windows
         self.dates = frame.index
         self.values = frame[data.columns].to_numpy(dtype=np.float64)
         self.bounds = self._checked(split_bounds(len(frame), split, fold), split)
@@ -272,19 +277,22 @@ class Dataset:
         return cls(load_frame(data), data, split, scale_on)
 
     @classmethod
-    def folds(cls, frame: pd.DataFrame, data: DataConfig, split: SplitConfig) -> list[Dataset]:
+    def folds(cls, frame: pd.DataFrame, data: DataConfig, split: SplitConfig,
+              search_windows: tuple[int, ...] = ()) -> list[Dataset]:
         """The walk-forward folds, earliest first, each scaled on its own training rows."""
-        return [cls(frame, data, split, fold=k) for k in range(split.folds)]
+        return [cls(frame, data, split, fold=k, search_windows=search_windows) for k in range(split.folds)]
 
     def _checked(self, bounds: dict[str, tuple[int, int]], split: SplitConfig) -> dict[str, tuple[int, int]]:
-        need = self.config.window + self.config.horizon
+        window = max(self.search_windows, default=self.config.window)
+        key = "the longest search.window" if self.search_windows else "data.window"
+        need = window + self.config.horizon
         where = f"fold {self.fold + 1} of split.folds = {split.folds}: " if self.fold is not None and split.folds > 1 else ""
         for part in PARTS:
             start, end = bounds[part]
             if end - start < need:
                 raise DataError(
                     f"{self.config.path}: {where}the {part} part has {end - start} of {len(self.values)} rows but "
-                    f"needs at least data.window + data.horizon = {need}; use more rows, a shorter data.window, "
+                    f"needs at least {key} + data.horizon = {need}; use more rows, a shorter {key.split()[-1]}, "
                     "fewer split.folds or other split shares"
                 )
         if bounds["train"][1] <= self.config.seasonality:
@@ -314,7 +322,7 @@ class Dataset:
             targets = sliding_window_view(self.scaled[:, -1], horizon, writeable=True)
             first, last = rows[0], rows[-1] + 1  # slices, so the arrays stay views
             future = None
-            if self.config.known_future:
+            if self.config.known_inputs:
                 known = np.ascontiguousarray(self.scaled[:, list(self.config.known_future_columns)])
                 future = sliding_window_view(known, horizon, axis=0, writeable=True).transpose(0, 2, 1)[first:last]
             self._windows[key] = Windows(inputs[first - window : last - window], targets[first:last], rows, future)

@@ -8,12 +8,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from torch import nn
 
-from tuner.config import Config
-from tuner.data import Dataset
+from tuner.baselines import baseline_forecasts
+from tuner.config import Config, with_params
+from tuner.data import Dataset, load_frame
 from tuner.metrics import errors_by_step, forecast_errors, mean_errors
 from tuner.models import build_model, model_config
+from tuner.scaling import Scaling
 from tuner.train import EpochResult, fit, seeded
+
+
+def tuning_folds(config: Config) -> list[Dataset]:
+    """The study's data, split into its walk-forward folds, with room for every searched window."""
+    return Dataset.folds(load_frame(config.data), config.data, config.split, config.search.window)
 
 
 @dataclass
@@ -25,6 +33,8 @@ class Evaluation:
     step_errors: dict[str, list[float]]  # per horizon step, the mean over folds
     best_epoch: int  # of the last fold, whose training rows come closest to the final fit's
     epochs_run: int  # over all folds
+    network: nn.Module  # the last fold's, holding its best epoch's weights
+    scaling: Scaling  # the last fold's, fitted on its training rows
 
 
 class Evaluator:
@@ -43,6 +53,7 @@ class Evaluator:
     ) -> Evaluation:
         """`on_epoch` sees each epoch of the first fold with its validation metrics, and
         `on_fold` the metrics of the folds done so far; either may raise to stop (pruning)."""
+        config = with_params(self.config, params)
         fold_errors: list[dict[str, float]] = []
         step_errors: list[dict[str, list[float]]] = []
         epochs_run = 0
@@ -53,9 +64,10 @@ class Evaluator:
                 on_epoch(epoch, forecast_errors(actual, fold.to_units(epoch.val_forecast), prefix="val_"))
 
             with seeded(seed):  # the initial weights
-                model = build_model(model_config(params, self.config.data))
-            result = fit(model, fold.windows("train"), fold.windows("validation"), params["lr"], self.config.train,
-                         seed=seed, on_epoch=report if on_epoch and index == 0 else None)
+                model = build_model(model_config(params, config.data))
+            window = config.data.window
+            result = fit(model, fold.windows("train", window), fold.windows("validation", window), params["lr"],
+                         config.train, seed=seed, on_epoch=report if on_epoch and index == 0 else None)
             epochs_run += result.epochs_run
             forecast = fold.to_units(result.val_forecast)
             fold_errors.append(forecast_errors(actual, forecast, prefix="val_"))
@@ -63,15 +75,15 @@ class Evaluator:
             if on_fold is not None:
                 on_fold(index, fold_errors)
         return Evaluation(mean_errors(fold_errors), fold_errors, mean_errors(step_errors), result.best_epoch,
-                          epochs_run)
+                          epochs_run, model, fold.scaling)
 
 
 def baseline_errors(folds: list[Dataset]) -> dict[str, dict[str, float]]:
-    """Validation metrics of the naive and seasonal-naive forecasts, on the trials' own targets
-    (the mean over walk-forward folds, as for trials)."""
+    """Validation metrics of the baselines, on the trials' own targets (the mean over walk-forward
+    folds, as for trials; boosting is fitted on each fold's training rows, as trials are)."""
     per_fold = [
         {name: forecast_errors(fold.actuals("validation"), forecast, prefix="val_")
-         for name, forecast in fold.baseline_forecasts("validation").items()}
+         for name, forecast in baseline_forecasts(fold, "validation", fit_part="train").items()}
         for fold in folds
     ]
     return {name: mean_errors([errors[name] for errors in per_fold]) for name in per_fold[0]}

@@ -10,7 +10,7 @@ from typing import Any
 import tomli_w
 
 from tuner.config import SECTIONS, Config, Range
-from tuner.names import TRANSFORMER_PARAMS
+from tuner.names import SETTING_PARAMS, TRANSFORMER_PARAMS
 
 
 def config_to_dict(config: Config, relative_to: Path | None = None) -> dict[str, dict[str, Any]]:
@@ -25,8 +25,11 @@ def config_to_dict(config: Config, relative_to: Path | None = None) -> dict[str,
     result["data"]["path"] = data_path.as_posix()
     if not config.params.model:
         del result["params"]
-    elif config.params.model != "lstm_transformer":
-        for key in TRANSFORMER_PARAMS:
+    else:
+        unused = [key for key in SETTING_PARAMS if not result["params"][key]]
+        if config.params.model != "lstm_transformer":
+            unused += TRANSFORMER_PARAMS
+        for key in unused:
             del result["params"][key]
     return result
 

@@ -1,11 +1,13 @@
-"""The fitted forecaster: a network, the scaling it was trained with and the config, with
-fit / forecast / save / load. `tuner fit`, `predict`, `whatif`, `report --model`, and the
-benchmarks all go through it.
+"""The fitted forecaster: one network, or an ensemble of them, with the scaling they were trained
+with and the config, and fit / forecast / save / load. `tuner fit`, `predict`, `whatif`,
+`report --model` and the benchmarks all go through it.
 
 A model directory holds:
 
-    weights.pt     torch.save of the state dict (tensors only; loaded with weights_only=True)
-    model.json     format, tuner version, architecture, parameters, scaling, weights checksum
+    weights.pt     torch.save of the state dict (tensors only; loaded with weights_only=True);
+                   an ensemble's further members are weights-2.pt, weights-3.pt, ...
+    model.json     format, tuner version, members (architecture, parameters, window, checksum),
+                   how they are combined, scaling, fitted ranges
     config.json    the full study config the model was fitted with
     metrics.json   test metrics of the model and the baselines
 
@@ -14,11 +16,9 @@ No pickled Python objects: a model directory can be read by anyone without runni
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
+import math
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,28 +26,45 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tuner import __version__
-from tuner.config import Config, ModelConfig, ParamsConfig, build_config
-from tuner.data import PANDAS_FREQ, Dataset, Windows, load_frame, load_with_plan
+from tuner.baselines import baseline_forecasts
+from tuner.calendar import calendar_frame
+from tuner.config import Config, ParamsConfig, with_params
+from tuner.data import PANDAS_FREQ, Dataset, load_frame, load_with_plan
 from tuner.errors import DataError, ModelDirError
-from tuner.export import config_to_dict
 from tuner.metrics import errors_by_step, forecast_errors
 from tuner.models import LSTMForecaster, build_model, model_config
+from tuner.names import BASELINES
 from tuner.scaling import Scaling
+from tuner.tables import not_better_warning
 from tuner.train import EpochResult, fit, predict, seeded
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # bump when the directory layout or model.json changes incompatibly
-FILES = ("weights.pt", "model.json", "config.json", "metrics.json")
+COMBINES = {"mean": np.mean, "median": np.median}  # how an ensemble's members' forecasts are combined
+
+
+@dataclass
+class Member:
+    """One network of a forecaster, with the trial parameters it was built from."""
+
+    network: LSTMForecaster
+    params: ParamsConfig
+    window: int  # past steps it reads
 
 
 @dataclass(frozen=True)
 class TestForecast:
-    """The forecaster's test part: the data as fitted, and its forecast of every test sample."""
+    """The forecaster's test part: the data as fitted, its forecast of every test sample and the
+    baselines' forecasts of the same samples."""
 
-    dataset: Dataset  # scaled on train + validation
+    dataset: Dataset
     forecast: np.ndarray  # (samples, horizon), in the target's units
+    baselines: dict[str, np.ndarray]  # name -> (samples, horizon)
+
+    @classmethod
+    def of(cls, forecaster: Forecaster, dataset: Dataset) -> TestForecast:
+        return cls(dataset, forecaster.forecast_part(dataset, "test"),
+                   baseline_forecasts(dataset, "test", fit_part="train+validation"))
 
 
 @dataclass(frozen=True)
@@ -61,44 +78,80 @@ class ForecastInputs:
 
 @dataclass
 class Forecaster:
-    network: LSTMForecaster
+    members: list[Member]
     scaling: Scaling
-    config: Config
-    params: ParamsConfig
-    metrics: dict[str, Any]  # "model", "naive", "seasonal_naive" -> test metrics; "by_step" -> per step
+    config: Config  # data.window: the longest member's
+    metrics: dict[str, Any]  # "model" and each baseline -> test metrics; "by_step" -> per step
     seen: dict[str, tuple[float, float]]  # column -> (min, max) over the fitted rows
     trained_through: str = ""  # the last fitted date, ISO
+    scaled_on: str = "train+validation"  # the rows scaling and networks were fitted on ("train": trials' own)
+    combine: str = "mean"  # how an ensemble's forecasts are combined: mean or median
+
+    @property
+    def params(self) -> ParamsConfig:
+        """The (first) member's parameters."""
+        return self.members[0].params
+
+    @property
+    def network(self) -> LSTMForecaster:
+        return self.members[0].network
 
     # ---- fit ----
 
     @classmethod
-    def fit(cls, config: Config, params: ParamsConfig, seed: int | None = None) -> tuple[Forecaster, TestForecast]:
-        """Train `params` on train + validation for `params.epochs`, then score the test part once."""
-        dataset = Dataset(load_frame(config.data), config.data, config.split, scale_on="train+validation")
-        seed = config.study.seed if seed is None else seed
-        with seeded(seed):
-            network = build_model(model_config(params.trial_params(), config.data))
-        fit(network, dataset.windows("train+validation"), None, params.lr, config.train, seed, epochs=params.epochs,
-            on_epoch=lambda result: log_epoch(result, params.epochs))
-        trained_through = dataset.dates[dataset.bounds["validation"][1] - 1].isoformat()
-        forecaster = cls(network, dataset.scaling, config, params, {}, dataset.fitted_range(), trained_through)
-        test = TestForecast(dataset, forecaster.forecast_windows(dataset.windows("test")))
+    def fit(cls, config: Config, params: ParamsConfig | list[ParamsConfig], seed: int | None = None,
+            combine: str = "mean", weights: list[Path] | None = None) -> tuple[Forecaster, TestForecast]:
+        """Train each of `params` on train + validation for its `epochs` (or, with `weights`, take
+        each trial's own network from its stored weights, trained on the training rows only),
+        combine them, then score the test part once."""
+        listed = params if isinstance(params, list) else [params]
+        configs = [with_params(config, p.trial_params()) for p in listed]
+        windows = tuple(c.data.window for c in configs)
+        config = replace(configs[0], data=replace(configs[0].data, window=max(windows)))
+        scale_on = "train+validation" if weights is None else "train"
+        dataset = Dataset(load_frame(config.data), config.data, config.split, scale_on, search_windows=windows)
+        if weights is None:
+            networks = [train_member(dataset, c, p, config.study.seed if seed is None else seed)
+                        for c, p in zip(configs, listed)]
+        else:
+            networks = [load_trial_network(dataset, c, p, path) for c, p, path in zip(configs, listed, weights)]
+        end = dataset.bounds[scale_on][1]
+        forecaster = cls([Member(n, p, w) for n, p, w in zip(networks, listed, windows)], dataset.scaling, config, {},
+                         dataset.fitted_range(scale_on), dataset.dates[end - 1].isoformat(), scale_on, combine)
+        test = TestForecast.of(forecaster, dataset)
         forecaster.metrics = test_metrics(test)
         return forecaster, test
 
     def test_forecast(self) -> TestForecast:
         """The test part of the data the model was fitted on, read again, and its forecast."""
-        dataset = Dataset(load_frame(self.config.data), self.config.data, self.config.split, scale_on="train+validation")
+        windows = tuple(member.window for member in self.members)
+        dataset = Dataset(load_frame(self.config.data), self.config.data, self.config.split, self.scaled_on,
+                          search_windows=windows)
         if not dataset.scaling.same_as(self.scaling):
             raise DataError(f"{self.config.data.path}: the data changed since the model was fitted on it; "
                             "fit the model again")
-        return TestForecast(dataset, self.forecast_windows(dataset.windows("test")))
+        return TestForecast.of(self, dataset)
+
+    def baseline_warning(self) -> str | None:
+        """One line when the model's test metric (the study's, on the test part) is not better
+        than every baseline's."""
+        key = self.config.study.metric.replace("val_", "test_", 1)
+        baselines = {name: errors for name, errors in self.metrics.items() if name in BASELINES}
+        return not_better_warning("the fitted model", self.metrics.get("model", {}).get(key, math.nan), baselines, key)
 
     # ---- forecast ----
 
-    def forecast_windows(self, windows: Windows) -> np.ndarray:
+    def combined(self, forecasts: list[np.ndarray]) -> np.ndarray:
+        """The members' scaled forecasts combined, in the target's units."""
+        return self.scaling.to_units(COMBINES[self.combine](np.stack(forecasts), axis=0))
+
+    def forecast_part(self, dataset: Dataset, part: str) -> np.ndarray:
         """Forecasts of every sample of a split part, in the target's units."""
-        return self.scaling.to_units(predict(self.network, windows.inputs, windows.future))
+        forecasts = []
+        for member in self.members:
+            windows = dataset.windows(part, member.window)
+            forecasts.append(predict(member.network, windows.inputs, windows.future))
+        return self.combined(forecasts)
 
     def read_inputs(self, csv: Path) -> ForecastInputs:
         """Read `csv`: its last `window` rows of history and, for models with known-future inputs,
@@ -109,7 +162,7 @@ class Forecaster:
             raise DataError(f"{csv}: {len(frame)} rows at frequency {data.frequency}, but the model needs the last "
                             f"data.window = {data.window}")
         dates = pd.date_range(frame.index[-1], periods=data.horizon + 1, freq=PANDAS_FREQ[data.frequency])[1:]
-        plan = plan[~plan.index.duplicated()].reindex(dates)
+        plan = plan[~plan.index.duplicated()].reindex(dates).join(calendar_frame(dates, data))
         missing = [f"{column} on {_dates_text(plan.index[plan[column].isna()])}"
                    for column in data.known_future if plan[column].isna().any()]
         if missing:
@@ -123,9 +176,10 @@ class Forecaster:
         data = self.config.data
         plan = inputs.plan if plan is None else plan
         future = None
-        if data.known_future:
-            future = self.scaling.apply(plan[list(data.known_future)].to_numpy(), list(data.known_future_columns))[None]
-        return self.scaling.to_units(predict(self.network, self.scaling.apply(inputs.history)[None], future))[0]
+        if data.known_inputs:
+            future = self.scaling.apply(plan[data.known_inputs].to_numpy(), list(data.known_future_columns))[None]
+        history = self.scaling.apply(inputs.history)
+        return self.combined([predict(m.network, history[None, -m.window:], future) for m in self.members])[0]
 
     def forecast(self, csv: Path) -> pd.DataFrame:
         """Forecast the `horizon` steps after the last target value of `csv`, from its last `window` rows."""
@@ -134,66 +188,56 @@ class Forecaster:
         return pd.DataFrame({data.date_column: inputs.dates.strftime("%Y-%m-%d"),
                              f"{data.target}_forecast": self.forecast_values(inputs)})
 
-    # ---- save and load ----
+    # ---- save and load: tuner/modeldir.py ----
 
     def save(self, folder: Path) -> None:
         """Write the model directory `folder` (created; existing model files are replaced)."""
-        folder.mkdir(parents=True, exist_ok=True)
-        weights = folder / "weights.pt"
-        torch.save(self.network.state_dict(), weights)
-        manifest = {
-            "format": FORMAT,
-            "tuner_version": __version__,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "model": asdict(self.network.config),
-            "params": asdict(self.params),
-            "columns": self.config.data.columns,
-            "scaler": self.scaling.as_dict(),
-            "seen": self.seen,
-            "trained_through": self.trained_through,
-            "weights_sha256": sha256(weights),
-        }
-        write_json(folder / "model.json", manifest)
-        write_json(folder / "config.json", config_to_dict(self.config))
-        write_json(folder / "metrics.json", self.metrics)
+        from tuner.modeldir import save
+
+        save(self, folder)
 
     @classmethod
     def load(cls, folder: Path) -> Forecaster:
-        """Read a model directory, checking its format, completeness and weights checksum."""
-        if not folder.is_dir():
-            raise ModelDirError(f"{folder}: model directory not found (create one with `tuner fit ... -o {folder}`)")
-        missing = [name for name in FILES if not (folder / name).is_file()]
-        if missing:
-            raise ModelDirError(f"{folder}: incomplete model directory, missing {', '.join(missing)}; fit it again")
-        try:
-            manifest, raw_config, metrics = (json.loads((folder / name).read_text(encoding="utf-8"))
-                                             for name in ("model.json", "config.json", "metrics.json"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelDirError(f"{folder}: a JSON file is damaged ({exc}); fit the model again") from None
-        if manifest.get("format") != FORMAT:
-            raise ModelDirError(f"{folder}: written by tuner {manifest.get('tuner_version', '?')} in model format "
-                                f"{manifest.get('format')!r}; this tuner {__version__} reads format {FORMAT}; "
-                                "fit it again")
-        weights = folder / "weights.pt"
-        if sha256(weights) != manifest.get("weights_sha256"):
-            raise ModelDirError(f"{weights}: checksum does not match model.json; the file was changed or damaged")
-        try:
-            state = torch.load(weights, weights_only=True, map_location="cpu")
-            architecture = {**manifest["model"], "known_columns": tuple(manifest["model"].get("known_columns", ()))}
-            network = build_model(ModelConfig(**architecture))
-            network.load_state_dict(state)
-        except (RuntimeError, KeyError, TypeError, ValueError, EOFError) as exc:
-            reason = str(exc).strip().splitlines()[0]
-            raise ModelDirError(f"{folder}: weights do not match model.json ({reason}); fit the model again") from None
-        seen = {column: (low, high) for column, (low, high) in manifest.get("seen", {}).items()}
-        return cls(network, Scaling.from_dict(manifest["scaler"]), build_config(raw_config, folder / "config.json"),
-                   ParamsConfig(**manifest["params"]), metrics, seen, manifest.get("trained_through", ""))
+        """Read a model directory, checking its format, completeness and weights checksums."""
+        from tuner.modeldir import load
+
+        return load(folder)
+
+
+def train_member(dataset: Dataset, config: Config, params: ParamsConfig, seed: int) -> LSTMForecaster:
+    """A fresh network for `params`, trained on the train + validation windows for `params.epochs`."""
+    with seeded(seed):
+        network = build_model(model_config(params.trial_params(), config.data))
+    fit(network, dataset.windows("train+validation", config.data.window), None, params.lr, config.train, seed,
+        epochs=params.epochs, on_epoch=lambda result: log_epoch(result, params.epochs))
+    return network
+
+
+def load_trial_network(dataset: Dataset, config: Config, params: ParamsConfig, weights: Path) -> LSTMForecaster:
+    """A trial's own network (its last fold's, stopped at its best validation epoch), checked
+    against the data: the trial's scaling must be the one these rows give."""
+    try:
+        saved = torch.load(weights, weights_only=True, map_location="cpu")
+        network = build_model(model_config(params.trial_params(), config.data))
+        network.load_state_dict(saved["network"])
+    except (RuntimeError, KeyError, TypeError, ValueError, EOFError, OSError) as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise ModelDirError(f"{weights}: not the weights of this trial's network ({reason})") from None
+    if not dataset.scaling.same_as(Scaling(saved["scaling_mean"].numpy(), saved["scaling_scale"].numpy())):
+        raise DataError(f"{config.data.path}: the data changed since the trial ran; fit it without --from-trial")
+    return network
+
+
+def save_trial_weights(network: torch.nn.Module, scaling: Scaling, path: Path) -> None:
+    """A trial's network and scaling as one file of tensors (read by `load_trial_network`)."""
+    torch.save({"network": network.state_dict(), "scaling_mean": torch.as_tensor(scaling.mean),
+                "scaling_scale": torch.as_tensor(scaling.scale)}, path)
 
 
 def test_metrics(test: TestForecast) -> dict[str, Any]:
     """Test metrics of the forecast and the baselines; per step too when the horizon is over 1."""
     actual = test.dataset.actuals("test")
-    forecasts = {"model": test.forecast, **test.dataset.baseline_forecasts("test")}
+    forecasts = {"model": test.forecast, **test.baselines}
     metrics: dict[str, Any] = {name: forecast_errors(actual, values, prefix="test_") for name, values in forecasts.items()}
     if test.dataset.config.horizon > 1:
         metrics["by_step"] = {name: errors_by_step(actual, values, prefix="test_") for name, values in forecasts.items()}
@@ -202,14 +246,6 @@ def test_metrics(test: TestForecast) -> dict[str, Any]:
 
 def log_epoch(result: EpochResult, epochs: int) -> None:
     log.info("fit epoch %d/%d: train loss %.4f", result.epoch + 1, epochs, result.train_loss)
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def write_json(path: Path, data: object) -> None:
-    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
 
 
 def _dates_text(dates: pd.DatetimeIndex) -> str:

@@ -10,6 +10,8 @@ from torch import nn
 from tuner.config import DataConfig, ModelConfig
 from tuner.names import ARCHITECTURE_PARAMS
 
+WINDOW_EPSILON = 1e-5  # added to a window's target variance, so a flat window does not divide by zero
+
 
 class LSTMForecaster(nn.Module):
     """Stacked LSTM (dropout between layers) with a linear head on the last time step.
@@ -37,8 +39,18 @@ class LSTMForecaster(nn.Module):
 
     def forward(self, inputs: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         """(batch, window, n_inputs) and, with known-future inputs, their planned values
-        (batch, horizon, len(known_columns)) -> (batch, horizon) forecasts, scaled like the target."""
-        return self.head(self.encode(self.sequence(inputs, future))[:, -1])
+        (batch, horizon, len(known_columns)) -> (batch, horizon) forecasts, scaled like the target.
+
+        With `scaling = "window"`, each window's target history is normalised by its own mean and
+        standard deviation, and the forecast mapped back with the same two numbers (RevIN-style
+        instance normalisation), so a level the training rows never reached stays in range."""
+        if self.config.scaling != "window":
+            return self.head(self.encode(self.sequence(inputs, future))[:, -1])
+        target = inputs[:, :, -1:]
+        level = target.mean(dim=1)
+        spread = torch.sqrt(target.var(dim=1, unbiased=False) + WINDOW_EPSILON)
+        normalised = torch.cat([inputs[:, :, :-1], (target - level[:, None]) / spread[:, None]], dim=2)
+        return self.head(self.encode(self.sequence(normalised, future))[:, -1]) * spread + level
 
     def sequence(self, inputs: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
         """The window, followed by the forecast steps when the model takes known-future inputs."""
@@ -86,7 +98,8 @@ def model_config(params: dict[str, Any], data: DataConfig) -> ModelConfig:
     """The architecture that a trial's parameters describe, sized for `data`."""
     architecture = {key: params[key] for key in ARCHITECTURE_PARAMS if key in params}
     return ModelConfig(kind=params["model"], n_inputs=len(data.columns), horizon=data.horizon,
-                       known_columns=data.known_future_columns, **architecture)
+                       known_columns=data.known_future_columns, scaling=params.get("scaling") or data.scaling,
+                       **architecture)
 
 
 def build_model(config: ModelConfig) -> LSTMForecaster:

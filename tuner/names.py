@@ -7,13 +7,22 @@ MODEL_TYPES = ("lstm", "lstm_transformer")
 MODEL_LABELS = {"lstm": "LSTM", "lstm_transformer": "LSTM+Transformer"}
 ARCHITECTURE_PARAMS = ("hidden_size", "num_layers", "dropout", "num_heads", "ff_size")
 TRANSFORMER_PARAMS = ("num_heads", "ff_size")  # sampled for lstm_transformer only
-PARAMS = ("model", "hidden_size", "num_layers", "dropout", "lr", *TRANSFORMER_PARAMS)  # Optuna's names, in search order
+SETTING_PARAMS = ("window", "scaling", "loss")  # searched only when search.<name> lists choices; else the setting
+PARAMS = ("model", "hidden_size", "num_layers", "dropout", "lr", *TRANSFORMER_PARAMS, *SETTING_PARAMS)  # Optuna's names
+
+SCALINGS = ("window", "global")  # data.scaling: per-window (instance) normalisation of the target, or none on top of global
+LOSSES = ("mae", "mse", "huber")  # train.loss
+METRIC_LOSS = {"val_mae": "mae", "val_wape": "mae", "val_mape": "mae", "val_smape": "mae", "val_rmse": "mse"}
+CALENDAR_PERIODS = {"day_of_week": 7, "day_of_month": 31, "day_of_year": 366, "week_of_year": 53, "month": 12,
+                    "quarter": 4}  # data.calendar: each becomes a sine and a cosine column of this period
+CALENDAR_FREQUENCIES = {"day_of_week": "D", "day_of_month": "D", "week_of_year": "DW"}  # others: D, W and M
+HOLIDAY_COLUMN = "holiday"
 
 METRICS = ("mae", "rmse", "mape", "smape", "wape")  # forecast errors; stored as val_<name> and test_<name>
 VALIDATION_METRICS = tuple(f"val_{name}" for name in METRICS)  # the choices of study.metric
 METRIC_LABELS = {"mae": "MAE", "rmse": "RMSE", "mape": "MAPE %", "smape": "sMAPE %", "wape": "WAPE %"}
 
-BASELINES = {"naive": "naive", "seasonal_naive": "seasonal-naive"}  # stored key -> display name
+BASELINES = {"naive": "naive", "seasonal_naive": "seasonal-naive", "boosting": "gradient-boosting"}  # key -> shown as
 
 
 def display_name(key: str) -> str:

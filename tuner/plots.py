@@ -10,15 +10,16 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from tuner.config import DataConfig
-from tuner.data import Dataset, load_frame
+from tuner.data import load_frame
 from tuner.names import display_name
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
+
+    from tuner.forecaster import TestForecast
 
 Lines = dict[str, pd.Series]  # label -> values indexed by date
 
@@ -35,11 +36,12 @@ MATPLOTLIB_DASHES = {"solid": "-", "dash": "--", "dot": ":"}
 HISTORY_WINDOWS = 3  # `predict --plot` shows this many model windows of history before the forecast
 
 
-def lines_on_test_part(dataset: Dataset, forecast: np.ndarray) -> Lines:
+def lines_on_test_part(test: TestForecast) -> Lines:
     """Actual, model and baseline values on the test part, at the first forecast step of each sample."""
+    dataset = test.dataset
     dates = dataset.dates[dataset.windows("test").target_rows]
-    lines = {"actual": dataset.actuals("test")[:, 0], "model": forecast[:, 0]}
-    for name, values in dataset.baseline_forecasts("test").items():
+    lines = {"actual": dataset.actuals("test")[:, 0], "model": test.forecast[:, 0]}
+    for name, values in test.baselines.items():
         lines[display_name(name)] = values[:, 0]
     return {label: pd.Series(values, index=dates) for label, values in lines.items()}
 

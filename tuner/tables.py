@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tuner.names import PARAMS
+from tuner.names import PARAMS, display_name
 
 TABLE_METRICS = ("mae", "rmse", "mape")  # the columns of `metrics_table`; every metric is in the JSON outputs
 
@@ -43,3 +43,16 @@ def series_table(rows: dict[str, list[float]], first: int = 1) -> list[str]:
 
 def metric_cell(value: float | None) -> str:
     return "" if value is None or math.isnan(value) else f"{value:.2f}"
+
+
+def not_better_warning(what: str, value: float, baselines: dict[str, dict[str, float]], key: str) -> str | None:
+    """One line when `value` (of `key`, lower is better) is not below every baseline's; else None."""
+    scored = {name: errors[key] for name, errors in baselines.items() if math.isfinite(errors.get(key, math.nan))}
+    if not scored or not math.isfinite(value):
+        return None
+    name = min(scored, key=scored.get)
+    if value < scored[name]:
+        return None
+    worse = f"{100 * (value / scored[name] - 1):.1f} % worse" if scored[name] else "no better"
+    return (f"warning: {what} is not better than {display_name(name)} on {key}: {value:.4g} vs {scored[name]:.4g} "
+            f"({worse}); the baseline may serve you better")

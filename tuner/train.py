@@ -1,4 +1,5 @@
-"""One training loop for tuning, final fitting and tests: mini-batch Adam on MSE with early stopping.
+"""One training loop for tuning, final fitting and tests: mini-batch Adam on `train.loss` with early
+stopping on the same loss over the validation windows.
 
 Random state is scoped (`seeded`); thread counts are left to the process entry points."""
 
@@ -19,12 +20,13 @@ from tuner.data import Windows
 from tuner.errors import TrainingDiverged
 
 PREDICT_BATCH = 4096
+LOSSES = {"mae": nn.L1Loss, "mse": nn.MSELoss, "huber": nn.HuberLoss}  # train.loss, on scaled targets
 
 
 @dataclass(frozen=True)
 class EpochResult:
     epoch: int  # 0-based
-    train_loss: float  # mean MSE on scaled targets
+    train_loss: float  # mean train.loss on scaled targets
     val_loss: float  # NaN when training without a validation part
     val_forecast: np.ndarray | None  # (samples, horizon), scaled; None without validation
 
@@ -96,7 +98,7 @@ def _fit(model: nn.Module, train: Windows, validation: Windows | None, lr: float
     inputs, targets = torch.as_tensor(train.inputs), torch.as_tensor(train.targets)
     future = None if train.future is None else torch.as_tensor(train.future)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = nn.MSELoss()
+    loss_fn = LOSSES["mae" if config.loss == "auto" else config.loss]()  # a study config resolves auto by its metric
     order = torch.Generator().manual_seed(seed)
 
     best_epoch, best_loss, best_forecast = -1, math.inf, None
@@ -119,7 +121,7 @@ def _fit(model: nn.Module, train: Windows, validation: Windows | None, lr: float
             best_epoch, val_loss, val_forecast = epoch, math.nan, None
         else:
             val_forecast = predict_windows(model, validation)
-            val_loss = float(np.mean((val_forecast - validation.targets) ** 2))
+            val_loss = float(loss_fn(torch.as_tensor(val_forecast), torch.as_tensor(validation.targets)))
             if not math.isfinite(val_loss):
                 raise TrainingDiverged(f"validation loss became {val_loss} in epoch {epoch}")
             if val_loss < best_loss:

@@ -4,18 +4,23 @@ pruner, and store its metrics. This module owns the pruning step numbering."""
 from __future__ import annotations
 
 import logging
+import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import optuna
+from optuna.artifacts import upload_artifact
 
 from tuner.config import Config
 from tuner.data import Dataset
 from tuner.errors import TrainingDiverged
-from tuner.evaluation import Evaluator
+from tuner.evaluation import Evaluation, Evaluator
+from tuner.forecaster import save_trial_weights
 from tuner.models import build_model, count_parameters, model_config
 from tuner.train import EpochResult
 from tuner.tuning.space import suggest_params
+from tuner.tuning.storage import WEIGHTS_ATTR, ArtifactStore
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +45,13 @@ class Objective:
     fact is stored as a user attribute.
     """
 
-    def __init__(self, config: Config, folds: list[Dataset], run_id: str = "") -> None:
+    def __init__(self, config: Config, folds: list[Dataset], run_id: str = "",
+                 artifacts: ArtifactStore | None = None) -> None:
+        """`artifacts`: where each completed trial's weights are uploaded (None: not stored)."""
         self.config = config
         self.run_id = run_id
         self.evaluator = Evaluator(config, folds)
+        self.artifacts = artifacts
 
     def __call__(self, trial: optuna.Trial) -> float:
         if self.run_id:
@@ -89,4 +97,15 @@ class Objective:
                 trial.set_user_attr(f"{key}_by_step", values)
         trial.set_user_attr("best_epoch", result.best_epoch)
         trial.set_user_attr("epochs_run", result.epochs_run)
+        if self.artifacts is not None:
+            self.store_weights(trial, result)
         return result.errors[metric]
+
+    def store_weights(self, trial: optuna.Trial, result: Evaluation) -> None:
+        """Upload the trial's network (its last fold's) as an Optuna artifact, for `tuner fit --from-trial`."""
+        with tempfile.TemporaryDirectory(prefix="tuner-trial-") as folder:
+            path = Path(folder) / f"trial-{trial.number}-weights.pt"
+            save_trial_weights(result.network, result.scaling, path)
+            artifact = upload_artifact(artifact_store=self.artifacts, file_path=str(path), study_or_trial=trial,
+                                       mimetype="application/octet-stream")
+        trial.set_user_attr(WEIGHTS_ATTR, artifact)

@@ -19,7 +19,13 @@ import optuna
 from optuna.trial import TrialState
 
 from tuner.names import BASELINES, METRIC_LABELS, MODEL_LABELS, PARAMS, display_name
-from tuner.tables import metric_cell, metrics_table, params_text, series_table
+from tuner.tables import (
+    metric_cell,
+    metrics_table,
+    not_better_warning,
+    params_text,
+    series_table,
+)
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -43,6 +49,17 @@ def baseline_rows(study: optuna.Study) -> dict[str, dict[str, float]]:
     return {display_name(name): metrics for name, metrics in study.user_attrs.get("baselines", {}).items()}
 
 
+def best_warning(study: optuna.Study) -> str | None:
+    """One line when the best trial is not better than every baseline on the study's metric."""
+    try:
+        best = study.best_trial
+    except ValueError:
+        return None
+    metric = study.user_attrs.get("metric", "val_mae")
+    return not_better_warning(f"the best trial (#{best.number})", best.user_attrs.get(metric, best.value),
+                              study.user_attrs.get("baselines", {}), metric)
+
+
 def summary(study: optuna.Study, storage: str) -> str:
     """A few lines for the end of a run: trial counts, the best trial and the baselines."""
     total = len(study.get_trials(deepcopy=False))
@@ -55,7 +72,7 @@ def summary(study: optuna.Study, storage: str) -> str:
     lines += [f"Best trial #{best.number}: {best.params['model']}", f"  {params_text(best.params)}",
               "Validation (in the target's units):"]
     lines += metrics_table({f"trial #{best.number}": best.user_attrs, **baseline_rows(study)})
-    return "\n".join(lines)
+    return "\n".join(lines + [warning for warning in [best_warning(study)] if warning])
 
 
 def top_trials(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]:
@@ -73,6 +90,7 @@ def best_as_data(study: optuna.Study, storage: str, top: int) -> dict[str, Any]:
         "metric": study.user_attrs.get("metric"),
         "trials": trial_counts(study),
         "baselines": study.user_attrs.get("baselines", {}),
+        "warning": best_warning(study),
         "best": [
             {"number": t.number, "value": t.value, "params": t.params,
              "metrics": {k: v for k, v in t.user_attrs.items() if k.startswith("val_")},
@@ -98,7 +116,7 @@ def best_table(study: optuna.Study, storage: str, top: int) -> str:
         listed = {f"trial #{t.number}": t.user_attrs[key] for t in trials if key in t.user_attrs}
         if listed:
             lines += [f"{metric} {title}:", *series_table(listed)]
-    return "\n".join(lines)
+    return "\n".join(lines + [warning for warning in [best_warning(study)] if warning])
 
 
 # ---- the HTML report ----
@@ -121,6 +139,7 @@ th, td { border-bottom: 1px solid #ddd; padding: 0.3rem 0.7rem; text-align: righ
 th:first-child, td:first-child, table.facts td, table.trials :is(th, td):last-child { text-align: left; }
 tr.baseline td { color: #666; font-style: italic; }
 .note, .empty { color: #666; }
+.warning { color: #a40000; font-weight: bold; }
 </style>
 <script>$plotlyjs</script>
 </head>
@@ -223,7 +242,9 @@ def best_section(study: optuna.Study, top: int) -> Section:
     for name, values in baseline_rows(study).items():
         rows.append([escape(name), "baseline", *(metric_cell(values.get(k)) for k in metrics), "", ""])
         classes.append("baseline")
-    return Section("best", "Best trials", html_table(header, rows, classes, kind="trials"))
+    warning = best_warning(study)
+    note = f'<p class="warning">{escape(warning)}</p>' if warning else ""
+    return Section("best", "Best trials", html_table(header, rows, classes, kind="trials") + note)
 
 
 def plot_sections(study: optuna.Study) -> list[Section]:
@@ -296,9 +317,11 @@ def forecast_section(model_dir: Path) -> Section:
     forecaster = Forecaster.load(model_dir)
     test = forecaster.test_forecast()
     data, model = forecaster.config.data, forecaster.params.model
-    fig = figure(lines_on_test_part(test.dataset, test.forecast), title_on_test_part(data, model), data.target)
+    fig = figure(lines_on_test_part(test), title_on_test_part(data, model), data.target)
     names = {"model": escape(f"{MODEL_LABELS.get(model, model)} ({model_dir})"), **BASELINES}
     rows = [[label, *(metric_cell(forecaster.metrics.get(key, {}).get(f"test_{m}")) for m in METRIC_LABELS)]
             for key, label in names.items()]
     table = html_table(["test part", *METRIC_LABELS.values()], rows, ["", *(["baseline"] * len(BASELINES))])
-    return Section("forecast", "Forecast vs actual (test part)", table + chart(fig))
+    warning = forecaster.baseline_warning()
+    note = f'<p class="warning">{escape(warning)}</p>' if warning else ""
+    return Section("forecast", "Forecast vs actual (test part)", table + note + chart(fig))

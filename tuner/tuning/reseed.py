@@ -10,8 +10,7 @@ from dataclasses import dataclass
 import optuna
 
 from tuner.config import Config
-from tuner.data import Dataset, load_frame
-from tuner.evaluation import Evaluator
+from tuner.evaluation import Evaluator, tuning_folds
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ class Reseeded:
 def reseed(config: Config, trials: list[optuna.trial.FrozenTrial], seeds: int) -> list[Reseeded]:
     """Retrain each trial's configuration with the same `seeds` fresh seeds (the trial's own seed
     is left out, since it is the one that was selected), best mean first, then smallest spread."""
-    evaluator = Evaluator(config, Dataset.folds(load_frame(config.data), config.data, config.split))
+    evaluator = Evaluator(config, tuning_folds(config))
     metric = config.study.metric
     results = []
     for trial in trials:

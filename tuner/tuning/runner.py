@@ -18,11 +18,10 @@ import optuna
 from optuna.trial import TrialState
 
 from tuner.config import Config
-from tuner.data import Dataset, load_frame
 from tuner.errors import TunerError
-from tuner.evaluation import baseline_errors
+from tuner.evaluation import baseline_errors, tuning_folds
 from tuner.train import configure_threads
-from tuner.tuning.storage import make_url_or_fail, open_storage
+from tuner.tuning.storage import make_url_or_fail, open_artifact_store, open_storage
 from tuner.tuning.study import (
     count_run_trials,
     create_sampler,
@@ -68,7 +67,7 @@ def tune(config: Config, url: str, workers: int = 1, progress: bool = True,
     """Add `study.n_trials` trials (or run until `study.timeout`) to the configured study.
 
     `allow_changed`: run even when the data or split settings differ from the study's."""
-    folds = Dataset.folds(load_frame(config.data), config.data, config.split)  # bad data fails before workers start
+    folds = tuning_folds(config)  # bad data fails before workers start
     study = open_study(config, open_storage(url, config.study))
     remember_settings(study, config, allow_changed)
     record_baselines(study, baseline_errors(folds))
@@ -79,7 +78,7 @@ def tune(config: Config, url: str, workers: int = 1, progress: bool = True,
     if workers == 1:
         study.sampler = create_sampler(config, seed_offset)  # later runs draw other random start-up trials
         try:
-            run_trials(study, config, run_id, 1, deadline, progress, folds)
+            run_trials(study, config, run_id, open_artifact_store(config, url), 1, deadline, progress, folds)
         except KeyboardInterrupt:
             return TuneResult(study, interrupted=True)
         return TuneResult(study, interrupted=False)
@@ -102,7 +101,7 @@ def worker_main(config: Config, url: str, run_id: str, seed_offset: int, workers
     configure_threads(config.train.threads, workers)
     try:
         study = open_study(config, open_storage(url, config.study), seed_offset)
-        run_trials(study, config, run_id, workers, deadline)
+        run_trials(study, config, run_id, open_artifact_store(config, url), workers, deadline)
     except KeyboardInterrupt:
         sys.exit(130)
     except TunerError as exc:

@@ -18,6 +18,8 @@ from tuner.errors import StorageError
 STORAGE_ENV = "TUNER_STORAGE"
 CONNECT_TIMEOUT_SECONDS = 5
 TABLE_RACE_RETRIES = 5  # attempts when concurrent first runs race to create Optuna's tables
+WEIGHTS_ATTR = "weights_artifact"  # trial user attribute: the artifact id of the trial's stored weights
+ArtifactStore = optuna.artifacts.FileSystemArtifactStore | optuna.artifacts.Boto3ArtifactStore
 
 
 def resolve_storage_url(config: Config, cli_url: str | None = None) -> str:
@@ -122,3 +124,30 @@ def engine_options(url: sqlalchemy.engine.URL) -> dict:
     if url.get_backend_name() in ("postgresql", "mysql", "mariadb"):
         options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
     return options
+
+
+def open_artifact_store(config: Config, url: str) -> ArtifactStore:
+    """Where trials' weights go (`study.artifacts`): a folder (or file:// URL), or an s3://bucket;
+    by default a folder beside the SQLite file, or beside the config file for server databases
+    (set study.artifacts to a shared folder or bucket when workers run on several machines)."""
+    location = config.study.artifacts
+    if location.startswith("s3://"):
+        bucket = location.removeprefix("s3://").strip("/")
+        if not bucket or "/" in bucket:
+            raise StorageError(f"study.artifacts = {location!r}: expected s3://BUCKET (no folder inside it)")
+        try:
+            return optuna.artifacts.Boto3ArtifactStore(bucket)
+        except ImportError:
+            raise StorageError(f"study.artifacts = {location!r} needs boto3 (pip install boto3)") from None
+    if "://" in location and not location.startswith("file://"):
+        raise StorageError(f"study.artifacts = {location!r}: expected a folder, file://FOLDER or s3://BUCKET")
+    if location:
+        folder = Path(location.removeprefix("file://")).expanduser()
+        folder = folder if folder.is_absolute() else config.source.parent.resolve() / folder
+    else:
+        parsed = make_url_or_fail(url)
+        sqlite_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+        beside = Path(parsed.database).parent if sqlite_file else config.source.parent.resolve()
+        folder = beside / f"{config.study.name}-artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    return optuna.artifacts.FileSystemArtifactStore(folder)

@@ -7,20 +7,31 @@ import logging
 import math
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import optuna
 import sqlalchemy.exc
+from optuna.artifacts import download_artifact
+from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import TrialState
 
-from tuner.config import Config, ParamsConfig, build_config
+from tuner.config import Config, ParamsConfig, SplitConfig, TrainConfig, build_config
 from tuner.errors import StorageError
 from tuner.export import config_to_dict
-from tuner.tuning.storage import mask_password, open_storage, resolve_storage_url
+from tuner.tuning.storage import (
+    WEIGHTS_ATTR,
+    ArtifactStore,
+    mask_password,
+    open_artifact_store,
+    open_storage,
+    resolve_storage_url,
+)
 
 log = logging.getLogger(__name__)
 
 PRUNE_WARMUP_EPOCHS = 2  # epochs every trial runs before the median pruner may stop it
+REFIT_MIN_EPOCHS = 10  # the refit's floor (or train.epochs, when lower)
 SETTINGS_ATTR = "tuned_with"  # study user attribute: the settings of its trials
 SETTINGS_SECTIONS = ("data", "split", "train", "search")
 COMPARABLE_SECTIONS = ("data", "split")  # a change here changes what a trial's value means
@@ -46,7 +57,9 @@ def create_sampler(config: Config, seed_offset: int = 0) -> optuna.samplers.Base
 def create_pruner(config: Config) -> optuna.pruners.BasePruner:
     study = config.study
     if study.pruner == "hyperband":  # walk-forward folds report after the first fold's epochs
-        from tuner.tuning.objective import max_resource  # here: readers of studies never load torch
+        from tuner.tuning.objective import (
+            max_resource,  # here: readers of studies never load torch
+        )
 
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_resource(config))
     if study.pruner == "wilcoxon":
@@ -182,10 +195,70 @@ def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
         raise StorageError(f"study {study.study_name!r} has no completed trial yet; run `tuner tune` first") from None
 
 
-def best_params(study: optuna.Study) -> ParamsConfig:
-    """The best trial's parameters, with the epochs to retrain (its best epoch + 1)."""
-    best = best_trial(study)
-    if "best_epoch" not in best.user_attrs:
-        raise StorageError(f"trial #{best.number} of study {study.study_name!r} has no best_epoch (it was not "
+def completed_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
+    """Trial `number`, which must have completed."""
+    trials = {t.number: t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
+    if number not in trials:
+        raise StorageError(f"study {study.study_name!r} has no completed trial #{number}; `tuner best` lists them")
+    return trials[number]
+
+
+def refit_epochs(study: optuna.Study, best_epoch: int) -> int:
+    """Epochs to retrain on train + validation: the trial's epochs to its best one, scaled by how
+    many more rows the refit trains on, and never below a floor (a trial that peaked in its
+    first epochs would otherwise be refitted for one or two epochs from fresh weights)."""
+    tuned = study.user_attrs.get(SETTINGS_ATTR, {})
+    split, train = tuned.get("split", {}), tuned.get("train", {})
+    share, validation = split.get("train", SplitConfig.train), split.get("validation", SplitConfig.validation)
+    grown = math.ceil((best_epoch + 1) * (share + validation) / share)
+    return max(grown, min(REFIT_MIN_EPOCHS, train.get("epochs", TrainConfig.epochs)))
+
+
+def params_of(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> ParamsConfig:
+    """A completed trial's parameters, with the epochs to retrain (`refit_epochs`)."""
+    if "best_epoch" not in trial.user_attrs:
+        raise StorageError(f"trial #{trial.number} of study {study.study_name!r} has no best_epoch (it was not "
                            "run by tuner); export it by hand with params.epochs set")
-    return ParamsConfig(**best.params, epochs=best.user_attrs["best_epoch"] + 1)
+    return ParamsConfig(**trial.params, epochs=refit_epochs(study, trial.user_attrs["best_epoch"]))
+
+
+def best_params(study: optuna.Study) -> ParamsConfig:
+    """The best trial's parameters, with the epochs to retrain."""
+    return params_of(study, best_trial(study))
+
+
+def fitted_trials(study: optuna.Study, config: Config, url: str, count: int, from_trial: int | None,
+                  folder: Path) -> tuple[list[ParamsConfig], list[Path] | None]:
+    """The parameters of the trials `tuner fit` uses: the `count` best (an ensemble when over 1),
+    or trial `from_trial` when it is a number >= 0; with `from_trial` set (-1: the best), also
+    their stored weights, downloaded into `folder`."""
+    if from_trial is not None and from_trial >= 0 and count == 1:
+        trials = [completed_trial(study, from_trial)]
+    else:
+        trials = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.value)
+        if len(trials) < count:
+            raise StorageError(f"--ensemble {count}: study {study.study_name!r} has only {len(trials)} completed "
+                               "trial(s); run more trials or ask for fewer")
+        if not trials:
+            best_trial(study)  # raises: no completed trial yet
+        trials = trials[:count]
+    params = [params_of(study, trial) for trial in trials]
+    if from_trial is None:
+        return params, None
+    store = open_artifact_store(config, url)
+    return params, [trial_weights(study, trial, store, folder) for trial in trials]
+
+
+def trial_weights(study: optuna.Study, trial: optuna.trial.FrozenTrial, store: ArtifactStore, folder: Path) -> Path:
+    """Download the weights a completed trial stored (`Objective.store_weights`) into `folder`."""
+    artifact = trial.user_attrs.get(WEIGHTS_ATTR)
+    if artifact is None:
+        raise StorageError(f"trial #{trial.number} of study {study.study_name!r} has no stored weights (it ran "
+                           "before tuner stored them); fit it without --from-trial")
+    path = folder / f"trial-{trial.number}-weights.pt"
+    try:
+        download_artifact(artifact_store=store, artifact_id=artifact, file_path=str(path))
+    except ArtifactNotFound:
+        raise StorageError(f"trial #{trial.number}'s weights ({artifact}) are not in the artifact store; check "
+                           "study.artifacts, or fit it without --from-trial") from None
+    return path

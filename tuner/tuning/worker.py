@@ -10,9 +10,11 @@ import sqlalchemy.exc
 from optuna.trial import TrialState
 
 from tuner.config import Config
-from tuner.data import Dataset, load_frame
+from tuner.data import Dataset
 from tuner.errors import TrainingDiverged
+from tuner.evaluation import tuning_folds
 from tuner.tuning.objective import Objective
+from tuner.tuning.storage import ArtifactStore
 from tuner.tuning.study import count_run_trials
 
 COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)  # finished or under way
@@ -43,17 +45,18 @@ class StopWhenRunIsDone:
             study.stop()
 
 
-def run_trials(study: optuna.Study, config: Config, run_id: str, workers: int = 1, deadline: float | None = None,
-               progress: bool = False, folds: list[Dataset] | None = None) -> None:
+def run_trials(study: optuna.Study, config: Config, run_id: str, artifacts: ArtifactStore, workers: int = 1,
+               deadline: float | None = None, progress: bool = False, folds: list[Dataset] | None = None) -> None:
     """Run trials of `study` (opened with this worker's own sampler seed) in this process:
-    `study.n_trials` of them alone, or this worker's share of the run.
+    `study.n_trials` of them alone, or this worker's share of the run; each completed trial's
+    weights go to `artifacts`.
 
     `folds`: the data, already loaded in this process, or None to load it.
     """
     for handler in logging.getLogger("optuna").handlers:  # logger filters would miss child loggers
         handler.addFilter(ExpectedFailureFilter())
     if folds is None:
-        folds = Dataset.folds(load_frame(config.data), config.data, config.split)
+        folds = tuning_folds(config)
     n_trials = config.study.n_trials or None
     callbacks = []
     if workers > 1 and n_trials:
@@ -63,7 +66,7 @@ def run_trials(study: optuna.Study, config: Config, run_id: str, workers: int = 
     timeout = None if deadline is None else max(0.0, deadline - time.time())
     # A dropped database connection fails only the trial it hit; pool_pre_ping reconnects for
     # the next. If the database stays down, `study.ask()` raises and the worker stops.
-    study.optimize(Objective(config, folds, run_id), n_trials=n_trials, timeout=timeout,
+    study.optimize(Objective(config, folds, run_id, artifacts), n_trials=n_trials, timeout=timeout,
                    catch=(TrainingDiverged, sqlalchemy.exc.OperationalError), callbacks=callbacks,
                    show_progress_bar=progress)
 

@@ -1,0 +1,50 @@
+"""Calendar features: cyclic encodings of the date and public holidays per day, week or month."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tuner.calendar import calendar_frame
+from tuner.config import DataConfig, load_config
+from tuner.data import load_frame
+
+from conftest import write_study
+
+
+def data(frequency: str = "D", **keys) -> DataConfig:
+    return DataConfig(path=Path("x.csv"), frequency=frequency, **keys)
+
+
+def test_cyclic_features_put_neighbours_of_the_cycle_close_together():
+    dates = pd.date_range("2024-12-29", periods=9, freq="D")  # Sunday .. Monday a week later
+    frame = calendar_frame(dates, data(calendar=("day_of_week", "month")))
+    assert list(frame.columns) == ["day_of_week_sin", "day_of_week_cos", "month_sin", "month_cos"]
+    monday = 2 * np.pi * 0 / 7
+    np.testing.assert_allclose(frame.loc["2024-12-30", ["day_of_week_sin", "day_of_week_cos"]],
+                               [np.sin(monday), np.cos(monday)], atol=1e-12)
+    week = ["day_of_week_sin", "day_of_week_cos"]
+    np.testing.assert_allclose(frame.loc["2024-12-30", week], frame.loc["2025-01-06", week], atol=1e-12)
+    december, january = frame.loc["2024-12-31", "month_cos"], frame.loc["2025-01-01", "month_cos"]
+    assert december == pytest.approx(january, abs=0.14)  # one month apart on the circle, not eleven
+
+
+@pytest.mark.parametrize("frequency, dates, counts", [
+    ("D", ["2024-07-03", "2024-07-04", "2024-12-25"], [0, 1, 1]),
+    ("W", ["2024-07-07", "2024-07-14", "2024-12-01"], [1, 0, 1]),  # weeks ending Sunday; Thanksgiving: Nov 28
+    ("M", ["2024-11-30", "2024-12-31", "2024-08-31"], [2, 1, 0]),  # Veterans Day + Thanksgiving; Christmas
+])
+def test_holidays_are_counted_per_period(frequency, dates, counts):
+    frame = calendar_frame(pd.DatetimeIndex(dates), data(frequency, holidays="US"))
+    assert frame["holiday"].tolist() == counts
+
+
+def test_calendar_columns_join_the_history_as_known_inputs(tmp_path):
+    config = load_config(write_study(tmp_path, days=120, extra=""), ["data.calendar=['day_of_week']",
+                                                                     "data.holidays='US'"])
+    frame = load_frame(config.data)
+    assert config.data.columns[-4:] == ["day_of_week_sin", "day_of_week_cos", "holiday", "sales"]
+    assert set(config.data.calendar_columns) <= set(frame.columns)
+    assert config.data.known_inputs == ["day_of_week_sin", "day_of_week_cos", "holiday"]
+    assert frame.loc["2023-01-02", "holiday"] == 1  # New Year's Day observed

@@ -1,0 +1,105 @@
+"""A model directory on disk: `Forecaster.save` and `Forecaster.load` (see `tuner/forecaster.py`
+for its files). Weights are tensors only, checked against SHA-256 sums; the rest is JSON."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tuner import __version__
+from tuner.config import ModelConfig, ParamsConfig, build_config
+from tuner.errors import ModelDirError
+from tuner.export import config_to_dict
+from tuner.forecaster import Forecaster, Member
+from tuner.models import build_model
+from tuner.scaling import Scaling
+
+FORMAT = 2  # 2: members (ensembles); format 1 directories (one network) are still read
+READABLE = (1, FORMAT)
+FILES = ("weights.pt", "model.json", "config.json", "metrics.json")
+
+
+def weights_name(index: int) -> str:
+    return "weights.pt" if index == 0 else f"weights-{index + 1}.pt"
+
+
+def save(forecaster: Forecaster, folder: Path) -> None:
+    """Write the model directory `folder` (created; existing model files are replaced)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    members = []
+    for index, member in enumerate(forecaster.members):
+        weights = folder / weights_name(index)
+        torch.save(member.network.state_dict(), weights)
+        members.append({"model": asdict(member.network.config), "params": asdict(member.params),
+                        "window": member.window, "weights": weights.name, "weights_sha256": sha256(weights)})
+    manifest = {
+        "format": FORMAT,
+        "tuner_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "members": members,
+        "combine": forecaster.combine,
+        "columns": forecaster.config.data.columns,
+        "scaler": forecaster.scaling.as_dict(),
+        "seen": forecaster.seen,
+        "trained_through": forecaster.trained_through,
+        "scaled_on": forecaster.scaled_on,
+    }
+    write_json(folder / "model.json", manifest)
+    write_json(folder / "config.json", config_to_dict(forecaster.config))
+    write_json(folder / "metrics.json", forecaster.metrics)
+
+
+def load(folder: Path) -> Forecaster:
+    """Read a model directory, checking its format, completeness and weights checksums."""
+    if not folder.is_dir():
+        raise ModelDirError(f"{folder}: model directory not found (create one with `tuner fit ... -o {folder}`)")
+    missing = [name for name in FILES if not (folder / name).is_file()]
+    if missing:
+        raise ModelDirError(f"{folder}: incomplete model directory, missing {', '.join(missing)}; fit it again")
+    try:
+        manifest, raw_config, metrics = (json.loads((folder / name).read_text(encoding="utf-8"))
+                                         for name in ("model.json", "config.json", "metrics.json"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelDirError(f"{folder}: a JSON file is damaged ({exc}); fit the model again") from None
+    if manifest.get("format") not in READABLE:
+        raise ModelDirError(f"{folder}: written by tuner {manifest.get('tuner_version', '?')} in model format "
+                            f"{manifest.get('format')!r}; this tuner {__version__} reads formats "
+                            f"{', '.join(map(str, READABLE))}; fit it again")
+    config = build_config(raw_config, folder / "config.json")
+    entries = manifest["members"] if manifest["format"] == 2 else [
+        {**manifest, "window": config.data.window, "weights": "weights.pt"}]
+    members = [load_member(folder, entry) for entry in entries]
+    seen = {column: (low, high) for column, (low, high) in manifest.get("seen", {}).items()}
+    return Forecaster(members, Scaling.from_dict(manifest["scaler"]), config, metrics, seen,
+                      manifest.get("trained_through", ""), manifest.get("scaled_on", "train+validation"),
+                      manifest.get("combine", "mean"))
+
+
+def load_member(folder: Path, entry: dict[str, Any]) -> Member:
+    weights = folder / entry["weights"]
+    if not weights.is_file():
+        raise ModelDirError(f"{folder}: incomplete model directory, missing {entry['weights']}; fit it again")
+    if sha256(weights) != entry.get("weights_sha256"):
+        raise ModelDirError(f"{weights}: checksum does not match model.json; the file was changed or damaged")
+    try:
+        state = torch.load(weights, weights_only=True, map_location="cpu")
+        network = build_model(ModelConfig(**{**entry["model"], "known_columns": tuple(entry["model"]["known_columns"])}))
+        network.load_state_dict(state)
+    except (RuntimeError, KeyError, TypeError, ValueError, EOFError) as exc:
+        reason = str(exc).strip().splitlines()[0]
+        raise ModelDirError(f"{folder}: weights do not match model.json ({reason}); fit the model again") from None
+    return Member(network, ParamsConfig(**entry["params"]), entry["window"])
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def write_json(path: Path, data: object) -> None:
+    path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
