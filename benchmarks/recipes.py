@@ -15,29 +15,30 @@ import logging
 import re
 import statistics
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.ensemble import HistGradientBoostingRegressor
+import optuna
 
 from common import Budget, Figure, figure, skipped
 from realdata import SERIES, RealSeries, available
+from tuner.baselines import boosting_forecast
 from tuner.config import Config, load_config
 from tuner.data import Dataset
 from tuner.errors import ConfigError, TunerError
 from tuner.forecaster import Forecaster
 from tuner.tuning.runner import tune
-from tuner.tuning.study import best_params
+from tuner.tuning.study import best_params, best_trial, fitted_trials
 
 log = logging.getLogger("benchmarks")
 
 # name -> overrides. `{windows}`, `{calendar}` and `{holidays}` are filled in per series (see
 # PLACEHOLDERS); an override left with nothing after "=" is dropped for that series.
 RECIPES: dict[str, list[str]] = {
-    "as configured (no overrides)": [],
-    "baseline (global, mse)": ["data.scaling='global'", "train.loss='mse'"],
+    "global + mse (before)": ["data.scaling='global'", "train.loss='mse'"],
+    "window + mse": ["data.scaling='window'", "train.loss='mse'"],
     "window + mae": ["data.scaling='window'", "train.loss='mae'"],
     "window + mae + calendar": ["data.scaling='window'", "train.loss='mae'", "data.calendar={calendar}",
                                 "data.holidays={holidays}"],
@@ -45,8 +46,12 @@ RECIPES: dict[str, list[str]] = {
                                                 "data.calendar={calendar}", "data.holidays={holidays}",
                                                 "search.window={windows}"],
 }
+FIT_VARIANTS_RECIPE = "window + mae + calendar"  # its studies are also fitted the other ways (`fit_variants`)
+ENSEMBLE = 3  # members of the ensembles compared there
 CALENDAR = {"D": ["day_of_week", "month", "day_of_year"], "W": ["month", "day_of_year"], "M": ["month"]}
 HOLIDAYS = {"chicago": "US"}  # a holiday calendar only where the series' country and frequency make one useful
+DEFAULT_TARGETS = (15.0, 5.0)  # % better MAE than the better of naive and seasonal-naive, and than boosting
+TARGETS = {"wineind": (10.0, 10.0)}  # wineind: than seasonal-naive (the better one there) and than boosting
 MIN_SEEDS_FOR_VERDICT = 3  # with fewer, min-max ranges say nothing about noise: no verdict is given
 UNITS = {"chicago": "thousand entries/day", "txhousing": "homes sold/month", "avocado": "avocados/week",
          "wineind": "bottles/month"}
@@ -68,37 +73,41 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def boosting_forecast(dataset: Dataset) -> np.ndarray:
-    """HistGradientBoostingRegressor on the last `window` target values, the past-only drivers of
-    the previous row and the known-future drivers of the forecast row; fitted on train + validation."""
-    data, values = dataset.config, dataset.values
-    window, target = data.window, values[:, -1]
-    known = list(data.known_future_columns)
-    past = [i for i in range(len(data.features)) if i not in known]
-    rows_all = np.arange(window, len(values))
-    lags = np.lib.stride_tricks.sliding_window_view(target, window)[:-1]  # lags[r - window] precede row r
-    inputs = np.hstack([lags[rows_all - window], values[rows_all - 1][:, past], values[rows_all][:, known]])
-    train = rows_all < dataset.bounds["validation"][1]
-    model = HistGradientBoostingRegressor(random_state=0).fit(inputs[train], target[rows_all[train]])
-    test_rows = dataset.windows("test").target_rows
-    return model.predict(inputs[test_rows - window])
-
-
 def improvement(baseline: float, model: float) -> float:
     """How much lower the model's error is, in % of the baseline's."""
     return 100 * (1 - model / baseline)
 
 
-def run_once(config: Config, url: str) -> dict[str, Any]:
-    """Tune, fit the best trial, score the test part once."""
+def fit_variants(study: optuna.Study, config: Config, url: str, folder: Path) -> dict[str, float]:
+    """Test MAE of the other ways `tuner fit` can turn the same study into a model: the refit for
+    the trial's best epoch + 1 (before), the best trial's own weights, and ensembles of the best 3."""
+    best = best_params(study)
+    top = min(ENSEMBLE, len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))))
+    members, weights = fitted_trials(study, config, url, top, -1, folder)
+    old_epochs = replace(best, epochs=best_trial(study).user_attrs["best_epoch"] + 1)
+    variants = {
+        "refit for best epoch + 1 (before)": lambda: Forecaster.fit(config, old_epochs),
+        "trial's own weights (--from-trial)": lambda: Forecaster.fit(config, best, weights=weights[:1]),
+        f"ensemble of {top}, mean (refit)": lambda: Forecaster.fit(config, members),
+        f"ensemble of {top}, median (refit)": lambda: Forecaster.fit(config, members, combine="median"),
+        f"ensemble of {top}, mean (own weights)": lambda: Forecaster.fit(config, members, weights=weights),
+    }
+    return {name: make()[0].metrics["model"]["test_mae"] for name, make in variants.items()}
+
+
+def run_once(config: Config, url: str, folder: Path, variants: bool) -> dict[str, Any]:
+    """Tune, fit the best trial, score the test part once; with `variants`, the other fits too."""
     started = time.perf_counter()
     study = tune(config, url, progress=False).study
     params = best_params(study)
     fitted, _ = Forecaster.fit(config, params)
     maes = {name: m["test_mae"] for name, m in fitted.metrics.items() if isinstance(m, dict) and "test_mae" in m}
-    return {"test_mae": maes.pop("model"), "val_mae": study.best_value, "baselines": maes,
-            "params": {k: v for k, v in asdict(params).items() if v not in (0, "")},
-            "seconds": round(time.perf_counter() - started, 1)}
+    result = {"test_mae": maes.pop("model"), "val_mae": study.best_value, "baselines": maes,
+              "params": {k: v for k, v in asdict(params).items() if v not in (0, "")},
+              "seconds": round(time.perf_counter() - started, 1)}
+    if variants:
+        result["fit_variants"] = fit_variants(study, config, url, folder)
+    return result
 
 
 def short_reason(exc: Exception, config_path: Path) -> str:
@@ -121,7 +130,7 @@ def compare_series(series: RealSeries, budget: Budget, workdir: Path) -> dict[st
     actual = dataset.actuals("test")[:, 0]
     simple = {name: float(np.mean(np.abs(actual - forecast[:, 0])))
               for name, forecast in dataset.baseline_forecasts("test").items()}
-    hgb = float(np.mean(np.abs(actual - boosting_forecast(dataset))))
+    hgb = float(np.mean(np.abs(actual - boosting_forecast(dataset, "test", "train+validation")[:, 0])))
     rows = dataset.windows("test").target_rows
     table: dict[str, Any] = {
         "source": series.source, "unit": UNITS.get(series.name, ""), "frequency": series.frequency,
@@ -132,7 +141,7 @@ def compare_series(series: RealSeries, budget: Budget, workdir: Path) -> dict[st
         "budget": {"seeds": list(range(budget.recipe_seeds)), "trials": budget.recipe_trials,
                    "epochs": budget.recipe_epochs, "patience": budget.recipe_patience},
         "baselines_test_mae": {**{k: round(v, 4) for k, v in simple.items()},
-                               "boosting (benchmark HGB: lags + drivers)": round(hgb, 4)},
+                               "boosting (as configured, without calendar inputs)": round(hgb, 4)},
         "recipes": {},
     }
     for index, (name, recipe) in enumerate(RECIPES.items()):
@@ -147,7 +156,8 @@ def compare_series(series: RealSeries, budget: Budget, workdir: Path) -> dict[st
                 entry["skipped"] = short_reason(exc, toml)
                 break
             try:
-                entry["runs"][seed] = run_once(config, f"sqlite:///{folder / (run_name + '.db')}")
+                entry["runs"][seed] = run_once(config, f"sqlite:///{folder / (run_name + '.db')}", folder,
+                                               variants=name == FIT_VARIANTS_RECIPE)
             except TunerError as exc:
                 entry["runs"][seed] = {"failed": short_reason(exc, toml)}
         summarize(entry, simple, hgb)
@@ -164,19 +174,24 @@ def summarize(entry: dict[str, Any], simple: dict[str, float], hgb: float) -> No
         return
     test = [run["test_mae"] for run in runs]
     best_simple = min(simple, key=simple.get)
-    # the tuner's own boosting baseline (same inputs as the recipe) when it has one, else the benchmark's
-    boosting = [run["baselines"].get("boosting", hgb) for run in runs]
+    boosting = [run["baselines"]["boosting"] for run in runs]  # same inputs as the recipe's model
     entry.update({
         "seeds_ran": len(runs),
         "test_mae": {"median": statistics.median(test), "min": min(test), "max": max(test), "all": test},
         "val_mae_median": statistics.median(run["val_mae"] for run in runs),
         "better_simple_baseline": best_simple,
         "improvement_vs_simple_pct": statistics.median(improvement(simple[best_simple], t) for t in test),
-        "boosting_source": "tuner (metrics['boosting'])" if "boosting" in runs[0]["baselines"] else "benchmark HGB",
         "boosting_test_mae": statistics.median(boosting),
         "improvement_vs_boosting_pct": statistics.median(improvement(b, t) for b, t in zip(boosting, test)),
         "seconds_median": statistics.median(run["seconds"] for run in runs),
     })
+    if all("fit_variants" in run for run in runs):
+        variants = {"refit, epoch floor (default)": [run["test_mae"] for run in runs]}
+        for run in runs:
+            for variant, value in run["fit_variants"].items():
+                variants.setdefault(variant, []).append(value)
+        entry["fit_variants"] = {variant: {"median": statistics.median(values), "min": min(values), "max": max(values),
+                                           "all": values} for variant, values in variants.items()}
 
 
 def judge(table: dict[str, Any]) -> None:
@@ -230,10 +245,12 @@ def figures_of(series: RealSeries, table: dict[str, Any], budget: Budget) -> lis
         if "test_mae" not in entry:
             continue
         best_simple = entry["better_simple_baseline"]
-        floor = min(simple[best_simple], entry["boosting_test_mae"])
+        simple_target, boosting_target = TARGETS.get(series.name, DEFAULT_TARGETS)
+        ceiling = min(simple[best_simple] * (1 - simple_target / 100), entry["boosting_test_mae"] * (1 - boosting_target / 100))
+        target = f"≥ {simple_target:g} % better than {best_simple.replace('_', '-')}, ≥ {boosting_target:g} % than boosting"
         note = (f"val MAE {entry['val_mae_median']:.4g}; vs {best_simple.replace('_', '-')} "
-                f"{entry['improvement_vs_simple_pct']:+.1f} %, vs boosting {entry['improvement_vs_boosting_pct']:+.1f} % "
-                f"({entry['boosting_source']}); {entry['seeds_ran']} seed(s) × {budget.recipe_trials} trials × "
+                f"{entry['improvement_vs_simple_pct']:+.1f} %, vs boosting {entry['improvement_vs_boosting_pct']:+.1f} %; "
+                f"{entry['seeds_ran']} seed(s) × {budget.recipe_trials} trials × "
                 f"≤ {budget.recipe_epochs} epochs")
         if table["pairs"]:
             note += "; " + verdicts(table, name)
@@ -243,7 +260,13 @@ def figures_of(series: RealSeries, table: dict[str, Any], budget: Budget) -> lis
             title, entry["test_mae"]["all"], unit,
             f"{best_simple.replace('_', '-')} {simple[best_simple]:.4g}, boosting {entry['boosting_test_mae']:.4g} "
             "on the same test rows",
-            target="below both baselines", check=lambda v, f=floor: v < f, note=note, details=table))
+            target=target, check=lambda v, c=ceiling: v <= c, note=note, details=table))
+        for variant, values in entry.get("fit_variants", {}).items():
+            figures.append(figure(
+                f"12. {series.name} test MAE, {name}, fit: {variant}", values["all"], unit,
+                f"{best_simple.replace('_', '-')} {simple[best_simple]:.4g}, boosting {entry['boosting_test_mae']:.4g}",
+                target=target, check=lambda v, c=ceiling: v <= c,
+                note=f"the same {entry['seeds_ran']} studies as '{name}', fitted this way"))
     return figures
 
 

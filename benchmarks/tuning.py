@@ -68,12 +68,14 @@ def fixed_trials_overrides(trials: int, epochs: int, threads: int) -> list[str]:
             f"train.patience={epochs}", f"train.threads={threads}"]
 
 
-def overhead_share(config: Config, dataset: Dataset, storage: optuna.storages.BaseStorage) -> float:
-    """Percent of a study's wall time spent outside training, opening the study included."""
+def overhead_share(config: Config, dataset: Dataset, storage: optuna.storages.BaseStorage, artifacts: Path) -> float:
+    """Percent of a study's wall time spent outside training, opening the study and storing each
+    trial's weights (as `tuner tune` does) included."""
+    store = optuna.artifacts.FileSystemArtifactStore(artifacts)
     with training_clock() as training:
         started = time.perf_counter()
         study = open_study(config, storage)
-        study.optimize(Objective(config, [dataset]), n_trials=config.study.n_trials)
+        study.optimize(Objective(config, [dataset], artifacts=store), n_trials=config.study.n_trials)
         wall = time.perf_counter() - started
     return 100 * (1 - training[0] / wall)
 
@@ -93,7 +95,9 @@ def overhead(budget: Budget, workdir: Path, postgres: str | None) -> list[Figure
     for repeat in range(budget.overhead_repeats):
         for name in names[repeat % len(names):] + names[: repeat % len(names)]:
             named = replace(config, study=replace(config.study, name=f"overhead-{uuid.uuid4().hex[:8]}"))
-            shares[name].append(overhead_share(named, dataset, storages[name]()))
+            artifacts = workdir / "overhead-artifacts"
+            artifacts.mkdir(exist_ok=True)
+            shares[name].append(overhead_share(named, dataset, storages[name](), artifacts))
     figures = []
     for name, values in shares.items():
         target = OVERHEAD_TARGETS.get(name)

@@ -45,12 +45,13 @@ def cut_before(sales: pd.DataFrame, row: int, horizon: int, known: list[str]) ->
     return pd.concat([sales.iloc[:row], plan])
 
 
-@pytest.mark.parametrize("horizon, known", [(1, []), (7, []), (7, ["ad_impressions", "discount_rate"])])
-def test_predict_on_a_cut_file_equals_the_test_forecast_fit_scored(tmp_path, horizon, known):
+@pytest.mark.parametrize("horizon, known, calendar", [
+    (1, [], False), (7, [], False), (7, ["ad_impressions", "discount_rate"], False), (7, ["discount_rate"], True)])
+def test_predict_on_a_cut_file_equals_the_test_forecast_fit_scored(tmp_path, horizon, known, calendar):
     config = write_study(tmp_path, days=260, horizon=horizon, extra=PARAMS)
-    if known:
-        text = config.read_text().replace("[data]\n", f"[data]\nknown_future = {json.dumps(known)}\n", 1)
-        config.write_text(text)
+    dates = 'calendar = ["day_of_week", "month"]\nholidays = "US"\n' if calendar else ""
+    text = config.read_text().replace("[data]\n", f"[data]\nknown_future = {json.dumps(known)}\n{dates}", 1)
+    config.write_text(text)
     model = tmp_path / "model"
     run = tuner("fit", str(config), "-o", str(model))
     assert run.returncode == 0, run.stderr
@@ -121,6 +122,9 @@ def test_fit_from_a_trials_weights_and_an_ensemble_of_them(searched, tmp_path):
     run = tuner("fit", str(searched), "--ensemble", "2", "--combine", "median", "-o", str(tmp_path / "refit"))
     assert run.returncode == 0, run.stderr
     assert len(Forecaster.load(tmp_path / "refit").members) == 2
+    run = tuner("report", str(searched), "--model", str(tmp_path / "refit"), "-o", str(tmp_path / "report.html"))
+    assert run.returncode == 0, run.stderr
+    assert "ensemble (median) of" in (tmp_path / "report.html").read_text()
     run = tuner("fit", str(searched), "--ensemble", "4", "-o", str(tmp_path / "x"))
     assert run.returncode == 2 and "--ensemble 4: study 'small' has only 3 completed trial(s)" in run.stderr
 

@@ -8,23 +8,8 @@ import difflib
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tuner.config import (
-    Config,
-    DataConfig,
-    ParamsConfig,
-    SearchConfig,
-    SplitConfig,
-    StudyConfig,
-    TrainConfig,
-)
-from tuner.names import (
-    CALENDAR_FREQUENCIES,
-    CALENDAR_PERIODS,
-    LOSSES,
-    MODEL_TYPES,
-    SCALINGS,
-    VALIDATION_METRICS,
-)
+from tuner.config import Config, DataConfig, ParamsConfig, SearchConfig, SplitConfig, StudyConfig, TrainConfig
+from tuner.names import CALENDAR_FREQUENCIES, CALENDAR_PERIODS, LOSSES, MODEL_TYPES, SCALINGS, VALIDATION_METRICS
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "hyperband", "wilcoxon", "none")

@@ -68,12 +68,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     import optuna_dashboard
 
     from tuner.tuning import configure_optuna_logging
-    from tuner.tuning.storage import (
-        mask_password,
-        open_artifact_store,
-        open_storage,
-        resolve_storage_url,
-    )
+    from tuner.tuning.storage import mask_password, open_artifact_store, open_storage, resolve_storage_url
 
     config = load(args)
     configure_optuna_logging(args.verbose)
@@ -187,7 +182,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         from tuner.plots import lines_on_test_part, title_on_test_part, write_png
 
         lines = lines_on_test_part(test)
-        write_png(lines, title_on_test_part(config.data, forecaster.params.model), config.data.target, Path(args.plot))
+        write_png(lines, title_on_test_part(config.data, forecaster.label), config.data.target, Path(args.plot))
         print(f"Wrote {args.plot}", file=sys.stderr)
     return 0
 

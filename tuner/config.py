@@ -22,15 +22,8 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 from tuner.errors import ConfigError
-from tuner.names import (
-    CALENDAR_PERIODS,
-    HOLIDAY_COLUMN,
-    METRIC_LOSS,
-    MODEL_TYPES,
-    PARAMS,
-    SETTING_PARAMS,
-    TRANSFORMER_PARAMS,
-)
+from tuner.names import (CALENDAR_PERIODS, HOLIDAY_COLUMN, METRIC_LOSS, MODEL_TYPES, PARAMS, SETTING_PARAMS,
+                         TRANSFORMER_PARAMS)
 
 SEASON_LENGTHS = {"D": 7, "W": 52, "M": 12}
 

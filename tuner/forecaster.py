@@ -96,6 +96,12 @@ class Forecaster:
     def network(self) -> LSTMForecaster:
         return self.members[0].network
 
+    @property
+    def label(self) -> str:
+        """What the model is, for titles: "lstm", or "ensemble (mean) of lstm, lstm_transformer"."""
+        kinds = ", ".join(member.params.model for member in self.members)
+        return kinds if len(self.members) == 1 else f"ensemble ({self.combine}) of {kinds}"
+
     # ---- fit ----
 
     @classmethod

@@ -19,13 +19,7 @@ import optuna
 from optuna.trial import TrialState
 
 from tuner.names import BASELINES, METRIC_LABELS, MODEL_LABELS, PARAMS, display_name
-from tuner.tables import (
-    metric_cell,
-    metrics_table,
-    not_better_warning,
-    params_text,
-    series_table,
-)
+from tuner.tables import metric_cell, metrics_table, not_better_warning, params_text, series_table
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -316,7 +310,7 @@ def forecast_section(model_dir: Path) -> Section:
 
     forecaster = Forecaster.load(model_dir)
     test = forecaster.test_forecast()
-    data, model = forecaster.config.data, forecaster.params.model
+    data, model = forecaster.config.data, forecaster.label
     fig = figure(lines_on_test_part(test), title_on_test_part(data, model), data.target)
     names = {"model": escape(f"{MODEL_LABELS.get(model, model)} ({model_dir})"), **BASELINES}
     rows = [[label, *(metric_cell(forecaster.metrics.get(key, {}).get(f"test_{m}")) for m in METRIC_LABELS)]

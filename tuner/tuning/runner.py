@@ -22,14 +22,8 @@ from tuner.errors import TunerError
 from tuner.evaluation import baseline_errors, tuning_folds
 from tuner.train import configure_threads
 from tuner.tuning.storage import make_url_or_fail, open_artifact_store, open_storage
-from tuner.tuning.study import (
-    count_run_trials,
-    create_sampler,
-    fail_stale_trials,
-    open_study,
-    record_baselines,
-    remember_settings,
-)
+from tuner.tuning.study import (count_run_trials, create_sampler, fail_stale_trials, open_study, record_baselines,
+                                remember_settings)
 from tuner.tuning.worker import run_trials
 
 log = logging.getLogger(__name__)

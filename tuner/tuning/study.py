@@ -19,14 +19,8 @@ from optuna.trial import TrialState
 from tuner.config import Config, ParamsConfig, SplitConfig, TrainConfig, build_config
 from tuner.errors import StorageError
 from tuner.export import config_to_dict
-from tuner.tuning.storage import (
-    WEIGHTS_ATTR,
-    ArtifactStore,
-    mask_password,
-    open_artifact_store,
-    open_storage,
-    resolve_storage_url,
-)
+from tuner.tuning.storage import (WEIGHTS_ATTR, ArtifactStore, mask_password, open_artifact_store, open_storage,
+                                  resolve_storage_url)
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +51,7 @@ def create_sampler(config: Config, seed_offset: int = 0) -> optuna.samplers.Base
 def create_pruner(config: Config) -> optuna.pruners.BasePruner:
     study = config.study
     if study.pruner == "hyperband":  # walk-forward folds report after the first fold's epochs
-        from tuner.tuning.objective import (
-            max_resource,  # here: readers of studies never load torch
-        )
+        from tuner.tuning.objective import max_resource  # imported here: study readers never load torch
 
         return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_resource(config))
     if study.pruner == "wilcoxon":
@@ -235,12 +227,11 @@ def fitted_trials(study: optuna.Study, config: Config, url: str, count: int, fro
     if from_trial is not None and from_trial >= 0 and count == 1:
         trials = [completed_trial(study, from_trial)]
     else:
+        best_trial(study)  # raises when no trial has completed yet
         trials = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.value)
         if len(trials) < count:
             raise StorageError(f"--ensemble {count}: study {study.study_name!r} has only {len(trials)} completed "
                                "trial(s); run more trials or ask for fewer")
-        if not trials:
-            best_trial(study)  # raises: no completed trial yet
         trials = trials[:count]
     params = [params_of(study, trial) for trial in trials]
     if from_trial is None:
