@@ -53,7 +53,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ("[search]\nhidden_size = []\n", r"search.hidden_size = \[\]: must list at least one choice"),
         ("[train]\nloss = 'l1'\n", r"train.loss = 'l1': must be one of mae, mse, huber"),
         ("[search]\nloss = ['mae', 'quantile']\n", r"search.loss = 'quantile': must be one of mae, mse, huber"),
-        ("[search]\nscaling = ['revin']\n", r"search.scaling = 'revin': must be one of window, global"),
+        ("[search]\nscaling = ['revin']\n", r"search.scaling = 'revin': must be one of window, level, global"),
         ("[search]\nwindow = [14, 0]\n", r"search.window = 0: must be greater than 0"),
     ],
 )
@@ -106,11 +106,14 @@ def test_data_settings_of_scaling_calendar_and_holidays_are_checked(tmp_path):
     with pytest.raises(ConfigError) as error:
         load_config(path)
     message = str(error.value)
-    assert "data.scaling = 'instance': must be one of window, global" in message
+    assert "data.scaling = 'instance': must be one of window, level, global" in message
     assert "data.calendar = 'weekday': must be one of day_of_week" in message
     assert "data.holidays = 'XX': not a country the holidays package knows" in message
     path.write_text('[data]\npath = "x.csv"\ncalendar = ["day_of_week"]\nfrequency = "W"\n')
     with pytest.raises(ConfigError, match=r"'day_of_week' is constant at data.frequency = 'W'"):
+        load_config(path)
+    path.write_text('[data]\npath = "x.csv"\nfeatures = ["holiday"]\nholidays = "US"\n')
+    with pytest.raises(ConfigError, match=r"data.holidays = 'US': adds a column 'holiday', which the file's columns"):
         load_config(path)
 
 

@@ -45,3 +45,16 @@ def test_window_scaling_follows_the_level_and_spread_of_each_window(kind):
     global_model = build_model(ModelConfig(kind=kind, n_inputs=3, horizon=2, hidden_size=8, num_heads=2, ff_size=16))
     with torch.no_grad():
         assert not torch.allclose(global_model(shifted), global_model(inputs) + 5.0, atol=1e-2)
+
+
+def test_level_scaling_follows_the_level_but_keeps_the_spread():
+    torch.manual_seed(0)
+    model = build_model(ModelConfig(kind="lstm", n_inputs=3, horizon=2, hidden_size=8, scaling="level")).eval()
+    inputs = torch.randn(4, 10, 3)
+    shifted = inputs.clone()
+    shifted[:, :, -1] += 5.0
+    with torch.no_grad():
+        torch.testing.assert_close(model(shifted), model(inputs) + 5.0, rtol=1e-4, atol=1e-4)
+        stretched = inputs.clone()
+        stretched[:, :, -1] *= 3.0
+        assert not torch.allclose(model(stretched), 3.0 * model(inputs), atol=1e-2)

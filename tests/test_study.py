@@ -32,6 +32,7 @@ def test_tune_and_resume_on_every_backend(backend_url, study_name, tmp_path):
     assert [t.number for t in study.trials] == [0, 1, 2, 3]
     assert all(t.state in FINISHED for t in study.trials)
     assert study.user_attrs["metric"] == "val_mae"
+    assert study.metric_names == ["val_mae"]  # optuna-dashboard labels the objective with it
     assert study.user_attrs["baselines"]["seasonal_naive"]["val_mae"] > 0
 
 

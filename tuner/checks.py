@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tuner.config import Config, DataConfig, ParamsConfig, SearchConfig, SplitConfig, StudyConfig, TrainConfig
-from tuner.names import CALENDAR_FREQUENCIES, CALENDAR_PERIODS, LOSSES, MODEL_TYPES, SCALINGS, VALIDATION_METRICS
+from tuner.names import (CALENDAR_FREQUENCIES, CALENDAR_PERIODS, HOLIDAY_COLUMN, LOSSES, MODEL_TYPES, SCALINGS,
+                         VALIDATION_METRICS)
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "hyperband", "wilcoxon", "none")
@@ -72,6 +73,11 @@ def check_data(p: Problems, data: DataConfig) -> None:
         p.add("data.calendar", list(data.calendar), "lists a feature twice")
     if data.holidays:
         check_country(p, data.holidays)
+    for column in set(data.calendar_columns) & set(data.file_columns):
+        key = "data.holidays" if column == HOLIDAY_COLUMN else "data.calendar"
+        p.add(key, data.holidays if column == HOLIDAY_COLUMN else list(data.calendar),
+              f"adds a column {column!r}, which the file's columns (data.features, data.target) already name; "
+              "rename that column, or leave this out")
     p.positive("data.max_file_mb", data.max_file_mb)
     p.positive("data.window", data.window)
     p.positive("data.horizon", data.horizon)

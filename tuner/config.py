@@ -46,7 +46,7 @@ class DataConfig:
     frequency: str = "D"  # D, W or M: daily rows are resampled to weeks or months
     window: int = 28  # past steps the model sees
     horizon: int = 1  # future steps it predicts
-    scaling: str = "window"  # window: each window's target normalised by its own mean and spread; global: not
+    scaling: str = "level"  # level: each window's target history less its own mean; window: also over its spread
     calendar: tuple[str, ...] = ()  # date features (day_of_week, month, ...), cyclic, known for the forecast dates
     holidays: str = ""  # a country code (US, DE, ...): adds a holiday flag (a count per week or month)
     season_length: int = 0  # 0: from the frequency (7 daily, 52 weekly, 12 monthly)

@@ -43,12 +43,14 @@ class LSTMForecaster(nn.Module):
 
         With `scaling = "window"`, each window's target history is normalised by its own mean and
         standard deviation, and the forecast mapped back with the same two numbers (RevIN-style
-        instance normalisation), so a level the training rows never reached stays in range."""
-        if self.config.scaling != "window":
+        instance normalisation), so a level the training rows never reached stays in range; with
+        `scaling = "level"`, only the window's mean is taken off and added back."""
+        if self.config.scaling == "global":
             return self.head(self.encode(self.sequence(inputs, future))[:, -1])
         target = inputs[:, :, -1:]
         level = target.mean(dim=1)
-        spread = torch.sqrt(target.var(dim=1, unbiased=False) + WINDOW_EPSILON)
+        spread = torch.sqrt(target.var(dim=1, unbiased=False) + WINDOW_EPSILON) if self.config.scaling == "window" \
+            else torch.ones_like(level)
         normalised = torch.cat([inputs[:, :, :-1], (target - level[:, None]) / spread[:, None]], dim=2)
         return self.head(self.encode(self.sequence(normalised, future))[:, -1]) * spread + level
 

@@ -10,7 +10,8 @@ TRANSFORMER_PARAMS = ("num_heads", "ff_size")  # sampled for lstm_transformer on
 SETTING_PARAMS = ("window", "scaling", "loss")  # searched only when search.<name> lists choices; else the setting
 PARAMS = ("model", "hidden_size", "num_layers", "dropout", "lr", *TRANSFORMER_PARAMS, *SETTING_PARAMS)  # Optuna's names
 
-SCALINGS = ("window", "global")  # data.scaling: per-window (instance) normalisation of the target, or none on top of global
+SCALINGS = ("window", "level", "global")  # data.scaling: on top of the global scaler, each window's target history
+# standardised by its own mean and spread (window), only shifted by its own mean (level), or neither (global)
 LOSSES = ("mae", "mse", "huber")  # train.loss
 METRIC_LOSS = {"val_mae": "mae", "val_wape": "mae", "val_mape": "mae", "val_smape": "mae", "val_rmse": "mse"}
 CALENDAR_PERIODS = {"day_of_week": 7, "day_of_month": 31, "day_of_year": 366, "week_of_year": 53, "month": 12,
