@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import statistics
+import tempfile
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -25,7 +26,7 @@ import optuna
 from common import Budget, Figure, figure, skipped
 from realdata import SERIES, RealSeries, available
 from tuner.baselines import boosting_forecast
-from tuner.config import Config, load_config
+from tuner.config import Config, ParamsConfig, load_config
 from tuner.data import Dataset
 from tuner.errors import ConfigError, TunerError
 from tuner.forecaster import Forecaster
@@ -77,13 +78,20 @@ def improvement(baseline: float, model: float) -> float:
     return 100 * (1 - model / baseline)
 
 
-def fit_variants(study: optuna.Study, config: Config, url: str, folder: Path) -> dict[str, float]:
+def fit_variants(study: optuna.Study, config: Config, url: str) -> dict[str, float]:
     """Test MAE of the other ways `tuner fit` can turn the same study into a model: the refit for
     the trial's best epoch + 1 (before), the best trial's own weights, and ensembles of the best 3."""
     best = best_params(study)
     top = min(ENSEMBLE, len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))))
-    members, weights = fitted_trials(study, config, url, top, -1, folder)
-    old_epochs = replace(best, epochs=best_trial(study).user_attrs["best_epoch"] + 1)
+    with tempfile.TemporaryDirectory(prefix="tuner-weights-") as folder:
+        members, weights = fitted_trials(study, config, url, top, -1, Path(folder))
+        return fit_variants_of(config, best, replace(best, epochs=best_trial(study).user_attrs["best_epoch"] + 1),
+                               members, weights)
+
+
+def fit_variants_of(config: Config, best: ParamsConfig, old_epochs: ParamsConfig, members: list[ParamsConfig],
+                    weights: list[Path]) -> dict[str, float]:
+    top = len(members)
     variants = {
         "refit for best epoch + 1 (before)": lambda: Forecaster.fit(config, old_epochs),
         "trial's own weights (--from-trial)": lambda: Forecaster.fit(config, best, weights=weights[:1]),
@@ -94,7 +102,7 @@ def fit_variants(study: optuna.Study, config: Config, url: str, folder: Path) ->
     return {name: make()[0].metrics["model"]["test_mae"] for name, make in variants.items()}
 
 
-def run_once(config: Config, url: str, folder: Path, variants: bool) -> dict[str, Any]:
+def run_once(config: Config, url: str, variants: bool) -> dict[str, Any]:
     """Tune, fit the best trial, score the test part once; with `variants`, the other fits too."""
     started = time.perf_counter()
     study = tune(config, url, progress=False).study
@@ -105,7 +113,7 @@ def run_once(config: Config, url: str, folder: Path, variants: bool) -> dict[str
               "params": {k: v for k, v in asdict(params).items() if v not in (0, "")},
               "seconds": round(time.perf_counter() - started, 1)}
     if variants:
-        result["fit_variants"] = fit_variants(study, config, url, folder)
+        result["fit_variants"] = fit_variants(study, config, url)
     return result
 
 
@@ -155,7 +163,7 @@ def compare_series(series: RealSeries, budget: Budget, workdir: Path) -> dict[st
                 entry["skipped"] = short_reason(exc, toml)
                 break
             try:
-                entry["runs"][seed] = run_once(config, f"sqlite:///{folder / (run_name + '.db')}", folder,
+                entry["runs"][seed] = run_once(config, f"sqlite:///{folder / (run_name + '.db')}",
                                                variants=name == FIT_VARIANTS_RECIPE)
             except TunerError as exc:
                 entry["runs"][seed] = {"failed": short_reason(exc, toml)}
