@@ -46,6 +46,7 @@ n_trials = {trials}
 seed = 0
 """
 FREQUENCY_WINDOWS = {"D": 28, "W": 8, "M": 12}
+FREQUENCY_CALENDAR = {"D": "['day_of_week']", "W": "['month']", "M": "['month']"}  # the demo's, where it varies
 
 
 def improvement(baseline: float, model: float) -> float:
@@ -124,7 +125,7 @@ def frequencies(budget: Budget, workdir: Path) -> list[Figure]:
     figures = []
     for frequency, window in FREQUENCY_WINDOWS.items():
         config = demo_config(f"data.path={csv}", f"data.frequency={frequency}", f"data.window={window}",
-                             f"study.name=frequency-{frequency}", f"study.n_trials={budget.frequency_trials}",
+                             f"data.calendar={FREQUENCY_CALENDAR[frequency]}", f"study.name=frequency-{frequency}", f"study.n_trials={budget.frequency_trials}",
                              f"train.epochs={budget.frequency_epochs}", f"train.threads={budget.threads}")
         fitted, test = tune_and_fit(config, f"sqlite:///{workdir / 'frequencies.db'}")
         model, seasonal = fitted.metrics["model"]["test_mae"], fitted.metrics["seasonal_naive"]["test_mae"]

@@ -64,7 +64,7 @@ def run(budget: Budget, only: set[int], peer_python: str | None, workdir: Path) 
         12: lambda: compare_recipes(budget, workdir),
     }
     for number in sorted(only | ({4} if only & {6, 7} else set())):  # 6 and 7 need 4's study
-        started = time.perf_counter()
+        started, before = time.perf_counter(), len(figures)
         if number == 4:
             found, config, url = pruning(budget, workdir)
             figures += found
@@ -74,7 +74,8 @@ def run(budget: Budget, only: set[int], peer_python: str | None, workdir: Path) 
             figures.append(noise_floor(config, url))
         else:
             figures += steps[number]()
-        logging.getLogger("benchmarks").warning("figure %d: %.0f s", number, time.perf_counter() - started)
+        logging.getLogger("benchmarks").warning("figure %d: %.0f s\n%s", number, time.perf_counter() - started,
+                                                table(figures[before:]))  # on stderr as it comes, should a later one fail
     return figures
 
 
