@@ -109,9 +109,6 @@ def test_data_settings_of_scaling_calendar_and_holidays_are_checked(tmp_path):
     assert "data.scaling = 'instance': must be one of window, level, global" in message
     assert "data.calendar = 'weekday': must be one of day_of_week" in message
     assert "data.holidays = 'XX': not a country the holidays package knows" in message
-    path.write_text('[data]\npath = "x.csv"\ncalendar = ["day_of_week"]\nfrequency = "W"\n')
-    with pytest.raises(ConfigError, match=r"'day_of_week' is constant at data.frequency = 'W'"):
-        load_config(path)
     path.write_text('[data]\npath = "x.csv"\nfeatures = ["holiday"]\nholidays = "US"\n')
     with pytest.raises(ConfigError, match=r"data.holidays = 'US': adds a column 'holiday', which the file's columns"):
         load_config(path)

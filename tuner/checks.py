@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tuner.config import Config, DataConfig, ParamsConfig, SearchConfig, SplitConfig, StudyConfig, TrainConfig
-from tuner.names import (CALENDAR_FREQUENCIES, CALENDAR_PERIODS, HOLIDAY_COLUMN, LOSSES, MODEL_TYPES, SCALINGS,
+from tuner.names import (CALENDAR_PERIODS, HOLIDAY_COLUMN, LOSSES, MODEL_TYPES, SCALINGS,
                          VALIDATION_METRICS)
 
 SAMPLERS = ("tpe", "random")
@@ -66,9 +66,6 @@ def check_data(p: Problems, data: DataConfig) -> None:
     p.one_of("data.scaling", data.scaling, SCALINGS)
     for name in data.calendar:
         p.one_of("data.calendar", name, tuple(CALENDAR_PERIODS))
-        if name in CALENDAR_PERIODS and data.frequency not in CALENDAR_FREQUENCIES.get(name, "DWM"):
-            p.add("data.calendar", list(data.calendar), f"{name!r} is constant at data.frequency = "
-                  f"{data.frequency!r}; use it with {' or '.join(CALENDAR_FREQUENCIES[name])} only")
     if len(set(data.calendar)) != len(data.calendar):
         p.add("data.calendar", list(data.calendar), "lists a feature twice")
     if data.holidays:

@@ -16,7 +16,6 @@ LOSSES = ("mae", "mse", "huber")  # train.loss
 METRIC_LOSS = {"val_mae": "mae", "val_wape": "mae", "val_mape": "mae", "val_smape": "mae", "val_rmse": "mse"}
 CALENDAR_PERIODS = {"day_of_week": 7, "day_of_month": 31, "day_of_year": 366, "week_of_year": 53, "month": 12,
                     "quarter": 4}  # data.calendar: each becomes a sine and a cosine column of this period
-CALENDAR_FREQUENCIES = {"day_of_week": "D", "day_of_month": "D", "week_of_year": "DW"}  # others: D, W and M
 HOLIDAY_COLUMN = "holiday"
 
 METRICS = ("mae", "rmse", "mape", "smape", "wape")  # forecast errors; stored as val_<name> and test_<name>
