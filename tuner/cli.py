@@ -65,9 +65,8 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Serve optuna-dashboard on the study's storage (no authentication: keep it on 127.0.0.1)."""
-    import optuna_dashboard
-
     from tuner.tuning import configure_optuna_logging
+    from tuner.tuning.dashboard import serve_dashboard
     from tuner.tuning.storage import mask_password, open_artifact_store, open_storage, resolve_storage_url
 
     config = load(args)
@@ -85,8 +84,7 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         log.warning("no study %r in %s yet; the dashboard shows it once `tuner tune` starts",
                     config.study.name, mask_password(url))
     print(f"Dashboard for study {config.study.name!r} ({mask_password(url)}): {page}", flush=True)
-    optuna_dashboard.run_server(storage, host=args.host, port=args.port,
-                                artifact_store=open_artifact_store(config, url))  # lists the trials' weights
+    serve_dashboard(storage, args.host, args.port, open_artifact_store(config, url))
     return 0
 
 
