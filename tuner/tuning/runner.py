@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -39,11 +40,15 @@ class TuneResult:
     interrupted: bool  # stopped by Ctrl-C or SIGTERM; completed trials are kept
 
 
+STOP_REQUESTED = threading.Event()  # set by the first SIGINT/SIGTERM of this process
+
+
 def interrupt_once(signum: int, frame: object) -> None:
     """SIGINT/SIGTERM handler: stop like Ctrl-C, ignoring repeats so Optuna can record the
     interrupted trial as FAIL undisturbed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    STOP_REQUESTED.set()
     raise KeyboardInterrupt
 
 
@@ -75,6 +80,10 @@ def tune(config: Config, url: str, workers: int = 1, progress: bool = True,
             run_trials(study, config, run_id, open_artifact_store(config, url), 1, deadline, progress, folds)
         except KeyboardInterrupt:
             return TuneResult(study, interrupted=True)
+        except Exception:
+            if STOP_REQUESTED.is_set():  # the interrupt landed inside a database write, which then failed
+                return TuneResult(study, interrupted=True)
+            raise
         return TuneResult(study, interrupted=False)
     if make_url_or_fail(url).get_backend_name() == "sqlite":
         log.warning("%d workers share a SQLite file: fine on one machine for a few workers, but writes "
@@ -98,6 +107,10 @@ def worker_main(config: Config, url: str, run_id: str, seed_offset: int, workers
         run_trials(study, config, run_id, open_artifact_store(config, url), workers, deadline)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception:
+        if STOP_REQUESTED.is_set():  # the interrupt landed inside a database write, which then failed
+            sys.exit(130)
+        raise
     except TunerError as exc:
         print(f"tuner: error: {exc}", file=sys.stderr)
         sys.exit(2)
