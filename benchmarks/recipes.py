@@ -26,7 +26,7 @@ import optuna
 from common import Budget, Figure, figure, skipped
 from realdata import SERIES, RealSeries, available
 from tuner.baselines import boosting_forecast
-from tuner.config import Config, ParamsConfig, load_config
+from tuner.config import Config, load_config
 from tuner.data import Dataset
 from tuner.errors import ConfigError, TunerError
 from tuner.forecaster import Forecaster
@@ -81,25 +81,19 @@ def improvement(baseline: float, model: float) -> float:
 def fit_variants(study: optuna.Study, config: Config, url: str) -> dict[str, float]:
     """Test MAE of the other ways `tuner fit` can turn the same study into a model: the refit for
     the trial's best epoch + 1 (before), the best trial's own weights, and ensembles of the best 3."""
-    best = best_params(study)
     top = min(ENSEMBLE, len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))))
     with tempfile.TemporaryDirectory(prefix="tuner-weights-") as folder:
         members, weights = fitted_trials(study, config, url, top, -1, Path(folder))
-        return fit_variants_of(config, best, replace(best, epochs=best_trial(study).user_attrs["best_epoch"] + 1),
-                               members, weights)
-
-
-def fit_variants_of(config: Config, best: ParamsConfig, old_epochs: ParamsConfig, members: list[ParamsConfig],
-                    weights: list[Path]) -> dict[str, float]:
-    top = len(members)
-    variants = {
-        "refit for best epoch + 1 (before)": lambda: Forecaster.fit(config, old_epochs),
-        "trial's own weights (--from-trial)": lambda: Forecaster.fit(config, best, weights=weights[:1]),
-        f"ensemble of {top}, mean (refit)": lambda: Forecaster.fit(config, members),
-        f"ensemble of {top}, median (refit)": lambda: Forecaster.fit(config, members, combine="median"),
-        f"ensemble of {top}, mean (own weights)": lambda: Forecaster.fit(config, members, weights=weights),
-    }
-    return {name: make()[0].metrics["model"]["test_mae"] for name, make in variants.items()}
+        best = members[0]  # the best trial, as best_params(study) gives it
+        old_epochs = replace(best, epochs=best_trial(study).user_attrs["best_epoch"] + 1)
+        variants = {
+            "refit for best epoch + 1 (before)": lambda: Forecaster.fit(config, old_epochs),
+            "trial's own weights (--from-trial)": lambda: Forecaster.fit(config, best, weights=weights[:1]),
+            f"ensemble of {top}, mean (refit)": lambda: Forecaster.fit(config, members),
+            f"ensemble of {top}, median (refit)": lambda: Forecaster.fit(config, members, combine="median"),
+            f"ensemble of {top}, mean (own weights)": lambda: Forecaster.fit(config, members, weights=weights),
+        }
+        return {name: make()[0].metrics["model"]["test_mae"] for name, make in variants.items()}
 
 
 def run_once(config: Config, url: str, variants: bool) -> dict[str, Any]:

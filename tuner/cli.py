@@ -90,7 +90,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 def cmd_best(args: argparse.Namespace) -> int:
     """Show the best trials with their parameters, validation metrics and the baselines."""
-    from tuner.tuning.report import best_as_data, best_table, top_trials
+    from tuner.tuning.report import best_as_data, best_table
+    from tuner.tuning.study import top_trials
     from tuner.tuning.storage import mask_password
 
     study, config, url = open_existing(args, load(args))

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
+from tuner.tuning.study import top_trials
 from tuner.names import BASELINES, METRIC_LABELS, MODEL_LABELS, PARAMS, display_name
 from tuner.tables import metric_cell, metrics_table, not_better_warning, params_text, series_table
 
@@ -67,13 +68,6 @@ def summary(study: optuna.Study, storage: str) -> str:
               "Validation (in the target's units):"]
     lines += metrics_table({f"trial #{best.number}": best.user_attrs, **baseline_rows(study)})
     return "\n".join(lines + [warning for warning in [best_warning(study)] if warning])
-
-
-def top_trials(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]:
-    """The `top` best completed trials, best first."""
-    completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    sign = -1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1
-    return sorted(completed, key=lambda t: sign * t.value)[:top]
 
 
 def best_as_data(study: optuna.Study, storage: str, top: int) -> dict[str, Any]:

@@ -187,6 +187,13 @@ def best_trial(study: optuna.Study) -> optuna.trial.FrozenTrial:
         raise StorageError(f"study {study.study_name!r} has no completed trial yet; run `tuner tune` first") from None
 
 
+def top_trials(study: optuna.Study, top: int) -> list[optuna.trial.FrozenTrial]:
+    """The `top` best completed trials, best first."""
+    completed = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+    sign = -1 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1
+    return sorted(completed, key=lambda t: sign * t.value)[:top]
+
+
 def completed_trial(study: optuna.Study, number: int) -> optuna.trial.FrozenTrial:
     """Trial `number`, which must have completed."""
     trials = {t.number: t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))}
@@ -228,11 +235,10 @@ def fitted_trials(study: optuna.Study, config: Config, url: str, count: int, fro
         trials = [completed_trial(study, from_trial)]
     else:
         best_trial(study)  # raises when no trial has completed yet
-        trials = sorted(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)), key=lambda t: t.value)
+        trials = top_trials(study, count)
         if len(trials) < count:
             raise StorageError(f"--ensemble {count}: study {study.study_name!r} has only {len(trials)} completed "
                                "trial(s); run more trials or ask for fewer")
-        trials = trials[:count]
     params = [params_of(study, trial) for trial in trials]
     if from_trial is None:
         return params, None
