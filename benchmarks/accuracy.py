@@ -103,7 +103,7 @@ def real_data(budget: Budget, workdir: Path) -> list[Figure]:
                                            threads=budget.threads), encoding="utf-8")
         config = load_config(path)
         fitted, test = tune_and_fit(config, f"sqlite:///{workdir / 'wineind.db'}")
-        table = {name: metrics for name, metrics in fitted.metrics.items() if name != "by_step"}
+        table = {name: metrics for name, metrics in fitted.metrics.items() if name not in ("by_step", "intervals")}
         details = {name: {key: round(metrics[f"test_{key}"], 2) for key in ("mae", "rmse", "mape")}
                    for name, metrics in table.items()}
         mae = {name: metrics["test_mae"] for name, metrics in table.items()}

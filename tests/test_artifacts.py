@@ -52,7 +52,8 @@ def test_export_fit_predict_end_to_end(tmp_path, storage, study_name, horizon):
     run = tuner("fit", str(exported), "-o", str(model_dir))
     assert run.returncode == 0, run.stderr
     assert "seasonal-naive" in run.stdout and "Test" in run.stdout
-    assert sorted(p.name for p in model_dir.iterdir()) == ["config.json", "metrics.json", "model.json", "weights.pt"]
+    assert sorted(p.name for p in model_dir.iterdir()) == ["calibration.json", "config.json", "metrics.json", "model.json",
+                                                          "weights.pt"]
 
     forecast_csv = tmp_path / "forecast.csv"
     run = tuner("predict", str(model_dir), str(tmp_path / "sales.csv"), "-o", str(forecast_csv))
@@ -97,7 +98,7 @@ def test_scaler_of_the_final_fit_covers_train_and_validation(fitted):
     config, result, test, _ = fitted
     end = test.dataset.bounds["validation"][1]
     np.testing.assert_allclose(result.scaling.mean, test.dataset.values[:end].mean(axis=0))
-    assert set(result.metrics) == {"model", "naive", "seasonal_naive", "boosting", "by_step"}  # horizon 2: per-step too
+    assert set(result.metrics) == {"model", "naive", "seasonal_naive", "boosting", "by_step", "intervals"}  # horizon 2: per step
     assert all(len(errors["test_mae"]) == 2 for errors in result.metrics["by_step"].values())
 
 

@@ -9,8 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tuner.config import Config, DataConfig, ParamsConfig, SearchConfig, SplitConfig, StudyConfig, TrainConfig
-from tuner.names import (CALENDAR_PERIODS, HOLIDAY_COLUMN, LOSSES, MODEL_TYPES, SCALINGS,
-                         VALIDATION_METRICS)
+from tuner.names import CALENDAR_PERIODS, HOLIDAY_COLUMN, LOSSES, MODEL_TYPES, SCALINGS, VALIDATION_METRICS
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "hyperband", "wilcoxon", "none")

@@ -91,8 +91,8 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 def cmd_best(args: argparse.Namespace) -> int:
     """Show the best trials with their parameters, validation metrics and the baselines."""
     from tuner.tuning.report import best_as_data, best_table
-    from tuner.tuning.study import top_trials
     from tuner.tuning.storage import mask_password
+    from tuner.tuning.study import top_trials
 
     study, config, url = open_existing(args, load(args))
     ranking = None
@@ -148,7 +148,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     import tempfile
 
     from tuner.forecaster import Forecaster
-    from tuner.tables import metrics_table, series_table
+    from tuner.tables import intervals_lines, metrics_table, series_table
     from tuner.train import configure_threads
 
     config = load(args)
@@ -173,6 +173,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     warning = forecaster.baseline_warning()
     if warning:
         print(warning)
+    if "intervals" in forecaster.metrics:
+        print("\n".join(intervals_lines(forecaster.metrics["intervals"])))
     if "by_step" in forecaster.metrics:
         steps = {display_name(name): errors["test_mae"] for name, errors in forecaster.metrics["by_step"].items()}
         print("Test MAE by forecast step:")
@@ -186,23 +188,50 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def interval_levels(text: str | None) -> list[float]:
+    """The `--intervals` levels in %, checked before any model is read."""
+    from tuner.intervals import parse_levels
+
+    return parse_levels(text) if text else []
+
+
+def check_intervals(forecaster: typing.Any, model: str, levels: list[float]) -> None:
+    """An error when the model has no calibration for intervals; a warning per level that it
+    has too few calibration samples for."""
+    from tuner.errors import ModelDirError
+
+    if not levels:
+        return
+    try:
+        calibration = forecaster.intervals()
+    except ModelDirError as exc:
+        raise ModelDirError(f"{model}: {exc}") from None
+    for level in levels:
+        if not calibration.supports(level):
+            print(f"warning: {calibration.samples} calibration samples are too few for a {level:g} % interval: "
+                  "it uses the largest residual, and may cover less than that", file=sys.stderr)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     """Forecast the next `horizon` dates after the last row of DATA with a fitted model."""
     from tuner.forecaster import Forecaster
 
+    levels = interval_levels(args.intervals)
     forecaster = Forecaster.load(Path(args.model))
-    result = forecaster.forecast(Path(args.data))
+    check_intervals(forecaster, args.model, levels)
+    result = forecaster.forecast(Path(args.data), levels)
     if args.output:
         result.to_csv(args.output, index=False)
         print(f"Wrote {len(result)} forecast row(s) to {args.output}", file=sys.stderr)
     else:
         print(result.to_csv(index=False), end="")
     if args.plot:
-        from tuner.plots import prediction_lines, write_png
+        from tuner.plots import prediction_bands, prediction_lines, write_png
 
         data = forecaster.config.data
         lines = prediction_lines(data, Path(args.data), result)
-        write_png(lines, f"{data.target}: history and forecast", data.target, Path(args.plot))
+        write_png(lines, f"{data.target}: history and forecast", data.target, Path(args.plot),
+                  prediction_bands(data, result, levels, lines))
         print(f"Wrote {args.plot}", file=sys.stderr)
     return 0
 
@@ -214,9 +243,11 @@ def cmd_whatif(args: argparse.Namespace) -> int:
 
     column, factors = whatif.parse_scale(args.scale)
     fixed = whatif.parse_fixed(args.set)
+    levels = interval_levels(args.intervals)
     forecaster = Forecaster.load(Path(args.model))
+    check_intervals(forecaster, args.model, levels)
     inputs = forecaster.read_inputs(Path(args.data))
-    result = whatif.run(forecaster, inputs, column, factors, fixed, args.cost_per_impression, args.ad_spend)
+    result = whatif.run(forecaster, inputs, column, factors, fixed, args.cost_per_impression, args.ad_spend, levels)
     target = forecaster.config.data.target
     print(whatif.table(result, target))
     if args.output:
@@ -318,6 +349,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("data", help="CSV with the model's columns; its last data.window rows are used")
     predict.add_argument("-o", "--output", help="CSV to write (default: stdout)")
     predict.add_argument("--plot", type=png_file, metavar="FILE.png", help="also write a PNG of the history's tail and the forecast")
+    predict.add_argument("--intervals", metavar="LEVELS",
+                         help="prediction intervals at these levels in %%, e.g. 80,95: adds <target>_lo_80, "
+                              "<target>_hi_80, ... columns (split-conformal, see README)")
 
     what_if = command("whatif", cmd_whatif, [common])
     what_if.add_argument("model", help="model directory written by `tuner fit` with data.known_future set")
@@ -332,6 +366,8 @@ def build_parser() -> argparse.ArgumentParser:
     spend.add_argument("--ad-spend", type=non_negative_float, metavar="AMOUNT",
                        help="the base plan's ad spend over the forecast dates, scaled with the factor: adds ROAS")
     what_if.add_argument("-o", "--output", help="also write the scenarios as CSV")
+    what_if.add_argument("--intervals", metavar="LEVELS",
+                         help="intervals for each scenario's total at these levels in %%, e.g. 80,95")
     what_if.add_argument("--plot", type=png_file, metavar="FILE.png", help="also write a PNG of the sales response")
 
     report = command("report", cmd_report, [study_flags])

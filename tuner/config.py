@@ -114,6 +114,7 @@ class SearchConfig:
     lr: Range = Range(1e-4, 1e-3)  # sampled on a log scale
     num_heads: tuple[int, ...] = (1, 2, 4)  # lstm_transformer only; must divide every hidden_size
     ff_size: tuple[int, ...] = (64, 128, 256)  # lstm_transformer only
+    linear_skip: tuple[bool, ...] = ()  # [true]: every trial adds the linear skip; [true, false]: Optuna chooses; empty: off
     window: tuple[int, ...] = ()  # choices of data.window, e.g. [14, 28, 56]; empty: data.window, not searched
     scaling: tuple[str, ...] = ()  # choices of data.scaling; empty: not searched
     loss: tuple[str, ...] = ()  # choices of train.loss; empty: not searched
@@ -148,16 +149,18 @@ class ParamsConfig:
     lr: float = 1e-3
     num_heads: int = 0  # lstm_transformer only
     ff_size: int = 0  # lstm_transformer only
+    linear_skip: bool = False  # the linear map from the target history added to the forecast (false before it existed)
     window: int = 0  # when searched: the trial's data.window (0: the config's)
     scaling: str = ""  # when searched: the trial's data.scaling
     loss: str = ""  # when searched: the trial's train.loss
     epochs: int = 0  # epochs to retrain on train + validation
 
     def trial_params(self) -> dict[str, Any]:
-        """The parameters by their Optuna names, as the search space samples them."""
+        """The parameters by their Optuna names, as the search space samples them (`linear_skip`
+        only when on: a trial that searched it and left it off is the same network)."""
         return {name: getattr(self, name) for name in PARAMS
                 if (self.model == "lstm_transformer" or name not in TRANSFORMER_PARAMS)
-                and (name not in SETTING_PARAMS or getattr(self, name))}
+                and (name not in (*SETTING_PARAMS, "linear_skip") or getattr(self, name))}
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,8 @@ class ModelConfig:
     num_heads: int = 4  # lstm_transformer only; divides hidden_size
     ff_size: int = 128  # lstm_transformer only: the encoder's feed-forward width
     scaling: str = "global"  # window: the network normalises each window's target history and maps its output back
+    linear_skip: bool = False  # a linear map from the (normalised) target history added to the head's output
+    window: int = 0  # time steps per input window: the linear skip's inputs
 
 
 @dataclass(frozen=True)

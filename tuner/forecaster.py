@@ -9,7 +9,9 @@ A model directory holds:
     model.json     format, tuner version, members (architecture, parameters, window, checksum),
                    how they are combined, scaling, fitted ranges
     config.json    the full study config the model was fitted with
-    metrics.json   test metrics of the model and the baselines
+    metrics.json   test metrics of the model and the baselines, and the intervals' test coverage
+    calibration.json  the residuals that prediction intervals are calibrated on (absent in
+                   directories fitted before intervals existed: they forecast points only)
 
 No pickled Python objects: a model directory can be read by anyone without running code.
 """
@@ -31,6 +33,7 @@ from tuner.calendar import calendar_frame
 from tuner.config import Config, ParamsConfig, with_params
 from tuner.data import PANDAS_FREQ, Dataset, load_frame, load_with_plan
 from tuner.errors import DataError, ModelDirError
+from tuner.intervals import Calibration, interval_metrics, level_name
 from tuner.metrics import errors_by_step, forecast_errors
 from tuner.models import LSTMForecaster, build_model, model_config
 from tuner.names import BASELINES
@@ -86,6 +89,7 @@ class Forecaster:
     trained_through: str = ""  # the last fitted date, ISO
     scaled_on: str = "train+validation"  # the rows scaling and networks were fitted on ("train": trials' own)
     combine: str = "mean"  # how an ensemble's forecasts are combined: mean or median
+    calibration: Calibration | None = None  # residuals for prediction intervals; None: fitted before they existed
 
     @property
     def params(self) -> ParamsConfig:
@@ -115,17 +119,25 @@ class Forecaster:
         windows = tuple(c.data.window for c in configs)
         config = replace(configs[0], data=replace(configs[0].data, window=max(windows)))
         scale_on = "train+validation" if weights is None else "train"
-        dataset = Dataset(load_frame(config.data), config.data, config.split, scale_on, search_windows=windows)
+        seed = config.study.seed if seed is None else seed
+        frame = load_frame(config.data)
+        dataset = Dataset(frame, config.data, config.split, scale_on, search_windows=windows)
         if weights is None:
-            networks = [train_member(dataset, c, p, config.study.seed if seed is None else seed)
-                        for c, p in zip(configs, listed)]
+            networks = [train_member(dataset, c, p, seed) for c, p in zip(configs, listed)]
         else:
             networks = [load_trial_network(dataset, c, p, path) for c, p, path in zip(configs, listed, weights)]
         end = dataset.bounds[scale_on][1]
         forecaster = cls([Member(n, p, w) for n, p, w in zip(networks, listed, windows)], dataset.scaling, config, {},
                          dataset.fitted_range(scale_on), dataset.dates[end - 1].isoformat(), scale_on, combine)
+        if weights is None:
+            folds = Dataset.folds(frame, config.data, config.split, windows)
+            forecaster.calibration = refit_calibration(forecaster, folds, configs, seed)
+        else:
+            forecaster.calibration = Calibration(
+                dataset.actuals("validation") - forecaster.forecast_part(dataset, "validation"),
+                "the trials' own networks (trained on the train part) on the validation part")
         test = TestForecast.of(forecaster, dataset)
-        forecaster.metrics = test_metrics(test)
+        forecaster.metrics = test_metrics(test, forecaster.calibration)
         return forecaster, test
 
     def test_forecast(self) -> TestForecast:
@@ -187,12 +199,26 @@ class Forecaster:
         history = self.scaling.apply(inputs.history)
         return self.combined([predict(m.network, history[None, -m.window:], future) for m in self.members])[0]
 
-    def forecast(self, csv: Path) -> pd.DataFrame:
-        """Forecast the `horizon` steps after the last target value of `csv`, from its last `window` rows."""
+    def forecast(self, csv: Path, levels: list[float] | None = None) -> pd.DataFrame:
+        """Forecast the `horizon` steps after the last target value of `csv`, from its last `window`
+        rows; with `levels` (in %), each level's interval as `<target>_lo_<level>` and `_hi_` columns."""
         data = self.config.data
         inputs = self.read_inputs(csv)
-        return pd.DataFrame({data.date_column: inputs.dates.strftime("%Y-%m-%d"),
-                             f"{data.target}_forecast": self.forecast_values(inputs)})
+        values = self.forecast_values(inputs)
+        result = pd.DataFrame({data.date_column: inputs.dates.strftime("%Y-%m-%d"), f"{data.target}_forecast": values})
+        for level in levels or []:
+            low, high = self.intervals().bounds(values, level)
+            result[f"{data.target}_lo_{level_name(level)}"] = low
+            result[f"{data.target}_hi_{level_name(level)}"] = high
+        return result
+
+    def intervals(self) -> Calibration:
+        """The calibration intervals come from; an error for a model fitted before they existed."""
+        if self.calibration is None:
+            raise ModelDirError("this model was fitted before prediction intervals existed, so it has no "
+                                "calibration.json; fit it again with `tuner fit CONFIG -o DIR` for intervals "
+                                "(point forecasts still work)")
+        return self.calibration
 
     # ---- save and load: tuner/modeldir.py ----
 
@@ -210,13 +236,30 @@ class Forecaster:
         return load(folder)
 
 
-def train_member(dataset: Dataset, config: Config, params: ParamsConfig, seed: int) -> LSTMForecaster:
-    """A fresh network for `params`, trained on the train + validation windows for `params.epochs`."""
+def train_member(dataset: Dataset, config: Config, params: ParamsConfig, seed: int,
+                 part: str = "train+validation") -> LSTMForecaster:
+    """A fresh network for `params`, trained on the windows of `part` for `params.epochs`."""
     with seeded(seed):
         network = build_model(model_config(params.trial_params(), config.data))
-    fit(network, dataset.windows("train+validation", config.data.window), None, params.lr, config.train, seed,
+    fit(network, dataset.windows(part, config.data.window), None, params.lr, config.train, seed,
         epochs=params.epochs, on_epoch=lambda result: log_epoch(result, params.epochs))
     return network
+
+
+def refit_calibration(forecaster: Forecaster, folds: list[Dataset], configs: list[Config], seed: int) -> Calibration:
+    """Residuals for the intervals of a forecaster refitted on train + validation: its recipe (the
+    same members, epochs and seed) trained again on each walk-forward fold's training rows only,
+    forecasting that fold's validation rows, which it did not see."""
+    residuals = []
+    for fold in folds:
+        log.info("calibrating the intervals: training on the rows before validation part %d of %d",
+                 folds.index(fold) + 1, len(folds))
+        members = [Member(train_member(fold, c, m.params, seed, part="train"), m.params, m.window)
+                   for c, m in zip(configs, forecaster.members)]
+        held_out = replace(forecaster, members=members, scaling=fold.scaling)
+        residuals.append(fold.actuals("validation") - held_out.forecast_part(fold, "validation"))
+    return Calibration(np.concatenate(residuals), "the same recipe trained on the rows before each validation part, "
+                       "forecasting that part")
 
 
 def load_trial_network(dataset: Dataset, config: Config, params: ParamsConfig, weights: Path) -> LSTMForecaster:
@@ -240,13 +283,16 @@ def save_trial_weights(network: torch.nn.Module, scaling: Scaling, path: Path) -
                 "scaling_scale": torch.as_tensor(scaling.scale)}, path)
 
 
-def test_metrics(test: TestForecast) -> dict[str, Any]:
-    """Test metrics of the forecast and the baselines; per step too when the horizon is over 1."""
+def test_metrics(test: TestForecast, calibration: Calibration | None = None) -> dict[str, Any]:
+    """Test metrics of the forecast and the baselines (per step too when the horizon is over 1),
+    and the coverage and width of the model's intervals."""
     actual = test.dataset.actuals("test")
     forecasts = {"model": test.forecast, **test.baselines}
     metrics: dict[str, Any] = {name: forecast_errors(actual, values, prefix="test_") for name, values in forecasts.items()}
     if test.dataset.config.horizon > 1:
         metrics["by_step"] = {name: errors_by_step(actual, values, prefix="test_") for name, values in forecasts.items()}
+    if calibration is not None:
+        metrics["intervals"] = interval_metrics(actual, test.forecast, calibration)
     return metrics
 
 

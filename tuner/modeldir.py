@@ -17,12 +17,14 @@ from tuner.config import ModelConfig, ParamsConfig, build_config
 from tuner.errors import ModelDirError
 from tuner.export import config_to_dict
 from tuner.forecaster import Forecaster, Member
+from tuner.intervals import Calibration
 from tuner.models import build_model
 from tuner.scaling import Scaling
 
 FORMAT = 2  # 2: members (ensembles); format 1 directories (one network) are still read
 READABLE = (1, FORMAT)
 FILES = ("weights.pt", "model.json", "config.json", "metrics.json")
+CALIBRATION = "calibration.json"  # optional: directories fitted before prediction intervals have none
 
 
 def weights_name(index: int) -> str:
@@ -53,6 +55,10 @@ def save(forecaster: Forecaster, folder: Path) -> None:
     write_json(folder / "model.json", manifest)
     write_json(folder / "config.json", config_to_dict(forecaster.config))
     write_json(folder / "metrics.json", forecaster.metrics)
+    if forecaster.calibration is not None:
+        write_json(folder / CALIBRATION, forecaster.calibration.as_dict())
+    else:
+        (folder / CALIBRATION).unlink(missing_ok=True)
 
 
 def load(folder: Path) -> Forecaster:
@@ -78,7 +84,18 @@ def load(folder: Path) -> Forecaster:
     seen = {column: (low, high) for column, (low, high) in manifest.get("seen", {}).items()}
     return Forecaster(members, Scaling.from_dict(manifest["scaler"]), config, metrics, seen,
                       manifest.get("trained_through", ""), manifest.get("scaled_on", "train+validation"),
-                      manifest.get("combine", "mean"))
+                      manifest.get("combine", "mean"), load_calibration(folder))
+
+
+def load_calibration(folder: Path) -> Calibration | None:
+    """The intervals' residuals, or None for a directory fitted before intervals existed."""
+    path = folder / CALIBRATION
+    if not path.is_file():
+        return None
+    try:
+        return Calibration.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ModelDirError(f"{path}: damaged ({exc}); fit the model again") from None
 
 
 def load_member(folder: Path, entry: dict[str, Any]) -> Member:

@@ -19,6 +19,11 @@ class LSTMForecaster(nn.Module):
     With known-future inputs, the sequence runs on past the window through the forecast steps,
     whose inputs are the planned values (other columns zero, the scaled mean) and a flag
     marking them as future; so plans act through the network, free to saturate or interact.
+
+    With `linear_skip`, a linear map from the window's (normalised) target history is added to
+    the head's forecast: an autoregressive path beside the network (LSTNet's "highway"), which
+    can copy last week or last year where the network alone has too few rows to learn it. It
+    starts at zero, so training begins from the network's forecast.
     """
 
     def __init__(self, config: ModelConfig) -> None:
@@ -32,6 +37,10 @@ class LSTMForecaster(nn.Module):
             batch_first=True,
         )
         self.head = nn.Linear(config.hidden_size, config.horizon)
+        self.skip = nn.Linear(config.window, config.horizon) if config.linear_skip else None
+        if self.skip is not None:
+            nn.init.zeros_(self.skip.weight)
+            nn.init.zeros_(self.skip.bias)
 
     def encode(self, inputs: torch.Tensor) -> torch.Tensor:
         """(batch, window, n_inputs) -> (batch, window, hidden_size)."""
@@ -46,13 +55,20 @@ class LSTMForecaster(nn.Module):
         instance normalisation), so a level the training rows never reached stays in range; with
         `scaling = "level"`, only the window's mean is taken off and added back."""
         if self.config.scaling == "global":
-            return self.head(self.encode(self.sequence(inputs, future))[:, -1])
+            return self.predict(inputs, future)
         target = inputs[:, :, -1:]
         level = target.mean(dim=1)
         spread = torch.sqrt(target.var(dim=1, unbiased=False) + WINDOW_EPSILON) if self.config.scaling == "window" \
             else torch.ones_like(level)
         normalised = torch.cat([inputs[:, :, :-1], (target - level[:, None]) / spread[:, None]], dim=2)
-        return self.head(self.encode(self.sequence(normalised, future))[:, -1]) * spread + level
+        return self.predict(normalised, future) * spread + level
+
+    def predict(self, inputs: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
+        """The head's forecast from the (normalised) window, plus the linear skip's."""
+        forecast = self.head(self.encode(self.sequence(inputs, future))[:, -1])
+        if self.skip is None:
+            return forecast
+        return forecast + self.skip(inputs[:, :, -1])
 
     def sequence(self, inputs: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
         """The window, followed by the forecast steps when the model takes known-future inputs."""
@@ -101,6 +117,7 @@ def model_config(params: dict[str, Any], data: DataConfig) -> ModelConfig:
     architecture = {key: params[key] for key in ARCHITECTURE_PARAMS if key in params}
     return ModelConfig(kind=params["model"], n_inputs=len(data.columns), horizon=data.horizon,
                        known_columns=data.known_future_columns, scaling=params.get("scaling") or data.scaling,
+                       window=params.get("window") or data.window,
                        **architecture)
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from tuner.forecaster import TestForecast
 
 Lines = dict[str, pd.Series]  # label -> values indexed by date
+Bands = dict[str, tuple[pd.Series, pd.Series]]  # label (e.g. "80 % interval") -> lower and upper bounds by date
 
 # label -> (colour, line style); other labels are drawn like "model"
 STYLES = {
@@ -55,6 +56,21 @@ def prediction_lines(data: DataConfig, csv: Path, forecast: pd.DataFrame) -> Lin
     return {"history": history, "forecast": joined}
 
 
+def prediction_bands(data: DataConfig, forecast: pd.DataFrame, levels: list[float], lines: Lines) -> Bands:
+    """The intervals of `predict --intervals` as bands, widest first (so narrower ones draw on top),
+    each starting from the last actual value, where the forecast line starts."""
+    from tuner.intervals import level_name
+
+    start = lines["forecast"].iloc[:1]
+    dates = pd.to_datetime(forecast[data.date_column])
+    bands = {}
+    for level in sorted(levels, reverse=True):
+        name = level_name(level)
+        low, high = (pd.Series(forecast[f"{data.target}_{side}_{name}"].to_numpy(), index=dates) for side in ("lo", "hi"))
+        bands[f"{name} % interval"] = (pd.concat([start, low]), pd.concat([start, high]))
+    return bands
+
+
 def title_on_test_part(data: DataConfig, model: str) -> str:
     step = f" (forecast step 1 of {data.horizon})" if data.horizon > 1 else ""
     return f"Test part: {model} forecast vs actual {data.target}{step}"
@@ -73,12 +89,15 @@ def figure(lines: Lines, title: str, y_label: str) -> go.Figure:
     return fig
 
 
-def write_png(lines: Lines, title: str, y_label: str, path: Path) -> None:
-    """Write `lines` as a PNG line chart (matplotlib, no display needed)."""
+def write_png(lines: Lines, title: str, y_label: str, path: Path, bands: Bands | None = None) -> None:
+    """Write `lines` as a PNG line chart (matplotlib, no display needed), with `bands` shaded."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(10, 4), layout="constrained")
     axes = fig.subplots()
+    for index, (label, (low, high)) in enumerate((bands or {}).items()):
+        axes.fill_between(low.index, low.to_numpy(), high.to_numpy(), color=STYLES["forecast"][0],
+                          alpha=0.15 + 0.1 * index, linewidth=0, label=label)
     for label, series in lines.items():
         colour, dash = STYLES.get(label, STYLES["model"])
         axes.plot(series.index, series.to_numpy(), label=label, color=colour, linestyle=MATPLOTLIB_DASHES[dash],

@@ -56,3 +56,18 @@ def not_better_warning(what: str, value: float, baselines: dict[str, dict[str, f
     worse = f"{100 * (value / scored[name] - 1):.1f} % worse" if scored[name] else "no better"
     return (f"warning: {what} is not better than {display_name(name)} on {key}: {value:.4g} vs {scored[name]:.4g} "
             f"({worse}); the baseline may serve you better")
+
+
+def intervals_lines(intervals: dict[str, Any]) -> list[str]:
+    """The test coverage and mean width of each interval level (metrics.json's "intervals")."""
+    title = (f"Prediction intervals on the test part (split-conformal on {intervals['calibration_samples']} "
+             f"residuals of {intervals['source']}):")
+    lines = [title]
+    for level, scores in interval_levels(intervals).items():
+        lines.append(f"  {level:>5} %: coverage {scores['coverage']:5.1f} %, mean width {format_value(scores['width'])}")
+    return lines
+
+
+def interval_levels(intervals: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """level name -> its scores, from metrics.json's "intervals"."""
+    return {key: value for key, value in intervals.items() if isinstance(value, dict)}

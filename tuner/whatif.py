@@ -4,7 +4,7 @@ impressions, discounts), and the return on ad spend (ROAS) each scenario implies
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,7 @@ import pandas as pd
 
 from tuner.errors import TunerError
 from tuner.forecaster import Forecaster, ForecastInputs
+from tuner.intervals import level_name
 
 BASE_FACTOR = 1.0
 
@@ -38,6 +39,7 @@ class WhatIf:
     fixed: dict[str, float]  # known-future inputs set to one value on every forecast date
     scenarios: list[Scenario]
     warnings: list[str]  # scenarios whose plans leave the range the model was fitted on
+    sum_half_widths: dict[float, float] = field(default_factory=dict)  # level % -> half width of the sum's interval
 
     @property
     def base(self) -> Scenario:
@@ -81,11 +83,13 @@ def parse_fixed(texts: list[str]) -> dict[str, float]:
 
 
 def run(forecaster: Forecaster, inputs: ForecastInputs, column: str, factors: list[float], fixed: dict[str, float],
-        cost_per_impression: float | None = None, ad_spend: float | None = None) -> WhatIf:
+        cost_per_impression: float | None = None, ad_spend: float | None = None,
+        levels: list[float] | None = None) -> WhatIf:
     """Forecast under each factor on `column`'s planned values, with `fixed` inputs held constant.
 
     Spend is `cost_per_impression` times the scenario's planned `column` (impressions), or
-    `ad_spend` (the base plan's spend) times the factor.
+    `ad_spend` (the base plan's spend) times the factor. With `levels` (in %), each total gets
+    an interval from the calibration residuals of sums over the forecast dates.
     """
     known = forecaster.config.data.known_future
     for name in [column, *fixed]:
@@ -106,7 +110,8 @@ def run(forecaster: Forecaster, inputs: ForecastInputs, column: str, factors: li
         else:
             spend = None if ad_spend is None else ad_spend * factor
         scenarios.append(Scenario(factor, forecaster.forecast_values(inputs, scenario_plan), spend))
-    return WhatIf(column, inputs.dates, fixed, scenarios, list(dict.fromkeys(warnings)))
+    half_widths = {level: forecaster.intervals().sum_half_width(level) for level in levels or []}
+    return WhatIf(column, inputs.dates, fixed, scenarios, list(dict.fromkeys(warnings)), half_widths)
 
 
 def outside_seen(forecaster: Forecaster, plan: pd.DataFrame, where: str) -> list[str]:
@@ -135,17 +140,23 @@ def table(result: WhatIf, target: str) -> str:
     lines = [f"{target} forecast for {len(result.dates)} date(s), {dates}, by planned {result.column}{held}:"]
     with_spend = result.base.spend is not None
     header = f"  {result.column + ' x':>18}  {target + ' (sum)':>14}  {'vs base':>8}"
+    header += "".join(f"  {f'{level:g} % interval':>25}" for level in result.sum_half_widths)
     if with_spend:
         header += f"  {'ad spend':>12}  {'ROAS':>7}  {'incr. ROAS':>10}"
     lines.append(header)
     for scenario in result.scenarios:
         change = scenario.sales / result.base.sales - 1 if result.base.sales else math.nan
         line = f"  {scenario.factor:>18g}  {scenario.sales:>14,.1f}  {change:>+8.1%}"
+        line += "".join(f"  {f'{scenario.sales - half:,.1f} to {scenario.sales + half:,.1f}':>25}"
+                        for half in result.sum_half_widths.values())
         if with_spend:
             line += f"  {scenario.spend:>12,.2f}  {scenario.roas:>7.2f}  {result.incremental_roas(scenario):>10.2f}"
         lines.append(line)
     if with_spend:
         lines.append("ROAS = forecast sales / ad spend; incremental ROAS = extra sales / extra spend against the base plan.")
+    if result.sum_half_widths:
+        lines.append(f"Intervals of the sum over the {len(result.dates)} date(s), from the calibration residuals of such "
+                     "sums (not a sum of per-date intervals).")
     lines += result.warnings
     return "\n".join(lines)
 
@@ -156,6 +167,9 @@ def frame(result: WhatIf, target: str) -> pd.DataFrame:
     for scenario in result.scenarios:
         row = {f"{result.column}_factor": scenario.factor, f"{target}_sum": scenario.sales,
                "ad_spend": scenario.spend, "roas": scenario.roas, "incremental_roas": result.incremental_roas(scenario)}
+        for level, half in result.sum_half_widths.items():
+            row[f"{target}_sum_lo_{level_name(level)}"] = scenario.sales - half
+            row[f"{target}_sum_hi_{level_name(level)}"] = scenario.sales + half
         row.update({f"{date:%Y-%m-%d}": value for date, value in zip(result.dates, scenario.forecast)})
         rows.append(row)
     return pd.DataFrame(rows)

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
-from tuner.tuning.study import top_trials
 from tuner.names import BASELINES, METRIC_LABELS, MODEL_LABELS, PARAMS, display_name
-from tuner.tables import metric_cell, metrics_table, not_better_warning, params_text, series_table
+from tuner.tables import interval_levels, metric_cell, metrics_table, not_better_warning, params_text, series_table
+from tuner.tuning.study import top_trials
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
@@ -312,4 +312,16 @@ def forecast_section(model_dir: Path) -> Section:
     table = html_table(["test part", *METRIC_LABELS.values()], rows, ["", *(["baseline"] * len(BASELINES))])
     warning = forecaster.baseline_warning()
     note = f'<p class="warning">{escape(warning)}</p>' if warning else ""
-    return Section("forecast", "Forecast vs actual (test part)", table + note + chart(fig))
+    return Section("forecast", "Forecast vs actual (test part)", table + note + intervals_html(forecaster.metrics)
+                   + chart(fig))
+
+
+def intervals_html(metrics: dict[str, Any]) -> str:
+    """The prediction intervals' test coverage and mean width per level, or a note that the model has none."""
+    intervals = metrics.get("intervals")
+    if not intervals:
+        return "<p>This model was fitted before prediction intervals existed; fit it again to get them.</p>"
+    rows = [[f"{level} %", f"{scores['coverage']:.1f} %", metric_cell(scores["width"])]
+            for level, scores in interval_levels(intervals).items()]
+    source = escape(f"Split-conformal on {intervals['calibration_samples']} residuals of {intervals['source']}.")
+    return html_table(["interval", "test coverage", "mean width"], rows) + f"<p>{source}</p>"

@@ -10,7 +10,6 @@ import os
 import signal
 import socket
 import sys
-import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from tuner.config import Config
 from tuner.errors import TunerError
 from tuner.evaluation import baseline_errors, tuning_folds
 from tuner.train import configure_threads
+from tuner.tuning import STOP_REQUESTED
 from tuner.tuning.storage import make_url_or_fail, open_artifact_store, open_storage
 from tuner.tuning.study import (count_run_trials, create_sampler, fail_stale_trials, open_study, record_baselines,
                                 remember_settings)
@@ -40,15 +40,12 @@ class TuneResult:
     interrupted: bool  # stopped by Ctrl-C or SIGTERM; completed trials are kept
 
 
-STOP_REQUESTED = threading.Event()  # set by the first SIGINT/SIGTERM of this process
-
-
 def interrupt_once(signum: int, frame: object) -> None:
     """SIGINT/SIGTERM handler: stop like Ctrl-C, ignoring repeats so Optuna can record the
     interrupted trial as FAIL undisturbed."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    STOP_REQUESTED.set()
+    STOP_REQUESTED.set()  # read where the KeyboardInterrupt could be swallowed (a garbage-collector callback)
     raise KeyboardInterrupt
 
 
@@ -84,7 +81,7 @@ def tune(config: Config, url: str, workers: int = 1, progress: bool = True,
             if STOP_REQUESTED.is_set():  # the interrupt landed inside a database write, which then failed
                 return TuneResult(study, interrupted=True)
             raise
-        return TuneResult(study, interrupted=False)
+        return TuneResult(study, interrupted=STOP_REQUESTED.is_set())
     if make_url_or_fail(url).get_backend_name() == "sqlite":
         log.warning("%d workers share a SQLite file: fine on one machine for a few workers, but writes "
                     "queue on one lock; use PostgreSQL (--storage postgresql+psycopg2://...) for more", workers)
@@ -105,6 +102,8 @@ def worker_main(config: Config, url: str, run_id: str, seed_offset: int, workers
     try:
         study = open_study(config, open_storage(url, config.study), seed_offset)
         run_trials(study, config, run_id, open_artifact_store(config, url), workers, deadline)
+        if STOP_REQUESTED.is_set():
+            sys.exit(130)
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception:

@@ -13,6 +13,7 @@ from tuner.config import Config
 from tuner.data import Dataset
 from tuner.errors import TrainingDiverged
 from tuner.evaluation import tuning_folds
+from tuner.tuning import STOP_REQUESTED
 from tuner.tuning.objective import Objective
 from tuner.tuning.storage import ArtifactStore
 from tuner.tuning.study import count_run_trials
@@ -45,6 +46,13 @@ class StopWhenRunIsDone:
             study.stop()
 
 
+def stop_when_requested(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
+    """Study callback: no further trials after a stop signal (should its KeyboardInterrupt have
+    been swallowed, e.g. inside a garbage-collector callback)."""
+    if STOP_REQUESTED.is_set():
+        study.stop()
+
+
 def run_trials(study: optuna.Study, config: Config, run_id: str, artifacts: ArtifactStore, workers: int = 1,
                deadline: float | None = None, progress: bool = False, folds: list[Dataset] | None = None) -> None:
     """Run trials of `study` (opened with this worker's own sampler seed) in this process:
@@ -58,11 +66,11 @@ def run_trials(study: optuna.Study, config: Config, run_id: str, artifacts: Arti
     if folds is None:
         folds = tuning_folds(config)
     n_trials = config.study.n_trials or None
-    callbacks = []
+    callbacks = [stop_when_requested]
     if workers > 1 and n_trials:
         if count_run_trials(study, run_id, COUNTED_STATES) >= n_trials:
             return
-        callbacks, n_trials = [StopWhenRunIsDone(run_id, n_trials)], None
+        callbacks, n_trials = [*callbacks, StopWhenRunIsDone(run_id, n_trials)], None
     timeout = None if deadline is None else max(0.0, deadline - time.time())
     # A dropped database connection fails only the trial it hit; pool_pre_ping reconnects for
     # the next. If the database stays down, `study.ask()` raises and the worker stops.

@@ -1,0 +1,141 @@
+"""Prediction intervals: the split-conformal quantile, its coverage, and `--intervals` in
+`tuner fit`, `predict` and `whatif`."""
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tuner.cli import main
+from tuner.config import ParamsConfig, load_config
+from tuner.errors import TunerError
+from tuner.forecaster import Forecaster
+from tuner.intervals import Calibration, conformal_quantile, interval_metrics, parse_levels
+
+from test_plans import CONFIG, HORIZON, sales_with_a_known_ad_effect, with_plan
+
+
+def test_the_conformal_quantile_is_the_finite_sample_rank():
+    scores = np.arange(1.0, 10.0)[:, None]  # n = 9
+    assert conformal_quantile(scores, 80)[0] == 8  # ceil(10 * 0.8) = 8th smallest
+    assert conformal_quantile(scores, 50)[0] == 5
+    assert conformal_quantile(scores, 95)[0] == 9  # ceil(9.5) = 10 > n: the largest
+    assert not Calibration(scores, "test").supports(95) and Calibration(scores, "test").supports(90)
+
+
+def test_intervals_cover_their_level_on_exchangeable_residuals():
+    rng = np.random.default_rng(0)
+    calibration = Calibration(rng.standard_t(4, size=(400, 3)) * [1.0, 2.0, 3.0], "simulated")
+    actual = rng.standard_t(4, size=(20_000, 3)) * [1.0, 2.0, 3.0]
+    scores = interval_metrics(actual, np.zeros_like(actual), calibration, (80.0, 95.0))
+    for level in ("80", "95"):
+        assert abs(scores[level]["coverage"] - float(level)) < 2.5, scores[level]
+        widths = scores[level]["by_step"]["width"]
+        assert widths[0] < widths[1] < widths[2]  # wider where the residuals are
+
+
+def test_the_interval_of_a_sum_comes_from_the_residuals_of_sums():
+    calibration = Calibration(np.array([[1.0, -1.0], [2.0, 2.0], [-3.0, 3.0]]), "test")
+    assert calibration.sum_half_width(70) == 4.0  # |sums| 0, 4, 0: the ceil(4 * 0.7) = 3rd smallest
+    assert calibration.sum_half_width(50) == 0.0  # the 2nd smallest
+    assert calibration.half_widths(50).tolist() == [2.0, 2.0]  # per step: |1|,|2|,|3| and |-1|,|2|,|3|
+
+
+@pytest.mark.parametrize("text", ["80,x", "0", "100", "-5", "nan", "80,,95"])
+def test_bad_levels_are_refused_naming_the_flag(text):
+    with pytest.raises(TunerError, match=r"^--intervals .*strictly between 0 and 100"):
+        parse_levels(text)
+
+
+def test_levels_keep_their_order_once_each():
+    assert parse_levels("95, 80,95,97.5") == [95.0, 80.0, 97.5]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("intervals")
+    sales_with_a_known_ad_effect(500).to_csv(folder / "sales.csv", index=False)
+    (folder / "study.toml").write_text(CONFIG.replace("epochs = 25", "epochs = 8"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def fitted(folder) -> tuple[Forecaster, Path]:
+    config = load_config(folder / "study.toml")
+    params = ParamsConfig(model="lstm", hidden_size=16, num_layers=1, dropout=0.0, lr=3e-3, epochs=8)
+    forecaster, _ = Forecaster.fit(config, params)
+    forecaster.save(folder / "model")
+    return forecaster, folder / "model"
+
+
+def test_fit_calibrates_on_rows_its_recipe_did_not_train_on_and_scores_the_test_part(fitted):
+    forecaster, model = fitted
+    calibration = forecaster.calibration
+    assert calibration.residuals.shape == (len(Forecaster.load(model).test_forecast().dataset.windows("validation")),
+                                           HORIZON)
+    assert "trained on the rows before each validation part" in calibration.source
+    intervals = json.loads((model / "metrics.json").read_text())["intervals"]
+    assert intervals["calibration_samples"] == calibration.samples
+    for level in ("80", "95"):
+        assert 0 <= intervals[level]["coverage"] <= 100 and intervals[level]["width"] > 0
+        assert len(intervals[level]["by_step"]["coverage"]) == HORIZON
+    assert intervals["95"]["width"] > intervals["80"]["width"]
+    np.testing.assert_allclose(Forecaster.load(model).calibration.residuals, calibration.residuals)
+
+
+def test_predict_adds_bounds_named_after_the_target_and_shades_them(fitted, folder, capsys):
+    _, model = fitted
+    plan = folder / "plan.csv"
+    with_plan(pd.read_csv(folder / "sales.csv")).to_csv(plan, index=False)
+    out = folder / "forecast.csv"
+    assert main(["predict", str(model), str(plan), "--intervals", "80,95", "-o", str(out),
+                 "--plot", str(folder / "p.png")]) == 0
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["date", "sales_forecast", "sales_lo_80", "sales_hi_80", "sales_lo_95", "sales_hi_95"]
+    assert len(table) == HORIZON
+    assert (table["sales_lo_95"] < table["sales_lo_80"]).all() and (table["sales_lo_80"] < table["sales_forecast"]).all()
+    assert (table["sales_forecast"] < table["sales_hi_80"]).all() and (table["sales_hi_80"] < table["sales_hi_95"]).all()
+    assert (folder / "p.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_what_if_totals_get_intervals_from_sums(fitted, folder, capsys):
+    forecaster, model = fitted
+    plan = folder / "plan.csv"
+    with_plan(pd.read_csv(folder / "sales.csv")).to_csv(plan, index=False)
+    assert main(["whatif", str(model), str(plan), "--scale", "ad_impressions=0.5,1", "--intervals", "80",
+                 "-o", str(folder / "w.csv")]) == 0
+    assert "80 % interval" in capsys.readouterr().out
+    table = pd.read_csv(folder / "w.csv")
+    half = forecaster.calibration.sum_half_width(80)
+    np.testing.assert_allclose(table["sales_sum_hi_80"] - table["sales_sum"], half)
+    np.testing.assert_allclose(table["sales_sum"] - table["sales_sum_lo_80"], half)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--intervals", "80,x"], r"--intervals '80,x': 'x' is not a level in % strictly between 0 and 100"),
+    (["--intervals", "120"], r"--intervals '120': '120' is not a level"),
+])
+def test_bad_levels_exit_2_in_one_line(fitted, folder, capsys, args, message):
+    _, model = fitted
+    assert main(["predict", str(model), str(folder / "sales.csv"), *args]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and re.search(message, error), error
+
+
+def test_a_model_fitted_before_intervals_forecasts_points_but_refuses_intervals(fitted, folder, capsys):
+    _, model = fitted
+    old = folder / "old-model"
+    shutil.copytree(model, old)
+    (old / "calibration.json").unlink()
+    plan = folder / "plan.csv"
+    with_plan(pd.read_csv(folder / "sales.csv")).to_csv(plan, index=False)
+    assert main(["predict", str(old), str(plan)]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(old), str(plan), "--intervals", "80"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert f"{old}: this model was fitted before prediction intervals existed" in error and "tuner fit" in error

@@ -1,0 +1,102 @@
+"""Prediction intervals by split-conformal calibration.
+
+A `Calibration` holds the signed residuals (actual - forecast, in the target's units) of every
+calibration sample, per horizon step, from rows the networks that made those forecasts did not
+train on. The interval at level L for step h is the forecast plus and minus the
+ceil((n + 1) * L)-th smallest |residual| of step h among its n samples: the split-conformal
+quantile, which covers at least L of new samples whenever their residuals are exchangeable
+with the calibration ones. Totals over the forecast dates (what-if) take the same quantile of
+the residuals of the sums, not a sum of per-date quantiles.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from tuner.errors import TunerError
+
+DEFAULT_LEVELS = (80.0, 95.0)  # % levels scored on the test part by `tuner fit`
+
+
+@dataclass(frozen=True)
+class Calibration:
+    residuals: np.ndarray  # (samples, horizon): actual - forecast, in the target's units
+    source: str  # where they come from, in words
+
+    @property
+    def samples(self) -> int:
+        return len(self.residuals)
+
+    def half_widths(self, level: float) -> np.ndarray:
+        """(horizon,): the interval's half width at each forecast step for `level` %."""
+        return conformal_quantile(np.abs(self.residuals), level)
+
+    def sum_half_width(self, level: float) -> float:
+        """The half width of the interval for the sum of the horizon's forecasts at `level` %."""
+        return float(conformal_quantile(np.abs(self.residuals.sum(axis=1, keepdims=True)), level)[0])
+
+    def bounds(self, forecast: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds around `forecast` (..., horizon) at `level` %."""
+        half = self.half_widths(level)
+        return forecast - half, forecast + half
+
+    def supports(self, level: float) -> bool:
+        """Whether there are enough samples for the finite-sample quantile at `level` % (else the
+        widest residual is used, and coverage can fall short of `level`)."""
+        return math.ceil((self.samples + 1) * level / 100) <= self.samples
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"method": "split-conformal", "source": self.source, "residuals": self.residuals.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Calibration:
+        return cls(np.asarray(data["residuals"], dtype=np.float64), data["source"])
+
+
+def conformal_quantile(scores: np.ndarray, level: float) -> np.ndarray:
+    """Per column of `scores` (samples, columns): the ceil((n + 1) * level)-th smallest value,
+    the largest when n is too small for that."""
+    n = len(scores)
+    rank = min(n, math.ceil((n + 1) * level / 100))
+    return np.sort(scores, axis=0)[rank - 1]
+
+
+def parse_levels(text: str, flag: str = "--intervals") -> list[float]:
+    """`"80,95"` -> [80.0, 95.0]: interval levels in %, each strictly between 0 and 100."""
+    levels = []
+    for item in text.split(","):
+        try:
+            level = float(item)
+        except ValueError:
+            level = math.nan
+        if not 0 < level < 100:
+            raise TunerError(f"{flag} {text!r}: {item.strip()!r} is not a level in % strictly between 0 and 100; "
+                             "expected e.g. 80,95")
+        levels.append(level)
+    return list(dict.fromkeys(levels))
+
+
+def level_name(level: float) -> str:
+    """80.0 -> "80", 97.5 -> "97.5": how a level appears in column and metric names."""
+    return f"{level:g}"
+
+
+def interval_metrics(actual: np.ndarray, forecast: np.ndarray, calibration: Calibration,
+                     levels: tuple[float, ...] = DEFAULT_LEVELS) -> dict[str, Any]:
+    """Coverage (share of actual values inside, in %) and mean width of each level's intervals,
+    overall and per forecast step."""
+    result: dict[str, Any] = {"method": "split-conformal", "source": calibration.source,
+                              "calibration_samples": calibration.samples}
+    for level in levels:
+        low, high = calibration.bounds(forecast, level)
+        inside = (actual >= low) & (actual <= high)
+        width = np.broadcast_to(high - low, actual.shape)
+        result[level_name(level)] = {
+            "coverage": float(100 * inside.mean()), "width": float(width.mean()),
+            "by_step": {"coverage": (100 * inside.mean(axis=0)).tolist(), "width": width.mean(axis=0).tolist()},
+        }
+    return result
