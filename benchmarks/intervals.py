@@ -9,12 +9,15 @@ level on average over steps) and mean width. Beside them, on the same test sampl
   narrower at the same coverage is better;
 * the same fitted forecast with two other calibrations: the best trial's own network (trained on
   the train part) on the validation part, and the refitted model's in-sample residuals on the
-  validation part it trained on (the choice that looks natural and under-covers).
+  validation part it trained on (the choice that looks natural and under-covers);
+* the best trial's parameters fitted again with `train.loss = "quantile"` (`QUANTILES`): its own
+  quantile intervals' coverage and width, and its median's test MAE beside the MAE model's.
 """
 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +34,7 @@ from tuner.tuning.runner import tune
 from tuner.tuning.study import best_params, fitted_trials
 
 LEVELS = (80.0, 95.0)
+QUANTILES = (0.025, 0.1, 0.5, 0.9, 0.975)  # bound the 80 % and 95 % intervals
 TOLERANCE = 3.0  # points of coverage either side of the level
 DEMO_STUDIES = {"demo daily": "ecommerce_daily.toml", "demo weekly plan": "ecommerce_weekly_plan.toml"}
 
@@ -75,6 +79,10 @@ def measure(name: str, budget: Budget, folder: Path) -> dict[str, Any]:
         "test_samples": len(actual), "horizon": config.data.horizon,
         "test_mae": fitted.metrics["model"]["test_mae"],
     }
+    quantile_config = replace(config, train=replace(config.train, loss="quantile", quantiles=QUANTILES))
+    quantile_model = Forecaster.fit(quantile_config, best_params(study))[0]
+    result["quantile"] = quantile_model.metrics["intervals"]
+    result["quantile_test_mae"] = quantile_model.metrics["model"]["test_mae"]
     return result
 
 
@@ -90,7 +98,10 @@ def figures_of(name: str, result: dict[str, Any]) -> list[Figure]:
                 f"the same forecast calibrated on the trial's own weights: {result['own weights'][key]['coverage']:.1f} %, "
                 f"on in-sample residuals: {result['in-sample'][key]['coverage']:.1f} %; "
                 f"{result['test_samples']} test samples × {result['horizon']} step(s), "
-                f"{result['model']['calibration_samples']} calibration residuals{steps}")
+                f"{result['model']['calibration_samples']} calibration residuals{steps}; trained on quantiles "
+                f"instead: coverage {result['quantile'][key]['coverage']:.1f} %, width "
+                f"{result['quantile'][key]['width']:.4g}, median's test MAE {result['quantile_test_mae']:.4g} vs "
+                f"{result['test_mae']:.4g}")
         out.append(figure(f"13. {name} test coverage of the {key} % interval", [float(np.mean(by_step))], "%",
                           f"nominal {key} %", target=f"within {TOLERANCE:g} points of {key}",
                           check=lambda v, level=level: abs(v - level) <= TOLERANCE, note=note,

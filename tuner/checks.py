@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tuner.config import Config, DataConfig, ParamsConfig, SearchConfig, SplitConfig, StudyConfig, TrainConfig
-from tuner.names import CALENDAR_PERIODS, HOLIDAY_COLUMN, LOSSES, MODEL_TYPES, SCALINGS, VALIDATION_METRICS
+from tuner.names import CALENDAR_PERIODS, HOLIDAY_COLUMN, LOSSES, MODEL_TYPES, PINBALL_METRIC, SCALINGS, STUDY_METRICS
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "hyperband", "wilcoxon", "none")
@@ -96,6 +96,11 @@ def check_train(p: Problems, train: TrainConfig) -> None:
         p.positive(f"train.{key}", getattr(train, key))
     p.not_negative("train.threads", train.threads, "0 (automatic)")
     p.one_of("train.loss", train.loss, LOSSES)
+    quantiles = list(train.quantiles)
+    if not all(0 < q < 1 for q in quantiles) or quantiles != sorted(set(quantiles)):
+        p.add("train.quantiles", quantiles, "must be increasing, each strictly between 0 and 1")
+    elif 0.5 not in quantiles:
+        p.add("train.quantiles", quantiles, "must include 0.5: the median is the point forecast")
 
 
 def check_search(p: Problems, search: SearchConfig) -> None:
@@ -155,7 +160,7 @@ def check_study(p: Problems, study: StudyConfig, split: SplitConfig) -> None:
     if not study.name.strip():
         p.add("study.name", study.name, "must not be empty")
     p.one_of("study.direction", study.direction, ("minimize",))
-    p.one_of("study.metric", study.metric, VALIDATION_METRICS)
+    p.one_of("study.metric", study.metric, STUDY_METRICS)
     p.one_of("study.sampler", study.sampler, SAMPLERS)
     p.one_of("study.pruner", study.pruner, PRUNERS)
     if study.pruner == "wilcoxon" and split.folds < WILCOXON_MIN_FOLDS:
@@ -183,6 +188,14 @@ def check_country(p: Problems, country: str) -> None:
         p.add("data.holidays", country, f"not a country the holidays package knows{hint}")
 
 
+def check_pinball(p: Problems, config: Config) -> None:
+    """val_pinball exists only for quantile models."""
+    losses = set(config.search.loss) or {config.train.loss}
+    if config.study.metric == PINBALL_METRIC and losses != {"quantile"}:
+        p.add("study.metric", PINBALL_METRIC, 'needs train.loss = "quantile" (and search.loss, where set, only '
+              '"quantile"): only quantile models have a pinball loss')
+
+
 SECTION_CHECKS: tuple[Callable[[Problems, Config], None], ...] = (
     lambda p, c: check_data(p, c.data),
     lambda p, c: check_split(p, c.split),
@@ -190,6 +203,7 @@ SECTION_CHECKS: tuple[Callable[[Problems, Config], None], ...] = (
     lambda p, c: check_search(p, c.search),
     lambda p, c: check_params(p, c.params),
     lambda p, c: check_study(p, c.study, c.split),
+    check_pinball,
 )
 
 

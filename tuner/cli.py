@@ -195,14 +195,19 @@ def interval_levels(text: str | None) -> list[float]:
     return parse_levels(text) if text else []
 
 
-def check_intervals(forecaster: typing.Any, model: str, levels: list[float]) -> None:
-    """An error when the model has no calibration for intervals; a warning per level that it
-    has too few calibration samples for."""
+def check_intervals(forecaster: typing.Any, model: str, levels: list[float], per_date: bool = True) -> None:
+    """An error when the model cannot give intervals at `levels` (a quantile model's per-date
+    intervals are its quantile pairs; the rest need its calibration); a warning per level that
+    the calibration has too few samples for."""
     from tuner.errors import ModelDirError
 
     if not levels:
         return
     try:
+        if per_date and forecaster.quantiles:
+            for level in levels:
+                forecaster.quantile_pair(level)
+            return
         calibration = forecaster.intervals()
     except ModelDirError as exc:
         raise ModelDirError(f"{model}: {exc}") from None
@@ -245,7 +250,7 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     fixed = whatif.parse_fixed(args.set)
     levels = interval_levels(args.intervals)
     forecaster = Forecaster.load(Path(args.model))
-    check_intervals(forecaster, args.model, levels)
+    check_intervals(forecaster, args.model, levels, per_date=False)
     inputs = forecaster.read_inputs(Path(args.data))
     result = whatif.run(forecaster, inputs, column, factors, fixed, args.cost_per_impression, args.ad_spend, levels)
     target = forecaster.config.data.target

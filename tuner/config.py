@@ -102,7 +102,8 @@ class TrainConfig:
     patience: int = 5  # epochs without validation improvement before stopping
     grad_clip: float = 1.0  # max gradient norm
     threads: int = 0  # torch threads per process; 0: the machine's cores / workers
-    loss: str = "auto"  # mae, mse or huber (on scaled targets); auto: the study metric's family (mae for val_mae)
+    loss: str = "auto"  # mae, mse, huber or quantile (on scaled targets); auto: the study metric's family (mae for val_mae)
+    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)  # loss = "quantile": the head's outputs; 0.5 is the point forecast
 
 
 @dataclass(frozen=True)
@@ -177,6 +178,7 @@ class ModelConfig:
     num_heads: int = 4  # lstm_transformer only; divides hidden_size
     ff_size: int = 128  # lstm_transformer only: the encoder's feed-forward width
     scaling: str = "global"  # window: the network normalises each window's target history and maps its output back
+    quantiles: tuple[float, ...] = ()  # one output per quantile, kept from crossing (train.loss = "quantile"); empty: a point
     linear_skip: bool = False  # a linear map from the (normalised) target history added to the head's output
     window: int = 0  # time steps per input window: the linear skip's inputs
 
@@ -225,6 +227,11 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = (), values: 
         section, _, key = dotted.partition(".")
         raw.setdefault(section, {})[key] = value
     return build_config(raw, path)
+
+
+def model_quantiles(config: Config) -> tuple[float, ...]:
+    """The quantiles a model of `config` (with its trial's settings) forecasts; empty for a point model."""
+    return config.train.quantiles if config.train.loss == "quantile" else ()
 
 
 def with_params(config: Config, params: typing.Mapping[str, Any]) -> Config:

@@ -11,9 +11,9 @@ import numpy as np
 from torch import nn
 
 from tuner.baselines import baseline_forecasts
-from tuner.config import Config, with_params
+from tuner.config import Config, model_quantiles, with_params
 from tuner.data import Dataset, load_frame
-from tuner.metrics import errors_by_step, forecast_errors, mean_errors
+from tuner.metrics import errors_by_step, forecast_errors, mean_errors, quantile_errors
 from tuner.models import build_model, model_config
 from tuner.scaling import Scaling
 from tuner.train import EpochResult, fit, seeded
@@ -54,6 +54,7 @@ class Evaluator:
         """`on_epoch` sees each epoch of the first fold with its validation metrics, and
         `on_fold` the metrics of the folds done so far; either may raise to stop (pruning)."""
         config = with_params(self.config, params)
+        quantiles = model_quantiles(config)
         fold_errors: list[dict[str, float]] = []
         step_errors: list[dict[str, list[float]]] = []
         epochs_run = 0
@@ -61,21 +62,30 @@ class Evaluator:
             actual = fold.actuals("validation")
 
             def report(epoch: EpochResult, fold: Dataset = fold, actual: np.ndarray = actual) -> None:
-                on_epoch(epoch, forecast_errors(actual, fold.to_units(epoch.val_forecast), prefix="val_"))
+                on_epoch(epoch, validation_errors(actual, fold, epoch.val_forecast, epoch.val_quantiles, quantiles))
 
             with seeded(seed):  # the initial weights
-                model = build_model(model_config(params, config.data))
+                model = build_model(model_config(params, config.data, quantiles))
             window = config.data.window
             result = fit(model, fold.windows("train", window), fold.windows("validation", window), params["lr"],
                          config.train, seed=seed, on_epoch=report if on_epoch and index == 0 else None)
             epochs_run += result.epochs_run
-            forecast = fold.to_units(result.val_forecast)
-            fold_errors.append(forecast_errors(actual, forecast, prefix="val_"))
-            step_errors.append(errors_by_step(actual, forecast, prefix="val_"))
+            fold_errors.append(validation_errors(actual, fold, result.val_forecast, result.val_quantiles, quantiles))
+            step_errors.append(errors_by_step(actual, fold.to_units(result.val_forecast), prefix="val_"))
             if on_fold is not None:
                 on_fold(index, fold_errors)
         return Evaluation(mean_errors(fold_errors), fold_errors, mean_errors(step_errors), result.best_epoch,
                           epochs_run, model, fold.scaling)
+
+
+def validation_errors(actual: np.ndarray, fold: Dataset, forecast: np.ndarray, quantile_forecast: np.ndarray | None,
+                      quantiles: tuple[float, ...]) -> dict[str, float]:
+    """Validation metrics of scaled forecasts, in the target's units; a quantile model's pinball
+    loss and coverage too."""
+    errors = forecast_errors(actual, fold.to_units(forecast), prefix="val_")
+    if quantile_forecast is not None:
+        errors.update(quantile_errors(actual, fold.to_units(quantile_forecast), quantiles))
+    return errors
 
 
 def baseline_errors(folds: list[Dataset]) -> dict[str, dict[str, float]]:

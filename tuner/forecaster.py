@@ -30,11 +30,11 @@ import torch
 
 from tuner.baselines import baseline_forecasts
 from tuner.calendar import calendar_frame
-from tuner.config import Config, ParamsConfig, with_params
+from tuner.config import Config, ParamsConfig, model_quantiles, with_params
 from tuner.data import PANDAS_FREQ, Dataset, load_frame, load_with_plan
 from tuner.errors import DataError, ModelDirError
 from tuner.intervals import Calibration, interval_metrics, level_name
-from tuner.metrics import errors_by_step, forecast_errors
+from tuner.metrics import errors_by_step, forecast_errors, quantile_pairs
 from tuner.models import LSTMForecaster, build_model, model_config
 from tuner.names import BASELINES
 from tuner.scaling import Scaling
@@ -138,6 +138,8 @@ class Forecaster:
                 "the trials' own networks (trained on the train part) on the validation part")
         test = TestForecast.of(forecaster, dataset)
         forecaster.metrics = test_metrics(test, forecaster.calibration)
+        if forecaster.quantiles:
+            forecaster.metrics["intervals"] = quantile_interval_metrics(forecaster, dataset)
         return forecaster, test
 
     def test_forecast(self) -> TestForecast:
@@ -163,13 +165,25 @@ class Forecaster:
         """The members' scaled forecasts combined, in the target's units."""
         return self.scaling.to_units(COMBINES[self.combine](np.stack(forecasts), axis=0))
 
-    def forecast_part(self, dataset: Dataset, part: str) -> np.ndarray:
-        """Forecasts of every sample of a split part, in the target's units."""
+    def forecast_part(self, dataset: Dataset, part: str, quantiles: bool = False) -> np.ndarray:
+        """Forecasts of every sample of a split part, in the target's units; with `quantiles`, a
+        quantile model's (samples, horizon, quantiles)."""
         forecasts = []
         for member in self.members:
             windows = dataset.windows(part, member.window)
-            forecasts.append(predict(member.network, windows.inputs, windows.future))
+            forecasts.append(predict(member.network, windows.inputs, windows.future, quantiles))
         return self.combined(forecasts)
+
+    @property
+    def quantiles(self) -> tuple[float, ...]:
+        """The quantiles the networks forecast (train.loss = "quantile"); empty for point models."""
+        return self.network.config.quantiles
+
+    def quantile_levels(self) -> dict[float, tuple[int, int]]:
+        """Interval level in % -> the indices of the quantile pair that bounds it (0.1, 0.9 -> 80)."""
+        quantiles = self.quantiles
+        return {round(100 * (high - low), 6): (quantiles.index(low), quantiles.index(high))
+                for low, high in reversed(quantile_pairs(quantiles))}  # narrowest first
 
     def read_inputs(self, csv: Path) -> ForecastInputs:
         """Read `csv`: its last `window` rows of history and, for models with known-future inputs,
@@ -189,15 +203,18 @@ class Forecaster:
                             f"(add rows for those dates after the history, with {data.target} left empty)")
         return ForecastInputs(dates, frame[data.columns].to_numpy()[-data.window:], plan)
 
-    def forecast_values(self, inputs: ForecastInputs, plan: pd.DataFrame | None = None) -> np.ndarray:
-        """The `horizon` forecasts in the target's units, under `plan` (default: the CSV's own)."""
+    def forecast_values(self, inputs: ForecastInputs, plan: pd.DataFrame | None = None,
+                        quantiles: bool = False) -> np.ndarray:
+        """The `horizon` forecasts in the target's units, under `plan` (default: the CSV's own);
+        with `quantiles`, a quantile model's (horizon, quantiles)."""
         data = self.config.data
         plan = inputs.plan if plan is None else plan
         future = None
         if data.known_inputs:
             future = self.scaling.apply(plan[data.known_inputs].to_numpy(), list(data.known_future_columns))[None]
         history = self.scaling.apply(inputs.history)
-        return self.combined([predict(m.network, history[None, -m.window:], future) for m in self.members])[0]
+        return self.combined([predict(m.network, history[None, -m.window:], future, quantiles)
+                              for m in self.members])[0]
 
     def forecast(self, csv: Path, levels: list[float] | None = None) -> pd.DataFrame:
         """Forecast the `horizon` steps after the last target value of `csv`, from its last `window`
@@ -206,11 +223,27 @@ class Forecaster:
         inputs = self.read_inputs(csv)
         values = self.forecast_values(inputs)
         result = pd.DataFrame({data.date_column: inputs.dates.strftime("%Y-%m-%d"), f"{data.target}_forecast": values})
+        outputs = self.forecast_values(inputs, quantiles=True) if self.quantiles and levels else None
         for level in levels or []:
-            low, high = self.intervals().bounds(values, level)
+            if outputs is not None:
+                pair = self.quantile_pair(level)
+                low, high = outputs[:, pair[0]], outputs[:, pair[1]]
+            else:
+                low, high = self.intervals().bounds(values, level)
             result[f"{data.target}_lo_{level_name(level)}"] = low
             result[f"{data.target}_hi_{level_name(level)}"] = high
         return result
+
+    def quantile_pair(self, level: float) -> tuple[int, int]:
+        """A quantile model's pair of quantiles for `level` %; an error for a level they do not bound."""
+        pairs = self.quantile_levels()
+        match = next((pair for known, pair in pairs.items() if math.isclose(known, level)), None)
+        if match is None:
+            given = ", ".join(f"{known:g} %" for known in pairs) or "none"
+            raise ModelDirError(f"a {level:g} % interval needs the quantiles {(100 - level) / 200:g} and "
+                                f"{(100 + level) / 200:g}, but this model forecasts {', '.join(map(str, self.quantiles))} "
+                                f"(intervals: {given}); fit it with train.quantiles including them")
+        return match
 
     def intervals(self) -> Calibration:
         """The calibration intervals come from; an error for a model fitted before they existed."""
@@ -240,7 +273,7 @@ def train_member(dataset: Dataset, config: Config, params: ParamsConfig, seed: i
                  part: str = "train+validation") -> LSTMForecaster:
     """A fresh network for `params`, trained on the windows of `part` for `params.epochs`."""
     with seeded(seed):
-        network = build_model(model_config(params.trial_params(), config.data))
+        network = build_model(model_config(params.trial_params(), config.data, model_quantiles(config)))
     fit(network, dataset.windows(part, config.data.window), None, params.lr, config.train, seed,
         epochs=params.epochs, on_epoch=lambda result: log_epoch(result, params.epochs))
     return network
@@ -267,7 +300,7 @@ def load_trial_network(dataset: Dataset, config: Config, params: ParamsConfig, w
     against the data: the trial's scaling must be the one these rows give."""
     try:
         saved = torch.load(weights, weights_only=True, map_location="cpu")
-        network = build_model(model_config(params.trial_params(), config.data))
+        network = build_model(model_config(params.trial_params(), config.data, model_quantiles(config)))
         network.load_state_dict(saved["network"])
     except (RuntimeError, KeyError, TypeError, ValueError, EOFError, OSError) as exc:
         reason = str(exc).strip().splitlines()[0]
@@ -294,6 +327,21 @@ def test_metrics(test: TestForecast, calibration: Calibration | None = None) -> 
     if calibration is not None:
         metrics["intervals"] = interval_metrics(actual, test.forecast, calibration)
     return metrics
+
+
+def quantile_interval_metrics(forecaster: Forecaster, dataset: Dataset) -> dict[str, Any]:
+    """Test coverage and width of a quantile model's intervals (one per symmetric quantile pair)."""
+    actual, outputs = dataset.actuals("test"), forecaster.forecast_part(dataset, "test", quantiles=True)
+    result: dict[str, Any] = {"method": "quantile", "source": "the quantiles the model was trained on ("
+                              + ", ".join(map(str, forecaster.quantiles)) + ")"}
+    for level, (low, high) in forecaster.quantile_levels().items():
+        inside = (outputs[..., low] <= actual) & (actual <= outputs[..., high])
+        width = outputs[..., high] - outputs[..., low]
+        result[level_name(level)] = {
+            "coverage": float(100 * inside.mean()), "width": float(width.mean()),
+            "by_step": {"coverage": (100 * inside.mean(axis=0)).tolist(), "width": width.mean(axis=0).tolist()},
+        }
+    return result
 
 
 def log_epoch(result: EpochResult, epochs: int) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import typing
 
 import numpy as np
@@ -47,6 +48,29 @@ def forecast_errors(actual: np.ndarray, forecast: np.ndarray, prefix: str = "") 
 
 METRIC_FUNCTIONS = {"mae": mean_absolute_error, "rmse": root_mean_squared_error, "mape": mape, "smape": smape,
                     "wape": wape}
+
+
+def quantile_pairs(quantiles: tuple[float, ...]) -> list[tuple[float, float]]:
+    """The symmetric pairs (q, 1 - q) among `quantiles`, q < 0.5: each bounds a central interval."""
+    return [(q, hi) for q in quantiles if q < 0.5 for hi in quantiles if math.isclose(q + hi, 1.0)]
+
+
+def coverage_name(low: float, high: float, prefix: str = "val_") -> str:
+    """(0.1, 0.9) -> "val_coverage_10_90"."""
+    return f"{prefix}coverage_{100 * low:g}_{100 * high:g}"
+
+
+def quantile_errors(actual: np.ndarray, forecast: np.ndarray, quantiles: tuple[float, ...],
+                    prefix: str = "val_") -> dict[str, float]:
+    """For (samples, horizon, quantiles) forecasts: the mean pinball loss (`<prefix>pinball`) and,
+    for each symmetric pair of quantiles, the share of actual values inside, in %."""
+    error = np.asarray(actual)[..., None] - forecast
+    levels = np.asarray(quantiles)
+    errors = {f"{prefix}pinball": float(np.mean(np.maximum(levels * error, (levels - 1) * error)))}
+    for low, high in quantile_pairs(quantiles):
+        inside = (forecast[..., quantiles.index(low)] <= actual) & (actual <= forecast[..., quantiles.index(high)])
+        errors[coverage_name(low, high, prefix)] = float(100 * inside.mean())
+    return errors
 
 
 def errors_by_step(actual: np.ndarray, forecast: np.ndarray, prefix: str = "") -> dict[str, list[float]]:

@@ -36,7 +36,8 @@ class LSTMForecaster(nn.Module):
             dropout=config.dropout if config.num_layers > 1 else 0.0,
             batch_first=True,
         )
-        self.head = nn.Linear(config.hidden_size, config.horizon)
+        self.outputs_per_step = len(config.quantiles) or 1
+        self.head = nn.Linear(config.hidden_size, config.horizon * self.outputs_per_step)
         self.skip = nn.Linear(config.window, config.horizon) if config.linear_skip else None
         if self.skip is not None:
             nn.init.zeros_(self.skip.weight)
@@ -48,7 +49,13 @@ class LSTMForecaster(nn.Module):
 
     def forward(self, inputs: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         """(batch, window, n_inputs) and, with known-future inputs, their planned values
-        (batch, horizon, len(known_columns)) -> (batch, horizon) forecasts, scaled like the target.
+        (batch, horizon, len(known_columns)) -> (batch, horizon) point forecasts, scaled like the
+        target: a quantile model's median."""
+        outputs = self.outputs(inputs, future)
+        return outputs[..., self.config.quantiles.index(0.5)] if self.config.quantiles else outputs
+
+    def outputs(self, inputs: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+        """As `forward`, but a quantile model gives every quantile: (batch, horizon, len(quantiles)).
 
         With `scaling = "window"`, each window's target history is normalised by its own mean and
         standard deviation, and the forecast mapped back with the same two numbers (RevIN-style
@@ -61,14 +68,20 @@ class LSTMForecaster(nn.Module):
         spread = torch.sqrt(target.var(dim=1, unbiased=False) + WINDOW_EPSILON) if self.config.scaling == "window" \
             else torch.ones_like(level)
         normalised = torch.cat([inputs[:, :, :-1], (target - level[:, None]) / spread[:, None]], dim=2)
+        if self.config.quantiles:
+            level, spread = level[:, :, None], spread[:, :, None]
         return self.predict(normalised, future) * spread + level
 
     def predict(self, inputs: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
-        """The head's forecast from the (normalised) window, plus the linear skip's."""
+        """The head's forecast from the (normalised) window, plus the linear skip's; quantiles in order."""
         forecast = self.head(self.encode(self.sequence(inputs, future))[:, -1])
+        if self.config.quantiles:
+            forecast = ordered(forecast.view(len(inputs), self.config.horizon, self.outputs_per_step),
+                               self.config.quantiles.index(0.5))
         if self.skip is None:
             return forecast
-        return forecast + self.skip(inputs[:, :, -1])
+        skip = self.skip(inputs[:, :, -1])
+        return forecast + (skip[:, :, None] if self.config.quantiles else skip)
 
     def sequence(self, inputs: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
         """The window, followed by the forecast steps when the model takes known-future inputs."""
@@ -106,18 +119,28 @@ class LSTMTransformerForecaster(LSTMForecaster):
         return self.encoder(super().encode(inputs))
 
 
+def ordered(raw: torch.Tensor, median: int) -> torch.Tensor:
+    """(..., quantiles) raw outputs -> increasing quantiles: the median output as it is, and each
+    further quantile a positive step (softplus) above or below its neighbour, so they never cross."""
+    steps = nn.functional.softplus(raw)
+    above = raw[..., median:median + 1] + torch.cumsum(steps[..., median + 1:], dim=-1)
+    below = raw[..., median:median + 1] - torch.cumsum(steps[..., :median].flip(-1), dim=-1).flip(-1)
+    return torch.cat([below, raw[..., median:median + 1], above], dim=-1)
+
+
 MODEL_CLASSES: dict[str, type[LSTMForecaster]] = {
     "lstm": LSTMForecaster,
     "lstm_transformer": LSTMTransformerForecaster,
 }
 
 
-def model_config(params: dict[str, Any], data: DataConfig) -> ModelConfig:
-    """The architecture that a trial's parameters describe, sized for `data`."""
+def model_config(params: dict[str, Any], data: DataConfig, quantiles: tuple[float, ...] = ()) -> ModelConfig:
+    """The architecture that a trial's parameters describe, sized for `data`; `quantiles` for a
+    quantile model (`config.model_quantiles`)."""
     architecture = {key: params[key] for key in ARCHITECTURE_PARAMS if key in params}
     return ModelConfig(kind=params["model"], n_inputs=len(data.columns), horizon=data.horizon,
                        known_columns=data.known_future_columns, scaling=params.get("scaling") or data.scaling,
-                       window=params.get("window") or data.window,
+                       window=params.get("window") or data.window, quantiles=tuple(quantiles),
                        **architecture)
 
 

@@ -12,14 +12,17 @@ PARAMS = ("model", "hidden_size", "num_layers", "dropout", "lr", *TRANSFORMER_PA
 
 SCALINGS = ("window", "level", "global")  # data.scaling: on top of the global scaler, each window's target history
 # standardised by its own mean and spread (window), only shifted by its own mean (level), or neither (global)
-LOSSES = ("mae", "mse", "huber")  # train.loss
-METRIC_LOSS = {"val_mae": "mae", "val_wape": "mae", "val_mape": "mae", "val_smape": "mae", "val_rmse": "mse"}
+LOSSES = ("mae", "mse", "huber", "quantile")  # train.loss; quantile: the pinball loss over train.quantiles
+METRIC_LOSS = {"val_mae": "mae", "val_wape": "mae", "val_mape": "mae", "val_smape": "mae", "val_rmse": "mse",
+               "val_pinball": "quantile"}
 CALENDAR_PERIODS = {"day_of_week": 7, "day_of_month": 31, "day_of_year": 366, "week_of_year": 53, "month": 12,
                     "quarter": 4}  # data.calendar: each becomes a sine and a cosine column of this period
 HOLIDAY_COLUMN = "holiday"
 
 METRICS = ("mae", "rmse", "mape", "smape", "wape")  # forecast errors; stored as val_<name> and test_<name>
-VALIDATION_METRICS = tuple(f"val_{name}" for name in METRICS)  # the choices of study.metric
+VALIDATION_METRICS = tuple(f"val_{name}" for name in METRICS)
+PINBALL_METRIC = "val_pinball"  # mean pinball loss over train.quantiles, in the target's units (quantile loss only)
+STUDY_METRICS = (*VALIDATION_METRICS, PINBALL_METRIC)  # the choices of study.metric
 METRIC_LABELS = {"mae": "MAE", "rmse": "RMSE", "mape": "MAPE %", "smape": "sMAPE %", "wape": "WAPE %"}
 
 BASELINES = {"naive": "naive", "seasonal_naive": "seasonal-naive", "boosting": "gradient-boosting"}  # key -> shown as

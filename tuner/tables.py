@@ -60,12 +60,17 @@ def not_better_warning(what: str, value: float, baselines: dict[str, dict[str, f
 
 def intervals_lines(intervals: dict[str, Any]) -> list[str]:
     """The test coverage and mean width of each interval level (metrics.json's "intervals")."""
-    title = (f"Prediction intervals on the test part (split-conformal on {intervals['calibration_samples']} "
-             f"residuals of {intervals['source']}):")
-    lines = [title]
+    lines = [f"Prediction intervals on the test part ({interval_method(intervals)}):"]
     for level, scores in interval_levels(intervals).items():
         lines.append(f"  {level:>5} %: coverage {scores['coverage']:5.1f} %, mean width {format_value(scores['width'])}")
     return lines
+
+
+def interval_method(intervals: dict[str, Any]) -> str:
+    """How the intervals were made, in words."""
+    if intervals.get("method") == "quantile":
+        return intervals["source"]
+    return f"split-conformal on {intervals['calibration_samples']} residuals of {intervals['source']}"
 
 
 def interval_levels(intervals: dict[str, Any]) -> dict[str, dict[str, Any]]:

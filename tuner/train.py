@@ -23,12 +23,25 @@ PREDICT_BATCH = 4096
 LOSSES = {"mae": nn.L1Loss, "mse": nn.MSELoss, "huber": nn.HuberLoss}  # train.loss, on scaled targets
 
 
+class PinballLoss(nn.Module):
+    """The mean pinball (quantile) loss of (..., quantiles) forecasts against (...) targets."""
+
+    def __init__(self, quantiles: tuple[float, ...]) -> None:
+        super().__init__()
+        self.register_buffer("quantiles", torch.tensor(quantiles, dtype=torch.float32))
+
+    def forward(self, forecast: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        error = target[..., None] - forecast
+        return torch.maximum(self.quantiles * error, (self.quantiles - 1) * error).mean()
+
+
 @dataclass(frozen=True)
 class EpochResult:
     epoch: int  # 0-based
     train_loss: float  # mean train.loss on scaled targets
     val_loss: float  # NaN when training without a validation part
     val_forecast: np.ndarray | None  # (samples, horizon), scaled; None without validation
+    val_quantiles: np.ndarray | None = None  # quantile models: (samples, horizon, quantiles), scaled
 
 
 @dataclass(frozen=True)
@@ -37,6 +50,7 @@ class FitResult:
     epochs_run: int
     best_val_loss: float  # inf when training without a validation part
     val_forecast: np.ndarray | None  # the kept weights' validation forecast, scaled
+    val_quantiles: np.ndarray | None = None  # quantile models: the kept weights' validation quantiles, scaled
 
 
 def configure_threads(threads: int, workers: int = 1) -> int:
@@ -56,20 +70,23 @@ def seeded(seed: int) -> Iterator[None]:
         yield
 
 
-def predict(model: nn.Module, inputs: np.ndarray | torch.Tensor, future: np.ndarray | None = None) -> np.ndarray:
-    """Scaled forecasts for a batch of windows (and their known-future values), in evaluation mode."""
+def predict(model: nn.Module, inputs: np.ndarray | torch.Tensor, future: np.ndarray | None = None,
+            quantiles: bool = False) -> np.ndarray:
+    """Scaled forecasts for a batch of windows (and their known-future values), in evaluation
+    mode: (samples, horizon), or with `quantiles` a quantile model's (samples, horizon, quantiles)."""
     inputs = torch.as_tensor(inputs)
     known = None if future is None else torch.as_tensor(future)
+    forward = model.outputs if quantiles else model
     model.eval()
     with torch.inference_mode():
-        parts = [model(inputs[i : i + PREDICT_BATCH], None if known is None else known[i : i + PREDICT_BATCH])
+        parts = [forward(inputs[i : i + PREDICT_BATCH], None if known is None else known[i : i + PREDICT_BATCH])
                  for i in range(0, len(inputs), PREDICT_BATCH)]
     return torch.cat(parts).numpy()
 
 
-def predict_windows(model: nn.Module, windows: Windows) -> np.ndarray:
+def predict_windows(model: nn.Module, windows: Windows, quantiles: bool = False) -> np.ndarray:
     """Scaled forecasts for every sample of a split part."""
-    return predict(model, windows.inputs, windows.future)
+    return predict(model, windows.inputs, windows.future, quantiles)
 
 
 def fit(
@@ -98,17 +115,20 @@ def _fit(model: nn.Module, train: Windows, validation: Windows | None, lr: float
     inputs, targets = torch.as_tensor(train.inputs), torch.as_tensor(train.targets)
     future = None if train.future is None else torch.as_tensor(train.future)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    loss_fn = LOSSES["mae" if config.loss == "auto" else config.loss]()  # a study config resolves auto by its metric
+    quantile = config.loss == "quantile"
+    loss_fn = PinballLoss(config.quantiles) if quantile else LOSSES["mae" if config.loss == "auto" else config.loss]()
+    forward = model.outputs if quantile else model  # a study config resolves loss "auto" by its metric
+    median = config.quantiles.index(0.5) if quantile else 0
     order = torch.Generator().manual_seed(seed)
 
-    best_epoch, best_loss, best_forecast = -1, math.inf, None
+    best_epoch, best_loss, best_forecast, best_quantiles = -1, math.inf, None, None
     best_state: dict[str, torch.Tensor] | None = None
     for epoch in range(epochs):
         model.train()
         total = torch.zeros(())
         for batch in torch.randperm(len(train), generator=order).split(config.batch_size):
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(model(inputs[batch], None if future is None else future[batch]), targets[batch])
+            loss = loss_fn(forward(inputs[batch], None if future is None else future[batch]), targets[batch])
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
@@ -117,21 +137,23 @@ def _fit(model: nn.Module, train: Windows, validation: Windows | None, lr: float
         if not math.isfinite(train_loss):
             raise TrainingDiverged(f"training loss became {train_loss} in epoch {epoch}")
 
+        val_quantiles = None
         if validation is None:
             best_epoch, val_loss, val_forecast = epoch, math.nan, None
         else:
-            val_forecast = predict_windows(model, validation)
-            val_loss = float(loss_fn(torch.as_tensor(val_forecast), torch.as_tensor(validation.targets)))
+            val_outputs = predict_windows(model, validation, quantiles=quantile)
+            val_loss = float(loss_fn(torch.as_tensor(val_outputs), torch.as_tensor(validation.targets)))
+            val_forecast, val_quantiles = (val_outputs[..., median], val_outputs) if quantile else (val_outputs, None)
             if not math.isfinite(val_loss):
                 raise TrainingDiverged(f"validation loss became {val_loss} in epoch {epoch}")
             if val_loss < best_loss:
-                best_epoch, best_loss, best_forecast = epoch, val_loss, val_forecast
+                best_epoch, best_loss, best_forecast, best_quantiles = epoch, val_loss, val_forecast, val_quantiles
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
         if on_epoch is not None:
-            on_epoch(EpochResult(epoch, train_loss, val_loss, val_forecast))
+            on_epoch(EpochResult(epoch, train_loss, val_loss, val_forecast, val_quantiles))
         if epoch - best_epoch >= config.patience:
             break
 
     if best_state is not None:
         model.load_state_dict(best_state)
-    return FitResult(best_epoch, epoch + 1, best_loss, best_forecast)
+    return FitResult(best_epoch, epoch + 1, best_loss, best_forecast, best_quantiles)

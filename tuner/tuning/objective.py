@@ -12,7 +12,7 @@ import numpy as np
 import optuna
 from optuna.artifacts import upload_artifact
 
-from tuner.config import Config
+from tuner.config import Config, model_quantiles, with_params
 from tuner.data import Dataset
 from tuner.errors import TrainingDiverged
 from tuner.evaluation import Evaluation, Evaluator
@@ -58,7 +58,9 @@ class Objective:
         if self.run_id:
             trial.set_user_attr("run", self.run_id)  # the `tuner tune` command that ran it
         params = suggest_params(trial, self.config.search)
-        trial.set_user_attr("n_params", count_parameters(build_model(model_config(params, self.config.data))))
+        config = with_params(self.config, params)
+        trial.set_user_attr("n_params", count_parameters(build_model(model_config(params, config.data,
+                                                                                  model_quantiles(config)))))
         metric = self.config.study.metric
         per_fold = self.config.study.pruner == "wilcoxon"
         several = len(self.evaluator.folds) > 1

@@ -19,7 +19,7 @@ import optuna
 from optuna.trial import TrialState
 
 from tuner.names import BASELINES, METRIC_LABELS, MODEL_LABELS, PARAMS, display_name
-from tuner.tables import interval_levels, metric_cell, metrics_table, not_better_warning, params_text, series_table
+from tuner.tables import interval_levels, interval_method, metric_cell, metrics_table, not_better_warning, params_text, series_table
 from tuner.tuning.study import top_trials
 
 if TYPE_CHECKING:
@@ -323,5 +323,5 @@ def intervals_html(metrics: dict[str, Any]) -> str:
         return "<p>This model was fitted before prediction intervals existed; fit it again to get them.</p>"
     rows = [[f"{level} %", f"{scores['coverage']:.1f} %", metric_cell(scores["width"])]
             for level, scores in interval_levels(intervals).items()]
-    source = escape(f"Split-conformal on {intervals['calibration_samples']} residuals of {intervals['source']}.")
+    source = escape(f"From {interval_method(intervals)}.")
     return html_table(["interval", "test coverage", "mean width"], rows) + f"<p>{source}</p>"
