@@ -59,6 +59,7 @@ def test_report_has_every_section_with_plotly_inlined_once(tuned, tmp_path):
     assert page.count("Plotly.newPlot") == 6  # history, importances, curves, parallel, model types, forecast
     assert 'class="empty"' not in page
     assert "LSTM+Transformer" in page and "seasonal-naive" in page and "test part" in page
+    assert re.search(r"<th>test coverage</th>.*<td>80 %</td><td>\d+\.\d %</td>.*<td>95 %</td>", page, re.S)
 
 
 def test_report_does_not_import_torch_without_a_model(tuned, tmp_path):

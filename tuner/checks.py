@@ -5,11 +5,13 @@ mistakes is fixed in one pass."""
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from tuner.config import Config, DataConfig, ParamsConfig, SearchConfig, SplitConfig, StudyConfig, TrainConfig
-from tuner.names import CALENDAR_PERIODS, HOLIDAY_COLUMN, LOSSES, MODEL_TYPES, PINBALL_METRIC, SCALINGS, STUDY_METRICS
+from tuner.names import (CALENDAR_PERIODS, DEVICES, HOLIDAY_COLUMN, LOSSES, MODEL_TYPES, PINBALL_METRIC, PRECISIONS,
+                         SCALINGS, STUDY_METRICS)
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "hyperband", "wilcoxon", "none")
@@ -96,6 +98,11 @@ def check_train(p: Problems, train: TrainConfig) -> None:
         p.positive(f"train.{key}", getattr(train, key))
     p.not_negative("train.threads", train.threads, "0 (automatic)")
     p.one_of("train.loss", train.loss, LOSSES)
+    if not re.fullmatch(r"auto|cpu|cuda|mps|cuda:\d+", train.device):
+        p.add("train.device", train.device, f"must be one of {', '.join(DEVICES)}")
+    p.one_of("train.precision", train.precision, PRECISIONS)
+    for index in train.devices:
+        p.not_negative("train.devices", index)
     quantiles = list(train.quantiles)
     if not all(0 < q < 1 for q in quantiles) or quantiles != sorted(set(quantiles)):
         p.add("train.quantiles", quantiles, "must be increasing, each strictly between 0 and 1")

@@ -25,7 +25,7 @@ EXIT_INTERRUPTED = 130  # Ctrl-C
 
 def load(args: argparse.Namespace) -> Config:
     """The config file with `--set` overrides, then the dedicated flags on top."""
-    flags = {"n_trials": "study.n_trials", "timeout": "study.timeout", "study": "study.name"}
+    flags = {"n_trials": "study.n_trials", "timeout": "study.timeout", "study": "study.name", "devices": "train.devices"}
     values = {key: getattr(args, flag) for flag, key in flags.items() if getattr(args, flag, None) is not None}
     return load_config(args.config, args.set, values)
 
@@ -52,6 +52,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
         from tuner.train import configure_threads
 
         configure_threads(config.train.threads)  # more workers: each sets its own
+    if args.workers > 1:
+        from tuner.device import worker_devices
+        from tuner.tuning.runner import placement_lines
+
+        threads = config.train.threads or max(1, (os.cpu_count() or 1) // args.workers)
+        placement = worker_devices(args.workers, config.train.device, config.train.devices)
+        print("\n".join(placement_lines(placement, threads)), file=sys.stderr)
     handle_stop_signals()
     url = resolve_storage_url(config, args.storage)
     log.info("study %r in %s", config.study.name, mask_password(url))
@@ -291,6 +298,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def gpu_list(text: str) -> list[int]:
+    try:
+        indices = [int(item) for item in text.split(",")]
+    except ValueError:
+        indices = [-1]
+    if any(index < 0 for index in indices):
+        raise argparse.ArgumentTypeError(f"expected GPU indices like 0,1, got {text!r}")
+    return indices
+
+
 def non_negative_float(text: str) -> float:
     value = float(text)
     if not value >= 0 or value == float("inf"):
@@ -386,6 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--workers", type=positive_int, default=1,
                       help="worker processes sharing the study (each with cores / N torch threads)")
     tune.add_argument("--no-progress", action="store_true", help="no progress bar")
+    tune.add_argument("--devices", type=gpu_list, metavar="0,1",
+                      help="GPUs to place the workers on, round-robin; overrides train.devices (default: every GPU)")
     tune.add_argument("--allow-changed", action="store_true",
                       help="run even if the data or split settings differ from those the study was tuned with")
     return parser

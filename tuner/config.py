@@ -104,6 +104,9 @@ class TrainConfig:
     threads: int = 0  # torch threads per process; 0: the machine's cores / workers
     loss: str = "auto"  # mae, mse, huber or quantile (on scaled targets); auto: the study metric's family (mae for val_mae)
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)  # loss = "quantile": the head's outputs; 0.5 is the point forecast
+    device: str = "auto"  # auto (CUDA when present, else the CPU), cpu, cuda, cuda:N or mps
+    devices: tuple[int, ...] = ()  # GPUs `tune --workers` spreads its workers over; empty: every GPU
+    precision: str = "32"  # 32, or bf16 (autocast on CUDA only)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from tuner.baselines import baseline_forecasts
 from tuner.calendar import calendar_frame
 from tuner.config import Config, ParamsConfig, model_quantiles, with_params
 from tuner.data import PANDAS_FREQ, Dataset, load_frame, load_with_plan
+from tuner.device import resolve_device
 from tuner.errors import DataError, ModelDirError
 from tuner.intervals import Calibration, interval_metrics, level_name
 from tuner.metrics import errors_by_step, forecast_errors, quantile_pairs
@@ -114,6 +115,7 @@ class Forecaster:
         """Train each of `params` on train + validation for its `epochs` (or, with `weights`, take
         each trial's own network from its stored weights, trained on the training rows only),
         combine them, then score the test part once."""
+        resolve_device(config.train.device, config.train.precision)  # a device this machine lacks fails first
         listed = params if isinstance(params, list) else [params]
         configs = [with_params(config, p.trial_params()) for p in listed]
         windows = tuple(c.data.window for c in configs)

@@ -18,6 +18,8 @@ METRIC_LOSS = {"val_mae": "mae", "val_wape": "mae", "val_mape": "mae", "val_smap
 CALENDAR_PERIODS = {"day_of_week": 7, "day_of_month": 31, "day_of_year": 366, "week_of_year": 53, "month": 12,
                     "quarter": 4}  # data.calendar: each becomes a sine and a cosine column of this period
 HOLIDAY_COLUMN = "holiday"
+DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # train.device; auto: CUDA when present, else the CPU
+PRECISIONS = ("32", "bf16")  # train.precision; bf16: autocast on CUDA only
 
 METRICS = ("mae", "rmse", "mape", "smape", "wape")  # forecast errors; stored as val_<name> and test_<name>
 VALIDATION_METRICS = tuple(f"val_{name}" for name in METRICS)

@@ -17,6 +17,7 @@ from torch import nn
 
 from tuner.config import TrainConfig
 from tuner.data import Windows
+from tuner.device import autocast, resolve_device
 from tuner.errors import TrainingDiverged
 
 PREDICT_BATCH = 4096
@@ -74,12 +75,14 @@ def predict(model: nn.Module, inputs: np.ndarray | torch.Tensor, future: np.ndar
             quantiles: bool = False) -> np.ndarray:
     """Scaled forecasts for a batch of windows (and their known-future values), in evaluation
     mode: (samples, horizon), or with `quantiles` a quantile model's (samples, horizon, quantiles)."""
+    device = next(model.parameters()).device
     inputs = torch.as_tensor(inputs)
     known = None if future is None else torch.as_tensor(future)
     forward = model.outputs if quantiles else model
     model.eval()
     with torch.inference_mode():
-        parts = [forward(inputs[i : i + PREDICT_BATCH], None if known is None else known[i : i + PREDICT_BATCH])
+        parts = [forward(inputs[i : i + PREDICT_BATCH].to(device),
+                         None if known is None else known[i : i + PREDICT_BATCH].to(device)).cpu()
                  for i in range(0, len(inputs), PREDICT_BATCH)]
     return torch.cat(parts).numpy()
 
@@ -112,11 +115,13 @@ def fit(
 
 def _fit(model: nn.Module, train: Windows, validation: Windows | None, lr: float, config: TrainConfig, seed: int,
          epochs: int, on_epoch: Callable[[EpochResult], None] | None) -> FitResult:
-    inputs, targets = torch.as_tensor(train.inputs), torch.as_tensor(train.targets)
-    future = None if train.future is None else torch.as_tensor(train.future)
+    device = resolve_device(config.device, config.precision)
+    model.to(device)
+    inputs, targets = torch.as_tensor(train.inputs, device=device), torch.as_tensor(train.targets, device=device)
+    future = None if train.future is None else torch.as_tensor(train.future, device=device)  # copied once per fit
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     quantile = config.loss == "quantile"
-    loss_fn = PinballLoss(config.quantiles) if quantile else LOSSES["mae" if config.loss == "auto" else config.loss]()
+    loss_fn = PinballLoss(config.quantiles).to(device) if quantile else LOSSES["mae" if config.loss == "auto" else config.loss]()
     forward = model.outputs if quantile else model  # a study config resolves loss "auto" by its metric
     median = config.quantiles.index(0.5) if quantile else 0
     order = torch.Generator().manual_seed(seed)
@@ -125,10 +130,13 @@ def _fit(model: nn.Module, train: Windows, validation: Windows | None, lr: float
     best_state: dict[str, torch.Tensor] | None = None
     for epoch in range(epochs):
         model.train()
-        total = torch.zeros(())
+        total = torch.zeros((), device=device)
         for batch in torch.randperm(len(train), generator=order).split(config.batch_size):
+            batch = batch.to(device)
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(forward(inputs[batch], None if future is None else future[batch]), targets[batch])
+            with autocast(device, config.precision):
+                output = forward(inputs[batch], None if future is None else future[batch])
+            loss = loss_fn(output.float(), targets[batch])
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
@@ -142,7 +150,8 @@ def _fit(model: nn.Module, train: Windows, validation: Windows | None, lr: float
             best_epoch, val_loss, val_forecast = epoch, math.nan, None
         else:
             val_outputs = predict_windows(model, validation, quantiles=quantile)
-            val_loss = float(loss_fn(torch.as_tensor(val_outputs), torch.as_tensor(validation.targets)))
+            val_loss = float(loss_fn(torch.as_tensor(val_outputs, device=device),
+                                     torch.as_tensor(validation.targets, device=device)))
             val_forecast, val_quantiles = (val_outputs[..., median], val_outputs) if quantile else (val_outputs, None)
             if not math.isfinite(val_loss):
                 raise TrainingDiverged(f"validation loss became {val_loss} in epoch {epoch}")

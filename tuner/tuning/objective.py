@@ -14,6 +14,7 @@ from optuna.artifacts import upload_artifact
 
 from tuner.config import Config, model_quantiles, with_params
 from tuner.data import Dataset
+from tuner.device import release, resolve_device
 from tuner.errors import TrainingDiverged
 from tuner.evaluation import Evaluation, Evaluator
 from tuner.forecaster import save_trial_weights
@@ -53,8 +54,16 @@ class Objective:
         self.run_id = run_id
         self.evaluator = Evaluator(config, folds)
         self.artifacts = artifacts
+        self.device = resolve_device(config.train.device, config.train.precision)
 
     def __call__(self, trial: optuna.Trial) -> float:
+        """Run one trial; whatever it ends with, its device memory is handed back after it."""
+        try:
+            return self.run(trial)
+        finally:
+            release(self.device)
+
+    def run(self, trial: optuna.Trial) -> float:
         if self.run_id:
             trial.set_user_attr("run", self.run_id)  # the `tuner tune` command that ran it
         params = suggest_params(trial, self.config.search)

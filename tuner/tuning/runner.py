@@ -4,6 +4,7 @@ then run trials in this process or in worker processes that share the study thro
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -11,8 +12,10 @@ import signal
 import socket
 import sys
 import time
+import typing
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 
 import optuna
 from optuna.trial import TrialState
@@ -21,6 +24,7 @@ from tuner.config import Config
 from tuner.errors import TunerError
 from tuner.evaluation import baseline_errors, tuning_folds
 from tuner.train import configure_threads
+from tuner.device import resolve_device, worker_devices
 from tuner.tuning import STOP_REQUESTED
 from tuner.tuning.storage import make_url_or_fail, open_artifact_store, open_storage
 from tuner.tuning.study import (count_run_trials, create_sampler, fail_stale_trials, open_study, record_baselines,
@@ -52,6 +56,24 @@ def interrupt_once(signum: int, frame: object) -> None:
 def handle_stop_signals() -> None:
     signal.signal(signal.SIGINT, interrupt_once)
     signal.signal(signal.SIGTERM, interrupt_once)  # `kill` and `docker stop` end a run like Ctrl-C
+    sys.unraisablehook = quiet_swallowed_interrupt
+
+
+def quiet_swallowed_interrupt(unraisable: typing.Any) -> None:
+    """A stop signal's KeyboardInterrupt raised inside a garbage-collector callback cannot
+    propagate, and Python would print it as a traceback; the stop is honoured through
+    STOP_REQUESTED instead, so it is dropped. Anything else goes to the default hook."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt) and STOP_REQUESTED.is_set():
+        return
+    sys.__unraisablehook__(unraisable)
+
+
+def fail_running_trials(study: optuna.Study, run_id: str) -> None:
+    """Mark FAIL the trials of this run still RUNNING after an interrupt that cut their last
+    database write short (other runs' trials are left to their own workers)."""
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.user_attrs.get("run") == run_id:
+            study.tell(trial.number, state=TrialState.FAIL)
 
 
 def new_run_id() -> str:
@@ -63,6 +85,8 @@ def tune(config: Config, url: str, workers: int = 1, progress: bool = True,
     """Add `study.n_trials` trials (or run until `study.timeout`) to the configured study.
 
     `allow_changed`: run even when the data or split settings differ from the study's."""
+    resolve_device(config.train.device, config.train.precision)  # a device this machine lacks fails first
+    placement = worker_devices(workers, config.train.device, config.train.devices)
     folds = tuning_folds(config)  # bad data fails before workers start
     study = open_study(config, open_storage(url, config.study))
     remember_settings(study, config, allow_changed)
@@ -76,16 +100,18 @@ def tune(config: Config, url: str, workers: int = 1, progress: bool = True,
         try:
             run_trials(study, config, run_id, open_artifact_store(config, url), 1, deadline, progress, folds)
         except KeyboardInterrupt:
+            fail_running_trials(study, run_id)
             return TuneResult(study, interrupted=True)
         except Exception:
             if STOP_REQUESTED.is_set():  # the interrupt landed inside a database write, which then failed
+                fail_running_trials(study, run_id)
                 return TuneResult(study, interrupted=True)
             raise
         return TuneResult(study, interrupted=STOP_REQUESTED.is_set())
     if make_url_or_fail(url).get_backend_name() == "sqlite":
         log.warning("%d workers share a SQLite file: fine on one machine for a few workers, but writes "
                     "queue on one lock; use PostgreSQL (--storage postgresql+psycopg2://...) for more", workers)
-    pool = WorkerPool(config, url, run_id, workers, deadline, seed_offset)
+    pool = WorkerPool(config, url, run_id, workers, deadline, seed_offset, placement)
     return TuneResult(study, interrupted=pool.run(study, progress))
 
 
@@ -115,24 +141,53 @@ def worker_main(config: Config, url: str, run_id: str, seed_offset: int, workers
         sys.exit(2)
 
 
+@contextlib.contextmanager
+def visible_gpu(gpu: str | None) -> Iterator[None]:
+    """CUDA_VISIBLE_DEVICES set to `gpu` inside the block (unchanged for None)."""
+    if gpu is None:
+        yield
+        return
+    before = os.environ.get("CUDA_VISIBLE_DEVICES")
+    os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["CUDA_VISIBLE_DEVICES"]
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = before
+
+
+def placement_lines(placement: list[str | None], threads: int) -> list[str]:
+    """Where each worker of `tune --workers` runs, for the terminal."""
+    return [f"worker {index + 1}: GPU {gpu}" if gpu is not None else f"worker {index + 1}: CPU, {threads} thread(s)"
+            for index, gpu in enumerate(placement)]
+
+
 class WorkerPool:
     """`workers` processes running one run's trials; replaces workers that die, and finishes
     trials that a dead worker left behind once Optuna's heartbeat has failed and re-queued them."""
 
     def __init__(self, config: Config, url: str, run_id: str, workers: int, deadline: float | None,
-                 seed_offset: int) -> None:
+                 seed_offset: int, placement: list[str | None]) -> None:
+        """`placement`: each worker's GPU (`device.worker_devices`), or None for the CPU."""
         self.config, self.url, self.run_id, self.workers = config, url, run_id, workers
-        self.deadline, self.seed_offset = deadline, seed_offset
+        self.deadline, self.seed_offset, self.placement = deadline, seed_offset, placement
         self.context = multiprocessing.get_context("spawn")
         self.restarts = 0
 
     def start(self, index: int) -> multiprocessing.process.BaseProcess:
+        """Start worker `index`; on a GPU, it sees only its own (CUDA_VISIBLE_DEVICES), as cuda."""
+        gpu, config = self.placement[index], self.config
+        if gpu is not None:
+            config = replace(config, train=replace(config.train, device="cuda"))
         process = self.context.Process(
             target=worker_main, name=f"tuner-worker-{index}",
-            args=(self.config, self.url, self.run_id, self.seed_offset + index, self.workers, self.deadline,
+            args=(config, self.url, self.run_id, self.seed_offset + index, self.workers, self.deadline,
                   logging.getLogger("tuner").getEffectiveLevel()),
         )
-        process.start()
+        with visible_gpu(gpu):  # a spawned process takes the environment it starts with
+            process.start()
         return process
 
     def done(self, study: optuna.Study) -> bool:
