@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling modules, als
 from accuracy import frequencies, noise_floor, real_data  # noqa: E402
 from common import FULL, QUICK, Budget, Figure, postgres_url, quiet_optuna  # noqa: E402
 from compare import peers  # noqa: E402
+from gpu import device_figures  # noqa: E402
 from intervals import interval_coverage  # noqa: E402
 from recipes import compare_recipes  # noqa: E402
 from response import what_if_truth  # noqa: E402
@@ -35,7 +36,7 @@ from walkforward import walk_forward  # noqa: E402
 from tuner.train import configure_threads  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
-FIGURES = range(1, 14)
+FIGURES = range(1, 15)
 
 
 def machine() -> dict[str, str | int]:
@@ -64,6 +65,7 @@ def run(budget: Budget, only: set[int], peer_python: str | None, workdir: Path) 
         11: lambda: what_if_truth(budget, workdir),
         12: lambda: compare_recipes(budget, workdir),
         13: lambda: interval_coverage(budget, workdir),
+        14: lambda: device_figures(budget, workdir),
     }
     for number in sorted(only | ({4} if only & {6, 7} else set())):  # 6 and 7 need 4's study
         started, before = time.perf_counter(), len(figures)

@@ -34,7 +34,7 @@ from tuner.config import Config, ParamsConfig, model_quantiles, with_params
 from tuner.data import PANDAS_FREQ, Dataset, load_frame, load_with_plan
 from tuner.device import resolve_device
 from tuner.errors import DataError, ModelDirError
-from tuner.intervals import Calibration, interval_metrics, level_name
+from tuner.intervals import Calibration, coverage_scores, interval_metrics, level_name
 from tuner.metrics import errors_by_step, forecast_errors, quantile_pairs
 from tuner.models import LSTMForecaster, build_model, model_config
 from tuner.names import BASELINES
@@ -337,12 +337,7 @@ def quantile_interval_metrics(forecaster: Forecaster, dataset: Dataset) -> dict[
     result: dict[str, Any] = {"method": "quantile", "source": "the quantiles the model was trained on ("
                               + ", ".join(map(str, forecaster.quantiles)) + ")"}
     for level, (low, high) in forecaster.quantile_levels().items():
-        inside = (outputs[..., low] <= actual) & (actual <= outputs[..., high])
-        width = outputs[..., high] - outputs[..., low]
-        result[level_name(level)] = {
-            "coverage": float(100 * inside.mean()), "width": float(width.mean()),
-            "by_step": {"coverage": (100 * inside.mean(axis=0)).tolist(), "width": width.mean(axis=0).tolist()},
-        }
+        result[level_name(level)] = coverage_scores(actual, outputs[..., low], outputs[..., high])
     return result
 
 

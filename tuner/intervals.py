@@ -92,11 +92,14 @@ def interval_metrics(actual: np.ndarray, forecast: np.ndarray, calibration: Cali
     result: dict[str, Any] = {"method": "split-conformal", "source": calibration.source,
                               "calibration_samples": calibration.samples}
     for level in levels:
-        low, high = calibration.bounds(forecast, level)
-        inside = (actual >= low) & (actual <= high)
-        width = np.broadcast_to(high - low, actual.shape)
-        result[level_name(level)] = {
-            "coverage": float(100 * inside.mean()), "width": float(width.mean()),
-            "by_step": {"coverage": (100 * inside.mean(axis=0)).tolist(), "width": width.mean(axis=0).tolist()},
-        }
+        result[level_name(level)] = coverage_scores(actual, *calibration.bounds(forecast, level))
     return result
+
+
+def coverage_scores(actual: np.ndarray, low: np.ndarray, high: np.ndarray) -> dict[str, Any]:
+    """The share of (samples, horizon) actual values inside [low, high], in %, and the mean width;
+    overall and per forecast step."""
+    inside = (actual >= low) & (actual <= high)
+    width = np.broadcast_to(high - low, actual.shape)
+    return {"coverage": float(100 * inside.mean()), "width": float(width.mean()),
+            "by_step": {"coverage": (100 * inside.mean(axis=0)).tolist(), "width": width.mean(axis=0).tolist()}}

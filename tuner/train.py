@@ -121,8 +121,11 @@ def _fit(model: nn.Module, train: Windows, validation: Windows | None, lr: float
     future = None if train.future is None else torch.as_tensor(train.future, device=device)  # copied once per fit
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     quantile = config.loss == "quantile"
-    loss_fn = PinballLoss(config.quantiles).to(device) if quantile else LOSSES["mae" if config.loss == "auto" else config.loss]()
-    forward = model.outputs if quantile else model  # a study config resolves loss "auto" by its metric
+    if quantile:
+        loss_fn: nn.Module = PinballLoss(config.quantiles).to(device)
+    else:  # a study config resolves loss "auto" by its metric
+        loss_fn = LOSSES["mae" if config.loss == "auto" else config.loss]()
+    forward = model.outputs if quantile else model  # a quantile model's loss takes every quantile
     median = config.quantiles.index(0.5) if quantile else 0
     order = torch.Generator().manual_seed(seed)
 
