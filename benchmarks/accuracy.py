@@ -57,13 +57,13 @@ def improvement(baseline: float, model: float) -> float:
 def tune_and_fit(config: Config, url: str) -> tuple[Forecaster, TestForecast]:
     """`tuner tune`, then `tuner fit` with the best trial: the test part is touched only here."""
     study = tune(config, url, progress=False).study
-    return Forecaster.fit(config, best_params(study))
+    return Forecaster.fit(config, best_params(study), intervals=False)
 
 
 def noise_floor(pruned: Config, url: str) -> Figure:
     """Figure 7: the demo study tuned in figure 4 (median pruner), fitted and tested."""
     config = replace(pruned, study=replace(pruned.study, name=f"pruning-{pruned.study.pruner}"))
-    fitted, test = Forecaster.fit(config, best_params(load_existing_study(config, url)))
+    fitted, test = Forecaster.fit(config, best_params(load_existing_study(config, url)), intervals=False)
     rows = test.dataset.windows("test").target_rows
     expected = pd.read_csv(config.data.path)["expected_sales"].to_numpy()[rows]
     actual = test.dataset.actuals("test")[:, 0]

@@ -86,14 +86,19 @@ def fit_variants(study: optuna.Study, config: Config, url: str) -> dict[str, flo
         members, weights = fitted_trials(study, config, url, top, -1, Path(folder))
         best = members[0]  # the best trial, as best_params(study) gives it
         old_epochs = replace(best, epochs=best_trial(study).user_attrs["best_epoch"] + 1)
-        variants = {
-            "refit for best epoch + 1 (before)": lambda: Forecaster.fit(config, old_epochs),
-            "trial's own weights (--from-trial)": lambda: Forecaster.fit(config, best, weights=weights[:1]),
-            f"ensemble of {top}, mean (refit)": lambda: Forecaster.fit(config, members),
-            f"ensemble of {top}, median (refit)": lambda: Forecaster.fit(config, members, combine="median"),
-            f"ensemble of {top}, mean (own weights)": lambda: Forecaster.fit(config, members, weights=weights),
+        variants = {  # point forecasts only: figure 13 measures the intervals
+            "refit for best epoch + 1 (before)": lambda: fit_points(config, old_epochs),
+            "trial's own weights (--from-trial)": lambda: fit_points(config, best, weights=weights[:1]),
+            f"ensemble of {top}, mean (refit)": lambda: fit_points(config, members),
+            f"ensemble of {top}, median (refit)": lambda: fit_points(config, members, combine="median"),
+            f"ensemble of {top}, mean (own weights)": lambda: fit_points(config, members, weights=weights),
         }
         return {name: make()[0].metrics["model"]["test_mae"] for name, make in variants.items()}
+
+
+def fit_points(config: Config, params: Any, **options: Any) -> tuple[Forecaster, Any]:
+    """`Forecaster.fit` without the calibration for intervals (a refit trains once)."""
+    return Forecaster.fit(config, params, intervals=False, **options)
 
 
 def run_once(config: Config, url: str, variants: bool) -> dict[str, Any]:
@@ -101,7 +106,7 @@ def run_once(config: Config, url: str, variants: bool) -> dict[str, Any]:
     started = time.perf_counter()
     study = tune(config, url, progress=False).study
     params = best_params(study)
-    fitted, _ = Forecaster.fit(config, params)
+    fitted, _ = fit_points(config, params)
     maes = {name: m["test_mae"] for name, m in fitted.metrics.items() if isinstance(m, dict) and "test_mae" in m}
     result = {"test_mae": maes.pop("model"), "val_mae": study.best_value, "baselines": maes,
               "params": {k: v for k, v in asdict(params).items() if v not in (0, "")},

@@ -53,7 +53,7 @@ def test_predict_on_a_cut_file_equals_the_test_forecast_fit_scored(tmp_path, hor
     text = config.read_text().replace("[data]\n", f"[data]\nknown_future = {json.dumps(known)}\n{dates}", 1)
     config.write_text(text)
     model = tmp_path / "model"
-    run = tuner("fit", str(config), "-o", str(model))
+    run = tuner("fit", str(config), "-o", str(model), "--no-intervals")
     assert run.returncode == 0, run.stderr
 
     forecaster = Forecaster.load(model)
@@ -119,13 +119,14 @@ def test_fit_from_a_trials_weights_and_an_ensemble_of_them(searched, tmp_path):
     members = [predicted(tmp_path / f"t{trial.number}", sales) for trial in trials[:2]]
     np.testing.assert_allclose(predicted(tmp_path / "ensemble", sales), np.mean(members, axis=0), rtol=1e-5)
 
-    run = tuner("fit", str(searched), "--ensemble", "2", "--combine", "median", "-o", str(tmp_path / "refit"))
+    run = tuner("fit", str(searched), "--ensemble", "2", "--combine", "median", "-o", str(tmp_path / "refit"),
+                "--no-intervals")
     assert run.returncode == 0, run.stderr
     assert len(Forecaster.load(tmp_path / "refit").members) == 2
     run = tuner("report", str(searched), "--model", str(tmp_path / "refit"), "-o", str(tmp_path / "report.html"))
     assert run.returncode == 0, run.stderr
     assert "ensemble (median) of" in (tmp_path / "report.html").read_text()
-    run = tuner("fit", str(searched), "--ensemble", "4", "-o", str(tmp_path / "x"))
+    run = tuner("fit", str(searched), "--ensemble", "4", "-o", str(tmp_path / "x"), "--no-intervals")
     assert run.returncode == 2 and "--ensemble 4: study 'small' has only 3 completed trial(s)" in run.stderr
 
 

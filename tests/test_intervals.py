@@ -138,4 +138,5 @@ def test_a_model_fitted_before_intervals_forecasts_points_but_refuses_intervals(
     assert main(["predict", str(old), str(plan), "--intervals", "80"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1
-    assert f"{old}: this model was fitted before prediction intervals existed" in error and "tuner fit" in error
+    assert f"{old}: this model has no calibration.json (fitted with --no-intervals, or before prediction " \
+           "intervals existed)" in error and "tuner fit" in error

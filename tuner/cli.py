@@ -168,7 +168,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
             study, config, url = open_existing(args, config)
             chosen, weights = fitted_trials(study, config, url, args.ensemble or 1, args.from_trial, Path(folder))
         configure_threads(config.train.threads)
-        forecaster, test = Forecaster.fit(config, chosen, combine=args.combine, weights=weights)
+        forecaster, test = Forecaster.fit(config, chosen, combine=args.combine, weights=weights,
+                                          intervals=not args.no_intervals)
     forecaster.save(Path(args.output))
     rows = {display_name(name): forecaster.metrics[name] for name in ("model", *BASELINES)}
     what = ", ".join(f"{p.model} ({p.epochs} epochs)" if weights is None else p.model for p in chosen)
@@ -363,6 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="no retraining: take trial N's own stored weights (default: the best trial's)")
     fit.add_argument("--ensemble", type=positive_int, metavar="K",
                      help="combine the K best trials' models into one (refitted, or their own weights with --from-trial)")
+    fit.add_argument("--no-intervals", action="store_true",
+                     help="skip the calibration for prediction intervals (a refit then trains once, not twice)")
     fit.add_argument("--combine", choices=("mean", "median"), default="mean",
                      help="how an ensemble's forecasts are combined (default mean)")
 

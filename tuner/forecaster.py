@@ -111,10 +111,13 @@ class Forecaster:
 
     @classmethod
     def fit(cls, config: Config, params: ParamsConfig | list[ParamsConfig], seed: int | None = None,
-            combine: str = "mean", weights: list[Path] | None = None) -> tuple[Forecaster, TestForecast]:
+            combine: str = "mean", weights: list[Path] | None = None,
+            intervals: bool = True) -> tuple[Forecaster, TestForecast]:
         """Train each of `params` on train + validation for its `epochs` (or, with `weights`, take
         each trial's own network from its stored weights, trained on the training rows only),
-        combine them, then score the test part once."""
+        combine them, then score the test part once. `intervals`: collect the residuals for
+        prediction intervals (a refit trains its recipe once more for them); without, the model
+        forecasts points only."""
         resolve_device(config.train.device, config.train.precision)  # a device this machine lacks fails first
         listed = params if isinstance(params, list) else [params]
         configs = [with_params(config, p.trial_params()) for p in listed]
@@ -131,7 +134,9 @@ class Forecaster:
         end = dataset.bounds[scale_on][1]
         forecaster = cls([Member(n, p, w) for n, p, w in zip(networks, listed, windows)], dataset.scaling, config, {},
                          dataset.fitted_range(scale_on), dataset.dates[end - 1].isoformat(), scale_on, combine)
-        if weights is None:
+        if not intervals:
+            log.info("no prediction intervals: calibration skipped")
+        elif weights is None:
             folds = Dataset.folds(frame, config.data, config.split, windows)
             forecaster.calibration = refit_calibration(forecaster, folds, configs, seed)
         else:
@@ -140,7 +145,7 @@ class Forecaster:
                 "the trials' own networks (trained on the train part) on the validation part")
         test = TestForecast.of(forecaster, dataset)
         forecaster.metrics = test_metrics(test, forecaster.calibration)
-        if forecaster.quantiles:
+        if forecaster.quantiles and intervals:
             forecaster.metrics["intervals"] = quantile_interval_metrics(forecaster, dataset)
         return forecaster, test
 
@@ -250,9 +255,9 @@ class Forecaster:
     def intervals(self) -> Calibration:
         """The calibration intervals come from; an error for a model fitted before they existed."""
         if self.calibration is None:
-            raise ModelDirError("this model was fitted before prediction intervals existed, so it has no "
-                                "calibration.json; fit it again with `tuner fit CONFIG -o DIR` for intervals "
-                                "(point forecasts still work)")
+            raise ModelDirError("this model has no calibration.json (fitted with --no-intervals, or before "
+                                "prediction intervals existed); fit it again with `tuner fit CONFIG -o DIR` for "
+                                "intervals (point forecasts still work)")
         return self.calibration
 
     # ---- save and load: tuner/modeldir.py ----
