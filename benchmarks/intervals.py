@@ -105,8 +105,14 @@ def figures_of(name: str, result: dict[str, Any]) -> list[Figure]:
         out.append(figure(f"13. {name} test coverage of the {key} % interval", [float(np.mean(by_step))], "%",
                           f"nominal {key} %", target=f"within {TOLERANCE:g} points of {key}",
                           check=lambda v, level=level: abs(v - level) <= TOLERANCE, note=note,
-                          details={k: v for k, v in result.items()}))
+                          details=level_details(result, key)))
     return out
+
+
+def level_details(result: dict[str, Any], key: str) -> dict[str, Any]:
+    """`result` with only level `key`'s scores of each calibration."""
+    return {name: ({k: v for k, v in value.items() if not isinstance(v, dict) or k == key}
+                   if isinstance(value, dict) else value) for name, value in result.items()}
 
 
 def interval_coverage(budget: Budget, workdir: Path) -> list[Figure]:

@@ -2,6 +2,7 @@
 is refused naming the key, workers are placed round-robin over (faked) GPUs, and a model
 directory's weights load onto the CPU whatever device they were saved from."""
 
+import os
 import re
 import subprocess
 import sys
@@ -58,8 +59,8 @@ def test_devices_that_are_not_there_are_refused(listed, count, message):
 def test_each_worker_sees_only_its_own_gpu(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1")
     with visible_gpu("1"):
-        assert __import__("os").environ["CUDA_VISIBLE_DEVICES"] == "1"
-    assert __import__("os").environ["CUDA_VISIBLE_DEVICES"] == "0,1"
+        assert os.environ["CUDA_VISIBLE_DEVICES"] == "1"
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == "0,1"
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the refusals of a machine without CUDA")

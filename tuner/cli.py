@@ -52,13 +52,6 @@ def cmd_tune(args: argparse.Namespace) -> int:
         from tuner.train import configure_threads
 
         configure_threads(config.train.threads)  # more workers: each sets its own
-    if args.workers > 1:
-        from tuner.device import worker_devices
-        from tuner.tuning.runner import placement_lines
-
-        threads = config.train.threads or max(1, (os.cpu_count() or 1) // args.workers)
-        placement = worker_devices(args.workers, config.train.device, config.train.devices)
-        print("\n".join(placement_lines(placement, threads)), file=sys.stderr)
     handle_stop_signals()
     url = resolve_storage_url(config, args.storage)
     log.info("study %r in %s", config.study.name, mask_password(url))
@@ -196,40 +189,24 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def interval_levels(text: str | None) -> list[float]:
-    """The `--intervals` levels in %, checked before any model is read."""
-    from tuner.intervals import parse_levels
-
-    return parse_levels(text) if text else []
-
-
 def check_intervals(forecaster: typing.Any, model: str, levels: list[float], per_date: bool = True) -> None:
-    """An error when the model cannot give intervals at `levels` (a quantile model's per-date
-    intervals are its quantile pairs; the rest need its calibration); a warning per level that
-    the calibration has too few samples for."""
+    """`Forecaster.interval_warnings` with the model directory named in its error."""
     from tuner.errors import ModelDirError
 
-    if not levels:
-        return
     try:
-        if per_date and forecaster.quantiles:
-            for level in levels:
-                forecaster.quantile_pair(level)
-            return
-        calibration = forecaster.intervals()
+        warnings = forecaster.interval_warnings(levels, per_date)
     except ModelDirError as exc:
         raise ModelDirError(f"{model}: {exc}") from None
-    for level in levels:
-        if not calibration.supports(level):
-            print(f"warning: {calibration.samples} calibration samples are too few for a {level:g} % interval: "
-                  "it uses the largest residual, and may cover less than that", file=sys.stderr)
+    for warning in warnings:
+        print(warning, file=sys.stderr)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Forecast the next `horizon` dates after the last row of DATA with a fitted model."""
     from tuner.forecaster import Forecaster
+    from tuner.intervals import parse_levels
 
-    levels = interval_levels(args.intervals)
+    levels = parse_levels(args.intervals)  # bad levels fail before the model is read
     forecaster = Forecaster.load(Path(args.model))
     check_intervals(forecaster, args.model, levels)
     result = forecaster.forecast(Path(args.data), levels)
@@ -253,10 +230,11 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     """Forecast sales under scenarios of the known-future inputs (e.g. ad budgets) and the ROAS they imply."""
     from tuner import whatif
     from tuner.forecaster import Forecaster
+    from tuner.intervals import parse_levels
 
     column, factors = whatif.parse_scale(args.scale)
     fixed = whatif.parse_fixed(args.set)
-    levels = interval_levels(args.intervals)
+    levels = parse_levels(args.intervals)  # bad levels fail before the model is read
     forecaster = Forecaster.load(Path(args.model))
     check_intervals(forecaster, args.model, levels, per_date=False)
     inputs = forecaster.read_inputs(Path(args.data))

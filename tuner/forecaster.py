@@ -11,7 +11,8 @@ A model directory holds:
     config.json    the full study config the model was fitted with
     metrics.json   test metrics of the model and the baselines, and the intervals' test coverage
     calibration.json  the residuals that prediction intervals are calibrated on (absent in
-                   directories fitted before intervals existed: they forecast points only)
+                   directories fitted with --no-intervals or before intervals existed: they
+                   forecast points only)
 
 No pickled Python objects: a model directory can be read by anyone without running code.
 """
@@ -34,7 +35,7 @@ from tuner.config import Config, ParamsConfig, model_quantiles, with_params
 from tuner.data import PANDAS_FREQ, Dataset, load_frame, load_with_plan
 from tuner.device import resolve_device
 from tuner.errors import DataError, ModelDirError
-from tuner.intervals import Calibration, coverage_scores, interval_metrics, level_name
+from tuner.intervals import Calibration, interval_metrics, interval_scores, level_name
 from tuner.metrics import errors_by_step, forecast_errors, quantile_pairs
 from tuner.models import LSTMForecaster, build_model, model_config
 from tuner.names import BASELINES
@@ -45,6 +46,7 @@ from tuner.train import EpochResult, fit, predict, seeded
 log = logging.getLogger(__name__)
 
 COMBINES = {"mean": np.mean, "median": np.median}  # how an ensemble's members' forecasts are combined
+NO_INTERVALS = "no calibration.json (fitted with --no-intervals, or before prediction intervals existed)"
 
 
 @dataclass
@@ -90,7 +92,7 @@ class Forecaster:
     trained_through: str = ""  # the last fitted date, ISO
     scaled_on: str = "train+validation"  # the rows scaling and networks were fitted on ("train": trials' own)
     combine: str = "mean"  # how an ensemble's forecasts are combined: mean or median
-    calibration: Calibration | None = None  # residuals for prediction intervals; None: fitted before they existed
+    calibration: Calibration | None = None  # residuals for prediction intervals; None: NO_INTERVALS
 
     @property
     def params(self) -> ParamsConfig:
@@ -228,9 +230,9 @@ class Forecaster:
         rows; with `levels` (in %), each level's interval as `<target>_lo_<level>` and `_hi_` columns."""
         data = self.config.data
         inputs = self.read_inputs(csv)
-        values = self.forecast_values(inputs)
-        result = pd.DataFrame({data.date_column: inputs.dates.strftime("%Y-%m-%d"), f"{data.target}_forecast": values})
         outputs = self.forecast_values(inputs, quantiles=True) if self.quantiles and levels else None
+        values = self.forecast_values(inputs) if outputs is None else outputs[:, self.quantiles.index(0.5)]
+        result = pd.DataFrame({data.date_column: inputs.dates.strftime("%Y-%m-%d"), f"{data.target}_forecast": values})
         for level in levels or []:
             if outputs is not None:
                 pair = self.quantile_pair(level)
@@ -252,11 +254,22 @@ class Forecaster:
                                 f"(intervals: {given}); fit it with train.quantiles including them")
         return match
 
+    def interval_warnings(self, levels: list[float], per_date: bool = True) -> list[str]:
+        """An error when this model cannot give intervals at `levels` (a quantile model's per-date
+        intervals are its quantile pairs; the rest need its calibration); else a warning per level
+        its calibration has too few samples for."""
+        if per_date and self.quantiles:
+            for level in levels:
+                self.quantile_pair(level)
+            return []
+        calibration = self.intervals() if levels else None
+        return [f"warning: {calibration.samples} calibration samples are too few for a {level:g} % interval: it uses "
+                "the largest residual, and may cover less than that" for level in levels if not calibration.supports(level)]
+
     def intervals(self) -> Calibration:
-        """The calibration intervals come from; an error for a model fitted before they existed."""
+        """The calibration intervals come from; an error for a model without one (NO_INTERVALS)."""
         if self.calibration is None:
-            raise ModelDirError("this model has no calibration.json (fitted with --no-intervals, or before "
-                                "prediction intervals existed); fit it again with `tuner fit CONFIG -o DIR` for "
+            raise ModelDirError(f"this model has {NO_INTERVALS}; fit it again with `tuner fit CONFIG -o DIR` for "
                                 "intervals (point forecasts still work)")
         return self.calibration
 
@@ -338,12 +351,10 @@ def test_metrics(test: TestForecast, calibration: Calibration | None = None) -> 
 
 def quantile_interval_metrics(forecaster: Forecaster, dataset: Dataset) -> dict[str, Any]:
     """Test coverage and width of a quantile model's intervals (one per symmetric quantile pair)."""
-    actual, outputs = dataset.actuals("test"), forecaster.forecast_part(dataset, "test", quantiles=True)
-    result: dict[str, Any] = {"method": "quantile", "source": "the quantiles the model was trained on ("
-                              + ", ".join(map(str, forecaster.quantiles)) + ")"}
-    for level, (low, high) in forecaster.quantile_levels().items():
-        result[level_name(level)] = coverage_scores(actual, outputs[..., low], outputs[..., high])
-    return result
+    outputs = forecaster.forecast_part(dataset, "test", quantiles=True)
+    bounds = {level: (outputs[..., low], outputs[..., high]) for level, (low, high) in forecaster.quantile_levels().items()}
+    return interval_scores(dataset.actuals("test"), bounds, method="quantile",
+                           source=f"the quantiles the model was trained on ({', '.join(map(str, forecaster.quantiles))})")
 
 
 def log_epoch(result: EpochResult, epochs: int) -> None:

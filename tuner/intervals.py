@@ -65,16 +65,17 @@ def conformal_quantile(scores: np.ndarray, level: float) -> np.ndarray:
     return np.sort(scores, axis=0)[rank - 1]
 
 
-def parse_levels(text: str, flag: str = "--intervals") -> list[float]:
-    """`"80,95"` -> [80.0, 95.0]: interval levels in %, each strictly between 0 and 100."""
-    levels = []
-    for item in text.split(","):
+def parse_levels(text: str | None) -> list[float]:
+    """`"80,95"` -> [80.0, 95.0]: `--intervals` levels in %, each strictly between 0 and 100; none
+    for an absent flag."""
+    levels: list[float] = []
+    for item in text.split(",") if text else []:
         try:
             level = float(item)
         except ValueError:
             level = math.nan
         if not 0 < level < 100:
-            raise TunerError(f"{flag} {text!r}: {item.strip()!r} is not a level in % strictly between 0 and 100; "
+            raise TunerError(f"--intervals {text!r}: {item.strip()!r} is not a level in % strictly between 0 and 100; "
                              "expected e.g. 80,95")
         levels.append(level)
     return list(dict.fromkeys(levels))
@@ -87,13 +88,17 @@ def level_name(level: float) -> str:
 
 def interval_metrics(actual: np.ndarray, forecast: np.ndarray, calibration: Calibration,
                      levels: tuple[float, ...] = DEFAULT_LEVELS) -> dict[str, Any]:
-    """Coverage (share of actual values inside, in %) and mean width of each level's intervals,
-    overall and per forecast step."""
-    result: dict[str, Any] = {"method": "split-conformal", "source": calibration.source,
-                              "calibration_samples": calibration.samples}
-    for level in levels:
-        result[level_name(level)] = coverage_scores(actual, *calibration.bounds(forecast, level))
-    return result
+    """Coverage and mean width of each level's split-conformal intervals around `forecast`."""
+    return interval_scores(actual, {level: calibration.bounds(forecast, level) for level in levels},
+                           method="split-conformal", source=calibration.source,
+                           calibration_samples=calibration.samples)
+
+
+def interval_scores(actual: np.ndarray, bounds: dict[float, tuple[np.ndarray, np.ndarray]],
+                    **about: Any) -> dict[str, Any]:
+    """`about` (how the intervals were made) and, per level of `bounds`, the coverage (share of
+    actual values inside, in %) and mean width, overall and per forecast step."""
+    return {**about, **{level_name(level): coverage_scores(actual, low, high) for level, (low, high) in bounds.items()}}
 
 
 def coverage_scores(actual: np.ndarray, low: np.ndarray, high: np.ndarray) -> dict[str, Any]:

@@ -8,6 +8,7 @@ import typing
 import numpy as np
 from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 
+from tuner.intervals import coverage_scores
 from tuner.names import METRICS
 
 Errors = typing.TypeVar("Errors", float, list)
@@ -68,8 +69,8 @@ def quantile_errors(actual: np.ndarray, forecast: np.ndarray, quantiles: tuple[f
     levels = np.asarray(quantiles)
     errors = {f"{prefix}pinball": float(np.mean(np.maximum(levels * error, (levels - 1) * error)))}
     for low, high in quantile_pairs(quantiles):
-        inside = (forecast[..., quantiles.index(low)] <= actual) & (actual <= forecast[..., quantiles.index(high)])
-        errors[coverage_name(low, high, prefix)] = float(100 * inside.mean())
+        scores = coverage_scores(actual, forecast[..., quantiles.index(low)], forecast[..., quantiles.index(high)])
+        errors[coverage_name(low, high, prefix)] = scores["coverage"]
     return errors
 
 

@@ -24,7 +24,7 @@ from tuner.scaling import Scaling
 FORMAT = 2  # 2: members (ensembles); format 1 directories (one network) are still read
 READABLE = (1, FORMAT)
 FILES = ("weights.pt", "model.json", "config.json", "metrics.json")
-CALIBRATION = "calibration.json"  # optional: directories fitted before prediction intervals have none
+CALIBRATION = "calibration.json"  # optional: absent after --no-intervals or from before prediction intervals
 
 
 def weights_name(index: int) -> str:
@@ -88,7 +88,7 @@ def load(folder: Path) -> Forecaster:
 
 
 def load_calibration(folder: Path) -> Calibration | None:
-    """The intervals' residuals, or None for a directory fitted before intervals existed."""
+    """The intervals' residuals, or None for a directory without them."""
     path = folder / CALIBRATION
     if not path.is_file():
         return None

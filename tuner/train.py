@@ -57,9 +57,14 @@ class FitResult:
 def configure_threads(threads: int, workers: int = 1) -> int:
     """Set this process's torch intra-op threads: `threads`, or the machine's cores shared among
     `workers`. For process entry points (the CLI, a worker), never for library code."""
-    count = threads or max(1, (os.cpu_count() or 1) // workers)
+    count = thread_count(threads, workers)
     torch.set_num_threads(count)
     return count
+
+
+def thread_count(threads: int, workers: int = 1) -> int:
+    """`train.threads`, or (0) the machine's cores shared among `workers`."""
+    return threads or max(1, (os.cpu_count() or 1) // workers)
 
 
 @contextmanager

@@ -320,7 +320,7 @@ def intervals_html(metrics: dict[str, Any]) -> str:
     """The prediction intervals' test coverage and mean width per level, or a note that the model has none."""
     intervals = metrics.get("intervals")
     if not intervals:
-        return "<p>This model was fitted before prediction intervals existed; fit it again to get them.</p>"
+        return "<p>This model has no prediction intervals (fitted with --no-intervals, or before they existed); fit it again to get them.</p>"
     rows = [[f"{level} %", f"{scores['coverage']:.1f} %", metric_cell(scores["width"])]
             for level, scores in interval_levels(intervals).items()]
     source = escape(f"From {interval_method(intervals)}.")

@@ -23,7 +23,7 @@ from optuna.trial import TrialState
 from tuner.config import Config
 from tuner.errors import TunerError
 from tuner.evaluation import baseline_errors, tuning_folds
-from tuner.train import configure_threads
+from tuner.train import configure_threads, thread_count
 from tuner.device import resolve_device, worker_devices
 from tuner.tuning import STOP_REQUESTED
 from tuner.tuning.storage import make_url_or_fail, open_artifact_store, open_storage
@@ -199,6 +199,8 @@ class WorkerPool:
         """Run until the run's trials are finished; True when interrupted."""
         from tqdm import tqdm
 
+        threads = thread_count(self.config.train.threads, self.workers)
+        print("\n".join(placement_lines(self.placement, threads)), file=sys.stderr)  # where each worker runs
         bar = tqdm(total=self.config.study.n_trials or None, disable=not progress, unit="trial")
         processes = {i: self.start(i) for i in range(self.workers)}
         try:
