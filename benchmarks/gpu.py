@@ -49,7 +49,7 @@ def samples_per_second(config, dataset: Dataset, params: dict, device: str, prec
     seconds = time.perf_counter() - started
     actual = dataset.actuals("validation")
     return len(dataset.windows("train")) * epochs / seconds, forecast_errors(actual, dataset.to_units(
-        result.val_forecast))["mae"]
+        result.val_forecast, "validation"))["mae"]
 
 
 def device_figures(budget: Budget, workdir: Path) -> list[Figure]:

@@ -97,7 +97,7 @@ def test_reloaded_model_predicts_exactly_what_the_fitted_one_did(fitted):
 def test_scaler_of_the_final_fit_covers_train_and_validation(fitted):
     config, result, test, _ = fitted
     end = test.dataset.bounds["validation"][1]
-    np.testing.assert_allclose(result.scaling.mean, test.dataset.values[:end].mean(axis=0))
+    np.testing.assert_allclose(result.scaling.mean[0], test.dataset.values[:end].mean(axis=0))
     assert set(result.metrics) == {"model", "naive", "seasonal_naive", "boosting", "by_step", "intervals"}  # horizon 2: per step
     assert all(len(errors["test_mae"]) == 2 for errors in result.metrics["by_step"].values())
 

@@ -60,7 +60,7 @@ def test_scaler_sees_only_training_rows(config):
     np.testing.assert_array_equal(dataset.scaling.mean, other.scaling.mean)
     np.testing.assert_array_equal(dataset.scaling.scale, other.scaling.scale)
     np.testing.assert_array_equal(dataset.windows("train").inputs, other.windows("train").inputs)
-    np.testing.assert_allclose(dataset.scaling.mean, frame.iloc[:train_end][config.data.columns].mean())
+    np.testing.assert_allclose(dataset.scaling.mean[0], frame.iloc[:train_end][config.data.columns].mean())
 
 
 def test_baselines_match_hand_computation(config):

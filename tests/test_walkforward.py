@@ -52,9 +52,9 @@ def test_each_fold_scales_on_its_own_training_rows_only(config):
     frame = hand_made()
     for fold in Dataset.folds(frame, config.data, config.split):
         end = fold.bounds["train"][1]
-        assert fold.scaling.mean[-1] == pytest.approx((end - 1) / 2)  # the mean of 0 .. end-1
-        assert fold.scaling.mean[0] == pytest.approx(10 * (end - 1) / 2)
-        assert fold.scaling.scale[-1] == pytest.approx(np.arange(end).std())
+        assert fold.scaling.mean[0, -1] == pytest.approx((end - 1) / 2)  # the mean of 0 .. end-1
+        assert fold.scaling.mean[0, 0] == pytest.approx(10 * (end - 1) / 2)
+        assert fold.scaling.scale[0, -1] == pytest.approx(np.arange(end).std())
         later = frame.copy()
         later.iloc[end:] *= 1000  # rows after the fold's training rows do not move its scaler
         changed = Dataset(later, config.data, config.split, fold=fold.fold)
@@ -67,7 +67,7 @@ def test_fold_windows_target_only_their_own_rows(config):
         start, end = fold.bounds["validation"]
         assert validation.target_rows.tolist() == list(range(start, end))
         assert train.target_rows.max() < start
-        actual = fold.to_units(validation.targets)[:, 0]
+        actual = fold.to_units(validation.targets, "validation")[:, 0]
         np.testing.assert_allclose(actual, np.arange(start, end), atol=1e-3)
 
 

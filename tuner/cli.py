@@ -203,13 +203,20 @@ def check_intervals(forecaster: typing.Any, model: str, levels: list[float], per
 
 def cmd_predict(args: argparse.Namespace) -> int:
     """Forecast the next `horizon` dates after the last row of DATA with a fitted model."""
+    from tuner.errors import DataError
     from tuner.forecaster import Forecaster
     from tuner.intervals import parse_levels
+    from tuner.series import parse_filter
 
     levels = parse_levels(args.intervals)  # bad levels fail before the model is read
     forecaster = Forecaster.load(Path(args.model))
     check_intervals(forecaster, args.model, levels)
-    result = forecaster.forecast(Path(args.data), levels)
+    chosen = parse_filter(args.series, forecaster.config.data.series) if args.series else None
+    result = forecaster.forecast(Path(args.data), levels, chosen)
+    data = forecaster.config.data
+    if args.plot and data.series and len(result) > data.horizon:
+        raise DataError(f"--plot {args.plot}: the forecast holds {len(result) // data.horizon} series; "
+                        "plot one, chosen with --series")
     if args.output:
         result.to_csv(args.output, index=False)
         print(f"Wrote {len(result)} forecast row(s) to {args.output}", file=sys.stderr)
@@ -218,7 +225,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.plot:
         from tuner.plots import prediction_bands, prediction_lines, write_png
 
-        data = forecaster.config.data
         lines = prediction_lines(data, Path(args.data), result)
         write_png(lines, f"{data.target}: history and forecast", data.target, Path(args.plot),
                   prediction_bands(data, result, levels, lines))
@@ -231,13 +237,15 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     from tuner import whatif
     from tuner.forecaster import Forecaster
     from tuner.intervals import parse_levels
+    from tuner.series import parse_filter
 
     column, factors = whatif.parse_scale(args.scale)
     fixed = whatif.parse_fixed(args.set)
     levels = parse_levels(args.intervals)  # bad levels fail before the model is read
     forecaster = Forecaster.load(Path(args.model))
     check_intervals(forecaster, args.model, levels, per_date=False)
-    inputs = forecaster.read_inputs(Path(args.data))
+    chosen = parse_filter(args.series, forecaster.config.data.series) if args.series else None
+    inputs = forecaster.read_inputs(Path(args.data), chosen)
     result = whatif.run(forecaster, inputs, column, factors, fixed, args.cost_per_impression, args.ad_spend, levels)
     target = forecaster.config.data.target
     print(whatif.table(result, target))
@@ -355,6 +363,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--intervals", metavar="LEVELS",
                          help="prediction intervals at these levels in %%, e.g. 80,95: adds <target>_lo_80, "
                               "<target>_hi_80, ... columns (split-conformal, see README)")
+    predict.add_argument("--series", metavar="COLUMN=VALUE,...",
+                         help="a panel model: forecast only the series with these ids, e.g. store=3,sku=A17")
 
     what_if = command("whatif", cmd_whatif, [common])
     what_if.add_argument("model", help="model directory written by `tuner fit` with data.known_future set")
@@ -372,6 +382,8 @@ def build_parser() -> argparse.ArgumentParser:
     what_if.add_argument("--intervals", metavar="LEVELS",
                          help="intervals for each scenario's total at these levels in %%, e.g. 80,95")
     what_if.add_argument("--plot", type=png_file, metavar="FILE.png", help="also write a PNG of the sales response")
+    what_if.add_argument("--series", metavar="COLUMN=VALUE,...",
+                         help="a panel model: scale the plan of only the series with these ids (default: every series)")
 
     report = command("report", cmd_report, [study_flags])
     report.add_argument("-o", "--output", default="report.html", help="HTML file to write (default report.html)")

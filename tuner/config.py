@@ -41,6 +41,8 @@ class DataConfig:
     path: Path  # CSV file; relative paths are resolved against the config file's folder
     date_column: str = "date"
     target: str = "sales"
+    series: tuple[str, ...] = ()  # id columns of a panel (e.g. store, sku): one series per value; empty: one series
+    static: tuple[str, ...] = ()  # columns constant within a series (category, store size): embedded or scaled
     features: tuple[str, ...] = ()  # input columns besides the target's own history
     known_future: tuple[str, ...] = ()  # features also known for the forecast dates (plans: discounts, ad impressions)
     frequency: str = "D"  # D, W or M: daily rows are resampled to weeks or months
@@ -107,6 +109,7 @@ class TrainConfig:
     device: str = "auto"  # auto (CUDA when present, else the CPU), cpu, cuda, cuda:N or mps
     devices: tuple[int, ...] = ()  # GPUs `tune --workers` spreads its workers over; empty: every GPU
     precision: str = "32"  # 32, or bf16 (autocast on CUDA only)
+    samples_per_epoch: int = 0  # windows drawn per epoch, uniformly over series and time; 0: every window once
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class SearchConfig:
     num_heads: tuple[int, ...] = (1, 2, 4)  # lstm_transformer only; must divide every hidden_size
     ff_size: tuple[int, ...] = (64, 128, 256)  # lstm_transformer only
     linear_skip: tuple[bool, ...] = ()  # [true]: every trial adds the linear skip; [true, false]: Optuna chooses; empty: off
+    series_embedding: tuple[int, ...] = ()  # panels: choices of a learned series-id embedding's size (0: none); empty: none
     window: tuple[int, ...] = ()  # choices of data.window, e.g. [14, 28, 56]; empty: data.window, not searched
     scaling: tuple[str, ...] = ()  # choices of data.scaling; empty: not searched
     loss: tuple[str, ...] = ()  # choices of train.loss; empty: not searched
@@ -184,6 +188,10 @@ class ModelConfig:
     quantiles: tuple[float, ...] = ()  # one output per quantile, kept from crossing (train.loss = "quantile"); empty: a point
     linear_skip: bool = False  # a linear map from the (normalised) target history added to the head's output
     window: int = 0  # time steps per input window: the linear skip's inputs
+    series_count: int = 0  # with series_embedding: the fitted series (index 0: none of them)
+    series_embedding: int = 0  # size of a learned series-id embedding; 0: none
+    static_levels: tuple[int, ...] = ()  # categorical data.static columns: each one's categories (+1 for unseen)
+    static_numeric: int = 0  # numeric data.static columns, scaled
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ its `Scaling` on the training rows only and cuts model windows as strided views 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from tuner.calendar import calendar_frame
 from tuner.config import DataConfig, SplitConfig
 from tuner.errors import DataError
 from tuner.scaling import Scaling
+from tuner.series import SeriesIndex, key_label
 
 log = logging.getLogger(__name__)
 
@@ -40,37 +42,61 @@ def load_frame(config: DataConfig) -> pd.DataFrame:
 
 
 def load_with_plan(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The history (as `load_frame` reads it) and the plan: the rows after the last target
-    value, whose known-future columns hold planned values for the forecast dates.
+    """The history (as `load_frame` reads it) and the plan: each series' rows after its last
+    target value, whose known-future columns hold planned values for the forecast dates.
 
-    The plan is indexed by date, with NaN where a planned value is empty.
+    The plan is indexed by date, with NaN where a planned value is empty (and, for a panel,
+    its series columns).
     """
     raw = _read_csv(config.path, config.max_file_mb)
     raw.columns = [str(c).strip() for c in raw.columns]
-    planned = pd.Series(False, index=raw.index)
+    missing = [c for c in [*config.series, *config.static] if c not in raw.columns]
+    if missing:
+        raise DataError(f"{config.path}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                        f"(data.series / data.static; the file has {', '.join(raw.columns)})")
+    for column in [*config.series, *config.static]:
+        raw[column] = raw[column].str.strip()
+    codes = raw.groupby(list(config.series), sort=True).ngroup().to_numpy() if config.series else np.zeros(len(raw), int)
+    planned = np.zeros(len(raw), dtype=bool)
     if config.target in raw.columns:
-        has_target = ~raw[config.target].str.strip().isin(EMPTY_CELLS)
-        planned = ~has_target & (np.arange(len(raw)) > np.flatnonzero(has_target).max(initial=-1))
-    if planned.all():
-        raise DataError(f"{config.path}: column {config.target}: no row has a value; the history comes first, "
+        has_target = ~raw[config.target].str.strip().isin(EMPTY_CELLS).to_numpy()
+        # planned: no target value on this row or any later row of its series
+        planned = ~pd.Series(has_target[::-1]).groupby(codes[::-1]).cummax().to_numpy()[::-1]
+    if planned.all() or (config.series and np.bincount(codes, weights=~planned).min() == 0):
+        where = "" if not config.series else f"series {_series_of(raw, config, planned & ~_later(planned, codes))}: "
+        raise DataError(f"{config.path}: {where}column {config.target}: no row has a value; the history comes first, "
                         "then rows for the forecast dates with the target left empty")
     if planned.any():
         log.info("%s: %d row(s) after the last %s value are read as plans, not history",
                  config.path, planned.sum(), config.target)
-    history = resample(_validate(raw[~planned].copy(), config), config)
+    history = resample(_validate(raw[~planned].copy(), config, codes[~planned]), config)
     if config.calendar_columns:
-        history = history.join(calendar_frame(history.index, config))
+        calendar = calendar_frame(pd.DatetimeIndex(history.index), config)
+        history[calendar.columns] = calendar.to_numpy()
     return history, _read_plan(raw[planned], config)
 
 
+def _later(planned: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """True where an earlier row of the same series is also planned (so each series' first plan row is False)."""
+    return pd.Series(planned).groupby(codes).shift(1, fill_value=False).to_numpy()
+
+
+def _series_of(raw: pd.DataFrame, config: DataConfig, mask: np.ndarray) -> str:
+    """The series labels of the rows in `mask` (of a panel file), for messages."""
+    keys = raw.loc[mask, list(config.series)].drop_duplicates()
+    labels = [key_label(config.series, tuple(key)) for key in keys.itertuples(index=False)]
+    return "; ".join(labels[:MAX_LISTED_ROWS]) + (f" and {len(labels) - MAX_LISTED_ROWS} more"
+                                                 if len(labels) > MAX_LISTED_ROWS else "")
+
+
 def _read_plan(raw: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
-    """Dates and known-future values of the plan rows; bad cells are named by row. Their columns
-    exist: the history's check has passed."""
+    """Dates and known-future values of the plan rows (and their series); bad cells are named by
+    row. Their columns exist: the history's check has passed."""
     problems = []
     dates = pd.to_datetime(raw[config.date_column].str.strip(), errors="coerce", format="mixed")
     if dates.isna().any():
         problems.append(f"column {config.date_column}: unparseable dates at {_rows(dates.isna(), raw.index)}")
-    values = {}
+    values = {column: raw[column].to_numpy() for column in config.series}
     for column in config.known_future:
         text = raw[column].str.strip()
         numbers = pd.to_numeric(text, errors="coerce")
@@ -112,10 +138,10 @@ def _rows(mask: pd.Series | np.ndarray, positions: pd.Index | None = None) -> st
     return f"row{'s' if len(rows) > 1 else ''} {listed}{more}"
 
 
-def _validate(raw: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
-    """Check columns and cells, collecting every problem before raising one DataError."""
+def _validate(raw: pd.DataFrame, config: DataConfig, codes: np.ndarray) -> pd.DataFrame:
+    """Check columns and cells, collecting every problem before raising one DataError; the frame
+    comes back sorted by series, then date, with its series and static columns first."""
     path = config.path
-    raw.columns = [str(c).strip() for c in raw.columns]
     problems: list[str] = []
     wanted = [config.date_column, *config.file_columns]
     missing = [c for c in wanted if c not in raw.columns]
@@ -123,16 +149,28 @@ def _validate(raw: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
         problems.append(f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
                         f"(the file has {', '.join(raw.columns)})")
 
+    def where(mask: pd.Series | np.ndarray) -> str:
+        """Rows, and for a panel the series they belong to."""
+        rows = _rows(mask, raw.index)
+        return f"{rows} (series {_series_of(raw, config, np.asarray(mask))})" if config.series else rows
+
     dates = None
     if config.date_column in raw.columns:
         text = raw[config.date_column].str.strip()
         dates = pd.to_datetime(text, errors="coerce", format="mixed")
+        twice = pd.Series(list(zip(codes, dates))).duplicated().to_numpy() if config.series else dates.duplicated()
         if dates.isna().any():
-            problems.append(f"column {config.date_column}: unparseable dates at {_rows(dates.isna())}")
-        elif dates.duplicated().any():
-            problems.append(f"column {config.date_column}: duplicate dates at {_rows(dates.duplicated())}")
+            problems.append(f"column {config.date_column}: unparseable dates at {where(dates.isna())}")
+        elif twice.any():
+            what = f"duplicate ({', '.join(config.series)}, {config.date_column})" if config.series else "duplicate dates"
+            problems.append(f"column {config.date_column}: {what} at {where(twice)}")
 
-    values = {}
+    values: dict[str, np.ndarray] = {column: raw[column].to_numpy() for column in [*config.series, *config.static]}
+    for column in config.static:
+        varies = raw.groupby(codes)[column].nunique().to_numpy() > 1
+        if varies.any():
+            problems.append(f"column {column}: varies within {where(np.isin(codes, np.flatnonzero(varies)))}; a "
+                            "data.static column must hold one value per series")
     for column in config.file_columns:
         if column not in raw.columns:
             continue
@@ -141,44 +179,81 @@ def _validate(raw: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
         empty = text.isin(EMPTY_CELLS)
         bad = numbers.isna() & ~empty
         if empty.any() and config.fill_missing == "error":
-            problems.append(f"column {column}: empty or NaN cells at {_rows(empty)} "
+            problems.append(f"column {column}: empty or NaN cells at {where(empty)} "
                             "(fill them, or set data.fill_missing to zero, ffill or interpolate)")
         if bad.any():
             example = text[bad].iloc[0]
-            problems.append(f"column {column}: non-numeric values at {_rows(bad)} (e.g. {example!r})")
+            problems.append(f"column {column}: non-numeric values at {where(bad)} (e.g. {example!r})")
         infinite = np.isinf(numbers)
         if infinite.any():
-            problems.append(f"column {column}: infinite values at {_rows(infinite)}")
+            problems.append(f"column {column}: infinite values at {where(infinite)}")
         if column == config.target and (numbers < 0).any():
-            problems.append(f"column {column}: negative sales at {_rows(numbers < 0)}")
+            problems.append(f"column {column}: negative sales at {where(numbers < 0)}")
         values[column] = numbers.to_numpy(dtype=np.float64)
 
     if problems:
         raise DataError(f"{path}: " + "; ".join(problems))
 
     frame = pd.DataFrame(values, index=pd.DatetimeIndex(dates, name=config.date_column))
-    if not frame.index.is_monotonic_increasing:
+    if config.series:
+        frame = frame.iloc[np.lexsort((frame.index.to_numpy(), codes))]
+    elif not frame.index.is_monotonic_increasing:
         log.warning("%s: rows are not in date order; sorted them by %s", path, config.date_column)
         frame = frame.sort_index()
     return _fill(frame, config)
 
 
 def _fill(frame: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
-    """Apply `data.fill_missing` to empty cells (only reached when it is not "error")."""
-    if not frame.isna().any().any():
+    """Apply `data.fill_missing` to empty cells within each series (only reached when it is not "error")."""
+    numeric = config.file_columns
+    if not frame[numeric].isna().any().any():
         return frame
     if config.fill_missing == "zero":
-        return frame.fillna(0.0)
-    filled = frame.ffill() if config.fill_missing == "ffill" else frame.interpolate(method="time", limit_direction="both")
+        frame[numeric] = frame[numeric].fillna(0.0)
+        return frame
+    by_series = frame.groupby(list(config.series), sort=False) if config.series else None
+    if config.fill_missing == "ffill":
+        filled = frame[numeric].ffill() if by_series is None else by_series[numeric].ffill()
+    else:
+        interpolate = lambda part: part.interpolate(method="time", limit_direction="both")  # noqa: E731
+        filled = interpolate(frame[numeric]) if by_series is None else by_series[numeric].transform(interpolate)
     leading = filled.columns[filled.isna().any()].tolist()
     if leading:
-        raise DataError(f"{config.path}: column {leading[0]}: empty cells at the start cannot be forward-filled; "
+        where = f"series {_series_of(frame.reset_index(drop=True), config, filled[leading[0]].isna().to_numpy())}: " \
+            if config.series else ""
+        raise DataError(f"{config.path}: {where}column {leading[0]}: empty cells at the start cannot be forward-filled; "
                         "use data.fill_missing = interpolate or zero")
-    return filled
+    frame[numeric] = filled.to_numpy()
+    return frame
 
 
 def resample(frame: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
-    """Aggregate to the configured frequency (sum volumes, average rates); check for gaps.
+    """Aggregate each series to the configured frequency (sum volumes, average rates); check for gaps."""
+    if not config.series:
+        return _resample_series(frame, config)
+    codes = frame.groupby(list(config.series), sort=False).ngroup().to_numpy()
+    days = frame.index.to_numpy().astype("datetime64[D]").astype(np.int64)
+    starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+    steps = np.diff(days)
+    same = codes[1:] == codes[:-1]
+    if config.frequency == "D" and np.all(steps[same] == 1):
+        return frame  # every series daily without gaps: nothing to do
+    parts = []
+    for start, end in zip(starts, np.r_[starts[1:], len(frame)]):
+        series = frame.iloc[start:end]
+        label = key_label(config.series, tuple(series[list(config.series)].iloc[0]))
+        try:
+            resampled = _resample_series(series.drop(columns=list(config.series + config.static)), config)
+        except DataError as exc:
+            raise DataError(str(exc).replace(f"{config.path}: ", f"{config.path}: series {label}: ", 1)) from None
+        for column in (*config.series, *config.static):
+            resampled[column] = series[column].iloc[0]
+        parts.append(resampled[[*config.series, *config.static, *config.file_columns]])
+    return pd.concat(parts)
+
+
+def _resample_series(frame: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
+    """Aggregate one series to the configured frequency, checking for gaps.
 
     Daily input resampled to weeks or months drops a partial first or last period, so that
     a half week of sales is never mistaken for a slow week.
@@ -217,15 +292,63 @@ def resample(frame: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class Windows:
-    """Model samples of one split part, as views into the scaled series."""
+    """Model samples of one split part: each sample's rows in the scaled series (every series'
+    rows one after another), from which its inputs, targets and known-future values are cut.
 
-    inputs: np.ndarray  # (samples, window, columns), scaled, float32, the target last
-    targets: np.ndarray  # (samples, horizon), scaled, float32
-    target_rows: np.ndarray  # row index of each sample's first target step
-    future: np.ndarray | None = None  # (samples, horizon, known-future columns) at the forecast steps
+    `inputs`, `targets` and `future` are views while the samples are consecutive rows (one
+    series); a panel's are gathered, so training and forecasting gather them batch by batch
+    (`batches`, `train.WindowTensors`) instead.
+    """
+
+    scaled: np.ndarray  # (rows, columns), float32, the target last
+    target_rows: np.ndarray  # (samples,) row of each sample's first target step
+    series: np.ndarray  # (samples,) each sample's series code
+    window: int
+    horizon: int
+    known_columns: tuple[int, ...] = ()  # columns whose values are given for the forecast steps
 
     def __len__(self) -> int:
         return len(self.target_rows)
+
+    def _take(self, view: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        consecutive = len(rows) and rows[-1] - rows[0] == len(rows) - 1
+        return view[rows[0] : rows[-1] + 1] if consecutive else view[rows]
+
+    def _views(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        # writeable only so torch can wrap the views without a copy; nothing writes to them
+        inputs = sliding_window_view(self.scaled, self.window, axis=0, writeable=True).transpose(0, 2, 1)
+        targets = sliding_window_view(self.scaled[:, -1], self.horizon, writeable=True)
+        future = None
+        if self.known_columns:
+            known = np.ascontiguousarray(self.scaled[:, list(self.known_columns)])
+            future = sliding_window_view(known, self.horizon, axis=0, writeable=True).transpose(0, 2, 1)
+        return inputs, targets, future
+
+    def batch(self, samples: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Inputs (n, window, columns), targets (n, horizon) and known-future values (n, horizon,
+        known) of the samples selected by `samples`."""
+        rows = self.target_rows[samples]
+        inputs, targets, future = self._views()
+        return (self._take(inputs, rows - self.window), self._take(targets, rows),
+                None if future is None else self._take(future, rows))
+
+    def batches(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """Inputs and known-future values of every sample, `size` samples at a time, in order."""
+        for start in range(0, len(self), size):
+            inputs, _, future = self.batch(slice(start, start + size))
+            yield inputs, future
+
+    @property
+    def inputs(self) -> np.ndarray:
+        return self.batch(slice(None))[0]
+
+    @property
+    def targets(self) -> np.ndarray:
+        return self.batch(slice(None))[1]
+
+    @property
+    def future(self) -> np.ndarray | None:
+        return self.batch(slice(None))[2]
 
 
 def split_bounds(n: int, split: SplitConfig, fold: int | None = None) -> dict[str, tuple[int, int]]:
@@ -251,7 +374,9 @@ def split_bounds(n: int, split: SplitConfig, fold: int | None = None) -> dict[st
 
 
 class Dataset:
-    """A validated series, split chronologically, scaled on its training rows only."""
+    """A validated series, or a panel of them, split chronologically: the cut dates come from the
+    whole date range, so every series shares them; each series is scaled on its own rows of
+    `scale_on` only, and no window crosses from one series into another."""
 
     def __init__(self, frame: pd.DataFrame, data: DataConfig, split: SplitConfig, scale_on: str = "train",
                  fold: int | None = None, search_windows: tuple[int, ...] = ()) -> None:
@@ -262,14 +387,20 @@ class Dataset:
         self.fold = fold
         self.search_windows = search_windows
         self.dates = frame.index
+        self.index = SeriesIndex.of(frame, data.series)
+        self.static = frame[list(data.static)].iloc[self.index.offsets[:-1]].reset_index(drop=True)
         self.values = frame[data.columns].to_numpy(dtype=np.float64)
-        self.bounds = self._checked(split_bounds(len(frame), split, fold), split)
-        start, end = self.bounds[scale_on]
-        if np.ptp(self.values[start:end, -1]) == 0:
+        self.timeline = pd.DatetimeIndex(np.unique(self.dates.to_numpy())) if data.series else self.dates
+        self.bounds = split_bounds(len(self.timeline), split, fold)
+        self.longest = max(search_windows, default=data.window)
+        self.ranges = {part: self._series_rows(*self.bounds[part]) for part in self.bounds}
+        self.left_out = self._short_series(split, scale_on)
+        if not data.series and np.ptp(self.values[slice(*self.bounds[scale_on]), -1]) == 0:
             raise DataError(f"{data.path}: column {data.target}: the target is constant over the {scale_on} part, "
                             "so there is nothing to learn and scaling would divide by zero")
-        self.scaling = Scaling.fit(self.values[start:end])
-        self.scaled = self.scaling.apply(self.values)
+        rows = self.rows(scale_on)
+        self.scaling = Scaling.fit(self.values[rows], self.index.codes[rows], len(self.index))
+        self.scaled = self.scaling.apply(self.values, series=self.index.codes)
         self._windows: dict[tuple[str, int], Windows] = {}
 
     @classmethod
@@ -282,24 +413,79 @@ class Dataset:
         """The walk-forward folds, earliest first, each scaled on its own training rows."""
         return [cls(frame, data, split, fold=k, search_windows=search_windows) for k in range(split.folds)]
 
-    def _checked(self, bounds: dict[str, tuple[int, int]], split: SplitConfig) -> dict[str, tuple[int, int]]:
-        window = max(self.search_windows, default=self.config.window)
+    def _series_rows(self, start: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each series' first and end row within the dates timeline[start:end]."""
+        if not self.config.series:
+            return np.array([start]), np.array([end])
+        days = self.dates.to_numpy().astype("datetime64[D]").astype(np.int64)
+        first, span = days.min(), days.max() - days.min() + 2
+        keys = self.index.codes * span + (days - first)  # increasing: rows are sorted by series, then date
+        timeline = self.timeline.to_numpy().astype("datetime64[D]").astype(np.int64) - first
+        low, high = timeline[start] if start < len(timeline) else span - 1, timeline[end] if end < len(timeline) else span - 1
+        series = np.arange(len(self.index)) * span
+        return np.searchsorted(keys, series + low), np.searchsorted(keys, series + high)
+
+    def _first_target(self, part: str, window: int) -> np.ndarray:
+        """Each series' first target row in `part`: a full window of its own rows before it, and for
+        the scored parts one season too (seasonal-naive) and the longest searched window (so every
+        window length and ensemble member forecasts the same samples)."""
+        lead = window if part.startswith("train") else max(self.longest, self.config.seasonality)
+        return np.maximum(self.ranges[part][0], self.index.offsets[:-1] + lead)
+
+    def _samples(self, part: str, window: int) -> tuple[np.ndarray, np.ndarray]:
+        """Target rows and series codes of `part`'s samples, series by series."""
+        first = self._first_target(part, window)
+        counts = np.clip(self.ranges[part][1] - self.config.horizon + 1 - first, 0, None)
+        counts[self.left_out_everywhere] = 0
+        return _ranges(first, counts), np.repeat(np.arange(len(self.index)), counts)
+
+    def _short_series(self, split: SplitConfig, scale_on: str) -> dict[str, np.ndarray]:
+        """Series too short for each part (a panel's are left out of it, with one line saying so);
+        a part that no series can fill is an error."""
+        self.left_out_everywhere = np.zeros(len(self.index), dtype=bool)
+        need = self.longest + self.config.horizon
+        short = {part: np.clip(self.ranges[part][1] - self.config.horizon + 1 - self._first_target(part, self.longest),
+                               0, None) == 0 for part in (*PARTS, scale_on)}
         key = "the longest search.window" if self.search_windows else "data.window"
-        need = window + self.config.horizon
         where = f"fold {self.fold + 1} of split.folds = {split.folds}: " if self.fold is not None and split.folds > 1 else ""
+        if not self.config.series:
+            for part in PARTS:
+                start, end = self.bounds[part]
+                if end - start < need:
+                    raise DataError(
+                        f"{self.config.path}: {where}the {part} part has {end - start} of {len(self.values)} rows but "
+                        f"needs at least {key} + data.horizon = {need}; use more rows, a shorter {key.split()[-1]}, "
+                        "fewer split.folds or other split shares")
+            if self.bounds["train"][1] <= self.config.seasonality:
+                raise DataError(f"{self.config.path}: {where}the train part has {self.bounds['train'][1]} rows, not more "
+                                f"than one season ({self.config.seasonality}); use more rows, fewer split.folds or "
+                                "set data.season_length")
+            return {}
+        self.left_out_everywhere = short[scale_on]  # no rows to be scaled on: left out of every part
         for part in PARTS:
-            start, end = bounds[part]
-            if end - start < need:
-                raise DataError(
-                    f"{self.config.path}: {where}the {part} part has {end - start} of {len(self.values)} rows but "
-                    f"needs at least {key} + data.horizon = {need}; use more rows, a shorter {key.split()[-1]}, "
-                    "fewer split.folds or other split shares"
-                )
-        if bounds["train"][1] <= self.config.seasonality:
-            raise DataError(f"{self.config.path}: {where}the train part has {bounds['train'][1]} rows, not more "
-                            f"than one season ({self.config.seasonality}); use more rows, fewer split.folds or "
-                            "set data.season_length")
-        return bounds
+            if (short[part] | self.left_out_everywhere).all():
+                raise DataError(f"{self.config.path}: {where}no series has enough rows in the {part} part: each needs "
+                                f"{key} + data.horizon = {need} rows in it (and, in the validation and test parts, one "
+                                f"season, {self.config.seasonality}, before it); use longer series, a shorter "
+                                f"{key.split()[-1]}, fewer split.folds or other split shares")
+        left_out = {part: np.flatnonzero(short[part] | self.left_out_everywhere) for part in PARTS}
+        if any(len(codes) for codes in left_out.values()) and (self.fold is None or self.fold == split.folds - 1):
+            parts = "; ".join(f"{part}: {len(codes)} ({self.index.listed(codes)})"
+                              for part, codes in left_out.items() if len(codes))
+            log.warning("%s: series too short for a part are left out of it, of %d series: %s",
+                        self.config.path, len(self.index), parts)
+        return left_out
+
+    def rows(self, part: str) -> np.ndarray:
+        """The rows of `part`, every series' in turn."""
+        starts, ends = self.ranges[part]
+        counts = ends - starts
+        counts[self.left_out_everywhere] = 0
+        return _ranges(starts, counts)
+
+    def last_date(self, part: str) -> pd.Timestamp:
+        """The last date of `part`."""
+        return self.timeline[self.bounds[part][1] - 1]
 
     @property
     def target(self) -> np.ndarray:
@@ -307,25 +493,17 @@ class Dataset:
         return self.values[:, -1]
 
     def windows(self, part: str, window: int | None = None) -> Windows:
-        """Samples whose targets lie in `part`; their inputs may reach back into earlier parts.
+        """Samples whose targets lie in `part`; their inputs may reach back into earlier parts
+        of their own series.
 
         Built once per (part, window) and cached, so every trial reuses the same arrays.
         """
         window = window or self.config.window
         key = (part, window)
         if key not in self._windows:
-            horizon = self.config.horizon
-            start, end = self.bounds[part]
-            rows = np.arange(max(start, window), end - horizon + 1)
-            # writeable only so torch can wrap the views without a copy; nothing writes to them
-            inputs = sliding_window_view(self.scaled, window, axis=0, writeable=True).transpose(0, 2, 1)
-            targets = sliding_window_view(self.scaled[:, -1], horizon, writeable=True)
-            first, last = rows[0], rows[-1] + 1  # slices, so the arrays stay views
-            future = None
-            if self.config.known_inputs:
-                known = np.ascontiguousarray(self.scaled[:, list(self.config.known_future_columns)])
-                future = sliding_window_view(known, horizon, axis=0, writeable=True).transpose(0, 2, 1)[first:last]
-            self._windows[key] = Windows(inputs[first - window : last - window], targets[first:last], rows, future)
+            rows, series = self._samples(part, window)
+            self._windows[key] = Windows(self.scaled, rows, series, window, self.config.horizon,
+                                         self.config.known_future_columns if self.config.known_inputs else ())
         return self._windows[key]
 
     def actuals(self, part: str) -> np.ndarray:
@@ -333,17 +511,18 @@ class Dataset:
         rows = self.windows(part).target_rows
         return self.target[rows[:, None] + np.arange(self.config.horizon)]
 
-    def to_units(self, scaled_target: np.ndarray) -> np.ndarray:
-        """Undo the target's scaling."""
-        return self.scaling.to_units(scaled_target)
+    def to_units(self, scaled_target: np.ndarray, part: str) -> np.ndarray:
+        """Undo the target's scaling of forecasts of `part`'s samples."""
+        return self.scaling.to_units(scaled_target, self.windows(part).series)
 
     def fitted_range(self, part: str = "train+validation") -> dict[str, tuple[float, float]]:
         """Each column's (min, max) over `part`'s rows: what a model fitted on them has seen."""
-        rows = self.values[slice(*self.bounds[part])]
+        rows = self.values[self.rows(part)]
         return dict(zip(self.config.columns, zip(rows.min(axis=0).tolist(), rows.max(axis=0).tolist())))
 
     def baseline_forecasts(self, part: str) -> dict[str, np.ndarray]:
-        """Naive (last value) and seasonal-naive (same step one season back) forecasts for `part`."""
+        """Naive (last value) and seasonal-naive (same step one season back) forecasts for `part`,
+        each from its own series."""
         rows = self.windows(part).target_rows[:, None]
         steps = np.arange(self.config.horizon)
         season = self.config.seasonality
@@ -351,3 +530,9 @@ class Dataset:
             "naive": np.broadcast_to(self.target[rows - 1], (len(rows), len(steps))),
             "seasonal_naive": self.target[rows + steps - season * (steps // season + 1)],
         }
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """starts[0], starts[0] + 1, ... (counts[0] values), then the same from starts[1], ..."""
+    offsets = np.cumsum(counts) - counts
+    return np.arange(counts.sum()) + np.repeat(starts - offsets, counts)

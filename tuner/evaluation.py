@@ -71,7 +71,7 @@ class Evaluator:
                          config.train, seed=seed, on_epoch=report if on_epoch and index == 0 else None)
             epochs_run += result.epochs_run
             fold_errors.append(validation_errors(actual, fold, result.val_forecast, result.val_quantiles, quantiles))
-            step_errors.append(errors_by_step(actual, fold.to_units(result.val_forecast), prefix="val_"))
+            step_errors.append(errors_by_step(actual, fold.to_units(result.val_forecast, "validation"), prefix="val_"))
             if on_fold is not None:
                 on_fold(index, fold_errors)
         return Evaluation(mean_errors(fold_errors), fold_errors, mean_errors(step_errors), result.best_epoch,
@@ -82,9 +82,9 @@ def validation_errors(actual: np.ndarray, fold: Dataset, forecast: np.ndarray, q
                       quantiles: tuple[float, ...]) -> dict[str, float]:
     """Validation metrics of scaled forecasts, in the target's units; a quantile model's pinball
     loss and coverage too."""
-    errors = forecast_errors(actual, fold.to_units(forecast), prefix="val_")
+    errors = forecast_errors(actual, fold.to_units(forecast, "validation"), prefix="val_")
     if quantile_forecast is not None:
-        errors.update(quantile_errors(actual, fold.to_units(quantile_forecast), quantiles))
+        errors.update(quantile_errors(actual, fold.to_units(quantile_forecast, "validation"), quantiles))
     return errors
 
 

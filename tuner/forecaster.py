@@ -31,7 +31,7 @@ import torch
 
 from tuner.baselines import baseline_forecasts
 from tuner.calendar import calendar_frame
-from tuner.config import Config, ParamsConfig, model_quantiles, with_params
+from tuner.config import Config, DataConfig, ParamsConfig, model_quantiles, with_params
 from tuner.data import PANDAS_FREQ, Dataset, load_frame, load_with_plan
 from tuner.device import resolve_device
 from tuner.errors import DataError, ModelDirError
@@ -40,8 +40,9 @@ from tuner.metrics import errors_by_step, forecast_errors, quantile_pairs
 from tuner.models import LSTMForecaster, build_model, model_config
 from tuner.names import BASELINES
 from tuner.scaling import Scaling
+from tuner.series import SeriesIndex, key_label
 from tuner.tables import not_better_warning
-from tuner.train import EpochResult, fit, predict, seeded
+from tuner.train import EpochResult, fit, predict, predict_windows, seeded
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +76,15 @@ class TestForecast:
 
 @dataclass(frozen=True)
 class ForecastInputs:
-    """What a forecast from the end of a CSV needs: the last window and the plan."""
+    """What a forecast of one series from the end of a CSV needs: its last window, its plan and
+    its scaling."""
 
     dates: pd.DatetimeIndex  # the `horizon` forecast dates
     history: np.ndarray  # (window, columns): the last rows, in the data's units
     plan: pd.DataFrame  # known-future values at the forecast dates, in the data's units
+    scaling: Scaling  # the series' own (one row): as fitted, or for a series the model never saw, its history's
+    key: tuple[str, ...] = ()  # the series' id values (data.series); empty for a one-series model
+    code: int | None = 0  # its series code in the fitted model; None for a series the model never saw
 
 
 @dataclass
@@ -93,6 +98,7 @@ class Forecaster:
     scaled_on: str = "train+validation"  # the rows scaling and networks were fitted on ("train": trials' own)
     combine: str = "mean"  # how an ensemble's forecasts are combined: mean or median
     calibration: Calibration | None = None  # residuals for prediction intervals; None: NO_INTERVALS
+    series: tuple[tuple[str, ...], ...] = ((),)  # the fitted series' id values, in scaling's row order
 
     @property
     def params(self) -> ParamsConfig:
@@ -133,9 +139,9 @@ class Forecaster:
             networks = [train_member(dataset, c, p, seed) for c, p in zip(configs, listed)]
         else:
             networks = [load_trial_network(dataset, c, p, path) for c, p, path in zip(configs, listed, weights)]
-        end = dataset.bounds[scale_on][1]
         forecaster = cls([Member(n, p, w) for n, p, w in zip(networks, listed, windows)], dataset.scaling, config, {},
-                         dataset.fitted_range(scale_on), dataset.dates[end - 1].isoformat(), scale_on, combine)
+                         dataset.fitted_range(scale_on), dataset.last_date(scale_on).isoformat(), scale_on, combine,
+                         series=dataset.index.keys)
         if not intervals:
             log.info("no prediction intervals: calibration skipped")
         elif weights is None:
@@ -171,17 +177,15 @@ class Forecaster:
     # ---- forecast ----
 
     def combined(self, forecasts: list[np.ndarray]) -> np.ndarray:
-        """The members' scaled forecasts combined, in the target's units."""
-        return self.scaling.to_units(COMBINES[self.combine](np.stack(forecasts), axis=0))
+        """The members' scaled forecasts combined (still scaled)."""
+        return COMBINES[self.combine](np.stack(forecasts), axis=0)
 
     def forecast_part(self, dataset: Dataset, part: str, quantiles: bool = False) -> np.ndarray:
         """Forecasts of every sample of a split part, in the target's units; with `quantiles`, a
         quantile model's (samples, horizon, quantiles)."""
-        forecasts = []
-        for member in self.members:
-            windows = dataset.windows(part, member.window)
-            forecasts.append(predict(member.network, windows.inputs, windows.future, quantiles))
-        return self.combined(forecasts)
+        forecasts = [predict_windows(member.network, dataset.windows(part, member.window), quantiles)
+                     for member in self.members]
+        return self.scaling.to_units(self.combined(forecasts), dataset.windows(part).series)
 
     @property
     def quantiles(self) -> tuple[float, ...]:
@@ -194,45 +198,83 @@ class Forecaster:
         return {round(100 * (high - low), 6): (quantiles.index(low), quantiles.index(high))
                 for low, high in reversed(quantile_pairs(quantiles))}  # narrowest first
 
-    def read_inputs(self, csv: Path) -> ForecastInputs:
-        """Read `csv`: its last `window` rows of history and, for models with known-future inputs,
-        the planned values for the forecast dates (rows after the last target value)."""
+    def read_inputs(self, csv: Path, chosen: dict[str, str] | None = None) -> list[ForecastInputs]:
+        """Read `csv`: each series' last `window` rows of history and, for models with known-future
+        inputs, its planned values for the forecast dates (rows after its last target value);
+        `chosen`: only the series with these id values (`--series`)."""
         data = replace(self.config.data, path=csv)
         frame, plan = load_with_plan(data)
-        if len(frame) < data.window:
-            raise DataError(f"{csv}: {len(frame)} rows at frequency {data.frequency}, but the model needs the last "
+        check_plan_series(frame, plan, data)
+        if chosen:
+            frame = chosen_series(frame, chosen, data)
+        index = SeriesIndex.of(frame, data.series)
+        fitted = SeriesIndex(data.series, self.series, np.arange(len(self.series) + 1))
+        unseen = [code for code in range(len(index)) if fitted.code(index.keys[code]) is None]
+        if unseen:
+            self.check_unseen(csv, index, unseen)
+        inputs = []
+        for code, key in enumerate(index.keys):
+            rows = frame.iloc[index.offsets[code] : index.offsets[code + 1]]
+            where = f"{csv}: series {index.label(code)}" if data.series else f"{csv}"
+            known = fitted.code(key)
+            scaling = (Scaling(self.scaling.mean[known : known + 1], self.scaling.scale[known : known + 1])
+                       if known is not None else Scaling.fit(rows[data.columns].to_numpy()))
+            series_plan = plan[(plan[list(data.series)] == key).all(axis=1)] if data.series else plan
+            inputs.append(self.series_inputs(rows, series_plan, data, where, scaling, key, known))
+        return inputs
+
+    def check_unseen(self, csv: Path, index: SeriesIndex, unseen: list[int]) -> None:
+        """Series the model was not fitted on: an error for a model that learned each series' own
+        embedding; else a notice, as they are forecast from their own history and scaling."""
+        listed = f"{len(unseen)} series the model was not fitted on ({index.listed(unseen)})"
+        if any(member.network.config.series_count for member in self.members):
+            raise DataError(f"{csv}: {listed}; this model learned an embedding of each fitted series, so it "
+                            "forecasts only those: fit it again with these series in the data")
+        log.warning("%s: %s: forecast from their own history, scaled on it", csv, listed)
+
+    def series_inputs(self, rows: pd.DataFrame, plan: pd.DataFrame, data: DataConfig, where: str, scaling: Scaling,
+                      key: tuple[str, ...], code: int | None) -> ForecastInputs:
+        """One series' forecast inputs: its last `window` rows and its plan for the forecast dates."""
+        if len(rows) < data.window:
+            raise DataError(f"{where}: {len(rows)} rows at frequency {data.frequency}, but the model needs the last "
                             f"data.window = {data.window}")
-        dates = pd.date_range(frame.index[-1], periods=data.horizon + 1, freq=PANDAS_FREQ[data.frequency])[1:]
+        dates = pd.date_range(rows.index[-1], periods=data.horizon + 1, freq=PANDAS_FREQ[data.frequency])[1:]
         plan = plan[~plan.index.duplicated()].reindex(dates).join(calendar_frame(dates, data))
         missing = [f"{column} on {_dates_text(plan.index[plan[column].isna()])}"
                    for column in data.known_future if plan[column].isna().any()]
         if missing:
-            raise DataError(f"{csv}: the model takes planned values of its known-future inputs for the "
+            raise DataError(f"{where}: the model takes planned values of its known-future inputs for the "
                             f"{data.horizon} forecast date(s) {_dates_text(dates)}; missing: {'; '.join(missing)} "
                             f"(add rows for those dates after the history, with {data.target} left empty)")
-        return ForecastInputs(dates, frame[data.columns].to_numpy()[-data.window:], plan)
+        return ForecastInputs(dates, rows[data.columns].to_numpy()[-data.window:], plan, scaling, key, code)
 
     def forecast_values(self, inputs: ForecastInputs, plan: pd.DataFrame | None = None,
                         quantiles: bool = False) -> np.ndarray:
-        """The `horizon` forecasts in the target's units, under `plan` (default: the CSV's own);
-        with `quantiles`, a quantile model's (horizon, quantiles)."""
+        """The `horizon` forecasts of one series in the target's units, under `plan` (default: the
+        CSV's own); with `quantiles`, a quantile model's (horizon, quantiles)."""
         data = self.config.data
         plan = inputs.plan if plan is None else plan
         future = None
         if data.known_inputs:
-            future = self.scaling.apply(plan[data.known_inputs].to_numpy(), list(data.known_future_columns))[None]
-        history = self.scaling.apply(inputs.history)
-        return self.combined([predict(m.network, history[None, -m.window:], future, quantiles)
-                              for m in self.members])[0]
+            future = inputs.scaling.apply(plan[data.known_inputs].to_numpy(), list(data.known_future_columns))[None]
+        history = inputs.scaling.apply(inputs.history)
+        return inputs.scaling.to_units(self.combined([predict(m.network, history[None, -m.window:], future, quantiles)
+                                                      for m in self.members]))[0]
 
-    def forecast(self, csv: Path, levels: list[float] | None = None) -> pd.DataFrame:
-        """Forecast the `horizon` steps after the last target value of `csv`, from its last `window`
-        rows; with `levels` (in %), each level's interval as `<target>_lo_<level>` and `_hi_` columns."""
+    def forecast(self, csv: Path, levels: list[float] | None = None, chosen: dict[str, str] | None = None) -> pd.DataFrame:
+        """Forecast the `horizon` steps after each series' last target value in `csv`, from its last
+        `window` rows: one row per series and date, with the series columns; with `levels` (in %),
+        each level's interval as `<target>_lo_<level>` and `_hi_` columns."""
+        return pd.concat([self.forecast_series(inputs, levels) for inputs in self.read_inputs(csv, chosen)],
+                         ignore_index=True)
+
+    def forecast_series(self, inputs: ForecastInputs, levels: list[float] | None) -> pd.DataFrame:
+        """One series' forecast rows (see `forecast`)."""
         data = self.config.data
-        inputs = self.read_inputs(csv)
         outputs = self.forecast_values(inputs, quantiles=True) if self.quantiles and levels else None
         values = self.forecast_values(inputs) if outputs is None else outputs[:, self.quantiles.index(0.5)]
-        result = pd.DataFrame({data.date_column: inputs.dates.strftime("%Y-%m-%d"), f"{data.target}_forecast": values})
+        result = pd.DataFrame({**dict(zip(data.series, inputs.key)), data.date_column: inputs.dates.strftime("%Y-%m-%d"),
+                               f"{data.target}_forecast": values})
         for level in levels or []:
             if outputs is not None:
                 pair = self.quantile_pair(level)
@@ -325,7 +367,8 @@ def load_trial_network(dataset: Dataset, config: Config, params: ParamsConfig, w
     except (RuntimeError, KeyError, TypeError, ValueError, EOFError, OSError) as exc:
         reason = str(exc).strip().splitlines()[0]
         raise ModelDirError(f"{weights}: not the weights of this trial's network ({reason})") from None
-    if not dataset.scaling.same_as(Scaling(saved["scaling_mean"].numpy(), saved["scaling_scale"].numpy())):
+    if not dataset.scaling.same_as(Scaling.from_dict({"mean": saved["scaling_mean"].numpy(),
+                                                      "scale": saved["scaling_scale"].numpy()})):
         raise DataError(f"{config.data.path}: the data changed since the trial ran; fit it without --from-trial")
     return network
 
@@ -359,6 +402,28 @@ def quantile_interval_metrics(forecaster: Forecaster, dataset: Dataset) -> dict[
 
 def log_epoch(result: EpochResult, epochs: int) -> None:
     log.info("fit epoch %d/%d: train loss %.4f", result.epoch + 1, epochs, result.train_loss)
+
+
+def check_plan_series(history: pd.DataFrame, plan: pd.DataFrame, data: DataConfig) -> None:
+    """Plan rows must belong to a series with history in the same file."""
+    if not data.series or plan.empty:
+        return
+    known = set(history[list(data.series)].itertuples(index=False, name=None))
+    strangers = [key for key in dict.fromkeys(plan[list(data.series)].itertuples(index=False, name=None))
+                 if key not in known]
+    if strangers:
+        raise DataError(f"{data.path}: plan rows for series without history in the file: "
+                        f"{'; '.join(key_label(data.series, key) for key in strangers[:5])}"
+                        f"{f' and {len(strangers) - 5} more' if len(strangers) > 5 else ''}")
+
+
+def chosen_series(frame: pd.DataFrame, chosen: dict[str, str], data: DataConfig) -> pd.DataFrame:
+    """The rows of the series whose id values match `chosen` (`--series`); an error when none do."""
+    match = np.logical_and.reduce([frame[column].to_numpy() == value for column, value in chosen.items()])
+    if not match.any():
+        wanted = ",".join(f"{column}={value}" for column, value in chosen.items())
+        raise DataError(f"{data.path}: --series {wanted}: no such series in the file")
+    return frame[match]
 
 
 def _dates_text(dates: pd.DatetimeIndex) -> str:

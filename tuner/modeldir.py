@@ -48,6 +48,7 @@ def save(forecaster: Forecaster, folder: Path) -> None:
         "combine": forecaster.combine,
         "columns": forecaster.config.data.columns,
         "scaler": forecaster.scaling.as_dict(),
+        "series": [list(key) for key in forecaster.series],
         "seen": forecaster.seen,
         "trained_through": forecaster.trained_through,
         "scaled_on": forecaster.scaled_on,
@@ -84,7 +85,8 @@ def load(folder: Path) -> Forecaster:
     seen = {column: (low, high) for column, (low, high) in manifest.get("seen", {}).items()}
     return Forecaster(members, Scaling.from_dict(manifest["scaler"]), config, metrics, seen,
                       manifest.get("trained_through", ""), manifest.get("scaled_on", "train+validation"),
-                      manifest.get("combine", "mean"), load_calibration(folder))
+                      manifest.get("combine", "mean"), load_calibration(folder),
+                      tuple(tuple(key) for key in manifest.get("series", [[]])))
 
 
 def load_calibration(folder: Path) -> Calibration | None:
@@ -106,7 +108,9 @@ def load_member(folder: Path, entry: dict[str, Any]) -> Member:
         raise ModelDirError(f"{weights}: checksum does not match model.json; the file was changed or damaged")
     try:
         state = torch.load(weights, weights_only=True, map_location="cpu")
-        network = build_model(ModelConfig(**{**entry["model"], "known_columns": tuple(entry["model"]["known_columns"])}))
+        shape = entry["model"]
+        network = build_model(ModelConfig(**{**shape, "known_columns": tuple(shape["known_columns"]),
+                                             "static_levels": tuple(shape.get("static_levels", ()))}))
         network.load_state_dict(state)
     except (RuntimeError, KeyError, TypeError, ValueError, EOFError) as exc:
         reason = str(exc).strip().splitlines()[0]

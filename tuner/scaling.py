@@ -5,37 +5,60 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
 
 @dataclass(frozen=True)
 class Scaling:
-    """Per-column standardisation (target last), fitted on the rows a model trains on."""
+    """Per-column standardisation (target last) of each series, fitted on the rows a model trains on."""
 
-    mean: np.ndarray  # (columns,)
-    scale: np.ndarray  # (columns,)
+    mean: np.ndarray  # (series, columns)
+    scale: np.ndarray  # (series, columns)
 
     @classmethod
-    def fit(cls, rows: np.ndarray) -> Scaling:
-        scaler = StandardScaler().fit(rows)
-        return cls(scaler.mean_, scaler.scale_)
+    def fit(cls, rows: np.ndarray, series: np.ndarray | None = None, count: int = 1) -> Scaling:
+        """Fitted on `rows` (rows, columns), each series (`series`: a code per row) on its own rows;
+        a series without rows keeps mean 0 and scale 1, and a constant column scale 1."""
+        if count == 1:
+            scaler = StandardScaler().fit(rows)
+            return cls(scaler.mean_[None], scaler.scale_[None])
+        grouped = pd.DataFrame(rows).groupby(series)
+        mean, scale = np.zeros((count, rows.shape[1])), np.ones((count, rows.shape[1]))
+        codes = grouped.mean().index.to_numpy()
+        mean[codes] = grouped.mean().to_numpy()
+        spread = grouped.std(ddof=0).to_numpy()
+        scale[codes] = np.where(spread > 0, spread, 1.0)  # as StandardScaler treats a constant column
+        return cls(mean, scale)
 
-    def apply(self, values: np.ndarray, columns: list[int] | None = None) -> np.ndarray:
+    def __len__(self) -> int:
+        return len(self.mean)
+
+    def apply(self, values: np.ndarray, columns: list[int] | None = None, series: np.ndarray | int = 0) -> np.ndarray:
         """`values` (..., columns) as the network sees them, float32; `columns`: their positions
-        among all the model's columns, when `values` holds only some of them."""
+        among all the model's columns, when `values` holds only some of them; `series`: the
+        series code of every row (or one for all)."""
         where = slice(None) if columns is None else columns
-        return ((values - self.mean[where]) / self.scale[where]).astype(np.float32)
+        mean, scale = self.mean[:, where][series], self.scale[:, where][series]
+        return ((values - mean) / scale).astype(np.float32)
 
-    def to_units(self, scaled_target: np.ndarray) -> np.ndarray:
-        """Forecasts of the scaled target back in the target's own units."""
-        return scaled_target * self.scale[-1] + self.mean[-1]
+    def to_units(self, scaled_target: np.ndarray, series: np.ndarray | int = 0) -> np.ndarray:
+        """Forecasts of the scaled target (samples, ...) back in the target's own units; `series`:
+        each sample's series code (or one for all)."""
+        scale, mean = self.scale[series, -1], self.mean[series, -1]
+        if np.ndim(series):
+            extra = (1,) * (np.ndim(scaled_target) - 1)
+            scale, mean = scale.reshape(-1, *extra), mean.reshape(-1, *extra)
+        return scaled_target * scale + mean
 
-    def as_dict(self) -> dict[str, list[float]]:
+    def as_dict(self) -> dict[str, list]:
         return {"mean": self.mean.tolist(), "scale": self.scale.tolist()}
 
     @classmethod
-    def from_dict(cls, data: dict[str, list[float]]) -> Scaling:
-        return cls(np.array(data["mean"]), np.array(data["scale"]))
+    def from_dict(cls, data: dict[str, list]) -> Scaling:
+        """Also reads the one-series form of model directories from before panels: (columns,)."""
+        return cls(np.atleast_2d(np.array(data["mean"])), np.atleast_2d(np.array(data["scale"])))
 
     def same_as(self, other: Scaling) -> bool:
-        return bool(np.allclose(self.mean, other.mean) and np.allclose(self.scale, other.scale))
+        return self.mean.shape == other.mean.shape and bool(
+            np.allclose(self.mean, other.mean) and np.allclose(self.scale, other.scale))

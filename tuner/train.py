@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -80,21 +80,55 @@ def predict(model: nn.Module, inputs: np.ndarray | torch.Tensor, future: np.ndar
             quantiles: bool = False) -> np.ndarray:
     """Scaled forecasts for a batch of windows (and their known-future values), in evaluation
     mode: (samples, horizon), or with `quantiles` a quantile model's (samples, horizon, quantiles)."""
-    device = next(model.parameters()).device
-    inputs = torch.as_tensor(inputs)
-    known = None if future is None else torch.as_tensor(future)
-    forward = model.outputs if quantiles else model
-    model.eval()
-    with torch.inference_mode():
-        parts = [forward(inputs[i : i + PREDICT_BATCH].to(device),
-                         None if known is None else known[i : i + PREDICT_BATCH].to(device)).cpu()
-                 for i in range(0, len(inputs), PREDICT_BATCH)]
-    return torch.cat(parts).numpy()
+    chunks = ((inputs[i : i + PREDICT_BATCH], None if future is None else future[i : i + PREDICT_BATCH])
+              for i in range(0, len(inputs), PREDICT_BATCH))
+    return _predict_chunks(model, chunks, quantiles)
 
 
 def predict_windows(model: nn.Module, windows: Windows, quantiles: bool = False) -> np.ndarray:
-    """Scaled forecasts for every sample of a split part."""
-    return predict(model, windows.inputs, windows.future, quantiles)
+    """Scaled forecasts for every sample of a split part, gathered a chunk at a time."""
+    return _predict_chunks(model, windows.batches(PREDICT_BATCH), quantiles)
+
+
+def _predict_chunks(model: nn.Module, chunks: Iterable[tuple[np.ndarray, np.ndarray | None]],
+                    quantiles: bool) -> np.ndarray:
+    device = next(model.parameters()).device
+    forward = model.outputs if quantiles else model
+    model.eval()
+    with torch.inference_mode():
+        parts = [forward(torch.as_tensor(inputs).to(device), None if future is None else torch.as_tensor(future).to(device)).cpu()
+                 for inputs, future in chunks]
+    return torch.cat(parts).numpy()
+
+
+class WindowTensors:
+    """A split part's samples on the training device: its scaled rows copied there once, the
+    windows cut from them as views, and gathered a batch at a time."""
+
+    def __init__(self, windows: Windows, device: torch.device) -> None:
+        scaled = torch.as_tensor(windows.scaled, device=device)
+        self.inputs = scaled.unfold(0, windows.window, 1).transpose(1, 2)  # (rows - window + 1, window, columns)
+        self.targets = scaled[:, -1].unfold(0, windows.horizon, 1)  # (rows - horizon + 1, horizon)
+        known = list(windows.known_columns)
+        self.future = scaled[:, known].unfold(0, windows.horizon, 1).transpose(1, 2) if known else None
+        self.rows = torch.as_tensor(windows.target_rows, device=device)
+        self.window = windows.window
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def batch(self, samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Inputs, targets and known-future values of the samples at positions `samples`."""
+        rows = self.rows[samples]
+        return self.inputs[rows - self.window], self.targets[rows], None if self.future is None else self.future[rows]
+
+
+def epoch_samples(count: int, per_epoch: int, generator: torch.Generator) -> torch.Tensor:
+    """One epoch's sample positions: every sample once in a random order, or (`per_epoch` below
+    `count`) `per_epoch` drawn uniformly over series and time, so an epoch's cost stays bounded."""
+    if 0 < per_epoch < count:
+        return torch.randint(count, (per_epoch,), generator=generator)
+    return torch.randperm(count, generator=generator)
 
 
 def fit(
@@ -122,8 +156,7 @@ def _fit(model: nn.Module, train: Windows, validation: Windows | None, lr: float
          epochs: int, on_epoch: Callable[[EpochResult], None] | None) -> FitResult:
     device = resolve_device(config.device, config.precision)
     model.to(device)
-    inputs, targets = torch.as_tensor(train.inputs, device=device), torch.as_tensor(train.targets, device=device)
-    future = None if train.future is None else torch.as_tensor(train.future, device=device)  # copied once per fit
+    samples = WindowTensors(train, device)  # copied once per fit
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     quantile = config.loss == "quantile"
     if quantile:
@@ -139,17 +172,18 @@ def _fit(model: nn.Module, train: Windows, validation: Windows | None, lr: float
     for epoch in range(epochs):
         model.train()
         total = torch.zeros((), device=device)
-        for batch in torch.randperm(len(train), generator=order).split(config.batch_size):
-            batch = batch.to(device)
+        order_of_samples = epoch_samples(len(train), config.samples_per_epoch, order)
+        for batch in order_of_samples.split(config.batch_size):
+            inputs, targets, future = samples.batch(batch.to(device))
             optimizer.zero_grad(set_to_none=True)
             with autocast(device, config.precision):
-                output = forward(inputs[batch], None if future is None else future[batch])
-            loss = loss_fn(output.float(), targets[batch])
+                output = forward(inputs, future)
+            loss = loss_fn(output.float(), targets)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             total += loss.detach() * len(batch)
-        train_loss = float(total) / len(train)
+        train_loss = float(total) / len(order_of_samples)
         if not math.isfinite(train_loss):
             raise TrainingDiverged(f"training loss became {train_loss} in epoch {epoch}")
 

@@ -13,6 +13,7 @@ import pandas as pd
 from tuner.errors import TunerError
 from tuner.forecaster import Forecaster, ForecastInputs
 from tuner.intervals import level_name
+from tuner.series import key_label
 
 BASE_FACTOR = 1.0
 
@@ -20,12 +21,18 @@ BASE_FACTOR = 1.0
 @dataclass(frozen=True)
 class Scenario:
     factor: float  # the scaled column's planned values times this
-    forecast: np.ndarray  # (horizon,) in the target's units
+    forecast: np.ndarray  # (series, horizon) in the target's units
     spend: float | None  # ad spend over the forecast dates, when a cost is given
 
     @property
     def sales(self) -> float:
+        """Over every series and forecast date."""
         return float(self.forecast.sum())
+
+    @property
+    def series_sales(self) -> np.ndarray:
+        """Each series' total over the forecast dates."""
+        return self.forecast.sum(axis=1)
 
     @property
     def roas(self) -> float:
@@ -35,6 +42,7 @@ class Scenario:
 @dataclass(frozen=True)
 class WhatIf:
     column: str  # the scaled known-future input
+    series: list[str]  # the labels of the series planned (one empty label for a one-series model)
     dates: pd.DatetimeIndex
     fixed: dict[str, float]  # known-future inputs set to one value on every forecast date
     scenarios: list[Scenario]
@@ -82,36 +90,51 @@ def parse_fixed(texts: list[str]) -> dict[str, float]:
     return fixed
 
 
-def run(forecaster: Forecaster, inputs: ForecastInputs, column: str, factors: list[float], fixed: dict[str, float],
+def run(forecaster: Forecaster, inputs: list[ForecastInputs], column: str, factors: list[float], fixed: dict[str, float],
         cost_per_impression: float | None = None, ad_spend: float | None = None,
         levels: list[float] | None = None) -> WhatIf:
     """Forecast under each factor on `column`'s planned values, with `fixed` inputs held constant.
 
     Spend is `cost_per_impression` times the scenario's planned `column` (impressions), or
     `ad_spend` (the base plan's spend) times the factor. With `levels` (in %), each total gets
-    an interval from the calibration residuals of sums over the forecast dates.
+    an interval from the calibration residuals of sums over the forecast dates (one series only:
+    the residuals of a sum over series are not calibrated). Every series in `inputs` is scaled.
     """
+    if levels and len(inputs) > 1:
+        raise TunerError(f"--intervals: the plan covers {len(inputs)} series; intervals of a total are calibrated for "
+                         "one series: choose it with --series")
     known = forecaster.config.data.known_future
     for name in [column, *fixed]:
         if name not in known:
             has = f"its known-future inputs are {', '.join(known)}" if known else "it has no known-future inputs"
             raise TunerError(f"{name!r} is not a known-future input of this model ({has}); fit it with "
                              f"data.known_future listing {name!r} to plan with it")
-    plan = inputs.plan.copy()
-    for name, value in fixed.items():
-        plan[name] = value
+    plans = [series.plan.copy() for series in inputs]
+    for plan in plans:
+        for name, value in fixed.items():
+            plan[name] = value
     scenarios, warnings = [], []
     for factor in factors:
-        scenario_plan = plan.copy()
-        scenario_plan[column] = plan[column] * factor
-        warnings += outside_seen(forecaster, scenario_plan, f"at {factor:g} x")
+        forecasts, planned = [], 0.0
+        for series, plan in zip(inputs, plans):
+            scenario_plan = plan.copy()
+            scenario_plan[column] = plan[column] * factor
+            where = f"at {factor:g} x" + (f", series {label(forecaster, series)}" if series.key else "")
+            warnings += outside_seen(forecaster, scenario_plan, where)
+            forecasts.append(forecaster.forecast_values(series, scenario_plan))
+            planned += float(scenario_plan[column].sum())
         if cost_per_impression is not None:
-            spend = cost_per_impression * float(scenario_plan[column].sum())
+            spend = cost_per_impression * planned
         else:
             spend = None if ad_spend is None else ad_spend * factor
-        scenarios.append(Scenario(factor, forecaster.forecast_values(inputs, scenario_plan), spend))
+        scenarios.append(Scenario(factor, np.stack(forecasts), spend))
     half_widths = {level: forecaster.intervals().sum_half_width(level) for level in levels or []}
-    return WhatIf(column, inputs.dates, fixed, scenarios, list(dict.fromkeys(warnings)), half_widths)
+    return WhatIf(column, [label(forecaster, series) for series in inputs], inputs[0].dates, fixed, scenarios,
+                  list(dict.fromkeys(warnings)), half_widths)
+
+
+def label(forecaster: Forecaster, inputs: ForecastInputs) -> str:
+    return key_label(forecaster.config.data.series, inputs.key)
 
 
 def outside_seen(forecaster: Forecaster, plan: pd.DataFrame, where: str) -> list[str]:
@@ -154,6 +177,11 @@ def table(result: WhatIf, target: str) -> str:
         lines.append(line)
     if with_spend:
         lines.append("ROAS = forecast sales / ad spend; incremental ROAS = extra sales / extra spend against the base plan.")
+    if len(result.series) > 1:
+        lines.append(f"{target} (sum) by series:")
+        lines.append(f"  {'series':>24}" + "".join(f"  {f'{s.factor:g} x':>12}" for s in result.scenarios))
+        for index, name in enumerate(result.series):
+            lines.append(f"  {name:>24}" + "".join(f"  {s.series_sales[index]:>12,.1f}" for s in result.scenarios))
     if result.sum_half_widths:
         lines.append(f"Intervals of the sum over the {len(result.dates)} date(s), from the calibration residuals of such "
                      "sums (not a sum of per-date intervals).")
@@ -162,16 +190,24 @@ def table(result: WhatIf, target: str) -> str:
 
 
 def frame(result: WhatIf, target: str) -> pd.DataFrame:
-    """One row per scenario: its factor, totals, ROAS and the forecast of every date."""
+    """One row per scenario: its factor, totals, ROAS and the forecast of every date; for a panel,
+    one row per scenario and series (series "all": the totals), with the series' own totals."""
     rows = []
+    panel = len(result.series) > 1
     for scenario in result.scenarios:
         row = {f"{result.column}_factor": scenario.factor, f"{target}_sum": scenario.sales,
                "ad_spend": scenario.spend, "roas": scenario.roas, "incremental_roas": result.incremental_roas(scenario)}
         for level, half in result.sum_half_widths.items():
             row[f"{target}_sum_lo_{level_name(level)}"] = scenario.sales - half
             row[f"{target}_sum_hi_{level_name(level)}"] = scenario.sales + half
-        row.update({f"{date:%Y-%m-%d}": value for date, value in zip(result.dates, scenario.forecast)})
-        rows.append(row)
+        if panel:
+            rows.append({"series": "all", **row, **dict(zip(map("{:%Y-%m-%d}".format, result.dates),
+                                                             scenario.forecast.sum(axis=0)))})
+            rows += [{"series": name, f"{result.column}_factor": scenario.factor, f"{target}_sum": float(sales),
+                      **dict(zip(map("{:%Y-%m-%d}".format, result.dates), forecast))}
+                     for name, sales, forecast in zip(result.series, scenario.series_sales, scenario.forecast)]
+        else:
+            rows.append({**row, **dict(zip(map("{:%Y-%m-%d}".format, result.dates), scenario.forecast[0]))})
     return pd.DataFrame(rows)
 
 
