@@ -76,6 +76,16 @@ def check_data(p: Problems, data: DataConfig) -> None:
         p.add(key, data.holidays if column == HOLIDAY_COLUMN else list(data.calendar),
               f"adds a column {column!r}, which the file's columns (data.features, data.target) already name; "
               "rename that column, or leave this out")
+    named = [data.date_column, data.target, *data.features]
+    for key in ("series", "static"):
+        columns = getattr(data, key)
+        if len(set(columns)) != len(columns):
+            p.add(f"data.{key}", list(columns), "lists a column twice")
+        clash = [c for c in columns if c in named or (key == "static" and c in data.series)]
+        if clash:
+            p.add(f"data.{key}", list(columns), f"{clash[0]!r} is already the date, target, a feature or a series column")
+    if data.static and not data.series:
+        p.add("data.static", list(data.static), "needs data.series: static columns describe each series of a panel")
     p.positive("data.max_file_mb", data.max_file_mb)
     p.positive("data.window", data.window)
     p.positive("data.horizon", data.horizon)
@@ -97,6 +107,7 @@ def check_train(p: Problems, train: TrainConfig) -> None:
     for key in ("epochs", "batch_size", "patience", "grad_clip"):
         p.positive(f"train.{key}", getattr(train, key))
     p.not_negative("train.threads", train.threads, "0 (automatic)")
+    p.not_negative("train.samples_per_epoch", train.samples_per_epoch, "0 (every window)")
     p.one_of("train.loss", train.loss, LOSSES)
     if not re.fullmatch(r"auto|cpu|cuda|mps|cuda:\d+", train.device):
         p.add("train.device", train.device, f"must be one of {', '.join(DEVICES)}")
@@ -119,6 +130,8 @@ def check_search(p: Problems, search: SearchConfig) -> None:
     for key in ("hidden_size", "num_heads", "ff_size", "window"):
         for value in getattr(search, key):
             p.positive(f"search.{key}", value)
+    for value in search.series_embedding:
+        p.not_negative("search.series_embedding", value, "0 (none)")
     for value in search.scaling:
         p.one_of("search.scaling", value, SCALINGS)
     for value in search.loss:
@@ -157,6 +170,7 @@ def check_params(p: Problems, params: ParamsConfig) -> None:
         if params.num_heads > 0 and params.hidden_size % params.num_heads:
             p.add("params.num_heads", params.num_heads, f"must divide params.hidden_size ({params.hidden_size})")
     p.not_negative("params.window", params.window, "0 (data.window)")
+    p.not_negative("params.series_embedding", params.series_embedding, "0 (none)")
     if params.scaling:
         p.one_of("params.scaling", params.scaling, SCALINGS)
     if params.loss:
@@ -195,6 +209,13 @@ def check_country(p: Problems, country: str) -> None:
         p.add("data.holidays", country, f"not a country the holidays package knows{hint}")
 
 
+def check_series_embedding(p: Problems, config: Config) -> None:
+    """A series embedding needs series."""
+    if any(config.search.series_embedding) and not config.data.series:
+        p.add("search.series_embedding", list(config.search.series_embedding), "needs data.series: a one-series file "
+              "has no series to tell apart")
+
+
 def check_pinball(p: Problems, config: Config) -> None:
     """val_pinball exists only for quantile models."""
     losses = set(config.search.loss) or {config.train.loss}
@@ -211,6 +232,7 @@ SECTION_CHECKS: tuple[Callable[[Problems, Config], None], ...] = (
     lambda p, c: check_params(p, c.params),
     lambda p, c: check_study(p, c.study, c.split),
     check_pinball,
+    check_series_embedding,
 )
 
 

@@ -174,6 +174,11 @@ def cmd_fit(args: argparse.Namespace) -> int:
     warning = forecaster.baseline_warning()
     if warning:
         print(warning)
+    if forecaster.series_metrics is not None:
+        per_series = forecaster.series_metrics
+        worse = int((per_series["vs_seasonal_naive"] > 1).sum())
+        print(f"Pooled over {len(per_series)} series; per series in {Path(args.output) / 'series_metrics.csv'} "
+              f"(the model's test MAE is above seasonal-naive's on {worse} of them)")
     if "intervals" in forecaster.metrics:
         print("\n".join(intervals_lines(forecaster.metrics["intervals"])))
     if "by_step" in forecaster.metrics:

@@ -158,6 +158,7 @@ class ParamsConfig:
     num_heads: int = 0  # lstm_transformer only
     ff_size: int = 0  # lstm_transformer only
     linear_skip: bool = False  # the linear map from the target history added to the forecast (false before it existed)
+    series_embedding: int = 0  # panels: the learned series-id embedding's size; 0: none
     window: int = 0  # when searched: the trial's data.window (0: the config's)
     scaling: str = ""  # when searched: the trial's data.scaling
     loss: str = ""  # when searched: the trial's train.loss
@@ -168,7 +169,16 @@ class ParamsConfig:
         only when on: a trial that searched it and left it off is the same network)."""
         return {name: getattr(self, name) for name in PARAMS
                 if (self.model == "lstm_transformer" or name not in TRANSFORMER_PARAMS)
-                and (name not in (*SETTING_PARAMS, "linear_skip") or getattr(self, name))}
+                and (name not in (*SETTING_PARAMS, "linear_skip", "series_embedding") or getattr(self, name))}
+
+
+@dataclass(frozen=True)
+class SeriesShape:
+    """What a model needs to know of the data's series to be built: how many, and the static covariates' shape."""
+
+    count: int = 1
+    static_levels: tuple[int, ...] = ()  # categorical data.static columns' embedding rows
+    static_numeric: int = 0
 
 
 @dataclass(frozen=True)

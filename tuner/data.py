@@ -18,10 +18,11 @@ import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
 from tuner.calendar import calendar_frame
-from tuner.config import DataConfig, SplitConfig
+from tuner.config import DataConfig, SeriesShape, SplitConfig
 from tuner.errors import DataError
 from tuner.scaling import Scaling
 from tuner.series import SeriesIndex, key_label
+from tuner.static import StaticEncoding
 
 log = logging.getLogger(__name__)
 
@@ -306,6 +307,7 @@ class Windows:
     window: int
     horizon: int
     known_columns: tuple[int, ...] = ()  # columns whose values are given for the forecast steps
+    fields: np.ndarray | None = None  # (series, fields) float32: each series' id and static covariates (`tuner.static`)
 
     def __len__(self) -> int:
         return len(self.target_rows)
@@ -324,19 +326,20 @@ class Windows:
             future = sliding_window_view(known, self.horizon, axis=0, writeable=True).transpose(0, 2, 1)
         return inputs, targets, future
 
-    def batch(self, samples: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Inputs (n, window, columns), targets (n, horizon) and known-future values (n, horizon,
-        known) of the samples selected by `samples`."""
+    def batch(self, samples: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Inputs (n, window, columns), targets (n, horizon), known-future values (n, horizon,
+        known) and series fields (n, fields) of the samples selected by `samples`."""
         rows = self.target_rows[samples]
         inputs, targets, future = self._views()
         return (self._take(inputs, rows - self.window), self._take(targets, rows),
-                None if future is None else self._take(future, rows))
+                None if future is None else self._take(future, rows),
+                None if self.fields is None else self.fields[self.series[samples]])
 
-    def batches(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-        """Inputs and known-future values of every sample, `size` samples at a time, in order."""
+    def batches(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]]:
+        """Inputs, known-future values and series fields of every sample, `size` at a time, in order."""
         for start in range(0, len(self), size):
-            inputs, _, future = self.batch(slice(start, start + size))
-            yield inputs, future
+            inputs, _, future, fields = self.batch(slice(start, start + size))
+            yield inputs, future, fields
 
     @property
     def inputs(self) -> np.ndarray:
@@ -389,6 +392,8 @@ class Dataset:
         self.dates = frame.index
         self.index = SeriesIndex.of(frame, data.series)
         self.static = frame[list(data.static)].iloc[self.index.offsets[:-1]].reset_index(drop=True)
+        self.encoding = StaticEncoding.fit(self.static)
+        self.shape = SeriesShape(len(self.index), self.encoding.levels, len(self.encoding.numeric))
         self.values = frame[data.columns].to_numpy(dtype=np.float64)
         self.timeline = pd.DatetimeIndex(np.unique(self.dates.to_numpy())) if data.series else self.dates
         self.bounds = split_bounds(len(self.timeline), split, fold)
@@ -503,7 +508,8 @@ class Dataset:
         if key not in self._windows:
             rows, series = self._samples(part, window)
             self._windows[key] = Windows(self.scaled, rows, series, window, self.config.horizon,
-                                         self.config.known_future_columns if self.config.known_inputs else ())
+                                         self.config.known_future_columns if self.config.known_inputs else (),
+                                         self.encoding.encode(self.static) if self.config.series else None)
         return self._windows[key]
 
     def actuals(self, part: str) -> np.ndarray:

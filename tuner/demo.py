@@ -7,7 +7,9 @@ benchmarks measure the noise floor.
 
 Regenerate with `python -m tuner.demo studies/ecommerce_daily.csv`; `--plan N` appends N days
 of plans (drivers known in advance, sales and the rates left empty) for `tuner predict` and
-`tuner whatif`.
+`tuner whatif`. `--series N` writes a panel instead (`studies/ecommerce_panel.csv`): N products
+of three categories, each with its own sales level, ad response and promotion calendar, sharing
+the weekly and yearly seasonality.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ NOISE_SIGMA = 0.08  # multiplicative (log-normal) noise on sales
 
 
 def expected(dates: pd.DatetimeIndex, ad_impressions: np.ndarray, ctr: np.ndarray, cvr: np.ndarray,
-             discount_rate: np.ndarray, seasonality_index: np.ndarray) -> np.ndarray:
+             discount_rate: np.ndarray, seasonality_index: np.ndarray, level: float = 600.0,
+             ad_response: float = 4.0) -> np.ndarray:
     """Noise-free sales of each day given the drivers: the generator's own response, which
     benchmarks use as the truth that what-if forecasts should find."""
     days = len(dates)
@@ -31,13 +34,15 @@ def expected(dates: pd.DatetimeIndex, ad_impressions: np.ndarray, ctr: np.ndarra
     ad_stock = np.zeros(days)
     for i in range(days):  # adstock is a recursion; 1k steps, run once when the file is made
         ad_stock[i] = conversions[i] + (AD_CARRYOVER * ad_stock[i - 1] if i else 0.0)
-    organic = 600 * (1 + 0.25 * np.arange(days) / days) * WEEKDAY_EFFECT[dates.day_of_week] * seasonality_index
-    ad_driven = 4.0 * np.concatenate([[ad_stock[0]], ad_stock[:-1]])  # clicks buy from the next day on
+    organic = level * (1 + 0.25 * np.arange(days) / days) * WEEKDAY_EFFECT[dates.day_of_week] * seasonality_index
+    ad_driven = ad_response * np.concatenate([[ad_stock[0]], ad_stock[:-1]])  # clicks buy from the next day on
     return organic * (1 + 1.8 * discount_rate) + ad_driven
 
 
-def generate(start: str = "2023-01-01", days: int = 1096, seed: int = 7) -> pd.DataFrame:
-    """Return one row per day: date, the five drivers, sales and expected_sales."""
+def generate(start: str = "2023-01-01", days: int = 1096, seed: int = 7, level: float = 600.0,
+             ad_response: float = 4.0) -> pd.DataFrame:
+    """Return one row per day: date, the five drivers, sales and expected_sales; `level`: the
+    organic sales of an average day, `ad_response`: sales per ad conversion."""
     rng = np.random.default_rng(seed)
     dates = pd.date_range(start, periods=days, freq="D")
     t = np.arange(days)
@@ -58,12 +63,12 @@ def generate(start: str = "2023-01-01", days: int = 1096, seed: int = 7) -> pd.D
 
     campaign = np.convolve(rng.random(days) < 0.04, np.ones(10), mode="same") > 0  # ~10-day ad bursts
     ad_impressions = np.round(
-        40_000 * (1 + 0.002 * t) * (1 + 1.5 * campaign) * rng.lognormal(0, 0.15, days)
+        40_000 * level / 600 * (1 + 0.002 * t) * (1 + 1.5 * campaign) * rng.lognormal(0, 0.15, days)
     )
     ctr = np.clip(0.021 + 0.006 * campaign + 0.02 * discount_rate + rng.normal(0, 0.0015, days), 0.005, None)
     cvr = np.clip(0.032 + 0.08 * discount_rate + rng.normal(0, 0.002, days), 0.005, None)
 
-    expected_sales = expected(dates, ad_impressions, ctr, cvr, discount_rate, seasonality_index)
+    expected_sales = expected(dates, ad_impressions, ctr, cvr, discount_rate, seasonality_index, level, ad_response)
     sales = expected_sales * rng.lognormal(-NOISE_SIGMA**2 / 2, NOISE_SIGMA, days)
 
     return pd.DataFrame(
@@ -88,12 +93,34 @@ def with_plan(days: int = 1096, plan_days: int = 7) -> pd.DataFrame:
     return pd.concat([generate(days=days), plan], ignore_index=True)
 
 
+CATEGORIES = ("home", "beauty", "toys")
+
+
+def panel(series: int, days: int = 1096, seed: int = 11) -> pd.DataFrame:
+    """`series` products, one after another: columns product and category, then `generate`'s.
+    Levels are log-normal (a few large sellers, many small ones), ad responses uniform."""
+    rng = np.random.default_rng(seed)
+    levels = np.round(np.exp(rng.normal(np.log(150), 0.9, series)), 1)
+    responses = np.round(rng.uniform(1.0, 6.0, series), 2)
+    frames = []
+    for index in range(series):
+        frame = generate(days=days, seed=seed * 1000 + index, level=levels[index], ad_response=responses[index])
+        frame.insert(1, "product", f"P{index + 1:03d}")
+        frame.insert(2, "category", CATEGORIES[index % len(CATEGORIES)])
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m tuner.demo", description="Write the demo sales CSV.")
     parser.add_argument("output", nargs="?", default="studies/ecommerce_daily.csv")
     parser.add_argument("--plan", type=int, default=0, metavar="N", help="append N days of plans after the history")
+    parser.add_argument("--series", type=int, default=0, metavar="N", help="write a panel of N products instead")
     args = parser.parse_args(argv)
-    frame = with_plan(plan_days=args.plan) if args.plan > 0 else generate()
+    if args.series > 0:
+        frame = panel(args.series)
+    else:
+        frame = with_plan(plan_days=args.plan) if args.plan > 0 else generate()
     frame.to_csv(args.output, index=False)
 
 

@@ -65,7 +65,7 @@ class Evaluator:
                 on_epoch(epoch, validation_errors(actual, fold, epoch.val_forecast, epoch.val_quantiles, quantiles))
 
             with seeded(seed):  # the initial weights
-                model = build_model(model_config(params, config.data, quantiles))
+                model = build_model(model_config(params, config.data, quantiles, fold.shape))
             window = config.data.window
             result = fit(model, fold.windows("train", window), fold.windows("validation", window), params["lr"],
                          config.train, seed=seed, on_epoch=report if on_epoch and index == 0 else None)

@@ -10,6 +10,8 @@ A model directory holds:
                    how they are combined, scaling, fitted ranges
     config.json    the full study config the model was fitted with
     metrics.json   test metrics of the model and the baselines, and the intervals' test coverage
+    series_metrics.csv  a panel's test MAE and WAPE per series, for the model and each baseline,
+                   worst against seasonal-naive first (absent for one series)
     calibration.json  the residuals that prediction intervals are calibrated on (absent in
                    directories fitted with --no-intervals or before intervals existed: they
                    forecast points only)
@@ -41,6 +43,7 @@ from tuner.models import LSTMForecaster, build_model, model_config
 from tuner.names import BASELINES
 from tuner.scaling import Scaling
 from tuner.series import SeriesIndex, key_label
+from tuner.static import StaticEncoding
 from tuner.tables import not_better_warning
 from tuner.train import EpochResult, fit, predict, predict_windows, seeded
 
@@ -83,6 +86,7 @@ class ForecastInputs:
     history: np.ndarray  # (window, columns): the last rows, in the data's units
     plan: pd.DataFrame  # known-future values at the forecast dates, in the data's units
     scaling: Scaling  # the series' own (one row): as fitted, or for a series the model never saw, its history's
+    fields: np.ndarray | None = None  # a panel's series: its id and static covariates (`tuner.static`)
     key: tuple[str, ...] = ()  # the series' id values (data.series); empty for a one-series model
     code: int | None = 0  # its series code in the fitted model; None for a series the model never saw
 
@@ -99,6 +103,8 @@ class Forecaster:
     combine: str = "mean"  # how an ensemble's forecasts are combined: mean or median
     calibration: Calibration | None = None  # residuals for prediction intervals; None: NO_INTERVALS
     series: tuple[tuple[str, ...], ...] = ((),)  # the fitted series' id values, in scaling's row order
+    encoding: StaticEncoding = StaticEncoding({}, {})  # how a series' id and static covariates are given to the networks
+    series_metrics: pd.DataFrame | None = None  # a panel's test metrics per series (`series_errors`)
 
     @property
     def params(self) -> ParamsConfig:
@@ -141,7 +147,7 @@ class Forecaster:
             networks = [load_trial_network(dataset, c, p, path) for c, p, path in zip(configs, listed, weights)]
         forecaster = cls([Member(n, p, w) for n, p, w in zip(networks, listed, windows)], dataset.scaling, config, {},
                          dataset.fitted_range(scale_on), dataset.last_date(scale_on).isoformat(), scale_on, combine,
-                         series=dataset.index.keys)
+                         series=dataset.index.keys, encoding=dataset.encoding)
         if not intervals:
             log.info("no prediction intervals: calibration skipped")
         elif weights is None:
@@ -153,6 +159,8 @@ class Forecaster:
                 "the trials' own networks (trained on the train part) on the validation part")
         test = TestForecast.of(forecaster, dataset)
         forecaster.metrics = test_metrics(test, forecaster.calibration)
+        if config.data.series:
+            forecaster.series_metrics = series_errors(test)
         if forecaster.quantiles and intervals:
             forecaster.metrics["intervals"] = quantile_interval_metrics(forecaster, dataset)
         return forecaster, test
@@ -246,7 +254,10 @@ class Forecaster:
             raise DataError(f"{where}: the model takes planned values of its known-future inputs for the "
                             f"{data.horizon} forecast date(s) {_dates_text(dates)}; missing: {'; '.join(missing)} "
                             f"(add rows for those dates after the history, with {data.target} left empty)")
-        return ForecastInputs(dates, rows[data.columns].to_numpy()[-data.window:], plan, scaling, key, code)
+        fields = None
+        if data.series:
+            fields = self.encoding.encode(rows[list(data.static)].iloc[:1], [-1 if code is None else code])[0]
+        return ForecastInputs(dates, rows[data.columns].to_numpy()[-data.window:], plan, scaling, fields, key, code)
 
     def forecast_values(self, inputs: ForecastInputs, plan: pd.DataFrame | None = None,
                         quantiles: bool = False) -> np.ndarray:
@@ -258,8 +269,8 @@ class Forecaster:
         if data.known_inputs:
             future = inputs.scaling.apply(plan[data.known_inputs].to_numpy(), list(data.known_future_columns))[None]
         history = inputs.scaling.apply(inputs.history)
-        return inputs.scaling.to_units(self.combined([predict(m.network, history[None, -m.window:], future, quantiles)
-                                                      for m in self.members]))[0]
+        return inputs.scaling.to_units(self.combined([predict(m.network, history[None, -m.window:], future, quantiles,
+                                                              inputs.fields) for m in self.members]))[0]
 
     def forecast(self, csv: Path, levels: list[float] | None = None, chosen: dict[str, str] | None = None) -> pd.DataFrame:
         """Forecast the `horizon` steps after each series' last target value in `csv`, from its last
@@ -335,7 +346,7 @@ def train_member(dataset: Dataset, config: Config, params: ParamsConfig, seed: i
                  part: str = "train+validation") -> LSTMForecaster:
     """A fresh network for `params`, trained on the windows of `part` for `params.epochs`."""
     with seeded(seed):
-        network = build_model(model_config(params.trial_params(), config.data, model_quantiles(config)))
+        network = build_model(model_config(params.trial_params(), config.data, model_quantiles(config), dataset.shape))
     fit(network, dataset.windows(part, config.data.window), None, params.lr, config.train, seed,
         epochs=params.epochs, on_epoch=lambda result: log_epoch(result, params.epochs))
     return network
@@ -362,7 +373,7 @@ def load_trial_network(dataset: Dataset, config: Config, params: ParamsConfig, w
     against the data: the trial's scaling must be the one these rows give."""
     try:
         saved = torch.load(weights, weights_only=True, map_location="cpu")
-        network = build_model(model_config(params.trial_params(), config.data, model_quantiles(config)))
+        network = build_model(model_config(params.trial_params(), config.data, model_quantiles(config), dataset.shape))
         network.load_state_dict(saved["network"])
     except (RuntimeError, KeyError, TypeError, ValueError, EOFError, OSError) as exc:
         reason = str(exc).strip().splitlines()[0]
@@ -390,6 +401,26 @@ def test_metrics(test: TestForecast, calibration: Calibration | None = None) -> 
     if calibration is not None:
         metrics["intervals"] = interval_metrics(actual, test.forecast, calibration)
     return metrics
+
+
+def series_errors(test: TestForecast) -> pd.DataFrame:
+    """Test MAE and WAPE of the model and each baseline per series, and the model's MAE over
+    seasonal-naive's (`vs_seasonal_naive`, above 1: worse), worst first; series by their id columns."""
+    dataset = test.dataset
+    windows = dataset.windows("test")
+    actual = dataset.actuals("test")
+    forecasts = {"model": test.forecast, **test.baselines}
+    frame = pd.DataFrame({"code": np.repeat(windows.series, actual.shape[1]), "actual": np.abs(actual).ravel(),
+                          **{name: np.abs(actual - values).ravel() for name, values in forecasts.items()}})
+    grouped = frame.groupby("code")
+    mae, totals = grouped[list(forecasts)].mean(), grouped["actual"].sum()
+    result = pd.DataFrame([dataset.index.keys[code] for code in mae.index], columns=list(dataset.config.series))
+    result["samples"] = grouped.size().to_numpy() // actual.shape[1]
+    for name in forecasts:
+        result[f"{name}_mae"] = mae[name].to_numpy()
+        result[f"{name}_wape"] = (100 * grouped[name].sum() / totals.where(totals > 0)).to_numpy()
+    result["vs_seasonal_naive"] = result["model_mae"] / result["seasonal_naive_mae"].where(result["seasonal_naive_mae"] > 0)
+    return result.sort_values("vs_seasonal_naive", ascending=False, na_position="last", ignore_index=True)
 
 
 def quantile_interval_metrics(forecaster: Forecaster, dataset: Dataset) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import torch
 
 from tuner import __version__
@@ -20,11 +21,13 @@ from tuner.forecaster import Forecaster, Member
 from tuner.intervals import Calibration
 from tuner.models import build_model
 from tuner.scaling import Scaling
+from tuner.static import StaticEncoding
 
 FORMAT = 2  # 2: members (ensembles); format 1 directories (one network) are still read
 READABLE = (1, FORMAT)
 FILES = ("weights.pt", "model.json", "config.json", "metrics.json")
 CALIBRATION = "calibration.json"  # optional: absent after --no-intervals or from before prediction intervals
+SERIES_METRICS = "series_metrics.csv"  # panels only
 
 
 def weights_name(index: int) -> str:
@@ -49,6 +52,7 @@ def save(forecaster: Forecaster, folder: Path) -> None:
         "columns": forecaster.config.data.columns,
         "scaler": forecaster.scaling.as_dict(),
         "series": [list(key) for key in forecaster.series],
+        "static": forecaster.encoding.as_dict(),
         "seen": forecaster.seen,
         "trained_through": forecaster.trained_through,
         "scaled_on": forecaster.scaled_on,
@@ -56,6 +60,10 @@ def save(forecaster: Forecaster, folder: Path) -> None:
     write_json(folder / "model.json", manifest)
     write_json(folder / "config.json", config_to_dict(forecaster.config))
     write_json(folder / "metrics.json", forecaster.metrics)
+    if forecaster.series_metrics is not None:
+        forecaster.series_metrics.to_csv(folder / SERIES_METRICS, index=False)
+    else:
+        (folder / SERIES_METRICS).unlink(missing_ok=True)
     if forecaster.calibration is not None:
         write_json(folder / CALIBRATION, forecaster.calibration.as_dict())
     else:
@@ -86,7 +94,16 @@ def load(folder: Path) -> Forecaster:
     return Forecaster(members, Scaling.from_dict(manifest["scaler"]), config, metrics, seen,
                       manifest.get("trained_through", ""), manifest.get("scaled_on", "train+validation"),
                       manifest.get("combine", "mean"), load_calibration(folder),
-                      tuple(tuple(key) for key in manifest.get("series", [[]])))
+                      tuple(tuple(key) for key in manifest.get("series", [[]])),
+                      StaticEncoding.from_dict(manifest.get("static", {"categories": {}, "numeric": {}})),
+                      load_series_metrics(folder))
+
+
+def load_series_metrics(folder: Path) -> pd.DataFrame | None:
+    """A panel model's per-series test metrics (series ids read as text), or None."""
+    path = folder / SERIES_METRICS
+    return pd.read_csv(path, dtype={column: str for column in json.loads(
+        (folder / "config.json").read_text(encoding="utf-8"))["data"].get("series", [])}) if path.is_file() else None
 
 
 def load_calibration(folder: Path) -> Calibration | None:

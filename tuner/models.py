@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from tuner.config import DataConfig, ModelConfig
+from tuner.config import DataConfig, ModelConfig, SeriesShape
 from tuner.names import ARCHITECTURE_PARAMS
 
 WINDOW_EPSILON = 1e-5  # added to a window's target variance, so a flat window does not divide by zero
@@ -29,8 +29,14 @@ class LSTMForecaster(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
+        self.series_embedding = nn.Embedding(config.series_count + 1, config.series_embedding) \
+            if config.series_embedding else None
+        self.static_embeddings = nn.ModuleList(nn.Embedding(levels, embedding_size(levels))
+                                               for levels in config.static_levels)
+        static_width = config.series_embedding + sum(embedding_size(levels) for levels in config.static_levels) \
+            + config.static_numeric
         self.lstm = nn.LSTM(
-            input_size=config.n_inputs + (1 if config.known_columns else 0),
+            input_size=config.n_inputs + (1 if config.known_columns else 0) + static_width,
             hidden_size=config.hidden_size,
             num_layers=config.num_layers,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
@@ -47,14 +53,17 @@ class LSTMForecaster(nn.Module):
         """(batch, window, n_inputs) -> (batch, window, hidden_size)."""
         return self.lstm(inputs)[0]
 
-    def forward(self, inputs: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, inputs: torch.Tensor, future: torch.Tensor | None = None,
+                static: torch.Tensor | None = None) -> torch.Tensor:
         """(batch, window, n_inputs) and, with known-future inputs, their planned values
         (batch, horizon, len(known_columns)) -> (batch, horizon) point forecasts, scaled like the
-        target: a quantile model's median."""
-        outputs = self.outputs(inputs, future)
+        target: a quantile model's median. `static`: each sample's series fields (`tuner.static`),
+        for a model with a series embedding or static covariates."""
+        outputs = self.outputs(inputs, future, static)
         return outputs[..., self.config.quantiles.index(0.5)] if self.config.quantiles else outputs
 
-    def outputs(self, inputs: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+    def outputs(self, inputs: torch.Tensor, future: torch.Tensor | None = None,
+                static: torch.Tensor | None = None) -> torch.Tensor:
         """As `forward`, but a quantile model gives every quantile: (batch, horizon, len(quantiles)).
 
         With `scaling = "window"`, each window's target history is normalised by its own mean and
@@ -62,7 +71,7 @@ class LSTMForecaster(nn.Module):
         instance normalisation), so a level the training rows never reached stays in range; with
         `scaling = "level"`, only the window's mean is taken off and added back."""
         if self.config.scaling == "global":
-            return self.predict(inputs, future)
+            return self.predict(inputs, future, static)
         target = inputs[:, :, -1:]
         level = target.mean(dim=1)
         spread = torch.sqrt(target.var(dim=1, unbiased=False) + WINDOW_EPSILON) if self.config.scaling == "window" \
@@ -70,11 +79,15 @@ class LSTMForecaster(nn.Module):
         normalised = torch.cat([inputs[:, :, :-1], (target - level[:, None]) / spread[:, None]], dim=2)
         if self.config.quantiles:
             level, spread = level[:, :, None], spread[:, :, None]
-        return self.predict(normalised, future) * spread + level
+        return self.predict(normalised, future, static) * spread + level
 
-    def predict(self, inputs: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
+    def predict(self, inputs: torch.Tensor, future: torch.Tensor | None, static: torch.Tensor | None) -> torch.Tensor:
         """The head's forecast from the (normalised) window, plus the linear skip's; quantiles in order."""
-        forecast = self.head(self.encode(self.sequence(inputs, future))[:, -1])
+        sequence = self.sequence(inputs, future)
+        described = self.describe(static)
+        if described is not None:  # the series' fields beside every step's inputs
+            sequence = torch.cat([sequence, described[:, None].expand(-1, sequence.shape[1], -1)], dim=2)
+        forecast = self.head(self.encode(sequence)[:, -1])
         if self.config.quantiles:
             forecast = ordered(forecast.view(len(inputs), self.config.horizon, self.outputs_per_step),
                                self.config.quantiles.index(0.5))
@@ -82,6 +95,20 @@ class LSTMForecaster(nn.Module):
             return forecast
         skip = self.skip(inputs[:, :, -1])
         return forecast + (skip[:, :, None] if self.config.quantiles else skip)
+
+    def describe(self, static: torch.Tensor | None) -> torch.Tensor | None:
+        """(batch, fields) series fields -> (batch, static width): the series embedding, each
+        categorical column's embedding and the numeric columns; None for a model without them."""
+        config = self.config
+        if not (config.series_embedding or config.static_levels or config.static_numeric):
+            return None
+        if static is None:
+            raise ValueError("this model takes each sample's series fields (series id, static covariates)")
+        parts = [] if self.series_embedding is None else [self.series_embedding(static[:, 0].long())]
+        parts += [embedding(static[:, 1 + i].long()) for i, embedding in enumerate(self.static_embeddings)]
+        first_numeric = 1 + len(config.static_levels)
+        parts.append(static[:, first_numeric : first_numeric + config.static_numeric])
+        return torch.cat(parts, dim=1)
 
     def sequence(self, inputs: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
         """The window, followed by the forecast steps when the model takes known-future inputs."""
@@ -119,6 +146,11 @@ class LSTMTransformerForecaster(LSTMForecaster):
         return self.encoder(super().encode(inputs))
 
 
+def embedding_size(levels: int) -> int:
+    """An embedding's width for a column of `levels` categories (fast.ai's rule of thumb, at most 16)."""
+    return min(16, round(1.6 * levels**0.56))
+
+
 def ordered(raw: torch.Tensor, median: int) -> torch.Tensor:
     """(..., quantiles) raw outputs -> increasing quantiles: the median output as it is, and each
     further quantile a positive step (softplus) above or below its neighbour, so they never cross."""
@@ -134,14 +166,16 @@ MODEL_CLASSES: dict[str, type[LSTMForecaster]] = {
 }
 
 
-def model_config(params: dict[str, Any], data: DataConfig, quantiles: tuple[float, ...] = ()) -> ModelConfig:
-    """The architecture that a trial's parameters describe, sized for `data`; `quantiles` for a
-    quantile model (`config.model_quantiles`)."""
+def model_config(params: dict[str, Any], data: DataConfig, quantiles: tuple[float, ...] = (),
+                 series: SeriesShape = SeriesShape()) -> ModelConfig:
+    """The architecture that a trial's parameters describe, sized for `data` and its series;
+    `quantiles` for a quantile model (`config.model_quantiles`)."""
     architecture = {key: params[key] for key in ARCHITECTURE_PARAMS if key in params}
     return ModelConfig(kind=params["model"], n_inputs=len(data.columns), horizon=data.horizon,
                        known_columns=data.known_future_columns, scaling=params.get("scaling") or data.scaling,
                        window=params.get("window") or data.window, quantiles=tuple(quantiles),
-                       **architecture)
+                       series_count=series.count if params.get("series_embedding") else 0,
+                       static_levels=series.static_levels, static_numeric=series.static_numeric, **architecture)
 
 
 def build_model(config: ModelConfig) -> LSTMForecaster:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 MODEL_TYPES = ("lstm", "lstm_transformer")
 MODEL_LABELS = {"lstm": "LSTM", "lstm_transformer": "LSTM+Transformer"}
-ARCHITECTURE_PARAMS = ("hidden_size", "num_layers", "dropout", "num_heads", "ff_size", "linear_skip")
+ARCHITECTURE_PARAMS = ("hidden_size", "num_layers", "dropout", "num_heads", "ff_size", "linear_skip", "series_embedding")
 TRANSFORMER_PARAMS = ("num_heads", "ff_size")  # sampled for lstm_transformer only
 SETTING_PARAMS = ("window", "scaling", "loss")  # searched only when search.<name> lists choices; else the setting
 PARAMS = ("model", "hidden_size", "num_layers", "dropout", "lr", *TRANSFORMER_PARAMS, "linear_skip",
-          *SETTING_PARAMS)  # Optuna's names
+          "series_embedding", *SETTING_PARAMS)  # Optuna's names
 
 SCALINGS = ("window", "level", "global")  # data.scaling: on top of the global scaler, each window's target history
 # standardised by its own mean and spread (window), only shifted by its own mean (level), or neither (global)

@@ -38,13 +38,14 @@ HISTORY_WINDOWS = 3  # `predict --plot` shows this many model windows of history
 
 
 def lines_on_test_part(test: TestForecast) -> Lines:
-    """Actual, model and baseline values on the test part, at the first forecast step of each sample."""
+    """Actual, model and baseline values on the test part, at the first forecast step of each
+    sample; a panel's summed over its series, date by date."""
     dataset = test.dataset
     dates = dataset.dates[dataset.windows("test").target_rows]
     lines = {"actual": dataset.actuals("test")[:, 0], "model": test.forecast[:, 0]}
     for name, values in test.baselines.items():
         lines[display_name(name)] = values[:, 0]
-    return {label: pd.Series(values, index=dates) for label, values in lines.items()}
+    return {label: pd.Series(values, index=dates).groupby(level=0).sum() for label, values in lines.items()}
 
 
 def prediction_lines(data: DataConfig, csv: Path, forecast: pd.DataFrame) -> Lines:

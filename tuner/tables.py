@@ -7,7 +7,7 @@ from typing import Any
 
 from tuner.names import PARAMS, display_name
 
-TABLE_METRICS = ("mae", "rmse", "mape")  # the columns of `metrics_table`; every metric is in the JSON outputs
+TABLE_METRICS = ("mae", "rmse", "mape", "wape")  # the columns of `metrics_table`; every metric is in the JSON outputs
 
 
 def format_value(value: Any) -> str:
@@ -22,12 +22,12 @@ def params_text(params: dict[str, Any], keys: tuple[str, ...] = PARAMS) -> str:
 
 
 def metrics_table(rows: dict[str, dict[str, float]], prefix: str = "val_") -> list[str]:
-    """Aligned lines: one row per forecaster, columns MAE, RMSE, MAPE (keys `prefix` + name)."""
+    """Aligned lines: one row per forecaster, columns MAE, RMSE, MAPE, WAPE (keys `prefix` + name)."""
     width = max(len(name) for name in rows)
-    lines = [f"  {'':<{width}}  {'MAE':>10}  {'RMSE':>10}  {'MAPE':>8}"]
+    lines = [f"  {'':<{width}}  {'MAE':>10}  {'RMSE':>10}  {'MAPE':>8}  {'WAPE':>8}"]
     for name, metrics in rows.items():
-        mae, rmse, mape = (metrics.get(f"{prefix}{m}", float("nan")) for m in TABLE_METRICS)
-        lines.append(f"  {name:<{width}}  {mae:>10.2f}  {rmse:>10.2f}  {mape:>7.2f}%")
+        mae, rmse, mape, wape = (metrics.get(f"{prefix}{m}", float("nan")) for m in TABLE_METRICS)
+        lines.append(f"  {name:<{width}}  {mae:>10.2f}  {rmse:>10.2f}  {mape:>7.2f}%  {wape:>7.2f}%")
     return lines
 
 

@@ -77,10 +77,12 @@ def seeded(seed: int) -> Iterator[None]:
 
 
 def predict(model: nn.Module, inputs: np.ndarray | torch.Tensor, future: np.ndarray | None = None,
-            quantiles: bool = False) -> np.ndarray:
-    """Scaled forecasts for a batch of windows (and their known-future values), in evaluation
-    mode: (samples, horizon), or with `quantiles` a quantile model's (samples, horizon, quantiles)."""
-    chunks = ((inputs[i : i + PREDICT_BATCH], None if future is None else future[i : i + PREDICT_BATCH])
+            quantiles: bool = False, fields: np.ndarray | None = None) -> np.ndarray:
+    """Scaled forecasts for windows of one series (with their known-future values and the
+    series' fields), in evaluation mode: (samples, horizon), or with `quantiles` a quantile
+    model's (samples, horizon, quantiles)."""
+    fields = None if fields is None else np.repeat(fields[None], min(len(inputs), PREDICT_BATCH), axis=0)
+    chunks = ((inputs[i : i + PREDICT_BATCH], None if future is None else future[i : i + PREDICT_BATCH], fields)
               for i in range(0, len(inputs), PREDICT_BATCH))
     return _predict_chunks(model, chunks, quantiles)
 
@@ -90,14 +92,15 @@ def predict_windows(model: nn.Module, windows: Windows, quantiles: bool = False)
     return _predict_chunks(model, windows.batches(PREDICT_BATCH), quantiles)
 
 
-def _predict_chunks(model: nn.Module, chunks: Iterable[tuple[np.ndarray, np.ndarray | None]],
+def _predict_chunks(model: nn.Module, chunks: Iterable[tuple[np.ndarray, np.ndarray | None, np.ndarray | None]],
                     quantiles: bool) -> np.ndarray:
     device = next(model.parameters()).device
     forward = model.outputs if quantiles else model
     model.eval()
     with torch.inference_mode():
-        parts = [forward(torch.as_tensor(inputs).to(device), None if future is None else torch.as_tensor(future).to(device)).cpu()
-                 for inputs, future in chunks]
+        parts = [forward(*(None if part is None else torch.as_tensor(part[: len(inputs)]).to(device)
+                           for part in (inputs, future, fields))).cpu()
+                 for inputs, future, fields in chunks]
     return torch.cat(parts).numpy()
 
 
@@ -112,15 +115,18 @@ class WindowTensors:
         known = list(windows.known_columns)
         self.future = scaled[:, known].unfold(0, windows.horizon, 1).transpose(1, 2) if known else None
         self.rows = torch.as_tensor(windows.target_rows, device=device)
+        self.series = torch.as_tensor(windows.series, device=device)
+        self.fields = None if windows.fields is None else torch.as_tensor(windows.fields, device=device)
         self.window = windows.window
 
     def __len__(self) -> int:
         return len(self.rows)
 
-    def batch(self, samples: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Inputs, targets and known-future values of the samples at positions `samples`."""
+    def batch(self, samples: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Inputs, targets, known-future values and series fields of the samples at positions `samples`."""
         rows = self.rows[samples]
-        return self.inputs[rows - self.window], self.targets[rows], None if self.future is None else self.future[rows]
+        return (self.inputs[rows - self.window], self.targets[rows], None if self.future is None else self.future[rows],
+                None if self.fields is None else self.fields[self.series[samples]])
 
 
 def epoch_samples(count: int, per_epoch: int, generator: torch.Generator) -> torch.Tensor:
@@ -174,10 +180,10 @@ def _fit(model: nn.Module, train: Windows, validation: Windows | None, lr: float
         total = torch.zeros((), device=device)
         order_of_samples = epoch_samples(len(train), config.samples_per_epoch, order)
         for batch in order_of_samples.split(config.batch_size):
-            inputs, targets, future = samples.batch(batch.to(device))
+            inputs, targets, future, fields = samples.batch(batch.to(device))
             optimizer.zero_grad(set_to_none=True)
             with autocast(device, config.precision):
-                output = forward(inputs, future)
+                output = forward(inputs, future, fields)
             loss = loss_fn(output.float(), targets)
             loss.backward()
             nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)

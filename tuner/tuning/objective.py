@@ -68,8 +68,9 @@ class Objective:
             trial.set_user_attr("run", self.run_id)  # the `tuner tune` command that ran it
         params = suggest_params(trial, self.config.search)
         config = with_params(self.config, params)
+        shape = self.evaluator.folds[-1].shape
         trial.set_user_attr("n_params", count_parameters(build_model(model_config(params, config.data,
-                                                                                  model_quantiles(config)))))
+                                                                                  model_quantiles(config), shape))))
         metric = self.config.study.metric
         per_fold = self.config.study.pruner == "wilcoxon"
         several = len(self.evaluator.folds) > 1

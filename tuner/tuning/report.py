@@ -313,7 +313,26 @@ def forecast_section(model_dir: Path) -> Section:
     warning = forecaster.baseline_warning()
     note = f'<p class="warning">{escape(warning)}</p>' if warning else ""
     return Section("forecast", "Forecast vs actual (test part)", table + note + intervals_html(forecaster.metrics)
-                   + chart(fig))
+                   + worst_series_html(forecaster) + chart(fig))
+
+
+WORST_SERIES = 10
+
+
+def worst_series_html(forecaster: Any) -> str:
+    """A panel model's series where it does worst against seasonal-naive (test MAE ratio)."""
+    per_series = forecaster.series_metrics
+    if per_series is None:
+        return ""
+    columns = list(forecaster.config.data.series)
+    rows = [[escape(", ".join(str(row[c]) for c in columns)), metric_cell(row["model_mae"]),
+             metric_cell(row["seasonal_naive_mae"]), f"{row['vs_seasonal_naive']:.2f}", metric_cell(row["model_wape"])]
+            for _, row in per_series.head(WORST_SERIES).iterrows()]
+    worse = int((per_series["vs_seasonal_naive"] > 1).sum())
+    return (f"<h3>The {min(WORST_SERIES, len(per_series))} series where the model does worst against seasonal-naive</h3>"
+            + html_table([escape(", ".join(columns)), "model MAE", "seasonal-naive MAE", "ratio", "model WAPE %"], rows)
+            + f"<p>The model is worse than seasonal-naive on {worse} of {len(per_series)} series "
+              "(all series: series_metrics.csv in the model directory).</p>")
 
 
 def intervals_html(metrics: dict[str, Any]) -> str:

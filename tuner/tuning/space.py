@@ -12,7 +12,7 @@ from tuner.names import SETTING_PARAMS
 
 def suggest_params(trial: optuna.Trial, space: SearchConfig) -> dict[str, Any]:
     """Sample one configuration; `num_heads` and `ff_size` exist only for `lstm_transformer`, and
-    `linear_skip`, `window`, `scaling` and `loss` only where the search lists choices of them."""
+    `linear_skip`, `series_embedding`, `window`, `scaling` and `loss` only where the search lists choices of them."""
     params: dict[str, Any] = {
         "model": trial.suggest_categorical("model", list(space.models)),
         "hidden_size": trial.suggest_categorical("hidden_size", list(space.hidden_size)),
@@ -25,6 +25,8 @@ def suggest_params(trial: optuna.Trial, space: SearchConfig) -> dict[str, Any]:
         params["ff_size"] = trial.suggest_categorical("ff_size", list(space.ff_size))
     if space.linear_skip:
         params["linear_skip"] = trial.suggest_categorical("linear_skip", list(space.linear_skip))
+    if space.series_embedding:
+        params["series_embedding"] = trial.suggest_categorical("series_embedding", list(space.series_embedding))
     for name in SETTING_PARAMS:  # data.window, data.scaling, train.loss, where search.<name> lists choices
         if getattr(space, name):
             params[name] = trial.suggest_categorical(name, list(getattr(space, name)))
