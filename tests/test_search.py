@@ -69,7 +69,7 @@ def test_diverging_trial_fails_with_its_reason_and_the_study_goes_on(setup):
     config, dataset = setup
     train = dataset.windows("train")
     broken = copy.copy(dataset)
-    broken._windows = {**dataset._windows, ("train", config.data.window): replace(train, inputs=train.inputs * np.nan)}
+    broken._windows = {**dataset._windows, ("train", config.data.window): replace(train, scaled=train.scaled * np.nan)}
     objectives = [Objective(config, [broken]), Objective(config, [dataset])]
     study = optuna.create_study()
     study.optimize(lambda trial: objectives[trial.number](trial), n_trials=2, catch=(TrainingDiverged,))

@@ -181,6 +181,9 @@ class SeriesShape:
     static_numeric: int = 0
 
 
+ONE_SERIES = SeriesShape()
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     """Architecture of one forecaster; `models.model_config` builds it from a trial's parameters."""

@@ -63,9 +63,12 @@ def load_with_plan(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
         has_target = ~raw[config.target].str.strip().isin(EMPTY_CELLS).to_numpy()
         # planned: no target value on this row or any later row of its series
         planned = ~pd.Series(has_target[::-1]).groupby(codes[::-1]).cummax().to_numpy()[::-1]
-    if planned.all() or (config.series and np.bincount(codes, weights=~planned).min() == 0):
-        where = "" if not config.series else f"series {_series_of(raw, config, planned & ~_later(planned, codes))}: "
-        raise DataError(f"{config.path}: {where}column {config.target}: no row has a value; the history comes first, "
+    if config.series and np.bincount(codes, weights=~planned).min() == 0:
+        strangers = _series_of(raw, config, planned & ~_later(planned, codes) & ~_has_history(planned, codes))
+        raise DataError(f"{config.path}: plan rows for series without history in the file: {strangers} (each series "
+                        f"needs rows with {config.target} before its plan rows)")
+    if planned.all():
+        raise DataError(f"{config.path}: column {config.target}: no row has a value; the history comes first, "
                         "then rows for the forecast dates with the target left empty")
     if planned.any():
         log.info("%s: %d row(s) after the last %s value are read as plans, not history",
@@ -75,6 +78,11 @@ def load_with_plan(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
         calendar = calendar_frame(pd.DatetimeIndex(history.index), config)
         history[calendar.columns] = calendar.to_numpy()
     return history, _read_plan(raw[planned], config)
+
+
+def _has_history(planned: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """True on every row of a series that has at least one history row."""
+    return pd.Series(~planned).groupby(codes).transform("any").to_numpy()
 
 
 def _later(planned: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -216,7 +224,7 @@ def _fill(frame: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
     if config.fill_missing == "ffill":
         filled = frame[numeric].ffill() if by_series is None else by_series[numeric].ffill()
     else:
-        interpolate = lambda part: part.interpolate(method="time", limit_direction="both")  # noqa: E731
+        interpolate = lambda part: part.interpolate(method="time", limit_direction="both")
         filled = interpolate(frame[numeric]) if by_series is None else by_series[numeric].transform(interpolate)
     leading = filled.columns[filled.isna().any()].tolist()
     if leading:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +42,7 @@ from tuner.metrics import errors_by_step, forecast_errors, quantile_pairs
 from tuner.models import LSTMForecaster, build_model, model_config
 from tuner.names import BASELINES
 from tuner.scaling import Scaling
-from tuner.series import SeriesIndex, key_label
+from tuner.series import SeriesIndex
 from tuner.static import StaticEncoding
 from tuner.tables import not_better_warning
 from tuner.train import EpochResult, fit, predict, predict_windows, seeded
@@ -103,7 +103,7 @@ class Forecaster:
     combine: str = "mean"  # how an ensemble's forecasts are combined: mean or median
     calibration: Calibration | None = None  # residuals for prediction intervals; None: NO_INTERVALS
     series: tuple[tuple[str, ...], ...] = ((),)  # the fitted series' id values, in scaling's row order
-    encoding: StaticEncoding = StaticEncoding({}, {})  # how a series' id and static covariates are given to the networks
+    encoding: StaticEncoding = field(default_factory=lambda: StaticEncoding({}, {}))  # how a series' id and static covariates are given to the networks
     series_metrics: pd.DataFrame | None = None  # a panel's test metrics per series (`series_errors`)
 
     @property
@@ -155,8 +155,8 @@ class Forecaster:
             forecaster.calibration = refit_calibration(forecaster, folds, configs, seed)
         else:
             forecaster.calibration = Calibration(
-                dataset.actuals("validation") - forecaster.forecast_part(dataset, "validation"),
-                "the trials' own networks (trained on the train part) on the validation part")
+                validation_residuals(dataset, forecaster.forecast_part(dataset, "validation")),
+                "the trials' own networks (trained on the train part) on the validation part", bool(config.data.series))
         test = TestForecast.of(forecaster, dataset)
         forecaster.metrics = test_metrics(test, forecaster.calibration)
         if config.data.series:
@@ -212,7 +212,6 @@ class Forecaster:
         `chosen`: only the series with these id values (`--series`)."""
         data = replace(self.config.data, path=csv)
         frame, plan = load_with_plan(data)
-        check_plan_series(frame, plan, data)
         if chosen:
             frame = chosen_series(frame, chosen, data)
         index = SeriesIndex.of(frame, data.series)
@@ -227,7 +226,7 @@ class Forecaster:
             known = fitted.code(key)
             scaling = (Scaling(self.scaling.mean[known : known + 1], self.scaling.scale[known : known + 1])
                        if known is not None else Scaling.fit(rows[data.columns].to_numpy()))
-            series_plan = plan[(plan[list(data.series)] == key).all(axis=1)] if data.series else plan
+            series_plan = plan[(plan[list(data.series)].to_numpy() == np.array(key)).all(axis=1)] if data.series else plan
             inputs.append(self.series_inputs(rows, series_plan, data, where, scaling, key, known))
         return inputs
 
@@ -291,7 +290,7 @@ class Forecaster:
                 pair = self.quantile_pair(level)
                 low, high = outputs[:, pair[0]], outputs[:, pair[1]]
             else:
-                low, high = self.intervals().bounds(values, level)
+                low, high = self.intervals().bounds(values, level, inputs.scaling.scale[0, -1])
             result[f"{data.target}_lo_{level_name(level)}"] = low
             result[f"{data.target}_hi_{level_name(level)}"] = high
         return result
@@ -363,9 +362,20 @@ def refit_calibration(forecaster: Forecaster, folds: list[Dataset], configs: lis
         members = [Member(train_member(fold, c, m.params, seed, part="train"), m.params, m.window)
                    for c, m in zip(configs, forecaster.members)]
         held_out = replace(forecaster, members=members, scaling=fold.scaling)
-        residuals.append(fold.actuals("validation") - held_out.forecast_part(fold, "validation"))
+        residuals.append(validation_residuals(fold, held_out.forecast_part(fold, "validation")))
     return Calibration(np.concatenate(residuals), "the same recipe trained on the rows before each validation part, "
-                       "forecasting that part")
+                       "forecasting that part", bool(forecaster.config.data.series))
+
+
+def validation_residuals(dataset: Dataset, forecast: np.ndarray) -> np.ndarray:
+    """Actual - forecast on the validation part; a panel's over each sample's series target scale."""
+    residuals = dataset.actuals("validation") - forecast
+    return residuals / series_scale(dataset, "validation") if dataset.config.series else residuals
+
+
+def series_scale(dataset: Dataset, part: str) -> np.ndarray:
+    """(samples, 1): the target scale of each sample's series in `part`."""
+    return dataset.scaling.scale[dataset.windows(part).series, -1][:, None]
 
 
 def load_trial_network(dataset: Dataset, config: Config, params: ParamsConfig, weights: Path) -> LSTMForecaster:
@@ -399,7 +409,8 @@ def test_metrics(test: TestForecast, calibration: Calibration | None = None) -> 
     if test.dataset.config.horizon > 1:
         metrics["by_step"] = {name: errors_by_step(actual, values, prefix="test_") for name, values in forecasts.items()}
     if calibration is not None:
-        metrics["intervals"] = interval_metrics(actual, test.forecast, calibration)
+        metrics["intervals"] = interval_metrics(actual, test.forecast, calibration,
+                                                scale=series_scale(test.dataset, "test"))
     return metrics
 
 
@@ -433,19 +444,6 @@ def quantile_interval_metrics(forecaster: Forecaster, dataset: Dataset) -> dict[
 
 def log_epoch(result: EpochResult, epochs: int) -> None:
     log.info("fit epoch %d/%d: train loss %.4f", result.epoch + 1, epochs, result.train_loss)
-
-
-def check_plan_series(history: pd.DataFrame, plan: pd.DataFrame, data: DataConfig) -> None:
-    """Plan rows must belong to a series with history in the same file."""
-    if not data.series or plan.empty:
-        return
-    known = set(history[list(data.series)].itertuples(index=False, name=None))
-    strangers = [key for key in dict.fromkeys(plan[list(data.series)].itertuples(index=False, name=None))
-                 if key not in known]
-    if strangers:
-        raise DataError(f"{data.path}: plan rows for series without history in the file: "
-                        f"{'; '.join(key_label(data.series, key) for key in strangers[:5])}"
-                        f"{f' and {len(strangers) - 5} more' if len(strangers) > 5 else ''}")
 
 
 def chosen_series(frame: pd.DataFrame, chosen: dict[str, str], data: DataConfig) -> pd.DataFrame:

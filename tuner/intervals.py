@@ -7,6 +7,11 @@ ceil((n + 1) * L)-th smallest |residual| of step h among its n samples: the spli
 quantile, which covers at least L of new samples whenever their residuals are exchangeable
 with the calibration ones. Totals over the forecast dates (what-if) take the same quantile of
 the residuals of the sums, not a sum of per-date quantiles.
+
+A panel's residuals are kept in units of each series' own target scale (its scaler's standard
+deviation) and mapped back with the scale of the series forecast, so that a small seller's
+interval is not as wide as a large one's: the conformal guarantee then holds for the
+scale-normalised residuals (locally weighted split-conformal).
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ DEFAULT_LEVELS = (80.0, 95.0)  # % levels scored on the test part by `tuner fit`
 
 @dataclass(frozen=True)
 class Calibration:
-    residuals: np.ndarray  # (samples, horizon): actual - forecast, in the target's units
+    residuals: np.ndarray  # (samples, horizon): actual - forecast, in the target's units (per_series: over its scale)
     source: str  # where they come from, in words
+    per_series: bool = False  # a panel's: each residual divided by its series' target scale
 
     @property
     def samples(self) -> int:
@@ -35,13 +41,16 @@ class Calibration:
         """(horizon,): the interval's half width at each forecast step for `level` %."""
         return conformal_quantile(np.abs(self.residuals), level)
 
-    def sum_half_width(self, level: float) -> float:
-        """The half width of the interval for the sum of the horizon's forecasts at `level` %."""
-        return float(conformal_quantile(np.abs(self.residuals.sum(axis=1, keepdims=True)), level)[0])
+    def sum_half_width(self, level: float, scale: float = 1.0) -> float:
+        """The half width of the interval for the sum of the horizon's forecasts at `level` %, for a
+        series of target scale `scale` (used by a panel's calibration only)."""
+        half = float(conformal_quantile(np.abs(self.residuals.sum(axis=1, keepdims=True)), level)[0])
+        return half * scale if self.per_series else half
 
-    def bounds(self, forecast: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-        """Lower and upper bounds around `forecast` (..., horizon) at `level` %."""
-        half = self.half_widths(level)
+    def bounds(self, forecast: np.ndarray, level: float, scale: np.ndarray | float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper bounds around `forecast` (..., horizon) at `level` %; `scale`: the target
+        scale of each forecast's series, (samples, 1) or one for all (used by a panel's calibration only)."""
+        half = self.half_widths(level) * (scale if self.per_series else 1.0)
         return forecast - half, forecast + half
 
     def supports(self, level: float) -> bool:
@@ -50,11 +59,12 @@ class Calibration:
         return math.ceil((self.samples + 1) * level / 100) <= self.samples
 
     def as_dict(self) -> dict[str, Any]:
-        return {"method": "split-conformal", "source": self.source, "residuals": self.residuals.tolist()}
+        return {"method": "split-conformal", "source": self.source, "per_series": self.per_series,
+                "residuals": self.residuals.tolist()}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibration:
-        return cls(np.asarray(data["residuals"], dtype=np.float64), data["source"])
+        return cls(np.asarray(data["residuals"], dtype=np.float64), data["source"], data.get("per_series", False))
 
 
 def conformal_quantile(scores: np.ndarray, level: float) -> np.ndarray:
@@ -87,9 +97,10 @@ def level_name(level: float) -> str:
 
 
 def interval_metrics(actual: np.ndarray, forecast: np.ndarray, calibration: Calibration,
-                     levels: tuple[float, ...] = DEFAULT_LEVELS) -> dict[str, Any]:
-    """Coverage and mean width of each level's split-conformal intervals around `forecast`."""
-    return interval_scores(actual, {level: calibration.bounds(forecast, level) for level in levels},
+                     levels: tuple[float, ...] = DEFAULT_LEVELS, scale: np.ndarray | float = 1.0) -> dict[str, Any]:
+    """Coverage and mean width of each level's split-conformal intervals around `forecast`;
+    `scale`: each sample's series target scale, (samples, 1), for a panel's calibration."""
+    return interval_scores(actual, {level: calibration.bounds(forecast, level, scale) for level in levels},
                            method="split-conformal", source=calibration.source,
                            calibration_samples=calibration.samples)
 

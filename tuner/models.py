@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from tuner.config import DataConfig, ModelConfig, SeriesShape
+from tuner.config import ONE_SERIES, DataConfig, ModelConfig, SeriesShape
 from tuner.names import ARCHITECTURE_PARAMS
 
 WINDOW_EPSILON = 1e-5  # added to a window's target variance, so a flat window does not divide by zero
@@ -167,7 +167,7 @@ MODEL_CLASSES: dict[str, type[LSTMForecaster]] = {
 
 
 def model_config(params: dict[str, Any], data: DataConfig, quantiles: tuple[float, ...] = (),
-                 series: SeriesShape = SeriesShape()) -> ModelConfig:
+                 series: SeriesShape = ONE_SERIES) -> ModelConfig:
     """The architecture that a trial's parameters describe, sized for `data` and its series;
     `quantiles` for a quantile model (`config.model_quantiles`)."""
     architecture = {key: params[key] for key in ARCHITECTURE_PARAMS if key in params}
