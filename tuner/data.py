@@ -9,7 +9,8 @@ its `Scaling` on the training rows only and cuts model windows as strided views 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,22 +50,22 @@ def load_with_plan(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     The plan is indexed by date, with NaN where a planned value is empty (and, for a panel,
     its series columns).
     """
-    raw = _read_csv(config.path, config.max_file_mb)
-    raw.columns = [str(c).strip() for c in raw.columns]
+    raw, header = _read_csv(config.path, config.max_file_mb,
+                            [config.date_column, *config.series, *config.static, *config.file_columns], config.file_columns)
     missing = [c for c in [*config.series, *config.static] if c not in raw.columns]
     if missing:
         raise DataError(f"{config.path}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-                        f"(data.series / data.static; the file has {', '.join(raw.columns)})")
+                        f"(data.series / data.static; the file has {', '.join(header)})")
     for column in [*config.series, *config.static]:
-        raw[column] = raw[column].str.strip()
+        raw[column] = _per_value(raw[column], lambda values: values.str.strip())
     codes = raw.groupby(list(config.series), sort=True).ngroup().to_numpy() if config.series else np.zeros(len(raw), int)
     planned = np.zeros(len(raw), dtype=bool)
     if config.target in raw.columns:
-        has_target = ~raw[config.target].str.strip().isin(EMPTY_CELLS).to_numpy()
+        has_target = ~_empty(raw[config.target]).to_numpy()
         # planned: no target value on this row or any later row of its series
         planned = ~pd.Series(has_target[::-1]).groupby(codes[::-1]).cummax().to_numpy()[::-1]
     if config.series and np.bincount(codes, weights=~planned).min() == 0:
-        strangers = _series_of(raw, config, planned & ~_later(planned, codes) & ~_has_history(planned, codes))
+        strangers = _series_of(raw, config, ~_has_history(planned, codes))
         raise DataError(f"{config.path}: plan rows for series without history in the file: {strangers} (each series "
                         f"needs rows with {config.target} before its plan rows)")
     if planned.all():
@@ -73,7 +74,8 @@ def load_with_plan(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
     if planned.any():
         log.info("%s: %d row(s) after the last %s value are read as plans, not history",
                  config.path, planned.sum(), config.target)
-    history = resample(_validate(raw[~planned].copy(), config, codes[~planned]), config)
+    history = raw[~planned].copy() if planned.any() else raw
+    history = resample(_validate(history, config, codes[~planned], header), config)
     if config.calendar_columns:
         calendar = calendar_frame(pd.DatetimeIndex(history.index), config)
         history[calendar.columns] = calendar.to_numpy()
@@ -83,11 +85,6 @@ def load_with_plan(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _has_history(planned: np.ndarray, codes: np.ndarray) -> np.ndarray:
     """True on every row of a series that has at least one history row."""
     return pd.Series(~planned).groupby(codes).transform("any").to_numpy()
-
-
-def _later(planned: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """True where an earlier row of the same series is also planned (so each series' first plan row is False)."""
-    return pd.Series(planned).groupby(codes).shift(1, fill_value=False).to_numpy()
 
 
 def _series_of(raw: pd.DataFrame, config: DataConfig, mask: np.ndarray) -> str:
@@ -102,14 +99,13 @@ def _read_plan(raw: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
     """Dates and known-future values of the plan rows (and their series); bad cells are named by
     row. Their columns exist: the history's check has passed."""
     problems = []
-    dates = pd.to_datetime(raw[config.date_column].str.strip(), errors="coerce", format="mixed")
+    dates = _dates(raw[config.date_column])
     if dates.isna().any():
         problems.append(f"column {config.date_column}: unparseable dates at {_rows(dates.isna(), raw.index)}")
     values = {column: raw[column].to_numpy() for column in config.series}
     for column in config.known_future:
-        text = raw[column].str.strip()
-        numbers = pd.to_numeric(text, errors="coerce")
-        bad = numbers.isna() & ~text.isin(EMPTY_CELLS) | np.isinf(numbers)
+        numbers, bad = _numbers(raw[column])
+        bad = bad | np.isinf(numbers)
         if bad.any():
             problems.append(f"column {column}: non-numeric planned values at {_rows(bad, raw.index)}")
         values[column] = numbers.to_numpy(dtype=np.float64)
@@ -118,7 +114,44 @@ def _read_plan(raw: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
     return pd.DataFrame(values, index=pd.DatetimeIndex(dates, name=config.date_column))
 
 
-def _read_csv(path: Path, max_mb: float) -> pd.DataFrame:
+def _per_value(column: pd.Series, convert: Callable[[pd.Series], pd.Series]) -> pd.Series:
+    """`convert` applied to each distinct value of a text column once (a panel repeats its ids and
+    dates many times), then spread back over the rows."""
+    codes, values = pd.factorize(column)
+    return pd.Series(convert(pd.Series(values)).to_numpy().take(codes), index=column.index)
+
+
+def _empty(column: pd.Series) -> pd.Series:
+    """Empty cells of a column read as text or as numbers (`_read_csv`)."""
+    return column.isna() if column.dtype.kind == "f" else column.str.strip().isin(EMPTY_CELLS)
+
+
+def _numbers(column: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """A column's values as floats (NaN where empty or not a number), and where it held text that is
+    not a number."""
+    if column.dtype.kind == "f":
+        return column, pd.Series(False, index=column.index)
+    numbers = pd.to_numeric(column.str.strip(), errors="coerce")
+    return numbers, numbers.isna() & ~_empty(column)
+
+
+def _dates(column: pd.Series) -> pd.Series:
+    """Dates parsed as ISO 8601 (fast), the rest in any format pandas recognises; NaT where none fits."""
+    def parse(values: pd.Series) -> pd.Series:
+        text = values.str.strip()
+        dates = pd.to_datetime(text, errors="coerce", format="ISO8601")
+        other = dates.isna()
+        if other.any():
+            dates[other] = pd.to_datetime(text[other], errors="coerce", format="mixed")
+        return dates
+
+    return _per_value(column, parse)
+
+
+def _read_csv(path: Path, max_mb: float, columns: list[str], numeric: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """The file's `columns` (those it has; others are not read) as text, its `numeric` columns read
+    straight as floats when every cell is a number or empty (the usual case: fast and compact),
+    else as text, so that each bad cell can be named; and the names of all the file's columns."""
     if not path.is_file():
         raise DataError(f"{path}: data file not found (set data.path, relative to the config file)")
     size_mb = path.stat().st_size / 2**20
@@ -126,7 +159,16 @@ def _read_csv(path: Path, max_mb: float) -> pd.DataFrame:
         raise DataError(f"{path}: {size_mb:.3g} MB is over data.max_file_mb = {max_mb:g}; "
                         "aggregate it first or raise data.max_file_mb if the machine has the memory")
     try:
-        raw = pd.read_csv(path, dtype=str, keep_default_na=False, skipinitialspace=True)
+        found = pd.read_csv(path, nrows=0, skipinitialspace=True).columns
+        header = [str(c).strip() for c in found]
+        wanted = [original for original, name in zip(found, header) if name in columns] or None
+        numbers = [original for original, name in zip(found, header) if name in numeric]
+        try:
+            raw = pd.read_csv(path, usecols=wanted, dtype=defaultdict(lambda: str, dict.fromkeys(numbers, "float64")),
+                              keep_default_na=False, na_values=dict.fromkeys(numbers, EMPTY_CELLS),
+                              skipinitialspace=True)
+        except ValueError:  # a cell that is not a number: read as text, to name it
+            raw = pd.read_csv(path, usecols=wanted, dtype=str, keep_default_na=False, skipinitialspace=True)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the file is empty; expected a CSV with a header row") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as exc:
@@ -134,7 +176,8 @@ def _read_csv(path: Path, max_mb: float) -> pd.DataFrame:
         raise DataError(f"{path}: not a readable CSV file ({reason})") from None
     if raw.empty:
         raise DataError(f"{path}: the file has a header but no data rows")
-    return raw
+    raw.columns = [str(c).strip() for c in raw.columns]
+    return raw, header
 
 
 def _rows(mask: pd.Series | np.ndarray, positions: pd.Index | None = None) -> str:
@@ -147,7 +190,7 @@ def _rows(mask: pd.Series | np.ndarray, positions: pd.Index | None = None) -> st
     return f"row{'s' if len(rows) > 1 else ''} {listed}{more}"
 
 
-def _validate(raw: pd.DataFrame, config: DataConfig, codes: np.ndarray) -> pd.DataFrame:
+def _validate(raw: pd.DataFrame, config: DataConfig, codes: np.ndarray, header: list[str]) -> pd.DataFrame:
     """Check columns and cells, collecting every problem before raising one DataError; the frame
     comes back sorted by series, then date, with its series and static columns first."""
     path = config.path
@@ -156,24 +199,30 @@ def _validate(raw: pd.DataFrame, config: DataConfig, codes: np.ndarray) -> pd.Da
     missing = [c for c in wanted if c not in raw.columns]
     if missing:
         problems.append(f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-                        f"(the file has {', '.join(raw.columns)})")
+                        f"(the file has {', '.join(header)})")
 
     def where(mask: pd.Series | np.ndarray) -> str:
         """Rows, and for a panel the series they belong to."""
         rows = _rows(mask, raw.index)
         return f"{rows} (series {_series_of(raw, config, np.asarray(mask))})" if config.series else rows
 
-    dates = None
+    dates, order = None, None
     if config.date_column in raw.columns:
-        text = raw[config.date_column].str.strip()
-        dates = pd.to_datetime(text, errors="coerce", format="mixed")
-        twice = pd.Series(list(zip(codes, dates))).duplicated().to_numpy() if config.series else dates.duplicated()
+        dates = _dates(raw[config.date_column])
+        order = np.lexsort((dates.to_numpy().view(np.int64), codes))  # by series, then date; stable
+        ordered = dates.to_numpy()[order]
+        repeated = np.r_[False, (codes[order][1:] == codes[order][:-1]) & (ordered[1:] == ordered[:-1])]
+        twice = np.zeros(len(raw), dtype=bool)
+        twice[order] = repeated  # the later rows of each (series, date), as pandas' duplicated() marks them
         if dates.isna().any():
             problems.append(f"column {config.date_column}: unparseable dates at {where(dates.isna())}")
         elif twice.any():
             what = f"duplicate ({', '.join(config.series)}, {config.date_column})" if config.series else "duplicate dates"
             problems.append(f"column {config.date_column}: {what} at {where(twice)}")
 
+    for column in config.series:
+        if (raw[column] == "").any():
+            problems.append(f"column {column}: empty series ids at {_rows(raw[column] == '', raw.index)}")
     values: dict[str, np.ndarray] = {column: raw[column].to_numpy() for column in [*config.series, *config.static]}
     for column in config.static:
         varies = raw.groupby(codes)[column].nunique().to_numpy() > 1
@@ -183,15 +232,13 @@ def _validate(raw: pd.DataFrame, config: DataConfig, codes: np.ndarray) -> pd.Da
     for column in config.file_columns:
         if column not in raw.columns:
             continue
-        text = raw[column].str.strip()
-        numbers = pd.to_numeric(text, errors="coerce")
-        empty = text.isin(EMPTY_CELLS)
-        bad = numbers.isna() & ~empty
+        numbers, bad = _numbers(raw[column])
+        empty = _empty(raw[column])
         if empty.any() and config.fill_missing == "error":
             problems.append(f"column {column}: empty or NaN cells at {where(empty)} "
                             "(fill them, or set data.fill_missing to zero, ffill or interpolate)")
         if bad.any():
-            example = text[bad].iloc[0]
+            example = raw[column][bad].iloc[0].strip()
             problems.append(f"column {column}: non-numeric values at {where(bad)} (e.g. {example!r})")
         infinite = np.isinf(numbers)
         if infinite.any():
@@ -205,7 +252,7 @@ def _validate(raw: pd.DataFrame, config: DataConfig, codes: np.ndarray) -> pd.Da
 
     frame = pd.DataFrame(values, index=pd.DatetimeIndex(dates, name=config.date_column))
     if config.series:
-        frame = frame.iloc[np.lexsort((frame.index.to_numpy(), codes))]
+        frame = frame.iloc[order]
     elif not frame.index.is_monotonic_increasing:
         log.warning("%s: rows are not in date order; sorted them by %s", path, config.date_column)
         frame = frame.sort_index()
@@ -314,7 +361,7 @@ class Windows:
     series: np.ndarray  # (samples,) each sample's series code
     window: int
     horizon: int
-    known_columns: tuple[int, ...] = ()  # columns whose values are given for the forecast steps
+    known: np.ndarray | None = None  # (rows, known) the columns whose values are given for the forecast steps
     fields: np.ndarray | None = None  # (series, fields) float32: each series' id and static covariates (`tuner.static`)
 
     def __len__(self) -> int:
@@ -329,9 +376,8 @@ class Windows:
         inputs = sliding_window_view(self.scaled, self.window, axis=0, writeable=True).transpose(0, 2, 1)
         targets = sliding_window_view(self.scaled[:, -1], self.horizon, writeable=True)
         future = None
-        if self.known_columns:
-            known = np.ascontiguousarray(self.scaled[:, list(self.known_columns)])
-            future = sliding_window_view(known, self.horizon, axis=0, writeable=True).transpose(0, 2, 1)
+        if self.known is not None:
+            future = sliding_window_view(self.known, self.horizon, axis=0, writeable=True).transpose(0, 2, 1)
         return inputs, targets, future
 
     def batch(self, samples: np.ndarray | slice) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
@@ -407,13 +453,16 @@ class Dataset:
         self.bounds = split_bounds(len(self.timeline), split, fold)
         self.longest = max(search_windows, default=data.window)
         self.ranges = {part: self._series_rows(*self.bounds[part]) for part in self.bounds}
-        self.left_out = self._short_series(split, scale_on)
+        # a panel's series without a sample in the part scaling is fitted on: left out of every part
+        self.unscaled = self._too_short(scale_on) if data.series else np.zeros(1, dtype=bool)
+        self._check_parts(split)
         if not data.series and np.ptp(self.values[slice(*self.bounds[scale_on]), -1]) == 0:
             raise DataError(f"{data.path}: column {data.target}: the target is constant over the {scale_on} part, "
                             "so there is nothing to learn and scaling would divide by zero")
         rows = self.rows(scale_on)
         self.scaling = Scaling.fit(self.values[rows], self.index.codes[rows], len(self.index))
         self.scaled = self.scaling.apply(self.values, series=self.index.codes)
+        self.known = np.ascontiguousarray(self.scaled[:, list(data.known_future_columns)]) if data.known_inputs else None
         self._windows: dict[tuple[str, int], Windows] = {}
 
     @classmethod
@@ -430,13 +479,14 @@ class Dataset:
         """Each series' first and end row within the dates timeline[start:end]."""
         if not self.config.series:
             return np.array([start]), np.array([end])
-        days = self.dates.to_numpy().astype("datetime64[D]").astype(np.int64)
-        first, span = days.min(), days.max() - days.min() + 2
-        keys = self.index.codes * span + (days - first)  # increasing: rows are sorted by series, then date
-        timeline = self.timeline.to_numpy().astype("datetime64[D]").astype(np.int64) - first
-        low, high = timeline[start] if start < len(timeline) else span - 1, timeline[end] if end < len(timeline) else span - 1
-        series = np.arange(len(self.index)) * span
-        return np.searchsorted(keys, series + low), np.searchsorted(keys, series + high)
+        firsts, dates = self.index.offsets[:-1], self.dates.to_numpy()
+
+        def before(position: int) -> np.ndarray:  # each series' rows dated before timeline[position]
+            if position >= len(self.timeline):
+                return np.diff(self.index.offsets)
+            return np.add.reduceat((dates < self.timeline[position].to_datetime64()).astype(np.int64), firsts)
+
+        return firsts + before(start), firsts + before(end)
 
     def _first_target(self, part: str, window: int) -> np.ndarray:
         """Each series' first target row in `part`: a full window of its own rows before it, and for
@@ -449,16 +499,19 @@ class Dataset:
         """Target rows and series codes of `part`'s samples, series by series."""
         first = self._first_target(part, window)
         counts = np.clip(self.ranges[part][1] - self.config.horizon + 1 - first, 0, None)
-        counts[self.left_out_everywhere] = 0
+        counts[self.unscaled] = 0
         return _ranges(first, counts), np.repeat(np.arange(len(self.index)), counts)
 
-    def _short_series(self, split: SplitConfig, scale_on: str) -> dict[str, np.ndarray]:
-        """Series too short for each part (a panel's are left out of it, with one line saying so);
-        a part that no series can fill is an error."""
-        self.left_out_everywhere = np.zeros(len(self.index), dtype=bool)
+    def _too_short(self, part: str) -> np.ndarray:
+        """Per series: whether it has no sample in `part` at the longest window."""
+        first = self._first_target(part, self.longest)
+        return self.ranges[part][1] - self.config.horizon + 1 - first <= 0
+
+    def _check_parts(self, split: SplitConfig) -> None:
+        """Every part must hold samples: for one series an error names the part that is too short;
+        a panel's series too short for a part are left out of it (one line says which), and only a
+        part that no series can fill is an error."""
         need = self.longest + self.config.horizon
-        short = {part: np.clip(self.ranges[part][1] - self.config.horizon + 1 - self._first_target(part, self.longest),
-                               0, None) == 0 for part in (*PARTS, scale_on)}
         key = "the longest search.window" if self.search_windows else "data.window"
         where = f"fold {self.fold + 1} of split.folds = {split.folds}: " if self.fold is not None and split.folds > 1 else ""
         if not self.config.series:
@@ -473,27 +526,25 @@ class Dataset:
                 raise DataError(f"{self.config.path}: {where}the train part has {self.bounds['train'][1]} rows, not more "
                                 f"than one season ({self.config.seasonality}); use more rows, fewer split.folds or "
                                 "set data.season_length")
-            return {}
-        self.left_out_everywhere = short[scale_on]  # no rows to be scaled on: left out of every part
-        for part in PARTS:
-            if (short[part] | self.left_out_everywhere).all():
+            return
+        left_out = {part: np.flatnonzero(self._too_short(part) | self.unscaled) for part in PARTS}
+        for part, codes in left_out.items():
+            if len(codes) == len(self.index):
                 raise DataError(f"{self.config.path}: {where}no series has enough rows in the {part} part: each needs "
                                 f"{key} + data.horizon = {need} rows in it (and, in the validation and test parts, one "
                                 f"season, {self.config.seasonality}, before it); use longer series, a shorter "
                                 f"{key.split()[-1]}, fewer split.folds or other split shares")
-        left_out = {part: np.flatnonzero(short[part] | self.left_out_everywhere) for part in PARTS}
         if any(len(codes) for codes in left_out.values()) and (self.fold is None or self.fold == split.folds - 1):
             parts = "; ".join(f"{part}: {len(codes)} ({self.index.listed(codes)})"
                               for part, codes in left_out.items() if len(codes))
             log.warning("%s: series too short for a part are left out of it, of %d series: %s",
                         self.config.path, len(self.index), parts)
-        return left_out
 
     def rows(self, part: str) -> np.ndarray:
         """The rows of `part`, every series' in turn."""
         starts, ends = self.ranges[part]
         counts = ends - starts
-        counts[self.left_out_everywhere] = 0
+        counts[self.unscaled] = 0
         return _ranges(starts, counts)
 
     def last_date(self, part: str) -> pd.Timestamp:
@@ -515,8 +566,7 @@ class Dataset:
         key = (part, window)
         if key not in self._windows:
             rows, series = self._samples(part, window)
-            self._windows[key] = Windows(self.scaled, rows, series, window, self.config.horizon,
-                                         self.config.known_future_columns if self.config.known_inputs else (),
+            self._windows[key] = Windows(self.scaled, rows, series, window, self.config.horizon, self.known,
                                          self.encoding.encode(self.static) if self.config.series else None)
         return self._windows[key]
 

@@ -9,6 +9,9 @@ import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
 
+APPLY_CHUNK = 1 << 20  # rows scaled at a time
+
+
 @dataclass(frozen=True)
 class Scaling:
     """Per-column standardisation (target last) of each series, fitted on the rows a model trains on."""
@@ -39,8 +42,14 @@ class Scaling:
         among all the model's columns, when `values` holds only some of them; `series`: the
         series code of every row (or one for all)."""
         where = slice(None) if columns is None else columns
-        mean, scale = self.mean[:, where][series], self.scale[:, where][series]
-        return ((values - mean) / scale).astype(np.float32)
+        mean, scale = self.mean[:, where], self.scale[:, where]
+        if not np.ndim(series):
+            return ((values - mean[series]) / scale[series]).astype(np.float32)
+        scaled = np.empty(np.shape(values), dtype=np.float32)
+        for start in range(0, len(values), APPLY_CHUNK):  # a panel's rows a chunk at a time: bounded temporaries
+            rows = slice(start, start + APPLY_CHUNK)
+            scaled[rows] = (values[rows] - mean[series[rows]]) / scale[series[rows]]
+        return scaled
 
     def to_units(self, scaled_target: np.ndarray, series: np.ndarray | int = 0) -> np.ndarray:
         """Forecasts of the scaled target (samples, ...) back in the target's own units; `series`:

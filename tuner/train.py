@@ -112,8 +112,8 @@ class WindowTensors:
         scaled = torch.as_tensor(windows.scaled, device=device)
         self.inputs = scaled.unfold(0, windows.window, 1).transpose(1, 2)  # (rows - window + 1, window, columns)
         self.targets = scaled[:, -1].unfold(0, windows.horizon, 1)  # (rows - horizon + 1, horizon)
-        known = list(windows.known_columns)
-        self.future = scaled[:, known].unfold(0, windows.horizon, 1).transpose(1, 2) if known else None
+        known = None if windows.known is None else torch.as_tensor(windows.known, device=device)
+        self.future = None if known is None else known.unfold(0, windows.horizon, 1).transpose(1, 2)
         self.rows = torch.as_tensor(windows.target_rows, device=device)
         self.series = torch.as_tensor(windows.series, device=device)
         self.fields = None if windows.fields is None else torch.as_tensor(windows.fields, device=device)
