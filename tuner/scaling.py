@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 from sklearn.preprocessing import StandardScaler
 
-
 APPLY_CHUNK = 1 << 20  # rows scaled at a time
 
 
