@@ -215,15 +215,15 @@ class Forecaster:
         if chosen:
             frame = chosen_series(frame, chosen, data)
         index = SeriesIndex.of(frame, data.series)
-        fitted = SeriesIndex(data.series, self.series, np.arange(len(self.series) + 1))
-        unseen = [code for code in range(len(index)) if fitted.code(index.keys[code]) is None]
+        fitted = {key: code for code, key in enumerate(self.series)}
+        unseen = [code for code in range(len(index)) if index.keys[code] not in fitted]
         if unseen:
             self.check_unseen(csv, index, unseen)
         inputs = []
         for code, key in enumerate(index.keys):
             rows = frame.iloc[index.offsets[code] : index.offsets[code + 1]]
             where = f"{csv}: series {index.label(code)}" if data.series else f"{csv}"
-            known = fitted.code(key)
+            known = fitted.get(key)
             scaling = (Scaling(self.scaling.mean[known : known + 1], self.scaling.scale[known : known + 1])
                        if known is not None else Scaling.fit(rows[data.columns].to_numpy()))
             series_plan = plan[(plan[list(data.series)].to_numpy() == np.array(key)).all(axis=1)] if data.series else plan

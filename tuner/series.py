@@ -4,7 +4,6 @@ series, how a series is named in messages and output, and the `--series` filter.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -49,17 +48,6 @@ class SeriesIndex:
         codes = list(codes)
         text = "; ".join(self.label(code) for code in codes[:MAX_LISTED_SERIES])
         return text + (f" and {len(codes) - MAX_LISTED_SERIES} more" if len(codes) > MAX_LISTED_SERIES else "")
-
-    def code(self, key: tuple[str, ...]) -> int | None:
-        """The code of the series with id values `key`; None for a series this index lacks."""
-        return self._codes.get(key)
-
-    @cached_property
-    def _codes(self) -> dict[tuple[str, ...], int]:
-        return {key: code for code, key in enumerate(self.keys)}
-
-    def as_list(self) -> list[dict[str, str]]:
-        return [dict(zip(self.columns, key)) for key in self.keys]
 
 
 def key_label(columns: tuple[str, ...], key: tuple[str, ...]) -> str:
