@@ -48,16 +48,19 @@ class Objective:
     """
 
     def __init__(self, config: Config, folds: list[Dataset], run_id: str = "",
-                 artifacts: ArtifactStore | None = None) -> None:
-        """`artifacts`: where each completed trial's weights are uploaded (None: not stored)."""
+                 artifacts: ArtifactStore | None = None, started: list[int] | None = None) -> None:
+        """`artifacts`: where each completed trial's weights are uploaded (None: not stored);
+        `started`: gets each trial's number as it starts, before its first database write."""
         self.config = config
         self.run_id = run_id
         self.evaluator = Evaluator(config, folds)
         self.artifacts = artifacts
         self.device = resolve_device(config.train.device, config.train.precision)
+        self.started = [] if started is None else started
 
     def __call__(self, trial: optuna.Trial) -> float:
         """Run one trial; whatever it ends with, its device memory is handed back after it."""
+        self.started.append(trial.number)
         try:
             return self.run(trial)
         finally:

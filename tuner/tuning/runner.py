@@ -14,7 +14,7 @@ import sys
 import time
 import typing
 import uuid
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, replace
 
 import optuna
@@ -68,11 +68,12 @@ def quiet_swallowed_interrupt(unraisable: typing.Any) -> None:
     sys.__unraisablehook__(unraisable)
 
 
-def fail_running_trials(study: optuna.Study, run_id: str) -> None:
+def fail_running_trials(study: optuna.Study, run_id: str, started: Collection[int] = ()) -> None:
     """Mark FAIL the trials of this run still RUNNING after an interrupt that cut their last
-    database write short (other runs' trials are left to their own workers)."""
+    database write short: those with its run id, and `started` (this process's, including one
+    interrupted before it stored the run id); other runs' trials are left to their own workers."""
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        if trial.user_attrs.get("run") == run_id:
+        if trial.user_attrs.get("run") == run_id or trial.number in started:
             study.tell(trial.number, state=TrialState.FAIL)
 
 
@@ -97,14 +98,15 @@ def tune(config: Config, url: str, workers: int = 1, progress: bool = True,
     seed_offset = len(study.get_trials(deepcopy=False))
     if workers == 1:
         study.sampler = create_sampler(config, seed_offset)  # later runs draw other random start-up trials
+        started: list[int] = []
         try:
-            run_trials(study, config, run_id, open_artifact_store(config, url), 1, deadline, progress, folds)
+            run_trials(study, config, run_id, open_artifact_store(config, url), 1, deadline, progress, folds, started)
         except KeyboardInterrupt:
-            fail_running_trials(study, run_id)
+            fail_running_trials(study, run_id, started)
             return TuneResult(study, interrupted=True)
         except Exception:
             if STOP_REQUESTED.is_set():  # the interrupt landed inside a database write, which then failed
-                fail_running_trials(study, run_id)
+                fail_running_trials(study, run_id, started)
                 return TuneResult(study, interrupted=True)
             raise
         return TuneResult(study, interrupted=STOP_REQUESTED.is_set())

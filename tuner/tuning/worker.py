@@ -54,12 +54,14 @@ def stop_when_requested(study: optuna.Study, trial: optuna.trial.FrozenTrial) ->
 
 
 def run_trials(study: optuna.Study, config: Config, run_id: str, artifacts: ArtifactStore, workers: int = 1,
-               deadline: float | None = None, progress: bool = False, folds: list[Dataset] | None = None) -> None:
+               deadline: float | None = None, progress: bool = False, folds: list[Dataset] | None = None,
+               started: list[int] | None = None) -> None:
     """Run trials of `study` (opened with this worker's own sampler seed) in this process:
     `study.n_trials` of them alone, or this worker's share of the run; each completed trial's
     weights go to `artifacts`.
 
-    `folds`: the data, already loaded in this process, or None to load it.
+    `folds`: the data, already loaded in this process, or None to load it. `started`: gets the
+    number of each trial this process starts, before the trial's first database write.
     """
     for handler in logging.getLogger("optuna").handlers:  # logger filters would miss child loggers
         handler.addFilter(ExpectedFailureFilter())
@@ -74,7 +76,7 @@ def run_trials(study: optuna.Study, config: Config, run_id: str, artifacts: Arti
     timeout = None if deadline is None else max(0.0, deadline - time.time())
     # A dropped database connection fails only the trial it hit; pool_pre_ping reconnects for
     # the next. If the database stays down, `study.ask()` raises and the worker stops.
-    study.optimize(Objective(config, folds, run_id, artifacts), n_trials=n_trials, timeout=timeout,
+    study.optimize(Objective(config, folds, run_id, artifacts, started), n_trials=n_trials, timeout=timeout,
                    catch=(TrainingDiverged, sqlalchemy.exc.OperationalError), callbacks=callbacks,
                    show_progress_bar=progress)
 
