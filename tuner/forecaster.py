@@ -88,7 +88,6 @@ class ForecastInputs:
     scaling: Scaling  # the series' own (one row): as fitted, or for a series the model never saw, its history's
     fields: np.ndarray | None = None  # a panel's series: its id and static covariates (`tuner.static`)
     key: tuple[str, ...] = ()  # the series' id values (data.series); empty for a one-series model
-    code: int | None = 0  # its series code in the fitted model; None for a series the model never saw
 
 
 @dataclass
@@ -256,7 +255,7 @@ class Forecaster:
         fields = None
         if data.series:
             fields = self.encoding.encode(rows[list(data.static)].iloc[:1], [-1 if code is None else code])[0]
-        return ForecastInputs(dates, rows[data.columns].to_numpy()[-data.window:], plan, scaling, fields, key, code)
+        return ForecastInputs(dates, rows[data.columns].to_numpy()[-data.window:], plan, scaling, fields, key)
 
     def forecast_values(self, inputs: ForecastInputs, plan: pd.DataFrame | None = None,
                         quantiles: bool = False) -> np.ndarray:
