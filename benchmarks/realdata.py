@@ -97,13 +97,13 @@ class RealSeries:
         """Write the CSV into `folder` and return the study's TOML text (its path is relative to `folder`)."""
         csv = self.frame(folder)
         return STUDY.format(title=self.title, csv=csv.name, frequency=self.frequency, window=self.window,
-                            features=_toml_list(self.features), known_future=_toml_list(self.known_future),
+                            features=toml_list(self.features), known_future=toml_list(self.known_future),
                             epochs=epochs, batch_size=self.batch_size, patience=patience, threads=threads,
                             hidden_size=list(self.hidden_size), name=study_name or self.name, trials=trials,
                             startup=max(1, min(5, trials // 2)))
 
 
-def _toml_list(items: tuple[str, ...]) -> str:
+def toml_list(items: tuple[str, ...]) -> str:
     return "[" + ", ".join(f'"{item}"' for item in items) + "]"
 
 
