@@ -43,7 +43,7 @@ def figure(name: str, samples: Sequence[float], unit: str, compared_with: str, t
     """A figure whose value is the median of `samples`; `check` decides whether `target` is met."""
     median = statistics.median(samples)
     return Figure(name, median, unit, compared_with, len(samples), min(samples), median, max(samples),
-                  target, check(median) if check else None, note, details or {})
+                  target, bool(check(median)) if check else None, note, details or {})
 
 
 def skipped(name: str, unit: str, compared_with: str, reason: str, target: str | None = None) -> Figure:
