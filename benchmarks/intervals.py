@@ -27,9 +27,10 @@ from common import REPO, Budget, Figure, figure, skipped
 from realdata import SERIES, available
 from recipes import CALENDAR
 from tuner.config import Config, load_config
-from tuner.data import Dataset, load_frame
+from tuner.data import Dataset
 from tuner.forecaster import Forecaster
 from tuner.intervals import Calibration, interval_metrics, level_name
+from tuner.loading import load_frame
 from tuner.tuning.runner import tune
 from tuner.tuning.study import best_params, fitted_trials
 

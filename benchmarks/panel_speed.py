@@ -31,8 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # common, when run as 
 from common import REPO, Figure, figure, interleaved
 
 from tuner.config import Config, ModelConfig, TrainConfig, load_config
-from tuner.data import Dataset, Windows, load_frame
+from tuner.data import Dataset, Windows
 from tuner.demo import AD_CARRYOVER, CATEGORIES, NOISE_SIGMA, WEEKDAY_EFFECT
+from tuner.loading import load_frame
 from tuner.models import build_model, model_config
 from tuner.train import WindowTensors, configure_threads, fit
 
@@ -65,7 +66,8 @@ def high_water_kib():  # VmHWM: this process's peak RSS (ru_maxrss would carry t
 kind, csv, config_path = sys.argv[1:4]
 if kind == "tuner":
     from tuner.config import load_config
-    from tuner.data import Dataset, load_frame
+    from tuner.data import Dataset
+    from tuner.loading import load_frame
     config = load_config(config_path, values={"data.path": csv})
 imported = high_water_kib()
 started = time.perf_counter()

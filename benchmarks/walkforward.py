@@ -18,9 +18,10 @@ from scipy.stats import spearmanr
 
 from common import Budget, Figure, figure, skipped
 from tuner.config import Config, ParamsConfig, load_config
-from tuner.data import Dataset, load_frame
+from tuner.data import Dataset
 from tuner.evaluation import Evaluator
 from tuner.forecaster import Forecaster
+from tuner.loading import load_frame
 from tuner.tuning.space import suggest_params
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from tuner.calendar import calendar_frame
 from tuner.config import DataConfig, load_config
-from tuner.data import load_frame
+from tuner.loading import load_frame
 
 from conftest import write_study
 

@@ -5,8 +5,9 @@ import pandas as pd
 import pytest
 
 from tuner.config import load_config
-from tuner.data import Dataset, load_frame
+from tuner.data import Dataset
 from tuner.errors import DataError
+from tuner.loading import load_frame
 
 from conftest import write_study
 

@@ -12,10 +12,11 @@ import torch
 from tuner import whatif
 from tuner.cli import main
 from tuner.config import ParamsConfig, load_config
-from tuner.data import Dataset, load_frame
+from tuner.data import Dataset
 from tuner.demo import panel
 from tuner.errors import DataError
 from tuner.forecaster import Forecaster
+from tuner.loading import load_frame
 from tuner.static import StaticEncoding
 from tuner.train import epoch_samples
 

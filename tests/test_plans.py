@@ -13,10 +13,11 @@ import pytest
 from tuner import whatif
 from tuner.cli import main
 from tuner.config import ParamsConfig, load_config
-from tuner.data import Dataset, load_frame, load_with_plan
+from tuner.data import Dataset
 from tuner.errors import DataError, TunerError
 from tuner.evaluation import Evaluator
 from tuner.forecaster import Forecaster
+from tuner.loading import load_frame, load_with_plan
 from tuner.tuning.objective import Objective
 
 from conftest import write_study

@@ -9,9 +9,10 @@ import pytest
 from sklearn.model_selection import TimeSeriesSplit
 
 from tuner.config import ConfigError, load_config
-from tuner.data import Dataset, load_frame
+from tuner.data import Dataset
 from tuner.errors import DataError
 from tuner.evaluation import baseline_errors
+from tuner.loading import load_frame
 from tuner.tuning.objective import Objective
 from tuner.tuning.study import create_pruner
 

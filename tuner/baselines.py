@@ -19,9 +19,10 @@ MAX_BOOSTING_SAMPLES = 500_000  # training windows the boosting baseline fits on
 def boosting_inputs(windows: Windows, step: int) -> np.ndarray:
     """One row per sample: the window's target history, the other inputs of its last step, and
     the known inputs (plans, calendar) at forecast step `step`."""
-    parts = [windows.inputs[:, :, -1], windows.inputs[:, -1, :-1]]
-    if windows.future is not None:
-        parts.append(windows.future[:, step])
+    inputs, _, future, _ = windows.batch(slice(None))  # gathered once (a panel's are copies)
+    parts = [inputs[:, :, -1], inputs[:, -1, :-1]]
+    if future is not None:
+        parts.append(future[:, step])
     return np.concatenate(parts, axis=1)
 
 

@@ -12,7 +12,8 @@ from torch import nn
 
 from tuner.baselines import baseline_forecasts
 from tuner.config import Config, model_quantiles, with_params
-from tuner.data import Dataset, load_frame
+from tuner.data import Dataset
+from tuner.loading import load_frame
 from tuner.metrics import errors_by_step, forecast_errors, mean_errors, quantile_errors
 from tuner.models import build_model, model_config
 from tuner.scaling import Scaling

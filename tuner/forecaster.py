@@ -34,10 +34,11 @@ import torch
 from tuner.baselines import baseline_forecasts
 from tuner.calendar import calendar_frame
 from tuner.config import Config, DataConfig, ParamsConfig, model_quantiles, with_params
-from tuner.data import PANDAS_FREQ, Dataset, load_frame, load_with_plan
+from tuner.data import Dataset
 from tuner.device import resolve_device
 from tuner.errors import DataError, ModelDirError
 from tuner.intervals import Calibration, interval_metrics, interval_scores, level_name
+from tuner.loading import PANDAS_FREQ, load_frame, load_with_plan
 from tuner.metrics import errors_by_step, forecast_errors, quantile_pairs
 from tuner.models import LSTMForecaster, build_model, model_config
 from tuner.names import BASELINES
@@ -223,8 +224,7 @@ class Forecaster:
             rows = frame.iloc[index.offsets[code] : index.offsets[code + 1]]
             where = f"{csv}: series {index.label(code)}" if data.series else f"{csv}"
             known = fitted.get(key)
-            scaling = (Scaling(self.scaling.mean[known : known + 1], self.scaling.scale[known : known + 1])
-                       if known is not None else Scaling.fit(rows[data.columns].to_numpy()))
+            scaling = self.scaling.series(known) if known is not None else Scaling.fit(rows[data.columns].to_numpy())
             series_plan = plan[(plan[list(data.series)].to_numpy() == np.array(key)).all(axis=1)] if data.series else plan
             inputs.append(self.series_inputs(rows, series_plan, data, where, scaling, key, known))
         return inputs
@@ -289,7 +289,7 @@ class Forecaster:
                 pair = self.quantile_pair(level)
                 low, high = outputs[:, pair[0]], outputs[:, pair[1]]
             else:
-                low, high = self.intervals().bounds(values, level, inputs.scaling.scale[0, -1])
+                low, high = self.intervals().bounds(values, level, inputs.scaling.target_scale())
             result[f"{data.target}_lo_{level_name(level)}"] = low
             result[f"{data.target}_hi_{level_name(level)}"] = high
         return result
@@ -374,7 +374,7 @@ def validation_residuals(dataset: Dataset, forecast: np.ndarray) -> np.ndarray:
 
 def series_scale(dataset: Dataset, part: str) -> np.ndarray:
     """(samples, 1): the target scale of each sample's series in `part`."""
-    return dataset.scaling.scale[dataset.windows(part).series, -1][:, None]
+    return dataset.scaling.target_scale(dataset.windows(part).series)[:, None]
 
 
 def load_trial_network(dataset: Dataset, config: Config, params: ParamsConfig, weights: Path) -> LSTMForecaster:

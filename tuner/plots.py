@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from tuner.config import DataConfig
-from tuner.data import load_frame
+from tuner.loading import load_frame
 from tuner.names import display_name
 
 if TYPE_CHECKING:

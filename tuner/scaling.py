@@ -59,6 +59,14 @@ class Scaling:
             scale, mean = scale.reshape(-1, *extra), mean.reshape(-1, *extra)
         return scaled_target * scale + mean
 
+    def series(self, code: int) -> Scaling:
+        """Series `code`'s own scaling (one row)."""
+        return Scaling(self.mean[code : code + 1], self.scale[code : code + 1])
+
+    def target_scale(self, series: np.ndarray | int = 0) -> np.ndarray:
+        """The target's scale (standard deviation) of each series in `series`, or of one."""
+        return self.scale[series, -1]
+
     def as_dict(self) -> dict[str, list]:
         return {"mean": self.mean.tolist(), "scale": self.scale.tolist()}
 

@@ -23,7 +23,7 @@ class SeriesIndex:
 
     @classmethod
     def of(cls, frame: pd.DataFrame, columns: tuple[str, ...]) -> SeriesIndex:
-        """The series of `frame`, whose rows are sorted by series (as `data.load_frame` leaves them)."""
+        """The series of `frame`, whose rows are sorted by series (as `loading.load_frame` leaves them)."""
         if not columns:
             return cls((), ((),), np.array([0, len(frame)]))
         ids = frame[list(columns)].astype(str)
@@ -45,9 +45,13 @@ class SeriesIndex:
 
     def listed(self, codes: np.ndarray | list[int]) -> str:
         """Some of `codes`' labels, for a one-line message."""
-        codes = list(codes)
-        text = "; ".join(self.label(code) for code in codes[:MAX_LISTED_SERIES])
-        return text + (f" and {len(codes) - MAX_LISTED_SERIES} more" if len(codes) > MAX_LISTED_SERIES else "")
+        return listed_labels([self.label(code) for code in codes])
+
+
+def listed_labels(labels: list[str]) -> str:
+    """The first few of `labels` and how many more, for a one-line message."""
+    text = "; ".join(labels[:MAX_LISTED_SERIES])
+    return text + (f" and {len(labels) - MAX_LISTED_SERIES} more" if len(labels) > MAX_LISTED_SERIES else "")
 
 
 def key_label(columns: tuple[str, ...], key: tuple[str, ...]) -> str:
