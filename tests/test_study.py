@@ -1,5 +1,6 @@
 """Storage, study and worker behaviour on every backend (real servers where they answer)."""
 
+import multiprocessing
 import os
 import re
 import signal
@@ -17,6 +18,7 @@ from tuner.errors import StorageError
 from tuner.tuning.runner import tune
 from tuner.tuning.storage import mask_password, open_storage, without_password
 from tuner.tuning.study import open_study
+from tuner.tuning.worker import TrialBudget
 
 from conftest import server_database, write_study
 
@@ -78,6 +80,32 @@ def test_two_workers_on_postgres_finish_exactly_the_runs_trials(postgres_url, st
     assert sorted(t.number for t in trials) == list(range(8))
     assert all(t.state in FINISHED for t in trials)
     assert len({t.user_attrs["run"] for t in trials}) == 1
+
+
+def claim_until_refused(budget: TrialBudget, worker: int, granted) -> None:
+    while budget.claim(worker):
+        with granted.get_lock():
+            granted.value += 1
+
+
+def test_workers_racing_for_the_run_budget_get_exactly_its_trials():
+    context = multiprocessing.get_context("spawn")
+    budget, granted = TrialBudget(context, 200, 4), context.Value("i", 0)
+    processes = [context.Process(target=claim_until_refused, args=(budget, i, granted)) for i in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=60)
+    assert granted.value == 200
+
+
+def test_a_dead_workers_slot_is_returned_once():
+    budget = TrialBudget(multiprocessing.get_context("spawn"), 2, 2)
+    assert budget.claim(0) and budget.claim(1) and not budget.claim(0)
+    budget.return_slot(1)  # worker 1 died mid-trial
+    budget.return_slot(1)  # and is not counted twice
+    budget.return_slot(0)  # worker 0 holds nothing: refused its last claim
+    assert budget.claim(0) and not budget.claim(1)
 
 
 def worker_pids(parent: int) -> list[int]:

@@ -29,7 +29,7 @@ from tuner.tuning import STOP_REQUESTED
 from tuner.tuning.storage import make_url_or_fail, open_artifact_store, open_storage
 from tuner.tuning.study import (count_run_trials, create_sampler, fail_stale_trials, open_study, record_baselines,
                                 remember_settings)
-from tuner.tuning.worker import run_trials
+from tuner.tuning.worker import ClaimNextTrial, TrialBudget, run_trials
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +100,8 @@ def tune(config: Config, url: str, workers: int = 1, progress: bool = True,
         study.sampler = create_sampler(config, seed_offset)  # later runs draw other random start-up trials
         started: list[int] = []
         try:
-            run_trials(study, config, run_id, open_artifact_store(config, url), 1, deadline, progress, folds, started)
+            run_trials(study, config, run_id, open_artifact_store(config, url), None, deadline, progress, folds,
+                       started)
         except KeyboardInterrupt:
             fail_running_trials(study, run_id, started)
             return TuneResult(study, interrupted=True)
@@ -117,10 +118,11 @@ def tune(config: Config, url: str, workers: int = 1, progress: bool = True,
     return TuneResult(study, interrupted=pool.run(study, progress))
 
 
-def worker_main(config: Config, url: str, run_id: str, seed_offset: int, workers: int, deadline: float | None,
-                log_level: int = logging.WARNING) -> None:
+def worker_main(config: Config, url: str, run_id: str, seed_offset: int, workers: int, share: ClaimNextTrial | None,
+                deadline: float | None, log_level: int = logging.WARNING) -> None:
     """Entry point of a worker process (spawned: a fresh interpreter that imports torch itself).
 
+    `share`: this worker's claim on the run's trial budget (None: no trial limit).
     `log_level`: the parent's "tuner" logger level, so `-v` shows the workers' epochs too."""
     handle_stop_signals()
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
@@ -129,7 +131,7 @@ def worker_main(config: Config, url: str, run_id: str, seed_offset: int, workers
     configure_threads(config.train.threads, workers)
     try:
         study = open_study(config, open_storage(url, config.study), seed_offset)
-        run_trials(study, config, run_id, open_artifact_store(config, url), workers, deadline)
+        run_trials(study, config, run_id, open_artifact_store(config, url), share, deadline)
         if STOP_REQUESTED.is_set():
             sys.exit(130)
     except KeyboardInterrupt:
@@ -176,6 +178,8 @@ class WorkerPool:
         self.config, self.url, self.run_id, self.workers = config, url, run_id, workers
         self.deadline, self.seed_offset, self.placement = deadline, seed_offset, placement
         self.context = multiprocessing.get_context("spawn")
+        n_trials = config.study.n_trials
+        self.budget = TrialBudget(self.context, n_trials, workers) if n_trials else None
         self.restarts = 0
 
     def start(self, index: int) -> multiprocessing.process.BaseProcess:
@@ -185,7 +189,8 @@ class WorkerPool:
             config = replace(config, train=replace(config.train, device="cuda"))
         process = self.context.Process(
             target=worker_main, name=f"tuner-worker-{index}",
-            args=(config, self.url, self.run_id, self.seed_offset + index, self.workers, self.deadline,
+            args=(config, self.url, self.run_id, self.seed_offset + index, self.workers,
+                  None if self.budget is None else ClaimNextTrial(self.budget, index), self.deadline,
                   logging.getLogger("tuner").getEffectiveLevel()),
         )
         with visible_gpu(gpu):  # a spawned process takes the environment it starts with
@@ -234,6 +239,8 @@ class WorkerPool:
             del processes[index]
             if process.exitcode == 0:
                 continue
+            if self.budget is not None and process.exitcode and process.exitcode < 0:
+                self.budget.return_slot(index)  # its trial, re-queued once stale, needs the slot
             if process.exitcode and process.exitcode < 0 and self.restarts < MAX_RESTARTS and not self.done(study):
                 log.warning("worker %d died (signal %d); starting a replacement", index, -process.exitcode)
                 self.restarts += 1

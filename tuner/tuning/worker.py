@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
+from multiprocessing.context import BaseContext
 
 import optuna
 import sqlalchemy.exc
-from optuna.trial import TrialState
 
 from tuner.config import Config
 from tuner.data import Dataset
@@ -16,9 +17,6 @@ from tuner.evaluation import tuning_folds
 from tuner.tuning import STOP_REQUESTED
 from tuner.tuning.objective import Objective
 from tuner.tuning.storage import ArtifactStore
-from tuner.tuning.study import count_run_trials
-
-COUNTED_STATES = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)  # finished or under way
 
 
 class ExpectedFailureFilter(logging.Filter):
@@ -31,18 +29,47 @@ class ExpectedFailureFilter(logging.Filter):
         return True
 
 
-class StopWhenRunIsDone:
-    """Stop a worker once its run's trials, counted across all of the run's workers, reach `n_trials`.
+class TrialBudget:
+    """The `n_trials` of one `tuner tune` run, shared by its worker processes (all on this machine).
 
-    Optuna's `n_trials` counts per process; this is the study-wide count for one `tuner tune`
-    command, so `--workers 2 --n-trials 8` runs 8 trials, not 16.
+    Optuna's `n_trials` counts per process, and counting the run's trials in the database races
+    (two workers can both see 7 of 8 and both start one). Instead a worker claims a slot here,
+    under a lock, before Optuna creates its next trial, so `--workers 2 --n-trials 8` starts
+    exactly 8. A worker killed mid-trial gives its slot back (`return_slot`): the heartbeat re-queues
+    its trial, and the retry needs one.
     """
 
-    def __init__(self, run_id: str, n_trials: int) -> None:
-        self.run_id, self.n_trials = run_id, n_trials
+    def __init__(self, context: BaseContext, n_trials: int, workers: int) -> None:
+        self.n_trials = n_trials
+        self.lock = context.Lock()
+        self.claimed = context.Value("i", 0, lock=False)
+        self.holding = context.Array("b", workers, lock=False)  # 1: worker i holds a slot not yet finished
+
+    def claim(self, worker: int) -> bool:
+        """Take a slot for worker `worker`'s next trial; False when the run's trials are all taken."""
+        with self.lock:
+            granted = self.claimed.value < self.n_trials
+            self.claimed.value += granted
+            self.holding[worker] = granted
+            return granted
+
+    def return_slot(self, worker: int) -> None:
+        """Give back the slot of worker `worker`, which died before finishing its trial."""
+        with self.lock:
+            if self.holding[worker]:
+                self.claimed.value -= 1
+                self.holding[worker] = 0
+
+
+@dataclass(frozen=True)
+class ClaimNextTrial:
+    """Study callback: after each trial, claim the slot for the next one, or stop the worker."""
+
+    budget: TrialBudget
+    worker: int
 
     def __call__(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-        if count_run_trials(study, self.run_id, COUNTED_STATES) >= self.n_trials:
+        if not self.budget.claim(self.worker):
             study.stop()
 
 
@@ -53,12 +80,12 @@ def stop_when_requested(study: optuna.Study, trial: optuna.trial.FrozenTrial) ->
         study.stop()
 
 
-def run_trials(study: optuna.Study, config: Config, run_id: str, artifacts: ArtifactStore, workers: int = 1,
-               deadline: float | None = None, progress: bool = False, folds: list[Dataset] | None = None,
-               started: list[int] | None = None) -> None:
+def run_trials(study: optuna.Study, config: Config, run_id: str, artifacts: ArtifactStore,
+               share: ClaimNextTrial | None = None, deadline: float | None = None, progress: bool = False,
+               folds: list[Dataset] | None = None, started: list[int] | None = None) -> None:
     """Run trials of `study` (opened with this worker's own sampler seed) in this process:
-    `study.n_trials` of them alone, or this worker's share of the run; each completed trial's
-    weights go to `artifacts`.
+    `study.n_trials` of them alone, or, with `share`, the trials this worker claims from the run's
+    budget; each completed trial's weights go to `artifacts`.
 
     `folds`: the data, already loaded in this process, or None to load it. `started`: gets the
     number of each trial this process starts, before the trial's first database write.
@@ -69,10 +96,10 @@ def run_trials(study: optuna.Study, config: Config, run_id: str, artifacts: Arti
         folds = tuning_folds(config)
     n_trials = config.study.n_trials or None
     callbacks = [stop_when_requested]
-    if workers > 1 and n_trials:
-        if count_run_trials(study, run_id, COUNTED_STATES) >= n_trials:
+    if share is not None:
+        if not share.budget.claim(share.worker):
             return
-        callbacks, n_trials = [*callbacks, StopWhenRunIsDone(run_id, n_trials)], None
+        callbacks, n_trials = [*callbacks, share], None
     timeout = None if deadline is None else max(0.0, deadline - time.time())
     # A dropped database connection fails only the trial it hit; pool_pre_ping reconnects for
     # the next. If the database stays down, `study.ask()` raises and the worker stops.
