@@ -29,6 +29,7 @@ from gpu import device_figures  # noqa: E402
 from intervals import interval_coverage  # noqa: E402
 from panel_accuracy import global_vs_local  # noqa: E402
 from panel_speed import panel_epoch, panel_loading  # noqa: E402
+from pruners import pruner_comparison  # noqa: E402
 from recipes import compare_recipes  # noqa: E402
 from response import what_if_truth  # noqa: E402
 from speed import throughput, windowing  # noqa: E402
@@ -38,7 +39,7 @@ from walkforward import walk_forward  # noqa: E402
 from tuner.train import configure_threads  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
-FIGURES = range(1, 18)
+FIGURES = range(1, 19)
 
 
 def machine() -> dict[str, str | int]:
@@ -71,6 +72,7 @@ def run(budget: Budget, only: set[int], peer_python: str | None, workdir: Path) 
         15: lambda: panel_loading(budget.quick, workdir),
         16: lambda: panel_epoch(budget.quick, workdir),
         17: lambda: global_vs_local(budget.quick, workdir),
+        18: lambda: pruner_comparison(budget.quick, workdir),
     }
     for number in sorted(only | ({4} if only & {6, 7} else set())):  # 6 and 7 need 4's study
         started, before = time.perf_counter(), len(figures)

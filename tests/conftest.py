@@ -36,6 +36,7 @@ name = "small"
 n_trials = 4
 seed = 1
 startup_trials = 2
+prune_startup_trials = 2
 """
 
 

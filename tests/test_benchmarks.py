@@ -27,7 +27,7 @@ def test_quick_run_writes_one_record_per_figure(tmp_path: Path) -> None:
     assert {"cores", "cpu", "torch", "optuna"} <= set(results["machine"])
     figures = results["figures"]
     numbers = {record["name"].split(".")[0] for record in figures}
-    assert numbers == {str(n) for n in range(1, 18)}
+    assert numbers == {str(n) for n in range(1, 19)}
     for record in figures:
         assert set(record) == FIELDS, record["name"]
         if record["value"] is None:  # not measurable here, or a peer's best never reached

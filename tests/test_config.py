@@ -47,7 +47,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ("[search]\nhidden_size = [30]\nnum_heads = [4]\n", r"4 heads do not divide hidden_size 30"),
         ("[split]\ntrain = 0.8\nvalidation = 0.2\n", r"must be below 1 to leave a test part"),
         ("[study]\nsampler = 'tpee'\n", r"study.sampler = 'tpee': must be one of tpe, random; did you mean 'tpe'\?"),
-        ("[study]\npruner = 'asha'\n", r"study.pruner = 'asha': must be one of median, hyperband, wilcoxon, none"),
+        ("[study]\npruner = 'asha'\n", r"study.pruner = 'asha': must be one of median, percentile, hyperband, successive_halving, wilcoxon, none"),
         ("[study]\nmetric = 'mae'\n", r"study.metric = 'mae': must be one of val_mae.*did you mean 'val_mae'\?"),
         ("[data]\n", r"not valid TOML"),
         ("[search]\nhidden_size = []\n", r"search.hidden_size = \[\]: must list at least one choice"),

@@ -11,6 +11,7 @@ from tuner.errors import TrainingDiverged
 from tuner.models import model_config
 from tuner.tuning.objective import Objective
 from tuner.tuning.space import suggest_params
+from tuner.tuning.study import PRUNE_WARMUP_EPOCHS, create_pruner
 
 from conftest import write_study
 
@@ -63,6 +64,29 @@ def test_objective_prunes_through_ask_report_tell(setup):
     frozen = study.trials[0]
     assert frozen.state == optuna.trial.TrialState.PRUNED
     assert list(frozen.intermediate_values) == [0] and frozen.user_attrs["epochs_run"] == 1
+
+
+@pytest.mark.parametrize("pruner", ["median", "percentile"])
+def test_a_trial_far_behind_the_finished_ones_is_pruned_after_the_warm_up(setup, pruner):
+    config, dataset = setup
+    config = replace(config, train=replace(config.train, epochs=6, patience=6),
+                     study=replace(config.study, pruner=pruner, prune_startup_trials=2))
+    study = optuna.create_study(pruner=create_pruner(config))
+    for _ in range(2):  # finished trials far better at every epoch
+        study.add_trial(optuna.trial.create_trial(value=1e-9, intermediate_values=dict.fromkeys(range(6), 1e-9)))
+    study.optimize(Objective(config, [dataset]), n_trials=1)
+    trial = study.trials[-1]
+    assert trial.state == optuna.trial.TrialState.PRUNED
+    assert trial.user_attrs["epochs_run"] == PRUNE_WARMUP_EPOCHS + 1
+
+
+def test_each_pruner_name_builds_its_optuna_pruner(setup):
+    config, _ = setup
+    expected = {"median": optuna.pruners.MedianPruner, "percentile": optuna.pruners.PercentilePruner,
+                "hyperband": optuna.pruners.HyperbandPruner,
+                "successive_halving": optuna.pruners.SuccessiveHalvingPruner, "none": optuna.pruners.NopPruner}
+    for name, kind in expected.items():
+        assert type(create_pruner(replace(config, study=replace(config.study, pruner=name)))) is kind, name
 
 
 def test_diverging_trial_fails_with_its_reason_and_the_study_goes_on(setup):

@@ -14,7 +14,7 @@ from tuner.names import (CALENDAR_PERIODS, DEVICES, HOLIDAY_COLUMN, LOSSES, MODE
                          SCALINGS, STUDY_METRICS)
 
 SAMPLERS = ("tpe", "random")
-PRUNERS = ("median", "hyperband", "wilcoxon", "none")
+PRUNERS = ("median", "percentile", "hyperband", "successive_halving", "wilcoxon", "none")
 WILCOXON_MIN_FOLDS = 5  # with p < 0.1 it can first prune after 4 worse folds; with 5 it saves the last
 FREQUENCIES = ("D", "W", "M")
 FILL_POLICIES = ("error", "zero", "ffill", "interpolate")
@@ -191,6 +191,7 @@ def check_study(p: Problems, study: StudyConfig, split: SplitConfig) -> None:
     p.not_negative("study.n_trials", study.n_trials, "0 (no limit)")
     p.not_negative("study.timeout", study.timeout, "0 (no limit)")
     p.not_negative("study.startup_trials", study.startup_trials)
+    p.not_negative("study.prune_startup_trials", study.prune_startup_trials)
     p.not_negative("study.max_retries", study.max_retries)
     p.positive("study.heartbeat_interval", study.heartbeat_interval)
     if study.grace_period <= study.heartbeat_interval:

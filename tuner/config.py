@@ -139,7 +139,8 @@ class StudyConfig:
     sampler: str = "tpe"
     pruner: str = "median"
     seed: int = 0  # seeds the sampler and, with the trial number, each trial's training
-    startup_trials: int = 5  # random trials before TPE, and completed trials before pruning
+    startup_trials: int = 5  # random trials before TPE
+    prune_startup_trials: int = 5  # completed trials before the median or percentile pruner stops any
     heartbeat_interval: int = 10  # seconds between a running trial's heartbeats
     grace_period: int = 30  # seconds without a heartbeat before a trial counts as stale (FAIL)
     max_retries: int = 2  # times a stale trial is retried with the same parameters

@@ -24,7 +24,9 @@ from tuner.tuning.storage import (WEIGHTS_ATTR, ArtifactStore, mask_password, op
 
 log = logging.getLogger(__name__)
 
-PRUNE_WARMUP_EPOCHS = 2  # epochs every trial runs before the median pruner may stop it
+PRUNE_WARMUP_EPOCHS = 2  # epochs every trial runs before the median or percentile pruner may stop it
+PRUNE_PERCENTILE = 25.0  # `percentile`: a trial must stay within the best quarter at each epoch
+HALVING_RATE = 3  # successive halving / Hyperband: a third of the trials reaching a rung go on
 REFIT_MIN_EPOCHS = 10  # the refit's floor (or train.epochs, when lower)
 SETTINGS_ATTR = "tuned_with"  # study user attribute: the settings of its trials
 SETTINGS_SECTIONS = ("data", "split", "train", "search")
@@ -53,14 +55,20 @@ def create_pruner(config: Config) -> optuna.pruners.BasePruner:
     if study.pruner == "hyperband":  # walk-forward folds report after the first fold's epochs
         from tuner.tuning.objective import max_resource  # imported here: study readers never load torch
 
-        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_resource(config))
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=max_resource(config),
+                                              reduction_factor=HALVING_RATE)
+    if study.pruner == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner(min_resource=PRUNE_WARMUP_EPOCHS, reduction_factor=HALVING_RATE)
     if study.pruner == "wilcoxon":
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             return optuna.pruners.WilcoxonPruner(p_threshold=0.1)
     if study.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=study.startup_trials,
+        return optuna.pruners.MedianPruner(n_startup_trials=study.prune_startup_trials,
                                            n_warmup_steps=PRUNE_WARMUP_EPOCHS)
+    if study.pruner == "percentile":
+        return optuna.pruners.PercentilePruner(PRUNE_PERCENTILE, n_startup_trials=study.prune_startup_trials,
+                                               n_warmup_steps=PRUNE_WARMUP_EPOCHS)
     return optuna.pruners.NopPruner()
 
 
