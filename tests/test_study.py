@@ -11,6 +11,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+import sqlalchemy.event
 from optuna.trial import TrialState
 
 from tuner.config import load_config
@@ -44,6 +45,47 @@ def test_study_with_another_metric_is_refused(backend_url, study_name, tmp_path)
     open_study(load_config(path, [f"study.name='{study_name}'"]), storage)
     with pytest.raises(StorageError, match=rf"study '{study_name}' optimizes val_mae, but study.metric = 'val_rmse'"):
         open_study(load_config(path, [f"study.name='{study_name}'", "study.metric='val_rmse'"]), storage)
+
+
+def test_reports_and_attributes_land_in_one_transaction_per_trial(backend_url, study_name):
+    storage = open_storage(backend_url)
+    commits = []
+    sqlalchemy.event.listen(storage.engine, "commit", lambda connection: commits.append(1))
+    study = optuna.create_study(study_name=study_name, storage=storage)
+
+    def objective(trial):
+        before = len(commits)
+        for step in range(20):
+            trial.report(1.0 / (step + 1), step)
+            trial.set_user_attr(f"attr_{step % 5}", step)
+        assert len(commits) == before  # held while the trial runs
+        return 0.5
+
+    study.optimize(objective, n_trials=2)
+    trials = optuna.load_study(study_name=study_name, storage=backend_url).trials  # a fresh reader
+    for trial in trials:
+        assert trial.intermediate_values == {step: 1.0 / (step + 1) for step in range(20)}
+        assert trial.user_attrs == {f"attr_{k}": 15 + k for k in range(5)}
+        assert trial.state == TrialState.COMPLETE and trial.value == 0.5
+
+
+def test_held_reports_are_written_within_the_flush_interval(backend_url, study_name):
+    storage = open_storage(backend_url)
+    storage.flush_seconds = 0.2
+    study = optuna.create_study(study_name=study_name, storage=storage)
+    trial = study.ask()
+    trial.report(3.0, 0)
+    time.sleep(0.3)
+    trial.report(2.0, 1)  # due: both go out now, the trial still running
+    seen = optuna.load_study(study_name=study_name, storage=backend_url).trials[0]
+    assert seen.state == TrialState.RUNNING and seen.intermediate_values == {0: 3.0, 1: 2.0}
+
+
+def test_sqlite_studies_use_the_write_ahead_log(tmp_path):
+    storage = open_storage(f"sqlite:///{tmp_path / 'wal.db'}")
+    with storage.engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
 
 
 def test_storage_has_pool_pre_ping(backend_url):
