@@ -6,7 +6,7 @@
 * 16: one training epoch of `train.samples_per_epoch` windows on a 10,000-series panel against
   the same on a 10-series panel: an epoch's cost should not grow with the panel.
 
-    python benchmarks/panel_speed.py    # both, quick sizes (up to 1,000 series)
+    python benchmarks/panel_speed.py    # both, quick sizes (up to 300 series)
 """
 
 from __future__ import annotations
@@ -42,14 +42,14 @@ DAYS = 1096  # 3 years of daily rows per series
 START = "2023-01-01"
 CHUNK_SERIES = 250  # series generated and written at a time
 LOAD_SERIES = (10, 100, 1_000, 10_000)
-LOAD_SERIES_QUICK = (10, 100, 1_000)
+LOAD_SERIES_QUICK = (10, 100, 300)
 LINEAR_FROM = 100  # smallest size whose time is not mostly fixed costs
 LOAD_REPEATS = 3
 LOAD_SECONDS_TARGET = 60.0  # at 10,000 series
 LOAD_GIB_TARGET = 4.0  # peak RSS at 10,000 series
 TARGET_SIZE = 10_000
 EPOCH_SERIES = (10, 10_000)
-EPOCH_SERIES_QUICK = (10, 1_000)
+EPOCH_SERIES_QUICK = (10, 100)
 EPOCH_REPEATS = 9
 EPOCH_REPEATS_QUICK = 3
 SAMPLES_PER_EPOCH = 4096
@@ -161,7 +161,7 @@ def measure_load(kind: str, csv: Path) -> dict[str, float]:
 
 
 def panel_loading(quick: bool, workdir: Path) -> list[Figure]:
-    """Figure 15: loading panels of 10 .. 10,000 series (quick: .. 1,000) by tuner and by pandas,
+    """Figure 15: loading panels of 10 .. 10,000 series (quick: .. 300) by tuner and by pandas,
     each load in a fresh process; `LOAD_REPEATS` rounds over every size and both kinds, in a
     rotating order, so that machine noise hits every size alike."""
     sizes = LOAD_SERIES_QUICK if quick else LOAD_SERIES

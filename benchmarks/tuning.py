@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -28,6 +29,7 @@ OVERHEAD_TARGETS = {"sqlite": 2.0, "postgresql": 5.0}  # % of wall time outside 
 EPOCH_SAVING_TARGET = 40.0  # % fewer epochs with the pruner
 MAE_TOLERANCE = 1.02  # best MAE with pruning / without
 WORKER_TARGET = 1.7  # trials/minute with 2 workers / with 1
+LAYOUTS = ((1, 1), (1, 2), (2, 1), (4, 1), (8, 1))  # torch threads per worker × workers (figure 5, full run)
 
 
 @contextmanager
@@ -168,19 +170,33 @@ def trials_per_minute(url: str, workers: int, overrides: list[str], params: list
 
 
 def workers(budget: Budget, workdir: Path, postgres: str | None) -> list[Figure]:
-    """Figure 5: `tuner tune --workers 1` vs `--workers 2` on the same enqueued trials, interleaved."""
+    """Figure 5: `tuner tune --workers 1` vs `--workers 2` on the same enqueued trials, and (full
+    run) every layout of torch threads per worker × workers, all interleaved."""
     overrides = fixed_trials_overrides(budget.worker_trials, budget.worker_epochs, threads=0)
     url = postgres or f"sqlite:///{workdir / 'workers.db'}"
     params = fixed_params(demo_config(*overrides), budget.worker_trials)
-    speed: dict[int, list[float]] = {1: [], 2: []}
+    cores = os.cpu_count() or 1
+    defaults = {(cores, 1), (max(1, cores // 2), 2)}  # what (0, 1) and (0, 2) resolve to here
+    layouts = [(0, 1), (0, 2)] + ([] if budget.quick else [layout for layout in LAYOUTS if layout not in defaults])
+    speed: dict[tuple[int, int], list[float]] = {layout: [] for layout in layouts}
     for repeat in range(budget.worker_repeats):
-        for count in ((1, 2) if repeat % 2 == 0 else (2, 1)):
-            speed[count].append(trials_per_minute(url, count, overrides, params))
-    ratios = [two / one for one, two in zip(speed[1], speed[2])]
+        shift = repeat % len(layouts)
+        for threads, count in layouts[shift:] + layouts[:shift]:
+            layout_overrides = [*overrides[:-1], f"train.threads={threads}"]
+            speed[threads, count].append(trials_per_minute(url, count, layout_overrides, params))
     backend = "PostgreSQL" if postgres else "SQLite (PostgreSQL did not answer)"
-    return [figure(
+    ratios = [two / one for one, two in zip(speed[0, 1], speed[0, 2])]
+    found = [figure(
         "5. trials/minute, 2 workers vs 1", ratios, "×", f"`tuner tune --workers 1`, same trials, {backend}",
         target=f"≥ {WORKER_TARGET}", check=lambda v: v >= WORKER_TARGET,
-        note=f"median {statistics.median(speed[2]):.1f} vs {statistics.median(speed[1]):.1f} trials/min; "
+        note=f"median {statistics.median(speed[0, 2]):.1f} vs {statistics.median(speed[0, 1]):.1f} trials/min; "
              f"{budget.worker_trials} trials × {budget.worker_epochs} epochs; threads = cores / workers",
     )]
+    for threads, count in layouts[2:]:
+        found.append(figure(
+            f"5. trials/minute, {threads} thread(s) × {count} worker(s)",
+            [layout / default for layout, default in zip(speed[threads, count], speed[0, 1])], "×",
+            f"the default layout here ({cores} threads × 1 worker), same trials, {backend}",
+            note=f"median {statistics.median(speed[threads, count]):.1f} vs {statistics.median(speed[0, 1]):.1f} "
+                 f"trials/min on {cores} cores", details={"trials_per_minute": speed[threads, count]}))
+    return found

@@ -21,15 +21,9 @@ def tuner(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "tuner.cli", *args], capture_output=True, text=True, timeout=300)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def storage(request, tmp_path, study_name):
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'studies.db'}"
-    return request.getfixturevalue("postgres_url")
-
-
-@pytest.mark.parametrize("horizon", [1, 3])
-def test_export_fit_predict_end_to_end(tmp_path, storage, study_name, horizon):
+@pytest.mark.parametrize("backend, horizon", [("sqlite", 1), ("sqlite", 3), ("postgresql", 3)])
+def test_export_fit_predict_end_to_end(request, tmp_path, study_name, backend, horizon):
+    storage = f"sqlite:///{tmp_path / 'studies.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
     config = write_study(tmp_path, horizon=horizon, epochs=3)
     common = ["--storage", storage, "--study", study_name]
     assert tuner("tune", str(config), *common, "--n-trials", "3", "--no-progress").returncode == 0
