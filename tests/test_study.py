@@ -81,6 +81,20 @@ def test_held_reports_are_written_within_the_flush_interval(backend_url, study_n
     assert seen.state == TrialState.RUNNING and seen.intermediate_values == {0: 3.0, 1: 2.0}
 
 
+def test_a_flushed_attribute_is_updated_and_infinite_reports_survive(backend_url, study_name):
+    storage = open_storage(backend_url)
+    study = optuna.create_study(study_name=study_name, storage=storage)
+    trial = study.ask()
+    trial.set_user_attr("epochs_run", 1)
+    trial.report(float("inf"), 0)
+    storage.flush()
+    trial.set_user_attr("epochs_run", 2)
+    trial.report(1.5, 1)
+    study.tell(trial, 1.5)
+    seen = optuna.load_study(study_name=study_name, storage=backend_url).trials[0]
+    assert seen.user_attrs == {"epochs_run": 2} and seen.intermediate_values == {0: float("inf"), 1: 1.5}
+
+
 def test_sqlite_studies_use_the_write_ahead_log(tmp_path):
     storage = open_storage(f"sqlite:///{tmp_path / 'wal.db'}")
     with storage.engine.connect() as connection:

@@ -13,6 +13,7 @@ of Optuna 4 and 5); tests/test_study.py checks the result on SQLite, PostgreSQL 
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Container
@@ -24,6 +25,19 @@ from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import FrozenTrial, TrialState
 
 FLUSH_SECONDS = 5.0  # the longest a report waits before it is written (what the dashboard lags at most)
+
+
+def rows_by(session: Any, model: type, trial_id: int, column: Any, keys: dict) -> dict:
+    """The trial's stored rows of `model` whose `column` is one of `keys`, by that value."""
+    if not keys:
+        return {}
+    return {getattr(row, column.key): row
+            for row in session.query(model).filter(model.trial_id == trial_id, column.in_(list(keys)))}
+
+
+def added(session: Any, row: Any) -> Any:
+    session.add(row)
+    return row
 
 
 class BatchedRDBStorage(optuna.storages.RDBStorage):
@@ -53,13 +67,23 @@ class BatchedRDBStorage(optuna.storages.RDBStorage):
             self._pending_since = time.monotonic()
             if not pending:
                 return
-            with _create_scoped_session(self.scoped_session, True) as session:
+            with _create_scoped_session(self.scoped_session) as session:
                 for trial_id, (reports, attributes) in pending.items():
-                    for step, value in reports.items():
-                        self._set_trial_intermediate_value_without_commit(session, trial_id, step, value)
-                    for key, value in attributes.items():
-                        self._set_trial_attr_without_commit(session, models.TrialUserAttributeModel, trial_id,
-                                                            key, value)
+                    self._write(session, trial_id, reports, attributes)
+
+    def _write(self, session: Any, trial_id: int, reports: dict[int, float], attributes: dict[str, Any]) -> None:
+        """One trial's held rows: the trial checked once, existing rows updated, new ones added."""
+        trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
+        self.check_trial_is_updatable(trial_id, trial.state)
+        values = models.TrialIntermediateValueModel
+        rows = rows_by(session, values, trial_id, values.step, reports)
+        for step, value in reports.items():
+            row = rows.get(step) or added(session, values(trial_id=trial_id, step=step))
+            row.intermediate_value, row.intermediate_value_type = values.intermediate_value_to_stored_repr(value)
+        attrs = models.TrialUserAttributeModel
+        rows = rows_by(session, attrs, trial_id, attrs.key, attributes)
+        for key, value in attributes.items():
+            (rows.get(key) or added(session, attrs(trial_id=trial_id, key=key))).value_json = json.dumps(value)
 
     def _flush_if_due(self) -> None:
         if time.monotonic() - self._pending_since >= self.flush_seconds:
