@@ -7,8 +7,9 @@ this storage holds them and writes them in one transaction when the trial's stat
 completes, is pruned or fails), when anything else about it is written or it is read back, and at
 least every `flush_seconds` so that optuna-dashboard still follows the trial live.
 
-It subclasses `optuna.storages.RDBStorage` and builds on its per-row writers (protected methods
-of Optuna 4 and 5); tests/test_study.py checks the result on SQLite, PostgreSQL and MySQL.
+It subclasses `optuna.storages.RDBStorage` and writes the rows through Optuna's own table models
+and session helper (`optuna.storages._rdb`, not a public API: pyproject.toml bounds the Optuna
+version); tests/test_study.py checks the result on SQLite, PostgreSQL and MySQL.
 """
 
 from __future__ import annotations
