@@ -45,6 +45,7 @@ LOAD_SERIES = (10, 100, 1_000, 10_000)
 LOAD_SERIES_QUICK = (10, 100, 300)
 LINEAR_FROM = 100  # smallest size whose time is not mostly fixed costs
 LOAD_REPEATS = 3
+LOAD_REPEATS_QUICK = 2
 LOAD_SECONDS_TARGET = 60.0  # at 10,000 series
 LOAD_GIB_TARGET = 4.0  # peak RSS at 10,000 series
 TARGET_SIZE = 10_000
@@ -162,14 +163,15 @@ def measure_load(kind: str, csv: Path) -> dict[str, float]:
 
 def panel_loading(quick: bool, workdir: Path) -> list[Figure]:
     """Figure 15: loading panels of 10 .. 10,000 series (quick: .. 300) by tuner and by pandas,
-    each load in a fresh process; `LOAD_REPEATS` rounds over every size and both kinds, in a
-    rotating order, so that machine noise hits every size alike."""
+    each load in a fresh process; `LOAD_REPEATS` (quick: `LOAD_REPEATS_QUICK`) rounds over every
+    size and both kinds, in a rotating order, so that machine noise hits every size alike."""
     sizes = LOAD_SERIES_QUICK if quick else LOAD_SERIES
     csvs = {size: panel_csv(workdir, size) for size in sizes}
     loads = [(size, kind) for size in sizes for kind in ("tuner", "pandas")]
     runs: dict[int, dict[str, list[dict[str, float]]]] = {size: {"tuner": [], "pandas": []} for size in sizes}
-    for repeat in range(LOAD_REPEATS):
-        shift = repeat * len(loads) // LOAD_REPEATS
+    repeats = LOAD_REPEATS_QUICK if quick else LOAD_REPEATS
+    for repeat in range(repeats):
+        shift = repeat * len(loads) // repeats
         for size, kind in loads[shift:] + loads[:shift]:
             runs[size][kind].append(measure_load(kind, csvs[size]))
 
