@@ -140,7 +140,7 @@ class StudyConfig:
     pruner: str = "median"
     seed: int = 0  # seeds the sampler and, with the trial number, each trial's training
     startup_trials: int = 5  # random trials before TPE
-    prune_startup_trials: int = 5  # completed trials before the median or percentile pruner stops any
+    prune_startup_trials: int = 2  # completed trials before the median or percentile pruner stops any (figure 18)
     heartbeat_interval: int = 10  # seconds between a running trial's heartbeats
     grace_period: int = 30  # seconds without a heartbeat before a trial counts as stale (FAIL)
     max_retries: int = 2  # times a stale trial is retried with the same parameters
