@@ -148,7 +148,11 @@ def postgres_url() -> str | None:
             exists = connection.execute(sqlalchemy.text("SELECT 1 FROM pg_database WHERE datname = :name"),
                                         {"name": POSTGRES_DATABASE}).first()
             if not exists:
-                connection.execute(sqlalchemy.text(f'CREATE DATABASE "{POSTGRES_DATABASE}"'))
+                try:
+                    connection.execute(sqlalchemy.text(f'CREATE DATABASE "{POSTGRES_DATABASE}"'))
+                except sqlalchemy.exc.DBAPIError as exc:  # another benchmark run created it at the same moment
+                    if "already exists" not in str(exc):
+                        raise
         engine.dispose()
     except (ImportError, sqlalchemy.exc.SQLAlchemyError):
         return None
