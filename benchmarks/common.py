@@ -144,14 +144,13 @@ def postgres_url() -> str | None:
     try:
         engine = sqlalchemy.create_engine(f"{POSTGRES_SERVER}/postgres", isolation_level="AUTOCOMMIT",
                                           connect_args={"connect_timeout": 3})
+        query = sqlalchemy.text("SELECT 1 FROM pg_database WHERE datname = :name")
         with engine.connect() as connection:
-            exists = connection.execute(sqlalchemy.text("SELECT 1 FROM pg_database WHERE datname = :name"),
-                                        {"name": POSTGRES_DATABASE}).first()
-            if not exists:
+            if not connection.execute(query, {"name": POSTGRES_DATABASE}).first():
                 try:
                     connection.execute(sqlalchemy.text(f'CREATE DATABASE "{POSTGRES_DATABASE}"'))
-                except sqlalchemy.exc.DBAPIError as exc:  # another benchmark run created it at the same moment
-                    if "already exists" not in str(exc):
+                except sqlalchemy.exc.DBAPIError:  # fine if another benchmark run created it at the same moment
+                    if not connection.execute(query, {"name": POSTGRES_DATABASE}).first():
                         raise
         engine.dispose()
     except (ImportError, sqlalchemy.exc.SQLAlchemyError):
