@@ -193,13 +193,14 @@ def test_killed_worker_trial_fails_is_retried_and_the_run_completes(shared_url, 
     storage = open_storage(shared_url)
     deadline = time.monotonic() + 120
     victim = None
-    while victim is None and time.monotonic() < deadline:  # a worker with a trial a few epochs in
-        time.sleep(0.5)
+    while victim is None and time.monotonic() < deadline:  # both workers a second into a trial
+        time.sleep(0.2)
         try:
             running = optuna.load_study(study_name=study_name, storage=storage).get_trials(states=(TrialState.RUNNING,))
         except KeyError:
             continue
-        if any(len(t.intermediate_values) >= 2 for t in running) and len(worker_pids(process.pid)) == 2:
+        under_way = [t for t in running if time.time() - t.datetime_start.timestamp() > 1]
+        if len(under_way) == 2 and len(worker_pids(process.pid)) == 2:
             victim = worker_pids(process.pid)[0]
     assert victim, "no worker got a trial under way"
     os.kill(victim, signal.SIGKILL)
