@@ -2,6 +2,7 @@
 
 import multiprocessing
 import os
+import pickle
 import re
 import signal
 import subprocess
@@ -93,6 +94,14 @@ def test_a_flushed_attribute_is_updated_and_infinite_reports_survive(backend_url
     study.tell(trial, 1.5)
     seen = optuna.load_study(study_name=study_name, storage=backend_url).trials[0]
     assert seen.user_attrs == {"epochs_run": 2} and seen.intermediate_values == {0: float("inf"), 1: 1.5}
+
+
+def test_the_storage_pickles_like_optunas(tmp_path):
+    storage = open_storage(f"sqlite:///{tmp_path / 'pickled.db'}")
+    study = optuna.create_study(study_name="pickled", storage=storage)
+    study.enqueue_trial({"x": 1.0})
+    copy = pickle.loads(pickle.dumps(storage))
+    assert optuna.load_study(study_name="pickled", storage=copy).trials[0].state == TrialState.WAITING
 
 
 def test_sqlite_studies_use_the_write_ahead_log(tmp_path):

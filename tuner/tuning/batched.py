@@ -51,6 +51,16 @@ class BatchedRDBStorage(optuna.storages.RDBStorage):
         self._pending_since = time.monotonic()
         self._pending_lock = threading.Lock()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Picklable like RDBStorage; held writes stay with the process that made them."""
+        state = super().__getstate__()
+        del state["_pending"], state["_pending_lock"]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._pending, self._pending_lock = {}, threading.Lock()
+
     def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
         with self._pending_lock:
             self._pending.setdefault(trial_id, ({}, {}))[0][step] = intermediate_value
