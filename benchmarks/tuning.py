@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from common import DEMO_CONFIG, Budget, Figure, demo_config, figure, finished_tr
 import tuner.evaluation
 from tuner.config import Config
 from tuner.data import Dataset
+from tuner.train import thread_count
 from tuner.tuning.objective import Objective
 from tuner.tuning.runner import tune
 from tuner.tuning.space import suggest_params
@@ -176,20 +176,21 @@ def trials_per_minute(url: str, workers: int, overrides: list[str], params: list
 def workers(budget: Budget, workdir: Path, postgres: str | None) -> list[Figure]:
     """Figure 5: `tuner tune --workers 1` vs `--workers 2` on the same enqueued trials, and (full
     run) every layout of torch threads per worker × workers, all interleaved."""
-    overrides = [f"study.artifacts='{workdir / 'workers-artifacts'}'",  # not beside the demo config
-                 *fixed_trials_overrides(budget.worker_trials, budget.worker_epochs, threads=0)]
+    def overrides(threads: int) -> list[str]:
+        return [f"study.artifacts='{workdir / 'workers-artifacts'}'",  # not beside the demo config
+                *fixed_trials_overrides(budget.worker_trials, budget.worker_epochs, threads)]
+
     url = postgres or f"sqlite:///{workdir / 'workers.db'}"
-    params = fixed_params(demo_config(*overrides), budget.worker_trials)
-    cores = os.cpu_count() or 1
-    defaults = {(cores, 1), (max(1, cores // 2), 2)}  # what (0, 1) and (0, 2) resolve to here
+    params = fixed_params(demo_config(*overrides(0)), budget.worker_trials)
+    cores = thread_count(0)
+    defaults = {(thread_count(0, count), count) for count in (1, 2)}  # what (0, 1) and (0, 2) resolve to here
     layouts = [(0, 1), (0, 2)] + ([] if budget.quick else [layout for layout in LAYOUTS if layout not in defaults])
     speed: dict[tuple[int, int], list[float]] = {layout: [] for layout in layouts}
     steady: dict[tuple[int, int], list[float]] = {layout: [] for layout in layouts}
     for repeat in range(budget.worker_repeats):
         shift = repeat % len(layouts)
         for threads, count in layouts[shift:] + layouts[:shift]:
-            layout_overrides = [*overrides[:-1], f"train.threads={threads}"]
-            whole, running = trials_per_minute(url, count, layout_overrides, params)
+            whole, running = trials_per_minute(url, count, overrides(threads), params)
             speed[threads, count].append(whole)
             steady[threads, count].append(running)
     backend = "PostgreSQL" if postgres else "SQLite (PostgreSQL did not answer)"

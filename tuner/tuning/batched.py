@@ -106,13 +106,9 @@ class BatchedRDBStorage(optuna.storages.RDBStorage):
         self.flush()
         return super().set_trial_state_values(trial_id, state, values)
 
-    def _set_trial_param(self, *args: Any, **kwargs: Any) -> None:
+    def _set_trial_param(self, *args: Any, **kwargs: Any) -> None:  # set_trial_param and the cache's both call it
         self.flush()
         super()._set_trial_param(*args, **kwargs)
-
-    def set_trial_param(self, *args: Any, **kwargs: Any) -> None:
-        self.flush()
-        super().set_trial_param(*args, **kwargs)
 
     def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
         self.flush()

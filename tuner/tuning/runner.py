@@ -239,9 +239,10 @@ class WorkerPool:
             del processes[index]
             if process.exitcode == 0:
                 continue
-            if self.budget is not None and process.exitcode and process.exitcode < 0:
+            killed = process.exitcode < 0  # by a signal
+            if killed and self.budget is not None:
                 self.budget.return_slot(index)  # its trial, re-queued once stale, needs the slot
-            if process.exitcode and process.exitcode < 0 and self.restarts < MAX_RESTARTS and not self.done(study):
+            if killed and self.restarts < MAX_RESTARTS and not self.done(study):
                 log.warning("worker %d died (signal %d); starting a replacement", index, -process.exitcode)
                 self.restarts += 1
                 processes[index] = self.start(index)
