@@ -2,6 +2,7 @@ import math
 
 import numpy as np
 import pytest
+from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 
 from tuner.metrics import forecast_errors, mape, smape, wape
 
@@ -15,6 +16,14 @@ def test_metrics_against_hand_computed_values():
     assert errors["val_mape"] == pytest.approx(100 * (0.1 + 0.1 + 0.0) / 3)  # the zero-sales row is skipped
     assert errors["val_smape"] == pytest.approx(100 * (20 / 210 + 40 / 380 + 2 + 0) / 4)
     assert errors["val_wape"] == pytest.approx(100 * 40 / 350)
+
+
+def test_mae_and_rmse_agree_with_scikit_learn():
+    rng = np.random.default_rng(0)
+    actual, forecast = rng.lognormal(6, 1, (50, 7)), rng.lognormal(6, 1, (50, 7))
+    errors = forecast_errors(actual, forecast)
+    assert errors["mae"] == pytest.approx(mean_absolute_error(actual.ravel(), forecast.ravel()), rel=1e-12)
+    assert errors["rmse"] == pytest.approx(root_mean_squared_error(actual.ravel(), forecast.ravel()), rel=1e-12)
 
 
 def test_zero_sales_edge_cases():

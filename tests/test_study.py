@@ -70,6 +70,37 @@ def test_reports_and_attributes_land_in_one_transaction_per_trial(backend_url, s
         assert trial.state == TrialState.COMPLETE and trial.value == 0.5
 
 
+def test_a_trials_parameters_are_written_together_at_its_next_write(backend_url, study_name):
+    storage = open_storage(backend_url)
+    commits = []
+    sqlalchemy.event.listen(storage.engine, "commit", lambda connection: commits.append(1))
+    study = optuna.create_study(study_name=study_name, storage=storage, sampler=optuna.samplers.RandomSampler(0))
+    trial = study.ask()
+    before = len(commits)
+    params = {"x": trial.suggest_float("x", 0, 1), "n": trial.suggest_int("n", 1, 9),
+              "kind": trial.suggest_categorical("kind", ["a", "b"])}
+    assert len(commits) == before
+    assert optuna.load_study(study_name=study_name, storage=backend_url).trials[0].params == {}
+    trial.set_user_attr("n_params", 10)  # the objective's first write after sampling
+    assert len(commits) == before + 1
+    seen = optuna.load_study(study_name=study_name, storage=backend_url).trials[0]
+    assert seen.state == TrialState.RUNNING and seen.params == params and seen.user_attrs == {"n_params": 10}
+    study.tell(trial, 0.5)
+    with pytest.raises(ValueError, match="Cannot set different distribution kind"):
+        study.ask().suggest_categorical("x", ["a", "b"])  # as Optuna's own storage, at once
+
+
+def test_writes_to_a_finished_trial_fail_at_once(backend_url, study_name):
+    storage = open_storage(backend_url)
+    study = optuna.create_study(study_name=study_name, storage=storage)
+    trial = study.ask()
+    study.tell(trial, 1.0)
+    with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
+        storage.set_trial_user_attr(trial._trial_id, "late", 1)
+    with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
+        storage.set_trial_system_attr(trial._trial_id, "late", 1)
+
+
 def test_held_reports_are_written_within_the_flush_interval(backend_url, study_name):
     storage = open_storage(backend_url)
     storage.flush_seconds = 0.2

@@ -51,9 +51,11 @@ class Evaluator:
         seed: int,
         on_epoch: Callable[[EpochResult, dict[str, float]], None] | None = None,
         on_fold: Callable[[int, list[dict[str, float]]], None] | None = None,
+        on_model: Callable[[nn.Module], None] | None = None,
     ) -> Evaluation:
         """`on_epoch` sees each epoch of the first fold with its validation metrics, and
-        `on_fold` the metrics of the folds done so far; either may raise to stop (pruning)."""
+        `on_fold` the metrics of the folds done so far; either may raise to stop (pruning).
+        `on_model` sees the first fold's network before it trains."""
         config = with_params(self.config, params)
         quantiles = model_quantiles(config)
         fold_errors: list[dict[str, float]] = []
@@ -67,6 +69,8 @@ class Evaluator:
 
             with seeded(seed):  # the initial weights
                 model = build_model(model_config(params, config.data, quantiles, fold.shape))
+            if on_model and index == 0:
+                on_model(model)
             window = config.data.window
             result = fit(model, fold.windows("train", window), fold.windows("validation", window), params["lr"],
                          config.train, seed=seed, on_epoch=report if on_epoch and index == 0 else None)

@@ -1,4 +1,10 @@
-"""Forecast errors in the data's own units (apply them after undoing the scaling)."""
+"""Forecast errors in the data's own units (apply them after undoing the scaling).
+
+Every metric is a line of numpy: they run after every training epoch of every trial, where
+scikit-learn's `mean_absolute_error` and `root_mean_squared_error` spent about 1.4 ms each on
+input validation for a 0.02 ms sum, about 1 % of a study's wall time (figure 3); the tests check
+these against scikit-learn's.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +12,21 @@ import math
 import typing
 
 import numpy as np
-from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 
 from tuner.intervals import coverage_scores
 from tuner.names import METRICS
 
 Errors = typing.TypeVar("Errors", float, list)
+
+
+def mae(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Mean absolute error."""
+    return float(np.mean(np.abs(actual - forecast)))
+
+
+def rmse(actual: np.ndarray, forecast: np.ndarray) -> float:
+    """Root mean squared error."""
+    return float(np.sqrt(np.mean(np.square(actual - forecast))))
 
 
 def mape(actual: np.ndarray, forecast: np.ndarray) -> float:
@@ -47,7 +62,7 @@ def forecast_errors(actual: np.ndarray, forecast: np.ndarray, prefix: str = "") 
     return {f"{prefix}{name}": float(METRIC_FUNCTIONS[name](actual, forecast)) for name in METRICS}
 
 
-METRIC_FUNCTIONS = {"mae": mean_absolute_error, "rmse": root_mean_squared_error, "mape": mape, "smape": smape,
+METRIC_FUNCTIONS = {"mae": mae, "rmse": rmse, "mape": mape, "smape": smape,
                     "wape": wape}
 
 

@@ -1,15 +1,19 @@
-"""Optuna's RDB storage with a running trial's epoch reports and user attributes written together.
+"""Optuna's RDB storage with a running trial's writes held and made together.
 
-`trial.report` and `trial.set_user_attr` each cost Optuna's RDB storage one transaction; a demo
-trial makes about twenty of them, a few percent of its wall time. Optuna's pruners read a running
-trial's reports from the trial object itself, not from the database, so those writes can wait:
-this storage holds them and writes them in one transaction when the trial's state changes (it
-completes, is pruned or fails), when anything else about it is written or it is read back, and at
-least every `flush_seconds` so that optuna-dashboard still follows the trial live.
+Each `suggest_*`, `trial.report`, `trial.set_user_attr` and artifact upload costs Optuna's RDB
+storage a transaction of its own; a demo trial makes about twenty, a few percent of its wall time
+on SQLite. Optuna's pruners and samplers read a running trial's own values from the trial object,
+not from the database, so those writes can wait: this storage holds them and writes them in one
+transaction
+- when the trial's state changes (it completes, is pruned or fails), when it is read back, and
+  at least every `flush_seconds`, so that optuna-dashboard still follows the trial live;
+- for parameters, also at the trial's first other write (the objective's first attribute or
+  report): a trial's sampled parameters reach the database together, right after sampling, so
+  other workers' samplers (`constant_liar`) and the dashboard see them while the trial trains.
 
-It subclasses `optuna.storages.RDBStorage` and writes the rows through Optuna's own table models
-and session helper (`optuna.storages._rdb`, not a public API: pyproject.toml bounds the Optuna
-version); tests/test_study.py checks the result on SQLite, PostgreSQL and MySQL.
+It subclasses `optuna.storages.RDBStorage` and writes the rows through Optuna's own table models,
+session helper and row writers (`optuna.storages._rdb`, not a public API: pyproject.toml bounds
+the Optuna version); tests/test_study.py checks the result on SQLite, PostgreSQL and MySQL.
 """
 
 from __future__ import annotations
@@ -18,14 +22,26 @@ import json
 import threading
 import time
 from collections.abc import Container
+from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
+from optuna.distributions import BaseDistribution, check_distribution_compatibility, distribution_to_json
 from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import FrozenTrial, TrialState
 
 FLUSH_SECONDS = 5.0  # the longest a report waits before it is written (what the dashboard lags at most)
+
+
+@dataclass
+class HeldWrites:
+    """One running trial's writes not yet in the database."""
+
+    params: dict[str, tuple[float, BaseDistribution, BaseDistribution | None]] = field(default_factory=dict)
+    reports: dict[int, float] = field(default_factory=dict)
+    user_attrs: dict[str, Any] = field(default_factory=dict)
+    system_attrs: dict[str, Any] = field(default_factory=dict)
 
 
 def rows_by(session: Any, model: type, trial_id: int, column: Any, keys: dict) -> dict:
@@ -42,77 +58,122 @@ def added(session: Any, row: Any) -> Any:
 
 
 class BatchedRDBStorage(optuna.storages.RDBStorage):
-    """RDBStorage that writes a running trial's reports and user attributes in batches."""
+    """RDBStorage that writes a running trial's parameters, reports and attributes in batches."""
 
     def __init__(self, *args: Any, flush_seconds: float = FLUSH_SECONDS, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.flush_seconds = flush_seconds
-        self._pending: dict[int, tuple[dict[int, float], dict[str, Any]]] = {}  # trial id: (reports, attributes)
-        self._pending_since = time.monotonic()
-        self._pending_lock = threading.Lock()
+        self._held: dict[int, HeldWrites] = {}  # by trial id
+        self._running: set[int] = set()  # trials this process started and has not finished: the ones held
+        self._held_since = time.monotonic()
+        self._held_lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         """Picklable like RDBStorage; held writes stay with the process that made them."""
         state = super().__getstate__()
-        del state["_pending"], state["_pending_lock"]
+        del state["_held"], state["_running"], state["_held_lock"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
-        self._pending, self._pending_lock = {}, threading.Lock()
+        self._held, self._running, self._held_lock = {}, set(), threading.Lock()
+
+    def _create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> FrozenTrial:
+        trial = super()._create_new_trial(study_id, template_trial)
+        if trial.state == TrialState.RUNNING:
+            self._running.add(trial._trial_id)
+        return trial
+
+    def _set_trial_param(self, trial_id: int, param_name: str, param_value_internal: float,
+                         distribution: BaseDistribution, previous_distribution: BaseDistribution | None) -> None:
+        """(`set_trial_param` and Optuna's cached storage both call this.) Held until the trial's
+        next other write; a distribution that conflicts with the one the caller knows fails here,
+        one that conflicts with the database's when written."""
+        if trial_id not in self._running:
+            return super()._set_trial_param(trial_id, param_name, param_value_internal, distribution,
+                                            previous_distribution)
+        if previous_distribution is not None:
+            check_distribution_compatibility(previous_distribution, distribution)
+        with self._held_lock:
+            self._held_for(trial_id).params[param_name] = (param_value_internal, distribution, previous_distribution)
 
     def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
-        with self._pending_lock:
-            self._pending.setdefault(trial_id, ({}, {}))[0][step] = intermediate_value
-        self._flush_if_due()
+        if trial_id not in self._running:
+            return super().set_trial_intermediate_value(trial_id, step, intermediate_value)
+        with self._held_lock:
+            held = self._held_for(trial_id)
+            held.reports[step] = intermediate_value
+        self._flush_if_due(held)
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
-        with self._pending_lock:
-            self._pending.setdefault(trial_id, ({}, {}))[1][key] = value
-        self._flush_if_due()
+        if trial_id not in self._running:
+            return super().set_trial_user_attr(trial_id, key, value)
+        with self._held_lock:
+            held = self._held_for(trial_id)
+            held.user_attrs[key] = value
+        self._flush_if_due(held)
+
+    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        if trial_id not in self._running:
+            return super().set_trial_system_attr(trial_id, key, value)
+        with self._held_lock:
+            held = self._held_for(trial_id)
+            held.system_attrs[key] = value
+        self._flush_if_due(held)
 
     def flush(self) -> None:
-        """Write every held report and attribute, in one transaction."""
-        with self._pending_lock:
-            pending, self._pending = self._pending, {}
-            self._pending_since = time.monotonic()
-            if not pending:
+        """Write every held write, in one transaction."""
+        with self._held_lock:
+            held, self._held = self._held, {}
+            self._held_since = time.monotonic()
+            if not held:
                 return
             with _create_scoped_session(self.scoped_session) as session:
-                for trial_id, (reports, attributes) in pending.items():
-                    self._write(session, trial_id, reports, attributes)
+                for trial_id, writes in held.items():
+                    self._write(session, trial_id, writes)
 
-    def _write(self, session: Any, trial_id: int, reports: dict[int, float], attributes: dict[str, Any]) -> None:
-        """One trial's held rows: the trial checked once, existing rows updated, new ones added."""
+    def _held_for(self, trial_id: int) -> HeldWrites:
+        return self._held.setdefault(trial_id, HeldWrites())
+
+    def _write(self, session: Any, trial_id: int, held: HeldWrites) -> None:
+        """One trial's held rows: the trial checked once; parameters added (through Optuna's own
+        writer where the study's distribution is still to be looked up), existing report and
+        attribute rows updated, new ones added."""
         trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
         self.check_trial_is_updatable(trial_id, trial.state)
+        for name, (value, distribution, previous) in held.params.items():
+            if previous is None:
+                self._set_trial_param_without_commit(session, trial_id, name, value, distribution)
+            else:
+                session.add(models.TrialParamModel(trial_id=trial_id, param_name=name, param_value=value,
+                                                   distribution_json=distribution_to_json(distribution)))
+        for key, value in held.system_attrs.items():
+            self._set_trial_attr_without_commit(session, models.TrialSystemAttributeModel, trial_id, key, value)
         values = models.TrialIntermediateValueModel
-        rows = rows_by(session, values, trial_id, values.step, reports)
-        for step, value in reports.items():
+        rows = rows_by(session, values, trial_id, values.step, held.reports)
+        for step, value in held.reports.items():
             row = rows.get(step) or added(session, values(trial_id=trial_id, step=step))
             row.intermediate_value, row.intermediate_value_type = values.intermediate_value_to_stored_repr(value)
         attrs = models.TrialUserAttributeModel
-        rows = rows_by(session, attrs, trial_id, attrs.key, attributes)
-        for key, value in attributes.items():
+        rows = rows_by(session, attrs, trial_id, attrs.key, held.user_attrs)
+        for key, value in held.user_attrs.items():
             (rows.get(key) or added(session, attrs(trial_id=trial_id, key=key))).value_json = json.dumps(value)
 
-    def _flush_if_due(self) -> None:
-        if time.monotonic() - self._pending_since >= self.flush_seconds:
+    def _flush_if_due(self, held: HeldWrites) -> None:
+        """Flush when the interval has passed, or when this write follows held parameters."""
+        if held.params or time.monotonic() - self._held_since >= self.flush_seconds:
             self.flush()
 
-    # Everything else that writes a trial or reads one back sees the held writes first.
+    # A state change and every read of a trial see the held writes first.
 
     def set_trial_state_values(self, trial_id: int, state: TrialState, values: Any = None) -> bool:
         self.flush()
-        return super().set_trial_state_values(trial_id, state, values)
-
-    def _set_trial_param(self, *args: Any, **kwargs: Any) -> None:  # set_trial_param and the cache's both call it
-        self.flush()
-        super()._set_trial_param(*args, **kwargs)
-
-    def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
-        self.flush()
-        super().set_trial_system_attr(trial_id, key, value)
+        changed = super().set_trial_state_values(trial_id, state, values)
+        if changed and state == TrialState.RUNNING:  # a waiting (enqueued or re-queued) trial taken up
+            self._running.add(trial_id)
+        elif state.is_finished():
+            self._running.discard(trial_id)
+        return changed
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
         self.flush()

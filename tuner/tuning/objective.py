@@ -12,13 +12,13 @@ import numpy as np
 import optuna
 from optuna.artifacts import upload_artifact
 
-from tuner.config import Config, model_quantiles, with_params
+from tuner.config import Config
 from tuner.data import Dataset
 from tuner.device import release, resolve_device
 from tuner.errors import TrainingDiverged
 from tuner.evaluation import Evaluation, Evaluator
 from tuner.forecaster import save_trial_weights
-from tuner.models import build_model, count_parameters, model_config
+from tuner.models import count_parameters
 from tuner.train import EpochResult
 from tuner.tuning import STOP_REQUESTED
 from tuner.tuning.space import suggest_params
@@ -70,10 +70,6 @@ class Objective:
         if self.run_id:
             trial.set_user_attr("run", self.run_id)  # the `tuner tune` command that ran it
         params = suggest_params(trial, self.config.search)
-        config = with_params(self.config, params)
-        shape = self.evaluator.folds[-1].shape
-        trial.set_user_attr("n_params", count_parameters(build_model(model_config(params, config.data,
-                                                                                  model_quantiles(config), shape))))
         metric = self.config.study.metric
         per_fold = self.config.study.pruner == "wilcoxon"
         several = len(self.evaluator.folds) > 1
@@ -102,7 +98,9 @@ class Objective:
         try:
             result = self.evaluator.evaluate(params, self.config.study.seed + trial.number,
                                              on_epoch=None if per_fold else report_epoch,
-                                             on_fold=report_fold if several else None)
+                                             on_fold=report_fold if several else None,
+                                             on_model=lambda model: trial.set_user_attr("n_params",
+                                                                                        count_parameters(model)))
         except TrainingDiverged as exc:
             trial.set_user_attr("fail_reason", str(exc))
             raise
