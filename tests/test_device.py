@@ -1,18 +1,23 @@
 """Device selection on a CPU-only machine: `auto` resolves to the CPU, a device the machine lacks
 is refused naming the key, workers are placed round-robin over (faked) GPUs, and a model
-directory's weights load onto the CPU whatever device they were saved from."""
+directory's weights load onto the CPU whatever device they were saved from, and a finished
+trial leaves no tensors behind (what makes device memory creep on a GPU)."""
 
+import gc
 import os
 import re
 import subprocess
 import sys
 
+import optuna
 import pytest
 import torch
 
 from tuner.config import load_config
+from tuner.data import Dataset
 from tuner.device import resolve_device, worker_devices
 from tuner.errors import ConfigError
+from tuner.tuning.objective import Objective
 from tuner.tuning.runner import placement_lines, visible_gpu
 
 from conftest import write_study
@@ -100,3 +105,22 @@ def test_weights_saved_from_another_device_load_on_the_cpu(tmp_path, monkeypatch
     loaded = modeldir.load(tmp_path / "m")
     assert calls and all(location == "cpu" for location in calls)
     assert next(loaded.network.parameters()).device == torch.device("cpu")
+
+
+def live_tensors() -> int:
+    gc.collect()
+    return sum(1 for obj in gc.get_objects() if isinstance(obj, torch.Tensor))
+
+
+def test_a_finished_trial_leaves_no_tensors_behind(tmp_path):
+    """Device memory creeps from trial to trial when something keeps a trial's tensors (its
+    network, optimizer state or data copies) alive after it; counted here on the CPU."""
+    config = load_config(write_study(tmp_path, epochs=2))
+    objective = Objective(config, [Dataset.from_config(config.data, config.split)],
+                          artifacts=optuna.artifacts.FileSystemArtifactStore(str(tmp_path)))
+    before = live_tensors()
+    after_each: list[int] = []
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(0))
+    study.optimize(objective, n_trials=5, callbacks=[lambda study, trial: after_each.append(live_tensors())])
+    assert {trial.params["model"] for trial in study.trials} == {"lstm", "lstm_transformer"}
+    assert after_each == [before] * 5
