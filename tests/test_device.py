@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import warnings
 
 import optuna
 import pytest
@@ -109,7 +110,9 @@ def test_weights_saved_from_another_device_load_on_the_cpu(tmp_path, monkeypatch
 
 def live_tensors() -> int:
     gc.collect()
-    return sum(1 for obj in gc.get_objects() if isinstance(obj, torch.Tensor))
+    with warnings.catch_warnings():  # isinstance on torch's deprecated module aliases warns
+        warnings.simplefilter("ignore", FutureWarning)
+        return sum(1 for obj in gc.get_objects() if isinstance(obj, torch.Tensor))
 
 
 def test_a_finished_trial_leaves_no_tensors_behind(tmp_path):
