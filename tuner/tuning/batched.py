@@ -98,28 +98,27 @@ class BatchedRDBStorage(optuna.storages.RDBStorage):
             self._held_for(trial_id).params[param_name] = (param_value_internal, distribution, previous_distribution)
 
     def set_trial_intermediate_value(self, trial_id: int, step: int, intermediate_value: float) -> None:
-        if trial_id not in self._running:
-            return super().set_trial_intermediate_value(trial_id, step, intermediate_value)
-        with self._held_lock:
-            held = self._held_for(trial_id)
-            held.reports[step] = intermediate_value
-        self._flush_if_due(held)
+        if not self._hold(trial_id, "reports", step, intermediate_value):
+            super().set_trial_intermediate_value(trial_id, step, intermediate_value)
 
     def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
-        if trial_id not in self._running:
-            return super().set_trial_user_attr(trial_id, key, value)
-        with self._held_lock:
-            held = self._held_for(trial_id)
-            held.user_attrs[key] = value
-        self._flush_if_due(held)
+        if not self._hold(trial_id, "user_attrs", key, value):
+            super().set_trial_user_attr(trial_id, key, value)
 
     def set_trial_system_attr(self, trial_id: int, key: str, value: Any) -> None:
+        if not self._hold(trial_id, "system_attrs", key, value):
+            super().set_trial_system_attr(trial_id, key, value)
+
+    def _hold(self, trial_id: int, kind: str, key: Any, value: Any) -> bool:
+        """Hold `key` = `value` among the trial's `kind` writes (a `HeldWrites` field) and flush if
+        due; False, holding nothing, for a trial this process is not running."""
         if trial_id not in self._running:
-            return super().set_trial_system_attr(trial_id, key, value)
+            return False
         with self._held_lock:
             held = self._held_for(trial_id)
-            held.system_attrs[key] = value
+            getattr(held, kind)[key] = value
         self._flush_if_due(held)
+        return True
 
     def flush(self) -> None:
         """Write every held write, in one transaction."""
