@@ -71,10 +71,11 @@ def quiet_swallowed_interrupt(unraisable: typing.Any) -> None:
 def fail_running_trials(study: optuna.Study, run_id: str, started: Collection[int] = ()) -> None:
     """Mark FAIL the trials of this run still RUNNING after an interrupt that cut their last
     database write short: those with its run id, and `started` (this process's, including one
-    interrupted before it stored the run id); other runs' trials are left to their own workers."""
+    interrupted before it stored the run id); other runs' trials are left to their own workers.
+    A trial that Optuna finished after it was read as running is left as it is."""
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if trial.user_attrs.get("run") == run_id or trial.number in started:
-            study.tell(trial.number, state=TrialState.FAIL)
+            study.tell(trial.number, state=TrialState.FAIL, skip_if_finished=True)
 
 
 def new_run_id() -> str:
