@@ -14,7 +14,8 @@ from tuner.cli import main
 from tuner.config import ParamsConfig, load_config
 from tuner.errors import TunerError
 from tuner.forecaster import Forecaster
-from tuner.intervals import Calibration, conformal_quantile, interval_metrics, parse_levels
+from tuner.intervals import Calibration, calibrated_range, conformal_quantile, interval_metrics, parse_levels
+from tuner.tables import intervals_lines
 
 from test_plans import CONFIG, HORIZON, sales_with_a_known_ad_effect, with_plan
 
@@ -43,6 +44,22 @@ def test_the_interval_of_a_sum_comes_from_the_residuals_of_sums():
     assert calibration.sum_half_width(70) == 4.0  # |sums| 0, 4, 0: the ceil(4 * 0.7) = 3rd smallest
     assert calibration.sum_half_width(50) == 0.0  # the 2nd smallest
     assert calibration.half_widths(50).tolist() == [2.0, 2.0]  # per step: |1|,|2|,|3| and |-1|,|2|,|3|
+
+
+def test_a_calibrated_intervals_coverage_falls_in_its_range_about_95_percent_of_the_time():
+    low, high = calibrated_range(80, 165)
+    assert (round(low, 1), round(high, 1)) == (73.8, 86.2)  # 80 -+ 2 * sqrt(0.8 * 0.2 / 165)
+    coverages = 100 * np.random.default_rng(0).binomial(165, 0.8, size=20_000) / 165
+    assert 0.93 < np.mean((coverages >= low) & (coverages <= high)) < 0.97
+    assert calibrated_range(95, 10) == (pytest.approx(81.2, abs=0.1), 100.0)  # clipped at 100
+
+
+def test_the_fit_summary_puts_the_calibrated_range_beside_each_coverage():
+    scores = {"coverage": 93.9, "width": 3.1, "samples": 165}
+    lines = intervals_lines({"method": "split-conformal", "source": "s", "calibration_samples": 150, "80": scores,
+                             "95": {"coverage": 99.4, "width": 7.2}})  # 95: metrics from before the count was stored
+    assert lines[1] == "     80 %: coverage  93.9 % (a calibrated interval: 73.8-86.2 % on 165 test samples), mean width 3.1"
+    assert lines[2] == "     95 %: coverage  99.4 %, mean width 7.2"
 
 
 @pytest.mark.parametrize("text", ["80,x", "0", "100", "-5", "nan", "80,,95"])
@@ -83,6 +100,7 @@ def test_fit_calibrates_on_rows_its_recipe_did_not_train_on_and_scores_the_test_
     for level in ("80", "95"):
         assert 0 <= intervals[level]["coverage"] <= 100 and intervals[level]["width"] > 0
         assert len(intervals[level]["by_step"]["coverage"]) == HORIZON
+        assert intervals[level]["samples"] == len(forecaster.test_forecast().forecast)
     assert intervals["95"]["width"] > intervals["80"]["width"]
     np.testing.assert_allclose(Forecaster.load(model).calibration.residuals, calibration.residuals)
 

@@ -75,6 +75,14 @@ def conformal_quantile(scores: np.ndarray, level: float) -> np.ndarray:
     return np.sort(scores, axis=0)[rank - 1]
 
 
+def calibrated_range(level: float, samples: int) -> tuple[float, float]:
+    """The coverage, in %, that an exactly calibrated `level` % interval shows on `samples` new
+    values about 95 % of the time (two binomial standard errors each side): a test coverage inside
+    it is no evidence of miscalibration."""
+    spread = 200 * math.sqrt(level / 100 * (1 - level / 100) / samples)
+    return max(0.0, level - spread), min(100.0, level + spread)
+
+
 def parse_levels(text: str | None) -> list[float]:
     """`"80,95"` -> [80.0, 95.0]: `--intervals` levels in %, each strictly between 0 and 100; none
     for an absent flag."""
@@ -114,8 +122,8 @@ def interval_scores(actual: np.ndarray, bounds: dict[float, tuple[np.ndarray, np
 
 def coverage_scores(actual: np.ndarray, low: np.ndarray, high: np.ndarray) -> dict[str, Any]:
     """The share of (samples, horizon) actual values inside [low, high], in %, and the mean width;
-    overall and per forecast step."""
+    overall and per forecast step; and the number of samples."""
     inside = (actual >= low) & (actual <= high)
     width = np.broadcast_to(high - low, actual.shape)
-    return {"coverage": float(100 * inside.mean()), "width": float(width.mean()),
+    return {"coverage": float(100 * inside.mean()), "width": float(width.mean()), "samples": len(actual),
             "by_step": {"coverage": (100 * inside.mean(axis=0)).tolist(), "width": width.mean(axis=0).tolist()}}

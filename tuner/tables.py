@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from tuner.intervals import calibrated_range
 from tuner.names import PARAMS, display_name
 
 TABLE_METRICS = ("mae", "rmse", "mape", "wape")  # the columns of `metrics_table`; every metric is in the JSON outputs
@@ -62,8 +63,20 @@ def intervals_lines(intervals: dict[str, Any]) -> list[str]:
     """The test coverage and mean width of each interval level (metrics.json's "intervals")."""
     lines = [f"Prediction intervals on the test part ({interval_method(intervals)}):"]
     for level, scores in interval_levels(intervals).items():
-        lines.append(f"  {level:>5} %: coverage {scores['coverage']:5.1f} %, mean width {format_value(scores['width'])}")
+        expected = calibrated_text(level, scores)
+        lines.append(f"  {level:>5} %: coverage {scores['coverage']:5.1f} %"
+                     f"{f' (a calibrated interval: {expected})' if expected else ''}, "
+                     f"mean width {format_value(scores['width'])}")
     return lines
+
+
+def calibrated_text(level: str, scores: dict[str, Any]) -> str:
+    """"A-B % on N test samples": where a calibrated interval's test coverage falls about 95 % of
+    the time; empty for metrics from before the sample count was stored."""
+    if "samples" not in scores:
+        return ""
+    low, high = calibrated_range(float(level), scores["samples"])
+    return f"{low:.1f}-{high:.1f} % on {scores['samples']} test samples"
 
 
 def interval_method(intervals: dict[str, Any]) -> str:

@@ -19,7 +19,7 @@ import optuna
 from optuna.trial import TrialState
 
 from tuner.names import BASELINES, METRIC_LABELS, MODEL_LABELS, PARAMS, display_name
-from tuner.tables import interval_levels, interval_method, metric_cell, metrics_table, not_better_warning, params_text, series_table
+from tuner.tables import calibrated_text, interval_levels, interval_method, metric_cell, metrics_table, not_better_warning, params_text, series_table
 from tuner.tuning.study import top_trials
 
 if TYPE_CHECKING:
@@ -340,7 +340,9 @@ def intervals_html(metrics: dict[str, Any]) -> str:
     intervals = metrics.get("intervals")
     if not intervals:
         return "<p>This model has no prediction intervals (fitted with --no-intervals, or before they existed); fit it again to get them.</p>"
-    rows = [[f"{level} %", f"{scores['coverage']:.1f} %", metric_cell(scores["width"])]
+    rows = [[f"{level} %", f"{scores['coverage']:.1f} %", calibrated_text(level, scores), metric_cell(scores["width"])]
             for level, scores in interval_levels(intervals).items()]
-    source = escape(f"From {interval_method(intervals)}.")
-    return html_table(["interval", "test coverage", "mean width"], rows) + f"<p>{source}</p>"
+    source = escape(f"From {interval_method(intervals)}. A calibrated interval's coverage falls inside the range "
+                    "beside it about 95 % of the time on this many test samples.")
+    return html_table(["interval", "test coverage", "calibrated range", "mean width"], rows) + f"<p>{source}</p>"
+
