@@ -102,13 +102,14 @@ def test_every_problem_of_a_file_is_reported_at_once(tmp_path):
 def test_data_settings_of_scaling_calendar_and_holidays_are_checked(tmp_path):
     path = tmp_path / "c.toml"
     path.write_text('[data]\npath = "x.csv"\nscaling = "instance"\ncalendar = ["weekday", "month"]\nholidays = "XX"\n'
-                    'frequency = "M"\n')
+                    'frequency = "M"\ntransform = "boxcox"\n')
     with pytest.raises(ConfigError) as error:
         load_config(path)
     message = str(error.value)
     assert "data.scaling = 'instance': must be one of window, level, global" in message
     assert "data.calendar = 'weekday': must be one of day_of_week" in message
     assert "data.holidays = 'XX': not a country the holidays package knows" in message
+    assert "data.transform = 'boxcox': must be one of none, log" in message
     path.write_text('[data]\npath = "x.csv"\nfeatures = ["holiday"]\nholidays = "US"\n')
     with pytest.raises(ConfigError, match=r"data.holidays = 'US': adds a column 'holiday', which the file's columns"):
         load_config(path)

@@ -8,6 +8,7 @@ from tuner.config import load_config
 from tuner.data import Dataset
 from tuner.errors import DataError
 from tuner.loading import load_frame
+from tuner.scaling import Scaling
 
 from conftest import write_study
 
@@ -62,6 +63,24 @@ def test_scaler_sees_only_training_rows(config):
     np.testing.assert_array_equal(dataset.scaling.scale, other.scaling.scale)
     np.testing.assert_array_equal(dataset.windows("train").inputs, other.windows("train").inputs)
     np.testing.assert_allclose(dataset.scaling.mean[0], frame.iloc[:train_end][config.data.columns].mean())
+
+
+def test_the_log_transform_scales_log_sales_and_maps_forecasts_back_to_units(config):
+    frame = load_frame(config.data)
+    logged = Dataset(frame, replace(config.data, transform="log"), config.split)
+    train_end = logged.bounds["train"][1]
+    target = np.log1p(frame[config.data.target].to_numpy())
+    assert logged.scaling.log and logged.scaling.mean[0, -1] == pytest.approx(target[:train_end].mean())
+    np.testing.assert_allclose(logged.scaled[:, -1], (target - target[:train_end].mean()) / target[:train_end].std(),
+                               rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(logged.scaled[:, :-1], Dataset(frame, config.data, config.split).scaled[:, :-1])
+    for part in ("validation", "test"):  # actuals stay in units; scaled targets map back to them
+        np.testing.assert_allclose(logged.to_units(logged.windows(part).targets, part), logged.actuals(part), rtol=1e-5)
+    assert logged.scaling.target_scale() == pytest.approx(np.exp(target[:train_end].mean()))  # a level in units
+    codes = np.repeat([0, 1], len(frame) // 2)  # a panel's: each series its own, a chunk of rows at a time
+    rows = frame[config.data.columns].to_numpy()[: len(codes)]
+    panel = Scaling.fit(rows, codes, 2, log=True)
+    np.testing.assert_allclose(panel.to_units(panel.apply(rows, series=codes)[:, -1], codes), rows[:, -1], rtol=1e-5)
 
 
 def test_baselines_match_hand_computation(config):

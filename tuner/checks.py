@@ -11,7 +11,7 @@ from typing import Any
 
 from tuner.config import Config, DataConfig, ParamsConfig, SearchConfig, SplitConfig, StudyConfig, TrainConfig
 from tuner.names import (CALENDAR_PERIODS, DEVICES, HOLIDAY_COLUMN, LOSSES, MODEL_TYPES, PINBALL_METRIC, PRECISIONS,
-                         SCALINGS, STUDY_METRICS)
+                         SCALINGS, STUDY_METRICS, TRANSFORMS)
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "percentile", "hyperband", "successive_halving", "wilcoxon", "none")
@@ -65,6 +65,7 @@ def check_data(p: Problems, data: DataConfig) -> None:
     if len(set(data.known_future)) != len(data.known_future):
         p.add("data.known_future", list(data.known_future), "lists a column twice")
     p.one_of("data.scaling", data.scaling, SCALINGS)
+    p.one_of("data.transform", data.transform, TRANSFORMS)
     for name in data.calendar:
         p.one_of("data.calendar", name, tuple(CALENDAR_PERIODS))
     if len(set(data.calendar)) != len(data.calendar):

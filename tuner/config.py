@@ -49,6 +49,7 @@ class DataConfig:
     window: int = 28  # past steps the model sees
     horizon: int = 1  # future steps it predicts
     scaling: str = "level"  # level: each window's target history less its own mean; window: also over its spread
+    transform: str = "none"  # log: the target as log(1 + value) before scaling (multiplicative effects become additive)
     calendar: tuple[str, ...] = ()  # date features (day_of_week, month, ...), cyclic, known for the forecast dates
     holidays: str = ""  # a country code (US, DE, ...): adds a holiday flag (a count per week or month)
     season_length: int = 0  # 0: from the frequency (7 daily, 52 weekly, 12 monthly)

@@ -142,7 +142,7 @@ class Dataset:
             raise DataError(f"{data.path}: column {data.target}: the target is constant over the {scale_on} part, "
                             "so there is nothing to learn and scaling would divide by zero")
         rows = self.rows(scale_on)
-        self.scaling = Scaling.fit(self.values[rows], self.index.codes[rows], len(self.index))
+        self.scaling = Scaling.fit(self.values[rows], self.index.codes[rows], len(self.index), data.transform == "log")
         self.scaled = self.scaling.apply(self.values, series=self.index.codes)
         self.known = np.ascontiguousarray(self.scaled[:, list(data.known_future_columns)]) if data.known_inputs else None
         self._windows: dict[tuple[str, int], Windows] = {}

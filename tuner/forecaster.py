@@ -224,7 +224,8 @@ class Forecaster:
             rows = frame.iloc[index.offsets[code] : index.offsets[code + 1]]
             where = f"{csv}: series {index.label(code)}" if data.series else f"{csv}"
             known = fitted.get(key)
-            scaling = self.scaling.series(known) if known is not None else Scaling.fit(rows[data.columns].to_numpy())
+            scaling = (self.scaling.series(known) if known is not None
+                       else Scaling.fit(rows[data.columns].to_numpy(), log=self.scaling.log))
             series_plan = plan[(plan[list(data.series)].to_numpy() == np.array(key)).all(axis=1)] if data.series else plan
             inputs.append(self.series_inputs(rows, series_plan, data, where, scaling, key, known))
         return inputs
