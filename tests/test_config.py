@@ -54,6 +54,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ("[train]\nloss = 'l1'\n", r"train.loss = 'l1': must be one of mae, mse, huber"),
         ("[search]\nloss = ['mae', 'pinball']\n", r"search.loss = 'pinball': must be one of mae, mse, huber, quantile"),
         ("[search]\nscaling = ['revin']\n", r"search.scaling = 'revin': must be one of window, level, global"),
+        ("[search]\ntransform = ['sqrt']\n", r"search.transform = 'sqrt': must be one of none, log"),
         ("[search]\nwindow = [14, 0]\n", r"search.window = 0: must be greater than 0"),
     ],
 )

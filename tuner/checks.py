@@ -137,6 +137,8 @@ def check_search(p: Problems, search: SearchConfig) -> None:
         p.one_of("search.scaling", value, SCALINGS)
     for value in search.loss:
         p.one_of("search.loss", value, LOSSES)
+    for value in search.transform:
+        p.one_of("search.transform", value, TRANSFORMS)
     for key in ("num_layers", "dropout", "lr"):
         rng = getattr(search, key)
         if rng.low > rng.high:
@@ -176,6 +178,8 @@ def check_params(p: Problems, params: ParamsConfig) -> None:
         p.one_of("params.scaling", params.scaling, SCALINGS)
     if params.loss:
         p.one_of("params.loss", params.loss, LOSSES)
+    if params.transform:
+        p.one_of("params.transform", params.transform, TRANSFORMS)
 
 
 def check_study(p: Problems, study: StudyConfig, split: SplitConfig) -> None:

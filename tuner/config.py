@@ -127,6 +127,7 @@ class SearchConfig:
     window: tuple[int, ...] = ()  # choices of data.window, e.g. [14, 28, 56]; empty: data.window, not searched
     scaling: tuple[str, ...] = ()  # choices of data.scaling; empty: not searched
     loss: tuple[str, ...] = ()  # choices of train.loss; empty: not searched
+    transform: tuple[str, ...] = ()  # choices of data.transform, e.g. ["none", "log"]; empty: not searched
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ class ParamsConfig:
     window: int = 0  # when searched: the trial's data.window (0: the config's)
     scaling: str = ""  # when searched: the trial's data.scaling
     loss: str = ""  # when searched: the trial's train.loss
+    transform: str = ""  # when searched: the trial's data.transform
     epochs: int = 0  # epochs to retrain on train + validation
 
     def trial_params(self) -> dict[str, Any]:
@@ -263,7 +265,8 @@ def model_quantiles(config: Config) -> tuple[float, ...]:
 def with_params(config: Config, params: typing.Mapping[str, Any]) -> Config:
     """`config` with the settings a trial searched (`names.SETTING_PARAMS`) taken from its parameters."""
     data = replace(config.data, window=params.get("window") or config.data.window,
-                   scaling=params.get("scaling") or config.data.scaling)
+                   scaling=params.get("scaling") or config.data.scaling,
+                   transform=params.get("transform") or config.data.transform)
     return replace(config, data=data, train=replace(config.train, loss=params.get("loss") or config.train.loss))
 
 

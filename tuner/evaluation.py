@@ -42,8 +42,17 @@ class Evaluator:
     """Train a configuration on each fold's training rows and score it on its validation rows."""
 
     def __init__(self, config: Config, folds: list[Dataset]) -> None:
+        """`folds`: the study's, with its data.transform; those of another transform a trial
+        samples (search.transform) are made the first time one asks for them."""
         self.config = config
         self.folds = folds
+        self.transformed = {config.data.transform: folds}
+
+    def folds_for(self, config: Config) -> list[Dataset]:
+        """The folds of a trial's config: the same rows, its data.transform's scaling."""
+        if config.data.transform not in self.transformed:
+            self.transformed[config.data.transform] = tuning_folds(config)
+        return self.transformed[config.data.transform]
 
     def evaluate(
         self,
@@ -61,7 +70,7 @@ class Evaluator:
         fold_errors: list[dict[str, float]] = []
         step_errors: list[dict[str, list[float]]] = []
         epochs_run = 0
-        for index, fold in enumerate(self.folds):
+        for index, fold in enumerate(self.folds_for(config)):
             actual = fold.actuals("validation")
 
             def report(epoch: EpochResult, fold: Dataset = fold, actual: np.ndarray = actual) -> None:

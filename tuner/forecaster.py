@@ -36,7 +36,7 @@ from tuner.calendar import calendar_frame
 from tuner.config import Config, DataConfig, ParamsConfig, model_quantiles, with_params
 from tuner.data import Dataset
 from tuner.device import resolve_device
-from tuner.errors import DataError, ModelDirError
+from tuner.errors import ConfigError, DataError, ModelDirError
 from tuner.intervals import Calibration, interval_metrics, interval_scores, level_name
 from tuner.loading import PANDAS_FREQ, load_frame, load_with_plan
 from tuner.metrics import errors_by_step, forecast_errors, quantile_pairs
@@ -135,6 +135,11 @@ class Forecaster:
         resolve_device(config.train.device, config.train.precision)  # a device this machine lacks fails first
         listed = params if isinstance(params, list) else [params]
         configs = [with_params(config, p.trial_params()) for p in listed]
+        transforms = sorted({c.data.transform for c in configs})
+        if len(transforms) > 1:
+            raise ConfigError(f"--ensemble: its trials were tuned with different data.transform values "
+                              f"({', '.join(transforms)}), but an ensemble's members share one scaling of the data; "
+                              "combine fewer trials, or tune with one transform")
         windows = tuple(c.data.window for c in configs)
         config = replace(configs[0], data=replace(configs[0].data, window=max(windows)))
         scale_on = "train+validation" if weights is None else "train"

@@ -27,7 +27,7 @@ def suggest_params(trial: optuna.Trial, space: SearchConfig) -> dict[str, Any]:
         params["linear_skip"] = trial.suggest_categorical("linear_skip", list(space.linear_skip))
     if space.series_embedding:
         params["series_embedding"] = trial.suggest_categorical("series_embedding", list(space.series_embedding))
-    for name in SETTING_PARAMS:  # data.window, data.scaling, train.loss, where search.<name> lists choices
+    for name in SETTING_PARAMS:  # data.window, data.scaling, train.loss, data.transform, where search.<name> lists choices
         if getattr(space, name):
             params[name] = trial.suggest_categorical(name, list(getattr(space, name)))
     return params
