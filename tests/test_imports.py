@@ -69,3 +69,17 @@ def test_fit_predict_and_whatif_do_not_load_optuna(study, tmp_path):
 def test_best_and_report_do_not_load_torch(study, tmp_path):
     assert loaded_after(["best", str(study)]) == {"optuna": True, "torch": False}
     assert loaded_after(["report", str(study), "-o", str(tmp_path / "r.html")]) == {"optuna": True, "torch": False}
+
+
+@pytest.mark.parametrize("command", ["tune", "fit", "best", "export", "report", "dashboard"])
+def test_a_bad_config_is_reported_before_torch_or_optuna_load(tmp_path, command):
+    config = tmp_path / "study.toml"
+    config.write_text('[data]\npath = "sales.csv"\nwindow = 0\n')
+    extra = {"fit": ["-o", str(tmp_path / "m")], "export": ["-o", str(tmp_path / "e.toml")],
+             "report": ["-o", str(tmp_path / "r.html")]}.get(command, [])
+    code = ("import sys; from tuner.cli import main; status = main(sys.argv[1:]); "
+            "print(status, 'optuna' in sys.modules, 'torch' in sys.modules)")
+    run = subprocess.run([sys.executable, "-c", code, command, str(config), *extra], capture_output=True, text=True,
+                         timeout=60)
+    assert run.stdout.split() == ["2", "False", "False"], run.stderr
+    assert "data.window = 0: must be greater than 0" in run.stderr

@@ -41,12 +41,13 @@ def open_existing(args: argparse.Namespace, config: Config) -> tuple:
 
 def cmd_tune(args: argparse.Namespace) -> int:
     """Run trials of the configured study (creating it, or resuming it), then print the best."""
+    config = load(args)  # a bad config fails before the heavy imports
+
     from tuner.tuning import configure_optuna_logging
     from tuner.tuning.report import summary
     from tuner.tuning.runner import handle_stop_signals, tune
     from tuner.tuning.storage import mask_password, resolve_storage_url
 
-    config = load(args)
     configure_optuna_logging(args.verbose)
     if args.workers == 1:
         from tuner.train import configure_threads
@@ -65,11 +66,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Serve optuna-dashboard on the study's storage (no authentication: keep it on 127.0.0.1)."""
+    config = load(args)  # a bad config fails before the heavy imports
+
     from tuner.tuning import configure_optuna_logging
     from tuner.tuning.dashboard import serve_dashboard
     from tuner.tuning.storage import mask_password, open_artifact_store, open_storage, resolve_storage_url
 
-    config = load(args)
     configure_optuna_logging(args.verbose)
     url = resolve_storage_url(config, args.storage)
     storage = open_storage(url)
@@ -90,11 +92,13 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
 
 def cmd_best(args: argparse.Namespace) -> int:
     """Show the best trials with their parameters, validation metrics and the baselines."""
+    config = load(args)  # a bad config fails before the heavy imports
+
     from tuner.tuning.report import best_as_data, best_table
     from tuner.tuning.storage import mask_password
     from tuner.tuning.study import top_trials
 
-    study, config, url = open_existing(args, load(args))
+    study, config, url = open_existing(args, config)
     ranking = None
     if args.reseed:
         from tuner.train import configure_threads
@@ -116,13 +120,15 @@ def cmd_best(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     """Write a complete config with the best trial's parameters fixed in [params] (TOML, or JSON for .json)."""
+    config = load(args)  # a bad config fails before the heavy imports
+
     from dataclasses import replace
 
     from tuner.export import config_to_dict, dump_toml
     from tuner.tuning.storage import mask_password, without_password
     from tuner.tuning.study import best_params, best_trial
 
-    study, config, url = open_existing(args, load(args))
+    study, config, url = open_existing(args, config)
     best = best_trial(study)
     exported = replace(config, params=best_params(study), study=replace(config.study, storage=without_password(url)))
     output = Path(args.output)
@@ -145,13 +151,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_fit(args: argparse.Namespace) -> int:
     """Retrain the chosen configuration on train + validation (or take a trial's own weights, or
     combine the best trials), test it once, save a model directory."""
+    config = load(args)  # a bad config fails before the heavy imports
+
     import tempfile
 
     from tuner.forecaster import Forecaster
     from tuner.tables import intervals_lines, metrics_table, series_table
     from tuner.train import configure_threads
 
-    config = load(args)
     with tempfile.TemporaryDirectory(prefix="tuner-fit-") as folder:
         if config.params.model and not (args.ensemble or args.from_trial is not None):
             chosen, weights = [config.params], None
@@ -265,10 +272,12 @@ def cmd_whatif(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     """Write an HTML report of the study: Optuna's plots, best trials, baselines; with --model, its test forecast."""
+    config = load(args)  # a bad config fails before the heavy imports
+
     from tuner.tuning.report import html_report
     from tuner.tuning.storage import mask_password
 
-    study, _, url = open_existing(args, load(args))
+    study, _, url = open_existing(args, config)
     page = html_report(study, mask_password(url), args.top, Path(args.model) if args.model else None)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
