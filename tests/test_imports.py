@@ -34,14 +34,21 @@ def test_only_the_tuning_package_imports_optuna():
     assert outside == []
 
 
-def loaded_after(args: list[str]) -> dict:
-    """Run `tuner ARGS` in a fresh interpreter; which of optuna and torch it loaded, and its exit status."""
+def run_tuner(args: list[str]) -> tuple[str, dict[str, bool], str]:
+    """Run `tuner ARGS` in a fresh interpreter: its exit status, which of optuna and torch it
+    loaded, and its standard error."""
     code = ("import sys; from tuner.cli import main; status = main(sys.argv[1:]); "
             "print(status, 'optuna' in sys.modules, 'torch' in sys.modules)")
     run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
     status, optuna, torch = run.stdout.split()[-3:]
-    assert status == "0", run.stderr
-    return {"optuna": optuna == "True", "torch": torch == "True"}
+    return status, {"optuna": optuna == "True", "torch": torch == "True"}, run.stderr
+
+
+def loaded_after(args: list[str]) -> dict[str, bool]:
+    """Which of optuna and torch `tuner ARGS` loaded; it must succeed."""
+    status, loaded, stderr = run_tuner(args)
+    assert status == "0", stderr
+    return loaded
 
 
 @pytest.fixture(scope="module")
@@ -77,9 +84,6 @@ def test_a_bad_config_is_reported_before_torch_or_optuna_load(tmp_path, command)
     config.write_text('[data]\npath = "sales.csv"\nwindow = 0\n')
     extra = {"fit": ["-o", str(tmp_path / "m")], "export": ["-o", str(tmp_path / "e.toml")],
              "report": ["-o", str(tmp_path / "r.html")]}.get(command, [])
-    code = ("import sys; from tuner.cli import main; status = main(sys.argv[1:]); "
-            "print(status, 'optuna' in sys.modules, 'torch' in sys.modules)")
-    run = subprocess.run([sys.executable, "-c", code, command, str(config), *extra], capture_output=True, text=True,
-                         timeout=60)
-    assert run.stdout.split() == ["2", "False", "False"], run.stderr
-    assert "data.window = 0: must be greater than 0" in run.stderr
+    status, loaded, stderr = run_tuner([command, str(config), *extra])
+    assert status == "2" and loaded == {"optuna": False, "torch": False}
+    assert "data.window = 0: must be greater than 0" in stderr
