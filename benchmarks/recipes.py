@@ -45,6 +45,10 @@ RECIPES: dict[str, list[str]] = {
     "defaults + calendar": ["data.calendar={calendar}", "data.holidays={holidays}"],
     "defaults + calendar + window search": ["data.calendar={calendar}", "data.holidays={holidays}",
                                             "search.window={windows}"],
+    "defaults + calendar + log target": ["data.calendar={calendar}", "data.holidays={holidays}",
+                                         "data.transform='log'"],
+    "defaults + calendar + transform search": ["data.calendar={calendar}", "data.holidays={holidays}",
+                                               "search.transform=['none', 'log']"],
 }
 FIT_VARIANTS_RECIPE = "defaults + calendar"  # its studies are also fitted the other ways (`fit_variants`)
 ENSEMBLE = 3  # members of the ensembles compared there
