@@ -45,8 +45,12 @@ class Evaluator:
         """`folds`: the study's, with its data.transform; those of another transform a trial
         samples (search.transform) are made the first time one asks for them."""
         self.config = config
-        self.folds = folds
         self.transformed = {config.data.transform: folds}
+
+    @property
+    def folds(self) -> list[Dataset]:
+        """The study's folds (its own data.transform)."""
+        return self.transformed[self.config.data.transform]
 
     def folds_for(self, config: Config) -> list[Dataset]:
         """The folds of a trial's config: the same rows, its data.transform's scaling."""
