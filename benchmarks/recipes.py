@@ -49,6 +49,8 @@ RECIPES: dict[str, list[str]] = {
                                          "data.transform='log'"],
     "defaults + calendar + transform search": ["data.calendar={calendar}", "data.holidays={holidays}",
                                                "search.transform=['none', 'log']"],
+    "defaults + calendar, 3 harmonics": ["data.calendar={calendar}", "data.holidays={holidays}",
+                                         "data.calendar_harmonics=3"],
 }
 FIT_VARIANTS_RECIPE = "defaults + calendar"  # its studies are also fitted the other ways (`fit_variants`)
 ENSEMBLE = 3  # members of the ensembles compared there

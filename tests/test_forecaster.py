@@ -50,7 +50,7 @@ def cut_before(sales: pd.DataFrame, row: int, horizon: int, known: list[str]) ->
     (7, ["discount_rate"], True, "none"), (7, ["discount_rate"], False, "log")])
 def test_predict_on_a_cut_file_equals_the_test_forecast_fit_scored(tmp_path, horizon, known, calendar, transform):
     config = write_study(tmp_path, days=260, horizon=horizon, extra=PARAMS)
-    dates = 'calendar = ["day_of_week", "month"]\nholidays = "US"\n' if calendar else ""
+    dates = 'calendar = ["day_of_week", "month"]\ncalendar_harmonics = 3\nholidays = "US"\n' if calendar else ""
     text = config.read_text().replace(
         "[data]\n", f"[data]\nknown_future = {json.dumps(known)}\ntransform = {json.dumps(transform)}\n{dates}", 1)
     config.write_text(text)

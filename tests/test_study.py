@@ -19,7 +19,8 @@ from tuner.config import load_config
 from tuner.errors import StorageError
 from tuner.tuning.runner import tune
 from tuner.tuning.storage import mask_password, open_storage, without_password
-from tuner.tuning.study import open_study
+from tuner.tuning.study import (SETTINGS_ATTR, changed_settings, open_study, remember_settings, tuned_config,
+                                tuning_settings)
 from tuner.tuning.worker import TrialBudget
 
 from conftest import server_database, write_study
@@ -394,3 +395,21 @@ def test_the_study_remembers_the_settings_it_was_tuned_with(tmp_path):
     run = cli("tune", str(config), "--n-trials", "1", "--no-progress", "--allow-changed")
     assert run.returncode == 0, run.stderr
     assert load_config(tmp_path / "best.toml").data.horizon == 7
+
+
+def test_settings_stored_before_a_key_existed_read_as_its_default(tmp_path):
+    """A study tuned by an earlier tuner has no `data.transform` or `data.calendar_harmonics` in its
+    settings: it resumes with the defaults, and a config that sets another value is a change."""
+    config = load_config(write_study(tmp_path, days=60), ["data.calendar=['month']"])
+    older = tuning_settings(config)
+    for key in ("transform", "calendar_harmonics"):
+        del older["data"][key]
+    study = optuna.create_study()
+    study.set_user_attr(SETTINGS_ATTR, older)
+    remember_settings(study, config)
+    assert study.user_attrs[SETTINGS_ATTR] == older  # nothing changed: not refused, not rewritten
+    three = load_config(config.source, ["data.calendar=['month']", "data.calendar_harmonics=3"])
+    assert changed_settings(older, three) == {"data.calendar_harmonics": (1, 3)}
+    assert tuned_config(study, three).data.calendar_harmonics == 1
+    with pytest.raises(StorageError, match=r"data.calendar_harmonics = 3 \(the study's: 1\)"):
+        remember_settings(study, three)

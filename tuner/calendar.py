@@ -1,5 +1,6 @@
 """Calendar features, computed from the dates alone and so known for every forecast date: each
-`data.calendar` feature as a sine and a cosine of its position in its cycle, and, with
+`data.calendar` feature as sines and cosines of its position in its cycle (`data.calendar_harmonics`
+pairs: harmonic k completes k cycles per period, as in a Fourier series), and, with
 `data.holidays`, the number of public holidays in each period (a 0/1 flag for daily data)."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from tuner.config import DataConfig
-from tuner.names import CALENDAR_PERIODS, HOLIDAY_COLUMN
+from tuner.names import CALENDAR_PERIODS, HOLIDAY_COLUMN, calendar_waves
 
 PERIODS = {"D": "D", "W": "W-SUN", "M": "M"}  # the span of one row at each data.frequency
 
@@ -37,7 +38,8 @@ def calendar_frame(dates: pd.DatetimeIndex, data: DataConfig) -> pd.DataFrame:
     columns: dict[str, np.ndarray] = {}
     for name in data.calendar:
         angle = 2 * np.pi * position(dates, name) / CALENDAR_PERIODS[name]
-        columns[f"{name}_sin"], columns[f"{name}_cos"] = np.sin(angle), np.cos(angle)
+        for column, wave, k in calendar_waves(name, data.calendar_harmonics):
+            columns[column] = np.sin(k * angle) if wave == "sin" else np.cos(k * angle)
     if data.holidays:
         columns[HOLIDAY_COLUMN] = holiday_counts(dates, data.holidays, data.frequency)
     return pd.DataFrame(columns, index=dates)

@@ -23,9 +23,10 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 from tuner.errors import ConfigError
 from tuner.names import (CALENDAR_PERIODS, HOLIDAY_COLUMN, METRIC_LOSS, MODEL_TYPES, PARAMS, SETTING_PARAMS,
-                         TRANSFORMER_PARAMS)
+                         TRANSFORMER_PARAMS, calendar_waves)
 
 SEASON_LENGTHS = {"D": 7, "W": 52, "M": 12}
+
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class DataConfig:
     scaling: str = "level"  # level: each window's target history less its own mean; window: also over its spread
     transform: str = "none"  # log: the target as log(1 + value) before scaling (multiplicative effects become additive)
     calendar: tuple[str, ...] = ()  # date features (day_of_week, month, ...), cyclic, known for the forecast dates
+    calendar_harmonics: int = 1  # sine and cosine pairs per calendar feature (its Fourier order)
     holidays: str = ""  # a country code (US, DE, ...): adds a holiday flag (a count per week or month)
     season_length: int = 0  # 0: from the frequency (7 daily, 52 weekly, 12 monthly)
     aggregation: dict[str, str] = field(default_factory=dict)  # per column; default sum for the target, mean otherwise
@@ -59,8 +61,9 @@ class DataConfig:
 
     @property
     def calendar_columns(self) -> list[str]:
-        """The generated date columns: a sine and a cosine per calendar feature, and the holiday flag."""
-        columns = [f"{name}_{wave}" for name in self.calendar if name in CALENDAR_PERIODS for wave in ("sin", "cos")]
+        """The generated date columns: sines and cosines per calendar feature, and the holiday flag."""
+        columns = [column for name in self.calendar if name in CALENDAR_PERIODS
+                   for column, _, _ in calendar_waves(name, self.calendar_harmonics)]
         return columns + ([HOLIDAY_COLUMN] if self.holidays else [])
 
     @property

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,13 @@ def config_to_dict(config: Config, relative_to: Path | None = None) -> dict[str,
         for key in unused:
             del result["params"][key]
     return result
+
+
+def default_value(section: str, key: str) -> Any:
+    """The default of `section.key`, as plain data: what a config stored before the key existed
+    meant by leaving it out, as long as a new key's default keeps the behaviour from before it."""
+    field = next(f for f in fields(SECTIONS[section]) if f.name == key)
+    return _plain(field.default if field.default is not MISSING else field.default_factory())
 
 
 def _plain(value: Any) -> Any:

@@ -18,7 +18,7 @@ LOSSES = ("mae", "mse", "huber", "quantile")  # train.loss; quantile: the pinbal
 METRIC_LOSS = {"val_mae": "mae", "val_wape": "mae", "val_mape": "mae", "val_smape": "mae", "val_rmse": "mse",
                "val_pinball": "quantile"}
 CALENDAR_PERIODS = {"day_of_week": 7, "day_of_month": 31, "day_of_year": 366, "week_of_year": 53, "month": 12,
-                    "quarter": 4}  # data.calendar: each becomes a sine and a cosine column of this period
+                    "quarter": 4}  # data.calendar: each becomes sine and cosine columns of this period
 HOLIDAY_COLUMN = "holiday"
 DEVICES = ("auto", "cpu", "cuda", "cuda:N", "mps")  # train.device; auto: CUDA when present, else the CPU
 PRECISIONS = ("32", "bf16")  # train.precision; bf16: autocast on CUDA only
@@ -30,6 +30,20 @@ STUDY_METRICS = (*VALIDATION_METRICS, PINBALL_METRIC)  # the choices of study.me
 METRIC_LABELS = {"mae": "MAE", "rmse": "RMSE", "mape": "MAPE %", "smape": "sMAPE %", "wape": "WAPE %"}
 
 BASELINES = {"naive": "naive", "seasonal_naive": "seasonal-naive", "boosting": "gradient-boosting"}  # key -> shown as
+
+
+def calendar_waves(name: str, harmonics: int) -> list[tuple[str, str, int]]:
+    """(column, "sin" or "cos", harmonic k) of calendar feature `name` with `harmonics` sine and
+    cosine pairs: k = 1 is `<name>_sin`, `<name>_cos`; k > 1 adds the suffix k. Harmonics stop at half
+    the period, where the columns can represent any value per position in the cycle; the sine
+    that is zero at every position there (even periods) is left out."""
+    period = CALENDAR_PERIODS[name]
+    waves = []
+    for k in range(1, min(harmonics, period // 2) + 1):
+        suffix = "" if k == 1 else str(k)
+        waves += [(f"{name}_{wave}{suffix}", wave, k) for wave in ("sin", "cos")
+                  if not (wave == "sin" and 2 * k == period)]
+    return waves
 
 
 def display_name(key: str) -> str:

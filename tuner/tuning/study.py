@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 
 from tuner.config import Config, ParamsConfig, SplitConfig, TrainConfig, build_config
 from tuner.errors import StorageError
-from tuner.export import config_to_dict
+from tuner.export import config_to_dict, default_value
 from tuner.tuning.storage import (WEIGHTS_ATTR, ArtifactStore, mask_password, open_artifact_store, open_storage,
                                   resolve_storage_url)
 
@@ -102,11 +102,11 @@ def tuning_settings(config: Config) -> dict[str, dict[str, Any]]:
 
 
 def changed_settings(stored: dict[str, dict[str, Any]], config: Config) -> dict[str, tuple[Any, Any]]:
-    """Dotted key -> (the study's value, the config's value), for every setting that differs."""
+    """Dotted key -> (the study's value, the config's value), for every setting that differs. A key
+    the study's settings lack (stored by a tuner from before the key) counts as its default."""
     current = tuning_settings(config)
-    return {f"{section}.{key}": (stored.get(section, {}).get(key), value)
-            for section in SETTINGS_SECTIONS for key, value in current[section].items()
-            if stored.get(section, {}).get(key) != value}
+    return {f"{section}.{key}": (old, value) for section in SETTINGS_SECTIONS for key, value in current[section].items()
+            if (old := stored.get(section, {}).get(key, default_value(section, key))) != value}
 
 
 def changes_text(changed: dict[str, tuple[Any, Any]]) -> str:
@@ -141,8 +141,9 @@ def tuned_config(study: optuna.Study, config: Config) -> Config:
     log.warning("study %r was tuned with other settings than %s: using the study's, not %s",
                 study.study_name, config.source, changes_text(changed))
     raw = config_to_dict(config)
-    for section in SETTINGS_SECTIONS:
-        raw[section].update(stored[section])
+    for key, (old, _) in changed.items():
+        section, name = key.split(".")
+        raw[section][name] = old
     return build_config(raw, config.source)
 
 
