@@ -56,6 +56,10 @@ def write(tmp_path: Path, text: str) -> Path:
         ("[search]\nscaling = ['revin']\n", r"search.scaling = 'revin': must be one of window, level, global"),
         ("[search]\ntransform = ['sqrt']\n", r"search.transform = 'sqrt': must be one of none, log"),
         ("[search]\nwindow = [14, 0]\n", r"search.window = 0: must be greater than 0"),
+        ("[search]\ncalendar_harmonics = [1, 3]\n", r"search.calendar_harmonics = \[1, 3\]: needs data.calendar"),
+        ("[search]\ncalendar_harmonics = [0]\n", r"search.calendar_harmonics = 0: must be greater than 0"),
+        ("calendar = ['month']\ncalendar_harmonics = 'all'\n",
+         r"data.calendar_harmonics = 'all': expected an integer"),
     ],
 )
 def test_config_errors_name_key_value_and_fix(tmp_path, text, message):

@@ -11,7 +11,8 @@ import optuna
 import pandas as pd
 import pytest
 
-from tuner.config import load_config
+from tuner.config import ParamsConfig, load_config, with_params
+from tuner.errors import ConfigError
 from tuner.evaluation import Evaluator, tuning_folds
 from tuner.forecaster import Forecaster
 from tuner.tuning.objective import Objective
@@ -156,7 +157,7 @@ def test_a_searched_transform_scales_each_trial_its_own_way_and_an_ensemble_need
     study.optimize(objective, n_trials=2)
     trials = {t.params["transform"]: t for t in study.trials}
     assert set(trials) == {"log", "none"}
-    log_folds = objective.evaluator.transformed["log"]
+    log_folds = objective.evaluator.variants[("log", 1)]
     assert log_folds[0].scaling.log and not objective.evaluator.folds[0].scaling.log
     again = Evaluator(config, tuning_folds(config)).evaluate(trials["log"].params, config.study.seed + trials["log"].number)
     assert again.errors["val_mae"] == pytest.approx(trials["log"].value, rel=1e-6)  # the log trial trained on log sales
@@ -170,3 +171,29 @@ def test_a_searched_transform_scales_each_trial_its_own_way_and_an_ensemble_need
     best = min(trials.values(), key=lambda t: t.value)
     manifest = json.loads((tmp_path / "best" / "model.json").read_text())
     assert manifest["scaler"]["transform"] == best.params["transform"]
+
+
+def test_searched_calendar_harmonics_give_each_trial_its_own_calendar_columns(tmp_path):
+    path = write_study(tmp_path, days=220, epochs=2)
+    path.write_text(path.read_text().replace("[search]\n", "[search]\ncalendar_harmonics = [1, 3]\n", 1)
+                    .replace("[data]\n", "[data]\ncalendar = ['day_of_week', 'month']\n", 1))
+    config = load_config(path)
+    study = optuna.create_study(study_name="small", storage=f"sqlite:///{tmp_path / 'small.db'}")
+    for harmonics in (3, 1):
+        study.enqueue_trial({"calendar_harmonics": harmonics, "model": "lstm"})
+    objective = Objective(config, tuning_folds(config))
+    study.optimize(objective, n_trials=2)
+    trials = {t.params["calendar_harmonics"]: t for t in study.trials}
+    three = objective.evaluator.variants[("none", 3)][0].config.columns
+    assert three == [*config.data.features, *with_params(config, {"calendar_harmonics": 3}).data.calendar_columns,
+                     "sales"] and "month_cos3" in three
+    assert len(three) == len(objective.evaluator.folds[0].config.columns) + 8  # two more pairs each
+    again = Evaluator(config, tuning_folds(config)).evaluate(trials[3].params, config.study.seed + trials[3].number)
+    assert again.errors["val_mae"] == pytest.approx(trials[3].value, rel=1e-6)
+
+    members = [ParamsConfig(**{**t.params, "epochs": 1}) for t in trials.values()]
+    with pytest.raises(ConfigError, match=r"different data.calendar_harmonics values \(1, 3\)"):
+        Forecaster.fit(config, members, intervals=False)
+    fitted, _ = Forecaster.fit(config, members[0], intervals=False)
+    assert "month_cos3" in fitted.config.data.columns
+    assert fitted.network.lstm.input_size == len(three) + 1  # and the flag that marks the forecast steps

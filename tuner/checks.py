@@ -129,7 +129,7 @@ def check_search(p: Problems, search: SearchConfig) -> None:
             p.add(f"search.{key}", [], "must list at least one choice")
     for model in search.models:
         p.one_of("search.models", model, MODEL_TYPES)
-    for key in ("hidden_size", "num_heads", "ff_size", "window"):
+    for key in ("hidden_size", "num_heads", "ff_size", "window", "calendar_harmonics"):
         for value in getattr(search, key):
             p.positive(f"search.{key}", value)
     for value in search.series_embedding:
@@ -174,6 +174,7 @@ def check_params(p: Problems, params: ParamsConfig) -> None:
         if params.num_heads > 0 and params.hidden_size % params.num_heads:
             p.add("params.num_heads", params.num_heads, f"must divide params.hidden_size ({params.hidden_size})")
     p.not_negative("params.window", params.window, "0 (data.window)")
+    p.not_negative("params.calendar_harmonics", params.calendar_harmonics, "0 (data.calendar_harmonics)")
     p.not_negative("params.series_embedding", params.series_embedding, "0 (none)")
     if params.scaling:
         p.one_of("params.scaling", params.scaling, SCALINGS)
@@ -223,6 +224,13 @@ def check_series_embedding(p: Problems, config: Config) -> None:
               "has no series to tell apart")
 
 
+def check_calendar_harmonics(p: Problems, config: Config) -> None:
+    """Searched harmonics need calendar features to apply to."""
+    if config.search.calendar_harmonics and not config.data.calendar:
+        p.add("search.calendar_harmonics", list(config.search.calendar_harmonics), "needs data.calendar: "
+              "harmonics are more sine and cosine columns of its calendar features")
+
+
 def check_pinball(p: Problems, config: Config) -> None:
     """val_pinball exists only for quantile models."""
     losses = set(config.search.loss) or {config.train.loss}
@@ -240,6 +248,7 @@ SECTION_CHECKS: tuple[Callable[[Problems, Config], None], ...] = (
     lambda p, c: check_study(p, c.study, c.split),
     check_pinball,
     check_series_embedding,
+    check_calendar_harmonics,
 )
 
 

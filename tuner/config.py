@@ -131,6 +131,7 @@ class SearchConfig:
     scaling: tuple[str, ...] = ()  # choices of data.scaling; empty: not searched
     loss: tuple[str, ...] = ()  # choices of train.loss; empty: not searched
     transform: tuple[str, ...] = ()  # choices of data.transform, e.g. ["none", "log"]; empty: not searched
+    calendar_harmonics: tuple[int, ...] = ()  # choices of data.calendar_harmonics, e.g. [1, 3]; empty: not searched
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ class ParamsConfig:
     scaling: str = ""  # when searched: the trial's data.scaling
     loss: str = ""  # when searched: the trial's train.loss
     transform: str = ""  # when searched: the trial's data.transform
+    calendar_harmonics: int = 0  # when searched: the trial's data.calendar_harmonics (0: the config's)
     epochs: int = 0  # epochs to retrain on train + validation
 
     def trial_params(self) -> dict[str, Any]:
@@ -269,7 +271,8 @@ def with_params(config: Config, params: typing.Mapping[str, Any]) -> Config:
     """`config` with the settings a trial searched (`names.SETTING_PARAMS`) taken from its parameters."""
     data = replace(config.data, window=params.get("window") or config.data.window,
                    scaling=params.get("scaling") or config.data.scaling,
-                   transform=params.get("transform") or config.data.transform)
+                   transform=params.get("transform") or config.data.transform,
+                   calendar_harmonics=params.get("calendar_harmonics") or config.data.calendar_harmonics)
     return replace(config, data=data, train=replace(config.train, loss=params.get("loss") or config.train.loss))
 
 

@@ -25,6 +25,11 @@ def tuning_folds(config: Config) -> list[Dataset]:
     return Dataset.folds(load_frame(config.data), config.data, config.split, config.search.window)
 
 
+def data_variant(config: Config) -> tuple[str, int]:
+    """What a trial may change of the study's data besides the window: its transform and calendar harmonics."""
+    return config.data.transform, config.data.calendar_harmonics
+
+
 @dataclass
 class Evaluation:
     """One configuration trained and validated on every walk-forward fold."""
@@ -42,21 +47,23 @@ class Evaluator:
     """Train a configuration on each fold's training rows and score it on its validation rows."""
 
     def __init__(self, config: Config, folds: list[Dataset]) -> None:
-        """`folds`: the study's, with its data.transform; those of another transform a trial
-        samples (search.transform) are made the first time one asks for them."""
+        """`folds`: the study's, with its data.transform and calendar harmonics; those of another
+        variant a trial samples (search.transform, search.calendar_harmonics) are made the first
+        time one asks for them."""
         self.config = config
-        self.transformed = {config.data.transform: folds}
+        self.variants = {data_variant(config): folds}
 
     @property
     def folds(self) -> list[Dataset]:
-        """The study's folds (its own data.transform)."""
-        return self.transformed[self.config.data.transform]
+        """The study's folds (its own data.transform and calendar harmonics)."""
+        return self.variants[data_variant(self.config)]
 
     def folds_for(self, config: Config) -> list[Dataset]:
-        """The folds of a trial's config: the same rows, its data.transform's scaling."""
-        if config.data.transform not in self.transformed:
-            self.transformed[config.data.transform] = tuning_folds(config)
-        return self.transformed[config.data.transform]
+        """The folds of a trial's config: the same rows, its transform's scaling, its calendar columns."""
+        variant = data_variant(config)
+        if variant not in self.variants:
+            self.variants[variant] = tuning_folds(config)
+        return self.variants[variant]
 
     def evaluate(
         self,

@@ -135,11 +135,12 @@ class Forecaster:
         resolve_device(config.train.device, config.train.precision)  # a device this machine lacks fails first
         listed = params if isinstance(params, list) else [params]
         configs = [with_params(config, p.trial_params()) for p in listed]
-        transforms = sorted({c.data.transform for c in configs})
-        if len(transforms) > 1:
-            raise ConfigError(f"--ensemble: its trials were tuned with different data.transform values "
-                              f"({', '.join(transforms)}), but an ensemble's members share one scaling of the data; "
-                              "combine fewer trials, or tune with one transform")
+        for key in ("transform", "calendar_harmonics"):
+            values = sorted({str(getattr(c.data, key)) for c in configs})
+            if len(values) > 1:
+                raise ConfigError(f"--ensemble: its trials were tuned with different data.{key} values "
+                                  f"({', '.join(values)}), but an ensemble's members share one scaled copy of the "
+                                  f"data; combine fewer trials, or tune with one {key.replace('_', ' ')}")
         windows = tuple(c.data.window for c in configs)
         config = replace(configs[0], data=replace(configs[0].data, window=max(windows)))
         scale_on = "train+validation" if weights is None else "train"

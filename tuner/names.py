@@ -7,7 +7,8 @@ MODEL_TYPES = ("lstm", "lstm_transformer")
 MODEL_LABELS = {"lstm": "LSTM", "lstm_transformer": "LSTM+Transformer"}
 ARCHITECTURE_PARAMS = ("hidden_size", "num_layers", "dropout", "num_heads", "ff_size", "linear_skip", "series_embedding")
 TRANSFORMER_PARAMS = ("num_heads", "ff_size")  # sampled for lstm_transformer only
-SETTING_PARAMS = ("window", "scaling", "loss", "transform")  # searched only when search.<name> lists choices; else the setting
+SETTING_PARAMS = ("window", "scaling", "loss", "transform",
+                  "calendar_harmonics")  # searched only when search.<name> lists choices; else the setting
 PARAMS = ("model", "hidden_size", "num_layers", "dropout", "lr", *TRANSFORMER_PARAMS, "linear_skip",
           "series_embedding", *SETTING_PARAMS)  # Optuna's names
 

@@ -12,7 +12,8 @@ from tuner.names import SETTING_PARAMS
 
 def suggest_params(trial: optuna.Trial, space: SearchConfig) -> dict[str, Any]:
     """Sample one configuration; `num_heads` and `ff_size` exist only for `lstm_transformer`, and
-    `linear_skip`, `series_embedding`, `window`, `scaling` and `loss` only where the search lists choices of them."""
+    `linear_skip`, `series_embedding` and the settings (`names.SETTING_PARAMS`) only where the search lists
+    choices of them."""
     params: dict[str, Any] = {
         "model": trial.suggest_categorical("model", list(space.models)),
         "hidden_size": trial.suggest_categorical("hidden_size", list(space.hidden_size)),
