@@ -48,6 +48,14 @@ def write_study(folder: Path, days: int = 300, horizon: int = 1, epochs: int = 4
     return path
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests (tuning processes of their own, waits on timing) run one after another on one
+    pytest-xdist worker, so they never compete with each other for the cores; the rest run beside them."""
+    for item in items:
+        if item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.xdist_group("slow"))
+
+
 @pytest.fixture
 def small_study(tmp_path: Path) -> Path:
     return write_study(tmp_path)

@@ -95,6 +95,7 @@ def test_unknown_command_and_flag_are_usage_errors():
     assert tuner("tune", str(DEMO_CONFIG), "--n-trails", "3").returncode == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal_number, workers", [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGTERM, 2)])
 def test_interrupt_keeps_completed_trials_and_the_study_resumes(tmp_path, signal_number, workers):
     config = write_study(tmp_path, days=600, epochs=30)
