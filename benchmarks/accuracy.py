@@ -11,7 +11,8 @@ import pandas as pd
 from common import Budget, Figure, demo_config, figure, skipped
 from tuner.config import Config, load_config
 from tuner.demo import AD_CARRYOVER, WEEKDAY_EFFECT, generate
-from tuner.forecaster import Forecaster, TestForecast
+from tuner.forecaster import Forecaster
+from tuner.scoring import TestForecast
 from tuner.tuning.runner import tune
 from tuner.tuning.study import best_params, load_existing_study
 

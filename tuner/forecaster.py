@@ -31,18 +31,18 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tuner.baselines import baseline_forecasts
-from tuner.calendar import calendar_frame
-from tuner.config import Config, DataConfig, ParamsConfig, model_quantiles, with_params
+from tuner.config import Config, ParamsConfig, model_quantiles, with_params
 from tuner.data import Dataset
 from tuner.device import resolve_device
 from tuner.errors import ConfigError, DataError, ModelDirError
-from tuner.intervals import Calibration, interval_metrics, interval_scores, level_name
-from tuner.loading import PANDAS_FREQ, load_frame, load_with_plan
-from tuner.metrics import errors_by_step, forecast_errors, quantile_pairs
+from tuner.inputs import ForecastInputs, chosen_series, series_inputs
+from tuner.intervals import Calibration, level_name
+from tuner.loading import load_frame, load_with_plan
+from tuner.metrics import quantile_pairs
 from tuner.models import LSTMForecaster, build_model, model_config
 from tuner.names import BASELINES
 from tuner.scaling import Scaling
+from tuner.scoring import TestForecast, quantile_interval_metrics, series_errors, series_scale, test_metrics
 from tuner.series import SeriesIndex
 from tuner.static import StaticEncoding
 from tuner.tables import not_better_warning
@@ -61,34 +61,6 @@ class Member:
     network: LSTMForecaster
     params: ParamsConfig
     window: int  # past steps it reads
-
-
-@dataclass(frozen=True)
-class TestForecast:
-    """The forecaster's test part: the data as fitted, its forecast of every test sample and the
-    baselines' forecasts of the same samples."""
-
-    dataset: Dataset
-    forecast: np.ndarray  # (samples, horizon), in the target's units
-    baselines: dict[str, np.ndarray]  # name -> (samples, horizon)
-
-    @classmethod
-    def of(cls, forecaster: Forecaster, dataset: Dataset) -> TestForecast:
-        return cls(dataset, forecaster.forecast_part(dataset, "test"),
-                   baseline_forecasts(dataset, "test", fit_part="train+validation"))
-
-
-@dataclass(frozen=True)
-class ForecastInputs:
-    """What a forecast of one series from the end of a CSV needs: its last window, its plan and
-    its scaling."""
-
-    dates: pd.DatetimeIndex  # the `horizon` forecast dates
-    history: np.ndarray  # (window, columns): the last rows, in the data's units
-    plan: pd.DataFrame  # known-future values at the forecast dates, in the data's units
-    scaling: Scaling  # the series' own (one row): as fitted, or for a series the model never saw, its history's
-    fields: np.ndarray | None = None  # a panel's series: its id and static covariates (`tuner.static`)
-    key: tuple[str, ...] = ()  # the series' id values (data.series); empty for a one-series model
 
 
 @dataclass
@@ -233,7 +205,9 @@ class Forecaster:
             scaling = (self.scaling.series(known) if known is not None
                        else Scaling.fit(rows[data.columns].to_numpy(), log=self.scaling.log))
             series_plan = plan[(plan[list(data.series)].to_numpy() == np.array(key)).all(axis=1)] if data.series else plan
-            inputs.append(self.series_inputs(rows, series_plan, data, where, scaling, key, known))
+            fields = self.encoding.encode(rows[list(data.static)].iloc[:1], [-1 if known is None else known])[0] \
+                if data.series else None
+            inputs.append(series_inputs(rows, series_plan, data, where, scaling, key, fields))
         return inputs
 
     def check_unseen(self, csv: Path, index: SeriesIndex, unseen: list[int]) -> None:
@@ -244,25 +218,6 @@ class Forecaster:
             raise DataError(f"{csv}: {listed}; this model learned an embedding of each fitted series, so it "
                             "forecasts only those: fit it again with these series in the data")
         log.warning("%s: %s: forecast from their own history, scaled on it", csv, listed)
-
-    def series_inputs(self, rows: pd.DataFrame, plan: pd.DataFrame, data: DataConfig, where: str, scaling: Scaling,
-                      key: tuple[str, ...], code: int | None) -> ForecastInputs:
-        """One series' forecast inputs: its last `window` rows and its plan for the forecast dates."""
-        if len(rows) < data.window:
-            raise DataError(f"{where}: {len(rows)} rows at frequency {data.frequency}, but the model needs the last "
-                            f"data.window = {data.window}")
-        dates = pd.date_range(rows.index[-1], periods=data.horizon + 1, freq=PANDAS_FREQ[data.frequency])[1:]
-        plan = plan[~plan.index.duplicated()].reindex(dates).join(calendar_frame(dates, data))
-        missing = [f"{column} on {_dates_text(plan.index[plan[column].isna()])}"
-                   for column in data.known_future if plan[column].isna().any()]
-        if missing:
-            raise DataError(f"{where}: the model takes planned values of its known-future inputs for the "
-                            f"{data.horizon} forecast date(s) {_dates_text(dates)}; missing: {'; '.join(missing)} "
-                            f"(add rows for those dates after the history, with {data.target} left empty)")
-        fields = None
-        if data.series:
-            fields = self.encoding.encode(rows[list(data.static)].iloc[:1], [-1 if code is None else code])[0]
-        return ForecastInputs(dates, rows[data.columns].to_numpy()[-data.window:], plan, scaling, fields, key)
 
     def forecast_values(self, inputs: ForecastInputs, plan: pd.DataFrame | None = None,
                         quantiles: bool = False) -> np.ndarray:
@@ -379,11 +334,6 @@ def validation_residuals(dataset: Dataset, forecast: np.ndarray) -> np.ndarray:
     return residuals / series_scale(dataset, "validation") if dataset.config.series else residuals
 
 
-def series_scale(dataset: Dataset, part: str) -> np.ndarray:
-    """(samples, 1): the target scale of each sample's series in `part`."""
-    return dataset.scaling.target_scale(dataset.windows(part).series)[:, None]
-
-
 def load_trial_network(dataset: Dataset, config: Config, params: ParamsConfig, weights: Path) -> LSTMForecaster:
     """A trial's own network (its last fold's, stopped at its best validation epoch), checked
     against the data: the trial's scaling must be the one these rows give."""
@@ -406,61 +356,5 @@ def save_trial_weights(network: torch.nn.Module, scaling: Scaling, path: Path) -
                 "scaling_scale": torch.as_tensor(scaling.scale)}, path)
 
 
-def test_metrics(test: TestForecast, calibration: Calibration | None = None) -> dict[str, Any]:
-    """Test metrics of the forecast and the baselines (per step too when the horizon is over 1),
-    and the coverage and width of the model's intervals."""
-    actual = test.dataset.actuals("test")
-    forecasts = {"model": test.forecast, **test.baselines}
-    metrics: dict[str, Any] = {name: forecast_errors(actual, values, prefix="test_") for name, values in forecasts.items()}
-    if test.dataset.config.horizon > 1:
-        metrics["by_step"] = {name: errors_by_step(actual, values, prefix="test_") for name, values in forecasts.items()}
-    if calibration is not None:
-        metrics["intervals"] = interval_metrics(actual, test.forecast, calibration,
-                                                scale=series_scale(test.dataset, "test"))
-    return metrics
-
-
-def series_errors(test: TestForecast) -> pd.DataFrame:
-    """Test MAE and WAPE of the model and each baseline per series, and the model's MAE over
-    seasonal-naive's (`vs_seasonal_naive`, above 1: worse), worst first; series by their id columns."""
-    dataset = test.dataset
-    windows = dataset.windows("test")
-    actual = dataset.actuals("test")
-    forecasts = {"model": test.forecast, **test.baselines}
-    frame = pd.DataFrame({"code": np.repeat(windows.series, actual.shape[1]), "actual": np.abs(actual).ravel(),
-                          **{name: np.abs(actual - values).ravel() for name, values in forecasts.items()}})
-    grouped = frame.groupby("code")
-    mae, totals = grouped[list(forecasts)].mean(), grouped["actual"].sum()
-    result = pd.DataFrame([dataset.index.keys[code] for code in mae.index], columns=list(dataset.config.series))
-    result["samples"] = grouped.size().to_numpy() // actual.shape[1]
-    for name in forecasts:
-        result[f"{name}_mae"] = mae[name].to_numpy()
-        result[f"{name}_wape"] = (100 * grouped[name].sum() / totals.where(totals > 0)).to_numpy()
-    result["vs_seasonal_naive"] = result["model_mae"] / result["seasonal_naive_mae"].where(result["seasonal_naive_mae"] > 0)
-    return result.sort_values("vs_seasonal_naive", ascending=False, na_position="last", ignore_index=True)
-
-
-def quantile_interval_metrics(forecaster: Forecaster, dataset: Dataset) -> dict[str, Any]:
-    """Test coverage and width of a quantile model's intervals (one per symmetric quantile pair)."""
-    outputs = forecaster.forecast_part(dataset, "test", quantiles=True)
-    bounds = {level: (outputs[..., low], outputs[..., high]) for level, (low, high) in forecaster.quantile_levels().items()}
-    return interval_scores(dataset.actuals("test"), bounds, method="quantile",
-                           source=f"the quantiles the model was trained on ({', '.join(map(str, forecaster.quantiles))})")
-
-
 def log_epoch(result: EpochResult, epochs: int) -> None:
     log.info("fit epoch %d/%d: train loss %.4f", result.epoch + 1, epochs, result.train_loss)
-
-
-def chosen_series(frame: pd.DataFrame, chosen: dict[str, str], data: DataConfig) -> pd.DataFrame:
-    """The rows of the series whose id values match `chosen` (`--series`); an error when none do."""
-    match = np.logical_and.reduce([frame[column].to_numpy() == value for column, value in chosen.items()])
-    if not match.any():
-        wanted = ",".join(f"{column}={value}" for column, value in chosen.items())
-        raise DataError(f"{data.path}: --series {wanted}: no such series in the file")
-    return frame[match]
-
-
-def _dates_text(dates: pd.DatetimeIndex) -> str:
-    text = ", ".join(f"{d:%Y-%m-%d}" for d in dates[:3])
-    return text + (f" ... {dates[-1]:%Y-%m-%d}" if len(dates) > 3 else "")

@@ -19,7 +19,7 @@ from tuner.names import display_name
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-    from tuner.forecaster import TestForecast
+    from tuner.scoring import TestForecast
 
 Lines = dict[str, pd.Series]  # label -> values indexed by date
 Bands = dict[str, tuple[pd.Series, pd.Series]]  # label (e.g. "80 % interval") -> lower and upper bounds by date

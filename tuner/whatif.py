@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from tuner.errors import TunerError
-from tuner.forecaster import Forecaster, ForecastInputs
+from tuner.forecaster import Forecaster
+from tuner.inputs import ForecastInputs
 from tuner.intervals import level_name
 from tuner.series import key_label
 

@@ -1,0 +1,61 @@
+"""Reading a CSV into what a forecast of each series needs: its last window of history, its
+plan for the forecast dates (known-future inputs and calendar columns) and its scaling."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from tuner.calendar import calendar_frame
+from tuner.config import DataConfig
+from tuner.errors import DataError
+from tuner.loading import PANDAS_FREQ
+from tuner.scaling import Scaling
+
+
+@dataclass(frozen=True)
+class ForecastInputs:
+    """What a forecast of one series from the end of a CSV needs: its last window, its plan and
+    its scaling."""
+
+    dates: pd.DatetimeIndex  # the `horizon` forecast dates
+    history: np.ndarray  # (window, columns): the last rows, in the data's units
+    plan: pd.DataFrame  # known-future values at the forecast dates, in the data's units
+    scaling: Scaling  # the series' own (one row): as fitted, or for a series the model never saw, its history's
+    fields: np.ndarray | None = None  # a panel's series: its id and static covariates (`tuner.static`)
+    key: tuple[str, ...] = ()  # the series' id values (data.series); empty for a one-series model
+
+
+def series_inputs(rows: pd.DataFrame, plan: pd.DataFrame, data: DataConfig, where: str, scaling: Scaling,
+                  key: tuple[str, ...], fields: np.ndarray | None) -> ForecastInputs:
+    """One series' forecast inputs: its last `window` rows and its plan for the forecast dates;
+    `fields`: a panel series' id and static covariates as the networks take them."""
+    if len(rows) < data.window:
+        raise DataError(f"{where}: {len(rows)} rows at frequency {data.frequency}, but the model needs the last "
+                        f"data.window = {data.window}")
+    dates = pd.date_range(rows.index[-1], periods=data.horizon + 1, freq=PANDAS_FREQ[data.frequency])[1:]
+    plan = plan[~plan.index.duplicated()].reindex(dates).join(calendar_frame(dates, data))
+    missing = [f"{column} on {dates_text(plan.index[plan[column].isna()])}"
+               for column in data.known_future if plan[column].isna().any()]
+    if missing:
+        raise DataError(f"{where}: the model takes planned values of its known-future inputs for the "
+                        f"{data.horizon} forecast date(s) {dates_text(dates)}; missing: {'; '.join(missing)} "
+                        f"(add rows for those dates after the history, with {data.target} left empty)")
+    return ForecastInputs(dates, rows[data.columns].to_numpy()[-data.window:], plan, scaling, fields, key)
+
+
+def chosen_series(frame: pd.DataFrame, chosen: dict[str, str], data: DataConfig) -> pd.DataFrame:
+    """The rows of the series whose id values match `chosen` (`--series`); an error when none do."""
+    match = np.logical_and.reduce([frame[column].to_numpy() == value for column, value in chosen.items()])
+    if not match.any():
+        wanted = ",".join(f"{column}={value}" for column, value in chosen.items())
+        raise DataError(f"{data.path}: --series {wanted}: no such series in the file")
+    return frame[match]
+
+
+def dates_text(dates: pd.DatetimeIndex) -> str:
+    """The first three dates, and the last after "..." when there are more."""
+    text = ", ".join(f"{d:%Y-%m-%d}" for d in dates[:3])
+    return text + (f" ... {dates[-1]:%Y-%m-%d}" if len(dates) > 3 else "")
