@@ -34,7 +34,7 @@ def config_to_dict(config: Config, relative_to: Path | None = None) -> dict[str,
     return result
 
 
-def default_value(section: str, key: str) -> Any:
+def value_if_absent(section: str, key: str) -> Any:
     """What a config stored before `section.key` existed meant by leaving it out, as plain data:
     `SINCE_ADDED`'s value where the key's default has changed that since, else the default."""
     if f"{section}.{key}" in SINCE_ADDED:

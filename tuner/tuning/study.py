@@ -18,7 +18,7 @@ from optuna.trial import TrialState
 
 from tuner.config import Config, ParamsConfig, SplitConfig, TrainConfig, build_config
 from tuner.errors import StorageError
-from tuner.export import config_to_dict, default_value
+from tuner.export import config_to_dict, value_if_absent
 from tuner.tuning.storage import (WEIGHTS_ATTR, ArtifactStore, mask_password, open_artifact_store, open_storage,
                                   resolve_storage_url)
 
@@ -103,10 +103,11 @@ def tuning_settings(config: Config) -> dict[str, dict[str, Any]]:
 
 def changed_settings(stored: dict[str, dict[str, Any]], config: Config) -> dict[str, tuple[Any, Any]]:
     """Dotted key -> (the study's value, the config's value), for every setting that differs. A key
-    the study's settings lack (stored by a tuner from before the key) counts as its default."""
+    the study's settings lack (stored by a tuner from before the key) counts as what leaving it
+    out meant then (`export.value_if_absent`)."""
     current = tuning_settings(config)
     return {f"{section}.{key}": (old, value) for section in SETTINGS_SECTIONS for key, value in current[section].items()
-            if (old := stored.get(section, {}).get(key, default_value(section, key))) != value}
+            if (old := stored.get(section, {}).get(key, value_if_absent(section, key))) != value}
 
 
 def changes_text(changed: dict[str, tuple[Any, Any]]) -> str:
