@@ -1,6 +1,5 @@
 """Calendar features: cyclic encodings of the date and public holidays per day, week or month."""
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -8,9 +7,8 @@ import pandas as pd
 import pytest
 
 from tuner.calendar import calendar_frame
-from tuner.config import DataConfig, ParamsConfig, load_config
+from tuner.config import DataConfig, load_config
 from tuner.errors import ConfigError
-from tuner.forecaster import Forecaster
 from tuner.loading import load_frame
 
 from conftest import write_study
@@ -72,28 +70,7 @@ def test_harmonics_add_higher_waves_up_to_a_complete_set_per_cycle():
     assert data(calendar=("day_of_week",), calendar_harmonics=9).calendar_columns == list(week.columns)
 
 
-def test_harmonics_default_by_frequency_and_negative_ones_are_a_config_error(tmp_path):
-    study = write_study(tmp_path, days=400)
-    monthly = load_config(study, ["data.calendar=['month']", "data.frequency='M'", "data.window=6"])
-    assert monthly.data.calendar_harmonics == 3 and "month_cos3" in monthly.data.calendar_columns
-    daily = load_config(study, ["data.calendar=['month']"])
-    assert daily.data.calendar_harmonics == 1 and daily.data.calendar_columns == ["month_sin", "month_cos"]
-    with pytest.raises(ConfigError, match=r"data.calendar_harmonics = -1: must be 0 \(by frequency\) or positive"):
-        load_config(study, ["data.calendar=['month']", "data.calendar_harmonics=-1"])
+def test_harmonics_below_one_are_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"data.calendar_harmonics = 0: must be greater than 0"):
+        load_config(write_study(tmp_path, days=60), ["data.calendar=['month']", "data.calendar_harmonics=0"])
 
-
-def test_a_model_directory_from_before_the_key_keeps_one_harmonic(tmp_path):
-    """A monthly model fitted before `data.calendar_harmonics` existed had one harmonic; its
-    config.json lacks the key, and loading it must not give it the monthly default of 3."""
-    config = load_config(write_study(tmp_path, days=900), ["data.calendar=['month']", "data.frequency='M'",
-                                                           "data.window=2", "data.calendar_harmonics=1"])
-    params = ParamsConfig(model="lstm", hidden_size=8, num_layers=1, dropout=0.0, lr=1e-3, epochs=1)
-    fitted, _ = Forecaster.fit(config, params, intervals=False)
-    fitted.save(tmp_path / "model")
-    stored = json.loads((tmp_path / "model" / "config.json").read_text())
-    del stored["data"]["calendar_harmonics"]
-    (tmp_path / "model" / "config.json").write_text(json.dumps(stored))
-    loaded = Forecaster.load(tmp_path / "model")
-    assert loaded.config.data.calendar_harmonics == 1
-    assert loaded.config.data.columns == json.loads((tmp_path / "model" / "model.json").read_text())["columns"]
-    pd.testing.assert_frame_equal(loaded.forecast(config.data.path), fitted.forecast(config.data.path))

@@ -38,7 +38,7 @@ def calendar_frame(dates: pd.DatetimeIndex, data: DataConfig) -> pd.DataFrame:
     columns: dict[str, np.ndarray] = {}
     for name in data.calendar:
         angle = 2 * np.pi * position(dates, name) / CALENDAR_PERIODS[name]
-        for column, wave, k in calendar_waves(name, data.harmonics):
+        for column, wave, k in calendar_waves(name, data.calendar_harmonics):
             columns[column] = np.sin(k * angle) if wave == "sin" else np.cos(k * angle)
     if data.holidays:
         columns[HOLIDAY_COLUMN] = holiday_counts(dates, data.holidays, data.frequency)

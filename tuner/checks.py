@@ -70,7 +70,7 @@ def check_data(p: Problems, data: DataConfig) -> None:
         p.one_of("data.calendar", name, tuple(CALENDAR_PERIODS))
     if len(set(data.calendar)) != len(data.calendar):
         p.add("data.calendar", list(data.calendar), "lists a feature twice")
-    p.not_negative("data.calendar_harmonics", data.calendar_harmonics, "0 (by frequency)")
+    p.positive("data.calendar_harmonics", data.calendar_harmonics)
     if data.holidays:
         check_country(p, data.holidays)
     for column in set(data.calendar_columns) & set(data.file_columns):

@@ -26,9 +26,6 @@ from tuner.names import (CALENDAR_PERIODS, HOLIDAY_COLUMN, METRIC_LOSS, MODEL_TY
                          TRANSFORMER_PARAMS, calendar_waves)
 
 SEASON_LENGTHS = {"D": 7, "W": 52, "M": 12}
-CALENDAR_HARMONICS = {"D": 1, "W": 1, "M": 3}  # data.calendar_harmonics = 0, by frequency (BENCHMARKS.md, figure 12)
-SINCE_ADDED = {"data.calendar_harmonics": 1}  # what a config stored before the key existed meant by leaving it out,
-# where the key's default now means something else
 
 
 @dataclass(frozen=True)
@@ -54,7 +51,7 @@ class DataConfig:
     scaling: str = "level"  # level: each window's target history less its own mean; window: also over its spread
     transform: str = "none"  # log: the target as log(1 + value) before scaling (multiplicative effects become additive)
     calendar: tuple[str, ...] = ()  # date features (day_of_week, month, ...), cyclic, known for the forecast dates
-    calendar_harmonics: int = 0  # sine and cosine pairs per calendar feature (its Fourier order); 0: by frequency
+    calendar_harmonics: int = 1  # sine and cosine pairs per calendar feature (its Fourier order)
     holidays: str = ""  # a country code (US, DE, ...): adds a holiday flag (a count per week or month)
     season_length: int = 0  # 0: from the frequency (7 daily, 52 weekly, 12 monthly)
     aggregation: dict[str, str] = field(default_factory=dict)  # per column; default sum for the target, mean otherwise
@@ -65,13 +62,8 @@ class DataConfig:
     def calendar_columns(self) -> list[str]:
         """The generated date columns: sines and cosines per calendar feature, and the holiday flag."""
         columns = [column for name in self.calendar if name in CALENDAR_PERIODS
-                   for column, _, _ in calendar_waves(name, self.harmonics)]
+                   for column, _, _ in calendar_waves(name, self.calendar_harmonics)]
         return columns + ([HOLIDAY_COLUMN] if self.holidays else [])
-
-    @property
-    def harmonics(self) -> int:
-        """`calendar_harmonics`, with 0 resolved by the frequency (`CALENDAR_HARMONICS`)."""
-        return self.calendar_harmonics or CALENDAR_HARMONICS.get(self.frequency, 1)
 
     @property
     def file_columns(self) -> list[str]:
@@ -317,7 +309,7 @@ def build_config(raw: dict[str, Any], source: Path) -> Config:
     data_path = Path(parts["data"].path).expanduser()
     if not data_path.is_absolute():
         data_path = (source.parent / data_path).resolve()
-    parts["data"] = replace(parts["data"], path=data_path, calendar_harmonics=parts["data"].harmonics)
+    parts["data"] = replace(parts["data"], path=data_path)
     if parts["train"].loss == "auto":
         parts["train"] = replace(parts["train"], loss=METRIC_LOSS.get(parts["study"].metric, "mae"))
     config = Config(**parts, source=source)

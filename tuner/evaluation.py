@@ -27,7 +27,7 @@ def tuning_folds(config: Config) -> list[Dataset]:
 
 def data_variant(config: Config) -> tuple[str, int]:
     """What a trial may change of the study's data besides the window: its transform and calendar harmonics."""
-    return config.data.transform, config.data.harmonics
+    return config.data.transform, config.data.calendar_harmonics
 
 
 @dataclass

@@ -9,7 +9,7 @@ from typing import Any
 
 import tomli_w
 
-from tuner.config import SECTIONS, SINCE_ADDED, Config, Range
+from tuner.config import SECTIONS, Config, Range
 from tuner.names import SETTING_PARAMS, TRANSFORMER_PARAMS
 
 
@@ -36,22 +36,9 @@ def config_to_dict(config: Config, relative_to: Path | None = None) -> dict[str,
 
 def value_if_absent(section: str, key: str) -> Any:
     """What a config stored before `section.key` existed meant by leaving it out, as plain data:
-    `SINCE_ADDED`'s value where the key's default has changed that since, else the default."""
-    if f"{section}.{key}" in SINCE_ADDED:
-        return SINCE_ADDED[f"{section}.{key}"]
+    the key's default, as long as a new key's default keeps the behaviour from before it."""
     field = next(f for f in fields(SECTIONS[section]) if f.name == key)
     return _plain(field.default if field.default is not MISSING else field.default_factory())
-
-
-def with_keys_added_since(raw: dict[str, Any]) -> dict[str, Any]:
-    """A stored config (a model directory's) with each `SINCE_ADDED` key it lacks set to what
-    leaving it out meant then, so that a newer default does not change an older model."""
-    completed = {name: dict(section) if isinstance(section, dict) else section for name, section in raw.items()}
-    for dotted, value in SINCE_ADDED.items():
-        section, key = dotted.split(".")
-        if isinstance(completed.get(section), dict):
-            completed[section].setdefault(key, value)
-    return completed
 
 
 def _plain(value: Any) -> Any:

@@ -16,7 +16,7 @@ import torch
 from tuner import __version__
 from tuner.config import ModelConfig, ParamsConfig, build_config
 from tuner.errors import ModelDirError
-from tuner.export import config_to_dict, with_keys_added_since
+from tuner.export import config_to_dict
 from tuner.forecaster import Forecaster, Member
 from tuner.intervals import Calibration
 from tuner.models import build_model
@@ -86,7 +86,7 @@ def load(folder: Path) -> Forecaster:
         raise ModelDirError(f"{folder}: written by tuner {manifest.get('tuner_version', '?')} in model format "
                             f"{manifest.get('format')!r}; this tuner {__version__} reads formats "
                             f"{', '.join(map(str, READABLE))}; fit it again")
-    config = build_config(with_keys_added_since(raw_config), folder / "config.json")
+    config = build_config(raw_config, folder / "config.json")
     entries = manifest["members"] if manifest["format"] == 2 else [
         {**manifest, "window": config.data.window, "weights": "weights.pt"}]
     members = [load_member(folder, entry) for entry in entries]
