@@ -16,6 +16,7 @@ from tuner.data import Dataset
 from tuner.loading import load_frame
 from tuner.metrics import errors_by_step, forecast_errors, mean_errors, quantile_errors
 from tuner.models import build_model, model_config
+from tuner.names import DATA_VARIANTS
 from tuner.scaling import Scaling
 from tuner.train import EpochResult, fit, seeded
 
@@ -25,9 +26,9 @@ def tuning_folds(config: Config) -> list[Dataset]:
     return Dataset.folds(load_frame(config.data), config.data, config.split, config.search.window)
 
 
-def data_variant(config: Config) -> tuple[str, int]:
-    """What a trial may change of the study's data besides the window: its transform and calendar harmonics."""
-    return config.data.transform, config.data.calendar_harmonics
+def data_variant(config: Config) -> tuple:
+    """What a trial may change of the study's data besides the window (`names.DATA_VARIANTS`)."""
+    return tuple(getattr(config.data, key) for key in DATA_VARIANTS)
 
 
 @dataclass

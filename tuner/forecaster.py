@@ -40,7 +40,7 @@ from tuner.intervals import Calibration, level_name
 from tuner.loading import load_frame, load_with_plan
 from tuner.metrics import quantile_pairs
 from tuner.models import LSTMForecaster, build_model, model_config
-from tuner.names import BASELINES
+from tuner.names import BASELINES, DATA_VARIANTS
 from tuner.scaling import Scaling
 from tuner.scoring import TestForecast, quantile_interval_metrics, series_errors, series_scale, test_metrics
 from tuner.series import SeriesIndex
@@ -107,7 +107,7 @@ class Forecaster:
         resolve_device(config.train.device, config.train.precision)  # a device this machine lacks fails first
         listed = params if isinstance(params, list) else [params]
         configs = [with_params(config, p.trial_params()) for p in listed]
-        for key in ("transform", "calendar_harmonics"):
+        for key in DATA_VARIANTS:
             values = sorted({str(getattr(c.data, key)) for c in configs})
             if len(values) > 1:
                 raise ConfigError(f"--ensemble: its trials were tuned with different data.{key} values "

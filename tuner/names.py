@@ -9,6 +9,8 @@ ARCHITECTURE_PARAMS = ("hidden_size", "num_layers", "dropout", "num_heads", "ff_
 TRANSFORMER_PARAMS = ("num_heads", "ff_size")  # sampled for lstm_transformer only
 SETTING_PARAMS = ("window", "scaling", "loss", "transform",
                   "calendar_harmonics")  # searched only when search.<name> lists choices; else the setting
+DATA_VARIANTS = ("transform", "calendar_harmonics")  # data settings a trial may change besides the window: each
+# needs its own scaled copy of the data (so an ensemble's members must share them)
 PARAMS = ("model", "hidden_size", "num_layers", "dropout", "lr", *TRANSFORMER_PARAMS, "linear_skip",
           "series_embedding", *SETTING_PARAMS)  # Optuna's names
 
