@@ -10,7 +10,7 @@ import pandas as pd
 
 from common import Budget, Figure, demo_config, figure, skipped
 from tuner.config import Config, load_config
-from tuner.demo import AD_CARRYOVER, WEEKDAY_EFFECT, generate
+from tuner.demo import components, generate
 from tuner.forecaster import Forecaster
 from tuner.scoring import TestForecast
 from tuner.tuning.runner import tune
@@ -84,22 +84,22 @@ def reference_learners(path: Path, rows: np.ndarray) -> dict[str, float]:
     them: a generic one (ridge on log sales: 7 lags of sales and of ad conversions, the day's
     discount, log seasonality index and weekday), and one that knows the generator's form
     (organic sales, organic × discount, yesterday's ad stock, with the generator's weekday
-    effects and carry-over). What a learner can reach with and without knowing the form."""
+    effects and carry-over, `tuner.demo.components`). What a learner can reach with and without
+    knowing the form."""
     from sklearn.linear_model import LinearRegression, RidgeCV
 
     frame = pd.read_csv(path, parse_dates=["date"])
-    sales, days = frame["sales"].to_numpy(), len(frame)
+    sales = frame["sales"].to_numpy()
     conversions = frame["ad_impressions"] * frame["ctr"] * frame["cvr"]
     weekday = frame["date"].dt.day_of_week
     generic = pd.concat([np.log(frame["sales"]).shift(k).rename(f"sales_{k}") for k in range(1, 8)]
                         + [conversions.shift(k).rename(f"conversions_{k}") for k in range(1, 8)]
                         + [frame["discount_rate"], np.log(frame["seasonality_index"]),
                            pd.get_dummies(weekday, prefix="weekday", dtype=float)], axis=1)
-    stock = np.zeros(days)
-    for day in range(days):
-        stock[day] = conversions.iloc[day] + (AD_CARRYOVER * stock[day - 1] if day else 0.0)
-    organic = (1 + 0.25 * np.arange(days) / days) * WEEKDAY_EFFECT[weekday] * frame["seasonality_index"].to_numpy()
-    known = np.column_stack([organic, organic * frame["discount_rate"].to_numpy(), np.concatenate([[0.0], stock[:-1]])])
+    organic, ad_driven = components(pd.DatetimeIndex(frame["date"]), frame["ad_impressions"].to_numpy(),
+                                    frame["ctr"].to_numpy(), frame["cvr"].to_numpy(),
+                                    frame["seasonality_index"].to_numpy())
+    known = np.column_stack([organic, organic * frame["discount_rate"].to_numpy(), ad_driven])
     start, first = 7, int(rows[0])  # the first week has no lags
     ridge = RidgeCV(alphas=np.logspace(-4, 2, 20)).fit(generic.iloc[start:first], np.log(sales[start:first]))
     own = LinearRegression().fit(known[start:first], sales[start:first])

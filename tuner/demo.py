@@ -29,6 +29,15 @@ def expected(dates: pd.DatetimeIndex, ad_impressions: np.ndarray, ctr: np.ndarra
              ad_response: float = 4.0) -> np.ndarray:
     """Noise-free sales of each day given the drivers: the generator's own response, which
     benchmarks use as the truth that what-if forecasts should find."""
+    organic, ad_driven = components(dates, ad_impressions, ctr, cvr, seasonality_index, level, ad_response)
+    return organic * (1 + 1.8 * discount_rate) + ad_driven
+
+
+def components(dates: pd.DatetimeIndex, ad_impressions: np.ndarray, ctr: np.ndarray, cvr: np.ndarray,
+               seasonality_index: np.ndarray, level: float = 600.0,
+               ad_response: float = 4.0) -> tuple[np.ndarray, np.ndarray]:
+    """Each day's organic sales before a discount's lift, and its sales driven by the ad stock
+    carried over from earlier days: the two terms of `expected`."""
     days = len(dates)
     conversions = ad_impressions * ctr * cvr
     ad_stock = np.zeros(days)
@@ -36,7 +45,7 @@ def expected(dates: pd.DatetimeIndex, ad_impressions: np.ndarray, ctr: np.ndarra
         ad_stock[i] = conversions[i] + (AD_CARRYOVER * ad_stock[i - 1] if i else 0.0)
     organic = level * (1 + 0.25 * np.arange(days) / days) * WEEKDAY_EFFECT[dates.day_of_week] * seasonality_index
     ad_driven = ad_response * np.concatenate([[ad_stock[0]], ad_stock[:-1]])  # clicks buy from the next day on
-    return organic * (1 + 1.8 * discount_rate) + ad_driven
+    return organic, ad_driven
 
 
 def generate(start: str = "2023-01-01", days: int = 1096, seed: int = 7, level: float = 600.0,
