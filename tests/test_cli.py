@@ -96,17 +96,24 @@ def test_unknown_command_and_flag_are_usage_errors():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("signal_number, workers", [(signal.SIGINT, 1), (signal.SIGTERM, 1), (signal.SIGTERM, 2)])
-def test_interrupt_keeps_completed_trials_and_the_study_resumes(tmp_path, signal_number, workers):
-    config = write_study(tmp_path, days=600, epochs=30)
+@pytest.mark.parametrize("signal_number, workers, to_group", [
+    (signal.SIGINT, 1, False),
+    (signal.SIGTERM, 2, False),  # `kill` or `docker stop`: the parent passes SIGTERM on to its workers
+    (signal.SIGINT, 2, True),  # Ctrl-C in a terminal: the parent and its workers all get SIGINT
+])
+def test_interrupt_keeps_completed_trials_and_the_study_resumes(tmp_path, signal_number, workers, to_group):
+    config = write_study(tmp_path, days=400, epochs=12)
     url = f"sqlite:///{tmp_path / 'small.db'}"
     process = subprocess.Popen([sys.executable, "-m", "tuner.cli", "tune", str(config), "--n-trials", "50",
                                 "--workers", str(workers), "--no-progress"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=to_group)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and completed_trials(url, "small") < 1:
         time.sleep(0.5)
-    process.send_signal(signal_number)
+    if to_group:
+        os.killpg(process.pid, signal_number)
+    else:
+        process.send_signal(signal_number)
     stdout, stderr = process.communicate(timeout=30)
     assert process.returncode == 130, stderr
     assert "Traceback" not in stderr and "Interrupted" in stderr and "Best trial" in stdout

@@ -1,4 +1,5 @@
 import math
+import signal
 
 import numpy as np
 import pytest
@@ -8,6 +9,7 @@ from tuner.config import ModelConfig, TrainConfig, load_config
 from tuner.data import Dataset
 from tuner.errors import TrainingDiverged
 from tuner.models import build_model
+from tuner.stopping import STOP_REQUESTED, request_stop
 from tuner.train import fit, predict, seeded
 
 from conftest import write_study
@@ -43,6 +45,22 @@ def test_early_stopping_keeps_the_best_epochs_weights(dataset):
     assert result.epochs_run < 30 or result.best_epoch >= 27
     held = predict(model, dataset.windows("validation").inputs)
     np.testing.assert_allclose(held, result.val_forecast, rtol=1e-6)
+
+
+def test_a_stop_request_ends_training_at_the_next_batch(dataset):
+    epochs_seen = []
+
+    def stop_after_first_epoch(epoch):
+        epochs_seen.append(epoch.epoch)
+        request_stop(signal.SIGINT, None)  # what Ctrl-C does in `tuner tune`
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            fit(build_model(MODEL), dataset.windows("train"), dataset.windows("validation"), 1e-3,
+                TrainConfig(epochs=5), seed=0, on_epoch=stop_after_first_epoch)
+    finally:
+        STOP_REQUESTED.clear()
+    assert epochs_seen == [0]
 
 
 def test_training_without_validation_runs_the_given_epochs(dataset):

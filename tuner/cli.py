@@ -43,9 +43,10 @@ def cmd_tune(args: argparse.Namespace) -> int:
     """Run trials of the configured study (creating it, or resuming it), then print the best."""
     config = load(args)  # a bad config fails before the heavy imports
 
+    from tuner.stopping import handle_stop_signals
     from tuner.tuning import configure_optuna_logging
     from tuner.tuning.report import summary
-    from tuner.tuning.runner import handle_stop_signals, tune
+    from tuner.tuning.runner import tune
     from tuner.tuning.storage import mask_password, resolve_storage_url
 
     configure_optuna_logging(args.verbose)

@@ -19,6 +19,7 @@ from tuner.config import TrainConfig
 from tuner.data import Windows
 from tuner.device import autocast, resolve_device
 from tuner.errors import TrainingDiverged
+from tuner.stopping import raise_if_stop_requested
 
 PREDICT_BATCH = 4096
 LOSSES = {"mae": nn.L1Loss, "mse": nn.MSELoss, "huber": nn.HuberLoss}  # train.loss, on scaled targets
@@ -180,6 +181,7 @@ def _fit(model: nn.Module, train: Windows, validation: Windows | None, lr: float
         total = torch.zeros((), device=device)
         order_of_samples = epoch_samples(len(train), config.samples_per_epoch, order)
         for batch in order_of_samples.split(config.batch_size):
+            raise_if_stop_requested()  # a tuning run's Ctrl-C or SIGTERM ends the trial here
             inputs, targets, future, fields = samples.batch(batch.to(device))
             optimizer.zero_grad(set_to_none=True)
             with autocast(device, config.precision):

@@ -1,10 +1,6 @@
 """Everything that imports optuna: the search space and objective, storage and study, the runner
 and its workers, reseeding and the study reports. Nothing else in `tuner` imports optuna."""
 
-import threading
-
-STOP_REQUESTED = threading.Event()  # set by the first SIGINT/SIGTERM of this process (`runner.interrupt_once`)
-
 
 def configure_optuna_logging(verbose: bool) -> None:
     """Optuna's own log level for this process: its trial lines with -v, else warnings only."""

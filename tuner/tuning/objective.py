@@ -20,7 +20,6 @@ from tuner.evaluation import Evaluation, Evaluator
 from tuner.forecaster import save_trial_weights
 from tuner.models import count_parameters
 from tuner.train import EpochResult
-from tuner.tuning import STOP_REQUESTED
 from tuner.tuning.space import suggest_params
 from tuner.tuning.storage import WEIGHTS_ATTR, ArtifactStore
 
@@ -75,8 +74,6 @@ class Objective:
         several = len(self.evaluator.folds) > 1
 
         def report_epoch(epoch: EpochResult, errors: dict[str, float]) -> None:
-            if STOP_REQUESTED.is_set():  # a stop signal whose KeyboardInterrupt was swallowed on its way
-                raise KeyboardInterrupt
             value = errors[metric]
             log.info("trial %d epoch %d: train loss %.4f, validation loss %.4f, %s %.4g",
                      trial.number, epoch.epoch, epoch.train_loss, epoch.val_loss, metric, value)

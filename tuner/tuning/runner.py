@@ -8,13 +8,11 @@ import contextlib
 import logging
 import multiprocessing
 import os
-import signal
 import socket
 import sys
 import time
-import typing
 import uuid
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 import optuna
@@ -23,9 +21,9 @@ from optuna.trial import TrialState
 from tuner.config import Config
 from tuner.errors import TunerError
 from tuner.evaluation import baseline_errors, tuning_folds
+from tuner.stopping import STOP_REQUESTED, handle_stop_signals
 from tuner.train import configure_threads, thread_count
 from tuner.device import resolve_device, worker_devices
-from tuner.tuning import STOP_REQUESTED
 from tuner.tuning.storage import make_url_or_fail, open_artifact_store, open_storage
 from tuner.tuning.study import (count_run_trials, create_sampler, fail_stale_trials, open_study, record_baselines,
                                 remember_settings)
@@ -44,34 +42,10 @@ class TuneResult:
     interrupted: bool  # stopped by Ctrl-C or SIGTERM; completed trials are kept
 
 
-def interrupt_once(signum: int, frame: object) -> None:
-    """SIGINT/SIGTERM handler: stop like Ctrl-C, ignoring repeats so Optuna can record the
-    interrupted trial as FAIL undisturbed."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    STOP_REQUESTED.set()  # read where the KeyboardInterrupt could be swallowed (a garbage-collector callback)
-    raise KeyboardInterrupt
-
-
-def handle_stop_signals() -> None:
-    signal.signal(signal.SIGINT, interrupt_once)
-    signal.signal(signal.SIGTERM, interrupt_once)  # `kill` and `docker stop` end a run like Ctrl-C
-    sys.unraisablehook = quiet_swallowed_interrupt
-
-
-def quiet_swallowed_interrupt(unraisable: typing.Any) -> None:
-    """A stop signal's KeyboardInterrupt raised inside a garbage-collector callback cannot
-    propagate, and Python would print it as a traceback; the stop is honoured through
-    STOP_REQUESTED instead, so it is dropped. Anything else goes to the default hook."""
-    if isinstance(unraisable.exc_value, KeyboardInterrupt) and STOP_REQUESTED.is_set():
-        return
-    sys.__unraisablehook__(unraisable)
-
-
 def fail_running_trials(study: optuna.Study, run_id: str, started: Collection[int] = ()) -> None:
-    """Mark FAIL the trials of this run still RUNNING after an interrupt that cut their last
-    database write short: those with its run id, and `started` (this process's, including one
-    interrupted before it stored the run id); other runs' trials are left to their own workers.
+    """Mark FAIL the trials of this run still RUNNING after a forced stop (a second signal) that
+    cut their last database write short: those with its run id, and `started` (this process's,
+    including one stopped before it stored the run id); other runs' trials are left to their own workers.
     A trial that Optuna finished after it was read as running is left as it is."""
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if trial.user_attrs.get("run") == run_id or trial.number in started:
@@ -107,7 +81,7 @@ def tune(config: Config, url: str, workers: int = 1, progress: bool = True,
             fail_running_trials(study, run_id, started)
             return TuneResult(study, interrupted=True)
         except Exception:
-            if STOP_REQUESTED.is_set():  # the interrupt landed inside a database write, which then failed
+            if STOP_REQUESTED.is_set():  # a forced stop landed inside a database write, which then failed
                 fail_running_trials(study, run_id, started)
                 return TuneResult(study, interrupted=True)
             raise
@@ -125,7 +99,7 @@ def worker_main(config: Config, url: str, run_id: str, seed_offset: int, workers
 
     `share`: this worker's claim on the run's trial budget (None: no trial limit).
     `log_level`: the parent's "tuner" logger level, so `-v` shows the workers' epochs too."""
-    handle_stop_signals()
+    handle_stop_signals(sigint=False)  # it stops on its parent's SIGTERM
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
     logging.getLogger("tuner").setLevel(log_level)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -138,7 +112,7 @@ def worker_main(config: Config, url: str, run_id: str, seed_offset: int, workers
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception:
-        if STOP_REQUESTED.is_set():  # the interrupt landed inside a database write, which then failed
+        if STOP_REQUESTED.is_set():  # a forced stop landed inside a database write, which then failed
             sys.exit(130)
         raise
     except TunerError as exc:
@@ -167,6 +141,15 @@ def placement_lines(placement: list[str | None], threads: int) -> list[str]:
     """Where each worker of `tune --workers` runs, for the terminal."""
     return [f"worker {index + 1}: GPU {gpu}" if gpu is not None else f"worker {index + 1}: CPU, {threads} thread(s)"
             for index, gpu in enumerate(placement)]
+
+
+def stop_workers(processes: Iterable[multiprocessing.process.BaseProcess]) -> None:
+    """SIGTERM each live worker, which fails its running trial after the current batch and exits."""
+    alive = [process for process in processes if process.is_alive()]
+    for process in alive:
+        process.terminate()
+    for process in alive:
+        process.join(timeout=30)
 
 
 class WorkerPool:
@@ -204,7 +187,7 @@ class WorkerPool:
         return timed_out or bool(n_trials) and count_run_trials(study, self.run_id, FINISHED) >= n_trials
 
     def run(self, study: optuna.Study, progress: bool) -> bool:
-        """Run until the run's trials are finished; True when interrupted."""
+        """Run until the run's trials are finished or a stop is requested; True when stopped."""
         from tqdm import tqdm
 
         threads = thread_count(self.config.train.threads, self.workers)
@@ -212,26 +195,33 @@ class WorkerPool:
         bar = tqdm(total=self.config.study.n_trials or None, disable=not progress, unit="trial")
         processes = {i: self.start(i) for i in range(self.workers)}
         try:
-            while True:
-                while processes:
-                    time.sleep(POLL_SECONDS)
-                    self.replace_dead(processes, study)
-                    self.show(bar, study)
-                if self.done(study) or not self.requeue_stale(study):
-                    break
-                self.restarts += 1
-                processes = {i: self.start(i) for i in range(self.workers)}
-        except KeyboardInterrupt:
-            for process in processes.values():
-                if process.is_alive():
-                    process.terminate()  # SIGTERM: the worker fails its running trial and exits
-            for process in processes.values():
-                process.join(timeout=30)
-            return True
+            self.supervise(processes, study, bar)
+        except KeyboardInterrupt:  # a second stop signal while watching: the workers are stopped all the same
+            pass
         finally:
+            stop_workers(processes.values())
             self.show(bar, study)
             bar.close()
-        return False
+        return STOP_REQUESTED.is_set()
+
+    def supervise(self, processes: dict, study: optuna.Study, bar: object) -> None:
+        """Keep `processes` running until the run's trials are finished or a stop is requested.
+
+        Stale trials are failed (and re-queued) every heartbeat interval here, so a dead worker's
+        trial is retried on time, not only when a worker next starts a trial."""
+        next_stale_check = time.monotonic()
+        while True:
+            while processes and not STOP_REQUESTED.is_set():
+                time.sleep(POLL_SECONDS)
+                self.replace_dead(processes, study)
+                if time.monotonic() >= next_stale_check:
+                    fail_stale_trials(study)
+                    next_stale_check = time.monotonic() + self.config.study.heartbeat_interval
+                self.show(bar, study)
+            if STOP_REQUESTED.is_set() or self.done(study) or not self.requeue_stale(study):
+                return
+            self.restarts += 1
+            processes.update({i: self.start(i) for i in range(self.workers)})
 
     def replace_dead(self, processes: dict, study: optuna.Study) -> None:
         for index, process in list(processes.items()):
@@ -254,11 +244,12 @@ class WorkerPool:
         """After every worker stopped short of the run's trials: wait for trials of dead workers
         to go stale, so Optuna fails and re-queues them. True if another round should run."""
         wait_until = time.time() + self.config.study.grace_period + 2 * self.config.study.heartbeat_interval
-        while count_run_trials(study, self.run_id, (TrialState.RUNNING,)) and time.time() < wait_until:
+        while (count_run_trials(study, self.run_id, (TrialState.RUNNING,)) and time.time() < wait_until
+               and not STOP_REQUESTED.is_set()):
             time.sleep(1)
             fail_stale_trials(study)
         queued = study.get_trials(deepcopy=False, states=(TrialState.WAITING,))
-        return bool(queued) and self.restarts < MAX_RESTARTS
+        return bool(queued) and self.restarts < MAX_RESTARTS and not STOP_REQUESTED.is_set()
 
     def show(self, bar: object, study: optuna.Study) -> None:
         bar.n = count_run_trials(study, self.run_id, FINISHED)

@@ -14,7 +14,7 @@ from tuner.config import Config
 from tuner.data import Dataset
 from tuner.errors import TrainingDiverged
 from tuner.evaluation import tuning_folds
-from tuner.tuning import STOP_REQUESTED
+from tuner.stopping import STOP_REQUESTED
 from tuner.tuning.objective import Objective
 from tuner.tuning.storage import ArtifactStore
 
@@ -74,8 +74,8 @@ class ClaimNextTrial:
 
 
 def stop_when_requested(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> None:
-    """Study callback: no further trials after a stop signal (should its KeyboardInterrupt have
-    been swallowed, e.g. inside a garbage-collector callback)."""
+    """Study callback: no further trials after a stop signal that came after a trial's last
+    training batch (one that comes during training fails that trial and ends the run)."""
     if STOP_REQUESTED.is_set():
         study.stop()
 
@@ -94,6 +94,8 @@ def run_trials(study: optuna.Study, config: Config, run_id: str, artifacts: Arti
         handler.addFilter(ExpectedFailureFilter())
     if folds is None:
         folds = tuning_folds(config)
+    if STOP_REQUESTED.is_set():  # stopped while the data loaded
+        return
     n_trials = config.study.n_trials or None
     callbacks = [stop_when_requested]
     if share is not None:

@@ -1,0 +1,53 @@
+"""Stopping a tuning run on Ctrl-C or SIGTERM without leaving a trial half-written.
+
+The first signal only asks the run to stop: training checks between batches (`raise_if_stop_requested`)
+and raises KeyboardInterrupt there, inside the trial, where Optuna records the trial as FAIL, so no
+database write or library lock is ever cut in the middle. A second signal stops at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import typing
+
+STOP_REQUESTED = threading.Event()  # set by the first SIGINT/SIGTERM of this process
+FORCE_HINT = b"Stopping after the current batch; press Ctrl-C again to stop at once.\n"
+
+
+def request_stop(signum: int, frame: object) -> None:
+    """SIGINT/SIGTERM handler: the first signal sets STOP_REQUESTED; a repeat raises
+    KeyboardInterrupt where the process is, and further signals are ignored."""
+    if STOP_REQUESTED.is_set():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise KeyboardInterrupt
+    STOP_REQUESTED.set()
+    if signal.getsignal(signal.SIGINT) is request_stop:  # the terminal's process, not a worker
+        os.write(sys.stderr.fileno(), FORCE_HINT)  # print() is not safe inside a signal handler
+
+
+def handle_stop_signals(sigint: bool = True) -> None:
+    """Install `request_stop` for SIGTERM (`kill`, `docker stop`) and, with `sigint`, for Ctrl-C.
+
+    Worker processes pass `sigint=False`: Ctrl-C reaches the terminal's whole process group, and
+    a worker should stop once, on its parent's SIGTERM, not twice (which would force it)."""
+    signal.signal(signal.SIGINT, request_stop if sigint else signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, request_stop)
+    sys.unraisablehook = quiet_swallowed_interrupt
+
+
+def raise_if_stop_requested() -> None:
+    """Raise KeyboardInterrupt once a stop was requested (called between training batches)."""
+    if STOP_REQUESTED.is_set():
+        raise KeyboardInterrupt
+
+
+def quiet_swallowed_interrupt(unraisable: typing.Any) -> None:
+    """A forced stop's KeyboardInterrupt raised inside a garbage-collector callback cannot
+    propagate, and Python would print it as a traceback; the stop is honoured through
+    STOP_REQUESTED instead, so it is dropped. Anything else goes to the default hook."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt) and STOP_REQUESTED.is_set():
+        return
+    sys.__unraisablehook__(unraisable)
