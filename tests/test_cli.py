@@ -96,6 +96,28 @@ def test_unknown_command_and_flag_are_usage_errors():
 
 
 @pytest.mark.slow
+def test_ctrl_c_while_workers_start_stops_quietly(tmp_path):
+    config = write_study(tmp_path)
+    process = subprocess.Popen([sys.executable, "-m", "tuner.cli", "tune", str(config), "--workers", "2",
+                                "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(spawned_children(process.pid)) < 2:
+        time.sleep(0.05)
+    assert len(spawned_children(process.pid)) == 2, process.communicate(timeout=60)
+    os.killpg(process.pid, signal.SIGINT)  # the workers are still importing
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr and "KeyboardInterrupt" not in stderr, stderr
+
+
+def spawned_children(parent: int) -> list[int]:
+    """The multiprocessing spawn children (workers) of process `parent`."""
+    found = subprocess.run(["pgrep", "-P", str(parent), "-f", "spawn_main"], capture_output=True, text=True)
+    return [int(pid) for pid in found.stdout.split()]
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("signal_number, workers, to_group", [
     (signal.SIGINT, 1, False),
     (signal.SIGTERM, 2, False),  # `kill` or `docker stop`: the parent passes SIGTERM on to its workers

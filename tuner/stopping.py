@@ -6,11 +6,13 @@ database write or library lock is ever cut in the middle. A second signal stops 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 import threading
 import typing
+from collections.abc import Iterator
 
 STOP_REQUESTED = threading.Event()  # set by the first SIGINT/SIGTERM of this process
 FORCE_HINT = b"Stopping after the current batch; press Ctrl-C again to stop at once.\n"
@@ -31,11 +33,24 @@ def request_stop(signum: int, frame: object) -> None:
 def handle_stop_signals(sigint: bool = True) -> None:
     """Install `request_stop` for SIGTERM (`kill`, `docker stop`) and, with `sigint`, for Ctrl-C.
 
-    Worker processes pass `sigint=False`: Ctrl-C reaches the terminal's whole process group, and
-    a worker should stop once, on its parent's SIGTERM, not twice (which would force it)."""
+    Worker processes pass `sigint=False` (and start with SIGINT ignored, `sigint_ignored`): Ctrl-C
+    reaches the terminal's whole process group, and a worker should stop once, on its parent's
+    SIGTERM, not twice (which would force it)."""
     signal.signal(signal.SIGINT, request_stop if sigint else signal.SIG_IGN)
     signal.signal(signal.SIGTERM, request_stop)
     sys.unraisablehook = quiet_swallowed_interrupt
+
+
+@contextlib.contextmanager
+def sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored inside the block, so that worker processes started in it ignore Ctrl-C from
+    their first instruction (an ignored signal stays ignored across exec; a handler does not),
+    and a Ctrl-C cannot break into their imports. A Ctrl-C in the block's few milliseconds is lost."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def raise_if_stop_requested() -> None:
