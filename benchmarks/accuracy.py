@@ -66,29 +66,30 @@ def noise_floor(pruned: Config, url: str) -> Figure:
     config = replace(pruned, study=replace(pruned.study, name=f"pruning-{pruned.study.pruner}"))
     fitted, test = Forecaster.fit(config, best_params(load_existing_study(config, url)), intervals=False)
     rows = test.dataset.windows("test").target_rows
-    expected = pd.read_csv(config.data.path)["expected_sales"].to_numpy()[rows]
+    demo = pd.read_csv(config.data.path, parse_dates=["date"])
+    expected = demo["expected_sales"].to_numpy()[rows]
     actual = test.dataset.actuals("test")[:, 0]
     floor = float(np.mean(np.abs(actual - expected)))
     model = fitted.metrics["model"]["test_mae"]
-    linear = {name: mae / floor for name, mae in reference_learners(config.data.path, rows).items()}
+    linear = {name: mae / floor for name, mae in reference_learners(demo, rows).items()}
     return figure("7. demo test MAE / noise floor", [model / floor], "×",
                   "MAE of the noise-free expected sales on the same test days", target=f"≤ {NOISE_FLOOR_TARGET}",
                   check=lambda v: v <= NOISE_FLOOR_TARGET,
-                  note=f"{model:.1f} vs {floor:.1f}; seasonal-naive {fitted.metrics['seasonal_naive']['test_mae']:.1f}; "
+                  note=f"{model:.1f} vs {floor:.1f}; "
+                       f"seasonal-naive {fitted.metrics['seasonal_naive']['test_mae']:.1f}; "
                        f"least squares on the same rows: on lags and drivers {linear['lags and drivers']:.3f}×, "
                        f"on the generator's own terms {linear['generator terms']:.3f}×")
 
 
-def reference_learners(path: Path, rows: np.ndarray) -> dict[str, float]:
+def reference_learners(frame: pd.DataFrame, rows: np.ndarray) -> dict[str, float]:
     """Test MAE on the demo's test `rows` of two least-squares models fitted on every row before
-    them: a generic one (ridge on log sales: 7 lags of sales and of ad conversions, the day's
+    them (`frame`: the demo CSV, dates parsed): a generic one (ridge on log sales: 7 lags of sales and of ad conversions, the day's
     discount, log seasonality index and weekday), and one that knows the generator's form
     (organic sales, organic × discount, yesterday's ad stock, with the generator's weekday
     effects and carry-over, `tuner.demo.components`). What a learner can reach with and without
     knowing the form."""
     from sklearn.linear_model import LinearRegression, RidgeCV
 
-    frame = pd.read_csv(path, parse_dates=["date"])
     sales = frame["sales"].to_numpy()
     conversions = frame["ad_impressions"] * frame["ctr"] * frame["cvr"]
     weekday = frame["date"].dt.day_of_week

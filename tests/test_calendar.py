@@ -73,4 +73,3 @@ def test_harmonics_add_higher_waves_up_to_a_complete_set_per_cycle():
 def test_harmonics_below_one_are_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"data.calendar_harmonics = 0: must be greater than 0"):
         load_config(write_study(tmp_path, days=60), ["data.calendar=['month']", "data.calendar_harmonics=0"])
-
