@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import io
+import logging
+import signal
+import subprocess
+import sys
 import uuid
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
+from tuner import stopping
+from tuner.cli import LOG_FORMAT, main
 from tuner.demo import generate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,12 +56,46 @@ def write_study(folder: Path, days: int = 300, horizon: int = 1, epochs: int = 4
     return path
 
 
+def tuner(*args: str) -> subprocess.CompletedProcess:
+    """`tuner ARGS` run in this process through the console script's `main`, with its exit status
+    and output captured: a process per call would spend seconds importing torch again. Tests of the
+    process itself (signals, workers, concurrent runs) start real ones instead."""
+    stdout, stderr = io.StringIO(), io.StringIO()
+    handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    log = logging.StreamHandler(stderr)  # the root logger already has pytest's handlers: basicConfig adds none
+    log.setFormatter(logging.Formatter(LOG_FORMAT))
+    logging.getLogger().addHandler(log)
+    try:
+        with redirect_stdout(stdout), redirect_stderr(stderr):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse's usage errors
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:  # what the command installed for its run
+        logging.getLogger().removeHandler(log)
+        for number, handler in handlers.items():
+            signal.signal(number, handler)
+        sys.unraisablehook = sys.__unraisablehook__
+        stopping.STOP_REQUESTED.clear()
+    return subprocess.CompletedProcess(["tuner", *args], code, stdout.getvalue(), stderr.getvalue())
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests (tuning processes of their own, waits on timing) run one after another on one
-    pytest-xdist worker, so they never compete with each other for the cores; the rest run beside them."""
+    """Tests marked `serial` (waits on timing, signals, processes racing each other) run one after
+    another on one pytest-xdist worker, so they never compete with each other for the cores; the
+    rest run beside them."""
     for item in items:
-        if item.get_closest_marker("slow"):
-            item.add_marker(pytest.mark.xdist_group("slow"))
+        if item.get_closest_marker("serial"):
+            item.add_marker(pytest.mark.xdist_group("serial"))
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Fail a serial test that pytest-xdist did not group (it marks a grouped test's id with
+    `@serial`, and has silently stopped doing so before)."""
+    if item.config.getoption("loadgroup", False) and item.get_closest_marker("serial") \
+            and not item.nodeid.endswith("@serial"):
+        pytest.fail("pytest-xdist did not put this serial test in its group: check the pytest pin in pyproject.toml")
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -14,11 +12,7 @@ from tuner.config import ParamsConfig, load_config
 from tuner.errors import DataError, ModelDirError
 from tuner.forecaster import Forecaster
 
-from conftest import write_study
-
-
-def tuner(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tuner.cli", *args], capture_output=True, text=True, timeout=300)
+from conftest import tuner, write_study
 
 
 @pytest.mark.parametrize("backend, horizon", [("sqlite", 1), ("sqlite", 3), ("postgresql", 3)])

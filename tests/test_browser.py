@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import tuner
 from test_deploy import free_port
 from test_report import tune_small_study
 
@@ -48,10 +49,6 @@ def page(browser):
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory) -> tuple[Path, Path]:
     return tune_small_study(tmp_path_factory.mktemp("browser"))
-
-
-def tuner(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tuner.cli", *args], capture_output=True, text=True, timeout=300)
 
 
 def test_report_renders_every_plot_offline(tuned, page, tmp_path):

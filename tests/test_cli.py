@@ -31,14 +31,14 @@ def tuner(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
                           timeout=600, env={**os.environ, **(env or {})})
 
 
-@pytest.mark.slow
 def test_tune_demo_leaves_finished_trials_with_named_params_and_attributes(tmp_path):
     url = f"sqlite:///{tmp_path / 'X.db'}"
-    run = tuner("tune", str(DEMO_CONFIG), "--n-trials", "6", "--set", "train.epochs=5", "--storage", url)
+    run = tuner("tune", str(DEMO_CONFIG), "--n-trials", "4", "--set", "train.epochs=3", "--set", "train.threads=1",
+                "--storage", url)  # one thread: the suite runs tests side by side
     assert run.returncode == 0, run.stderr
     assert "Best trial #" in run.stdout and "seasonal-naive" in run.stdout
     study = optuna.load_study(study_name="ecommerce_daily", storage=url)
-    assert len(study.trials) == 6
+    assert len(study.trials) == 4
     for trial in study.trials:
         assert trial.state in (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
         assert PARAMS <= set(trial.params)
@@ -95,7 +95,7 @@ def test_unknown_command_and_flag_are_usage_errors():
     assert tuner("tune", str(DEMO_CONFIG), "--n-trails", "3").returncode == 2
 
 
-@pytest.mark.slow
+@pytest.mark.serial
 def test_ctrl_c_while_workers_start_stops_quietly(tmp_path):
     config = write_study(tmp_path)
     process = subprocess.Popen([sys.executable, "-m", "tuner.cli", "tune", str(config), "--workers", "2",
@@ -117,7 +117,7 @@ def spawned_children(parent: int) -> list[int]:
     return [int(pid) for pid in found.stdout.split()]
 
 
-@pytest.mark.slow
+@pytest.mark.serial
 @pytest.mark.parametrize("signal_number, workers, to_group", [
     (signal.SIGINT, 1, False),
     (signal.SIGTERM, 2, False),  # `kill` or `docker stop`: the parent passes SIGTERM on to its workers

@@ -108,7 +108,7 @@ def expand(text: str, env: dict) -> str:
     return re.sub(r"\$\{(\w+)(?::[-?]([^}]*))?\}", lambda m: env.get(m.group(1)) or m.group(2) or "", text)
 
 
-@pytest.mark.slow
+@pytest.mark.serial
 def test_compose_commands_run_against_the_local_postgres(compose, postgres_url, tmp_path):
     """What the worker container runs, run here with TUNER_STORAGE pointing at the local server."""
     env = {**os.environ, "TUNER_STORAGE": postgres_url, "TRIALS_PER_WORKER": "1"}

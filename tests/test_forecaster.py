@@ -3,8 +3,6 @@
 
 import io
 import json
-import subprocess
-import sys
 
 import numpy as np
 import optuna
@@ -17,7 +15,7 @@ from tuner.evaluation import Evaluator, tuning_folds
 from tuner.forecaster import Forecaster
 from tuner.tuning.objective import Objective
 
-from conftest import write_study
+from conftest import tuner, write_study
 
 PARAMS = """
 [params]
@@ -30,10 +28,6 @@ num_heads = 2
 ff_size = 32
 epochs = 3
 """
-
-
-def tuner(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tuner.cli", *args], capture_output=True, text=True, timeout=300)
 
 
 def cut_before(sales: pd.DataFrame, row: int, horizon: int, known: list[str]) -> pd.DataFrame:

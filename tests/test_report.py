@@ -18,7 +18,7 @@ from tuner.tuning.runner import tune
 from tuner.tuning.storage import mask_password
 from tuner.tuning.study import best_params
 
-from conftest import write_study
+from conftest import tuner, write_study
 
 SECTIONS = ("summary", "best", "history", "importances", "curves", "parallel", "models")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -40,10 +40,6 @@ def tune_small_study(folder: Path) -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def tuned(tmp_path_factory) -> tuple[Path, Path]:
     return tune_small_study(tmp_path_factory.mktemp("tuned"))
-
-
-def tuner(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tuner.cli", *args], capture_output=True, text=True, timeout=300)
 
 
 def test_report_has_every_section_with_plotly_inlined_once(tuned, tmp_path):

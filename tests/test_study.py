@@ -23,7 +23,7 @@ from tuner.tuning.study import (SETTINGS_ATTR, changed_settings, open_study, rem
                                 tuning_settings)
 from tuner.tuning.worker import TrialBudget
 
-from conftest import server_database, write_study
+from conftest import server_database, tuner, write_study
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -166,7 +166,7 @@ def run_cli(*args: str, **kwargs) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
 
-@pytest.mark.slow
+@pytest.mark.serial
 def test_two_workers_on_postgres_finish_exactly_the_runs_trials(postgres_url, study_name, tmp_path):
     config = write_study(tmp_path, epochs=3)
     process = run_cli("tune", str(config), "--storage", postgres_url, "--study", study_name,
@@ -222,7 +222,7 @@ def shared_url(request, tmp_path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
-@pytest.mark.slow
+@pytest.mark.serial
 def test_killed_worker_trial_fails_is_retried_and_the_run_completes(shared_url, study_name, tmp_path):
     # long enough that the killed trial goes stale and is retried while the run is still going
     config = write_study(tmp_path, days=1400, epochs=40)
@@ -265,7 +265,7 @@ def test_killed_worker_trial_fails_is_retried_and_the_run_completes(shared_url, 
     assert sum(t.state in FINISHED for t in trials) == n_trials, summary
 
 
-@pytest.mark.slow
+@pytest.mark.serial
 def test_dropped_postgres_connections_do_not_stop_the_study(postgres_url, study_name, tmp_path):
     import sqlalchemy
 
@@ -341,7 +341,7 @@ def test_set_values_never_reach_sql(tmp_path):
     assert optuna.get_all_study_names(url) == [name]
 
 
-@pytest.mark.slow
+@pytest.mark.serial
 def test_two_runs_started_together_on_a_new_study_share_it(backend_url, study_name, tmp_path):
     config = write_study(tmp_path, epochs=1)
     runs = [run_cli("tune", str(config), "--storage", backend_url, "--study", study_name, "--n-trials", "2",
@@ -354,7 +354,7 @@ def test_two_runs_started_together_on_a_new_study_share_it(backend_url, study_na
     assert optuna.get_all_study_names(backend_url).count(study_name) == 1
 
 
-@pytest.mark.slow
+@pytest.mark.serial
 def test_password_never_appears_in_output_exports_or_reports(postgres_url, study_name, tmp_path):
     url = postgres_url.replace("postgres@", "postgres:s3cret@")  # trust auth accepts any password
     config = write_study(tmp_path, epochs=1)
@@ -370,31 +370,27 @@ def test_password_never_appears_in_output_exports_or_reports(postgres_url, study
     assert "postgres:***@" in outputs[0] + outputs[1]
 
 
-def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tuner.cli", *args], capture_output=True, text=True, timeout=300)
-
-
 def test_the_study_remembers_the_settings_it_was_tuned_with(tmp_path):
     config = write_study(tmp_path, epochs=2)
-    run = cli("tune", str(config), "--set", "data.horizon=7", "--set", "train.epochs=1", "--n-trials", "1",
-              "--no-progress")
+    run = tuner("tune", str(config), "--set", "data.horizon=7", "--set", "train.epochs=1", "--n-trials", "1",
+                "--no-progress")
     assert run.returncode == 0, run.stderr
 
-    run = cli("export", str(config), "-o", str(tmp_path / "best.toml"))
+    run = tuner("export", str(config), "-o", str(tmp_path / "best.toml"))
     assert run.returncode == 0, run.stderr
     assert "using the study's" in run.stderr and "data.horizon = 1 (the study's: 7)" in run.stderr
     exported = load_config(tmp_path / "best.toml")
     assert exported.data.horizon == 7 and exported.train.epochs == 1
 
-    run = cli("tune", str(config), "--n-trials", "1", "--no-progress")
+    run = tuner("tune", str(config), "--n-trials", "1", "--no-progress")
     assert run.returncode == 2
     assert re.search(r"tuned with other settings: data.horizon = 1 \(the study's: 7\); .*--allow-changed",
                      run.stderr), run.stderr
     assert len(optuna.load_study(study_name="small", storage=f"sqlite:///{tmp_path / 'small.db'}").trials) == 1
 
-    run = cli("tune", str(config), "--n-trials", "1", "--no-progress", "--set", "data.horizon=7")
+    run = tuner("tune", str(config), "--n-trials", "1", "--no-progress", "--set", "data.horizon=7")
     assert run.returncode == 0, run.stderr  # training settings may change: the trials stay comparable
-    run = cli("tune", str(config), "--n-trials", "1", "--no-progress", "--allow-changed")
+    run = tuner("tune", str(config), "--n-trials", "1", "--no-progress", "--allow-changed")
     assert run.returncode == 0, run.stderr
     assert load_config(tmp_path / "best.toml").data.horizon == 7
 

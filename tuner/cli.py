@@ -21,6 +21,7 @@ log = logging.getLogger("tuner")
 EXIT_USAGE = 2  # bad config, data, storage or command line
 EXIT_FAILURE = 1  # anything unexpected
 EXIT_INTERRUPTED = 130  # Ctrl-C
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 
 def load(args: argparse.Namespace) -> Config:
@@ -421,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
 def configure_logging(verbose: bool) -> None:
     """Log to stderr: warnings, and with -v every trial and epoch (optuna's own logging is set
     by the commands that load it)."""
-    logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
+    logging.basicConfig(format=LOG_FORMAT, level=logging.WARNING)
     logging.getLogger("tuner").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
