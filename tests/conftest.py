@@ -62,6 +62,7 @@ def tuner(*args: str) -> subprocess.CompletedProcess:
     process itself (signals, workers, concurrent runs) start real ones instead."""
     stdout, stderr = io.StringIO(), io.StringIO()
     handlers = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    unraisable = sys.unraisablehook
     log = logging.StreamHandler(stderr)  # the root logger already has pytest's handlers: basicConfig adds none
     log.setFormatter(logging.Formatter(LOG_FORMAT))
     logging.getLogger().addHandler(log)
@@ -75,7 +76,7 @@ def tuner(*args: str) -> subprocess.CompletedProcess:
         logging.getLogger().removeHandler(log)
         for number, handler in handlers.items():
             signal.signal(number, handler)
-        sys.unraisablehook = sys.__unraisablehook__
+        sys.unraisablehook = unraisable
         stopping.STOP_REQUESTED.clear()
     return subprocess.CompletedProcess(["tuner", *args], code, stdout.getvalue(), stderr.getvalue())
 
