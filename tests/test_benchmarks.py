@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
 FIELDS = {"name", "value", "unit", "compared_with", "repeats", "min", "median", "max", "target", "met", "note", "details"}
 
