@@ -5,11 +5,13 @@ tune `budget.interval_trials` trials, fit the best one the default way, and scor
 95 % intervals on the test part: coverage per forecast step (target: within 3 points of the
 level on average over steps) and mean width. Beside them, on the same test samples:
 
-* seasonal-naive's own split-conformal intervals (its residuals on the same validation parts):
-  narrower at the same coverage is better;
-* the same fitted forecast with two other calibrations: the best trial's own network (trained on
-  the train part) on the validation part, and the refitted model's in-sample residuals on the
-  validation part it trained on (the choice that looks natural and under-covers);
+* seasonal-naive's own conformal intervals (its residuals on the same validation parts, adapted
+  over its test residuals as the model's are): narrower at the same coverage is better;
+* the same fitted forecast and calibration residuals without adapting them over the test part
+  (plain split-conformal, the default before adaptive conformal inference);
+* the same fitted forecast with two other calibrations, adapted the same way: the best trial's own
+  network (trained on the train part) on the validation part, and the refitted model's in-sample
+  residuals on the validation part it trained on (the choice that looks natural and under-covers);
 * the best trial's parameters fitted again with `train.loss = "quantile"` (`QUANTILES`): its own
   quantile intervals' coverage and width, and its median's test MAE beside the MAE model's.
 """
@@ -40,10 +42,12 @@ TOLERANCE = 3.0  # points of coverage either side of the level
 DEMO_STUDIES = {"demo daily": "ecommerce_daily.toml", "demo weekly plan": "ecommerce_weekly_plan.toml"}
 
 
-def case_config(name: str, budget: Budget, folder: Path) -> Config:
-    """The study config of one case, sized by `budget`."""
+def case_config(name: str, budget: Budget, folder: Path, seed: int | None = None) -> Config:
+    """The study config of one case, sized by `budget`; `seed`: its study.seed (default: the
+    config's own)."""
     sizing = [f"study.n_trials={budget.interval_trials}", f"train.threads={budget.threads}",
-              f"study.name=intervals-{name.replace(' ', '-')}", f"study.storage='sqlite:///{folder / 'study.db'}'"]
+              f"study.name=intervals-{name.replace(' ', '-')}", f"study.storage='sqlite:///{folder / 'study.db'}'",
+              *([] if seed is None else [f"study.seed={seed}"])]
     if name in DEMO_STUDIES:
         return load_config(REPO / "studies" / DEMO_STUDIES[name], [*sizing, f"train.epochs={budget.interval_epochs}"])
     series = SERIES[name]
@@ -60,22 +64,25 @@ def seasonal_naive_calibration(config: Config) -> Calibration:
                                        for fold in folds]), "seasonal-naive on the validation parts")
 
 
-def measure(name: str, budget: Budget, folder: Path) -> dict[str, Any]:
+def measure(name: str, budget: Budget, folder: Path, seed: int | None = None) -> dict[str, Any]:
     """Tune, fit, and score every calibration's intervals on the same test samples."""
-    config = case_config(name, budget, folder)
+    config = case_config(name, budget, folder, seed)
     url = config.study.storage
     study = tune(config, url, progress=False).study
     fitted, test = Forecaster.fit(config, best_params(study))
     actual, dataset = test.dataset.actuals("test"), test.dataset
+    realized = actual - test.forecast
     members, weights = fitted_trials(study, config, url, 1, -1, folder)
-    own_weights = Forecaster.fit(config, members, weights=weights)[0].calibration
+    own_weights = Forecaster.fit(config, members, weights=weights)[0].calibration.adapted(realized)
     in_sample = Calibration(dataset.actuals("validation") - fitted.forecast_part(dataset, "validation"),
-                            "the refitted model on the validation part it trained on")
+                            "the refitted model on the validation part it trained on").adapted(realized)
+    snaive = test.baselines["seasonal_naive"]
     result = {
         "model": fitted.metrics["intervals"],
+        "split-conformal": interval_metrics(actual, test.forecast, replace(fitted.calibration, realized=None), LEVELS),
         "own weights": interval_metrics(actual, test.forecast, own_weights, LEVELS),
         "in-sample": interval_metrics(actual, test.forecast, in_sample, LEVELS),
-        "seasonal-naive": interval_metrics(actual, test.baselines["seasonal_naive"], seasonal_naive_calibration(config),
+        "seasonal-naive": interval_metrics(actual, snaive, seasonal_naive_calibration(config).adapted(actual - snaive),
                                            LEVELS),
         "test_samples": len(actual), "horizon": config.data.horizon,
         "test_mae": fitted.metrics["model"]["test_mae"],
@@ -96,6 +103,8 @@ def figures_of(name: str, result: dict[str, Any]) -> list[Figure]:
         steps = "" if len(by_step) == 1 else "; by step " + ", ".join(f"{c:.0f}" for c in by_step)
         note = (f"mean width {model['width']:.4g} vs seasonal-naive's {snaive['width']:.4g} "
                 f"({model['width'] / snaive['width']:.2f}×) at its coverage {snaive['coverage']:.1f} %; "
+                f"not adapted (split-conformal): {result['split-conformal'][key]['coverage']:.1f} %, width "
+                f"{result['split-conformal'][key]['width']:.4g}; "
                 f"the same forecast calibrated on the trial's own weights: {result['own weights'][key]['coverage']:.1f} %, "
                 f"on in-sample residuals: {result['in-sample'][key]['coverage']:.1f} %; "
                 f"{result['test_samples']} test samples × {result['horizon']} step(s), "

@@ -1,5 +1,5 @@
-"""Prediction intervals: the split-conformal quantile, its coverage, and `--intervals` in
-`tuner fit`, `predict` and `whatif`."""
+"""Prediction intervals: the split-conformal quantile, adaptive conformal inference over a
+series' test residuals, their coverage, and `--intervals` in `tuner fit`, `predict` and `whatif`."""
 
 import json
 import re
@@ -14,7 +14,14 @@ from tuner.cli import main
 from tuner.config import ParamsConfig, load_config
 from tuner.errors import TunerError
 from tuner.forecaster import Forecaster
-from tuner.intervals import Calibration, calibrated_range, conformal_quantile, interval_metrics, parse_levels
+from tuner.intervals import (
+    Calibration,
+    adaptive_half_widths,
+    calibrated_range,
+    conformal_quantile,
+    interval_metrics,
+    parse_levels,
+)
 from tuner.tables import intervals_lines
 
 from test_plans import CONFIG, HORIZON, sales_with_a_known_ad_effect, with_plan
@@ -37,6 +44,59 @@ def test_intervals_cover_their_level_on_exchangeable_residuals():
         assert abs(scores[level]["coverage"] - float(level)) < 2.5, scores[level]
         widths = scores[level]["by_step"]["width"]
         assert widths[0] < widths[1] < widths[2]  # wider where the residuals are
+
+
+def test_adaptive_levels_move_after_each_known_miss_over_the_last_n_scores():
+    scores = np.array([[1.0], [2.0], [3.0], [4.0]])  # n = 4: at 50 %, the ceil(5 * 0.5) = 3rd smallest
+    halves, final = adaptive_half_widths(scores, np.array([[10.0], [0.0]]), 50, rate=0.1)
+    # sample 1: sample 0 missed (10 > 3), so the miss rate 0.5 -> 0.45: the ceil(5 * 0.55) = 3rd smallest of 2, 3, 4, 10
+    assert halves[:, 0].tolist() == [3.0, 4.0]
+    # then sample 1 is inside (0 <= 4): 0.45 -> 0.5, over 3, 4, 10, 0: the 3rd smallest
+    assert final.tolist() == [4.0]
+
+
+def test_an_adaptive_interval_uses_only_residuals_known_before_its_date():
+    rng = np.random.default_rng(1)
+    calibration = Calibration(rng.normal(size=(50, 3)), "simulated").adapted(rng.normal(size=(80, 3)))
+    before = {level: calibration.realized_half_widths(level) for level in (80, 95)}
+    changed = calibration.realized.copy()
+    changed[40:] *= 10  # samples 40 on: step h of sample j is known from sample j + h + 1
+    after = Calibration(calibration.residuals, "simulated").adapted(changed)
+    for level, halves in before.items():
+        np.testing.assert_array_equal(after.realized_half_widths(level)[:41], halves[:41])
+        assert (after.realized_half_widths(level)[42:] != halves[42:]).any()
+
+
+def test_predict_starts_from_the_state_after_the_last_realized_residual():
+    rng = np.random.default_rng(2)
+    residuals, realized = rng.normal(size=(60, 1)), rng.normal(size=(30, 1))
+    calibration = Calibration(residuals, "simulated").adapted(realized)
+    one_more = Calibration(residuals, "simulated").adapted(np.vstack([realized, [[0.0]]]))
+    for level in (50, 80, 95):  # one step: the sample after the last one knows every realized residual
+        assert calibration.half_widths(level)[0] == one_more.realized_half_widths(level)[-1, 0]
+    assert not np.array_equal(calibration.half_widths(80), Calibration(residuals, "simulated").half_widths(80))
+
+
+def test_adaptive_intervals_recover_their_coverage_when_the_errors_grow():
+    rng = np.random.default_rng(3)
+    calibration = Calibration(rng.normal(size=(200, 2)), "a calm validation part")
+    actual = 2 * rng.normal(size=(2000, 2))  # the test part's errors are twice as large
+    forecast = np.zeros_like(actual)
+    static = interval_metrics(actual, forecast, calibration, (80.0,))["80"]["coverage"]
+    adaptive = interval_metrics(actual, forecast, calibration.adapted(actual - forecast), (80.0,))
+    assert static < 60  # split-conformal under-covers: its widths are for the calm errors
+    assert abs(adaptive["80"]["coverage"] - 80) < 2 and adaptive["method"] == "adaptive conformal"
+
+
+def test_a_calibration_saves_its_realized_residuals_and_an_old_one_loads_static():
+    calibration = Calibration(np.ones((3, 2)), "s").adapted(np.arange(8.0).reshape(4, 2))
+    saved = json.loads(json.dumps(calibration.as_dict()))
+    assert saved["method"] == "adaptive conformal" and saved["rate"] == 0.005
+    loaded = Calibration.from_dict(saved)
+    np.testing.assert_array_equal(loaded.realized, calibration.realized)
+    np.testing.assert_array_equal(loaded.half_widths(80), calibration.half_widths(80))
+    old = Calibration.from_dict({"method": "split-conformal", "source": "s", "residuals": [[1.0, 2.0]]})
+    assert old.realized is None and old.method == "split-conformal"
 
 
 def test_the_interval_of_a_sum_comes_from_the_residuals_of_sums():
@@ -96,13 +156,16 @@ def test_fit_calibrates_on_rows_its_recipe_did_not_train_on_and_scores_the_test_
                                            HORIZON)
     assert "trained on the rows before each validation part" in calibration.source
     intervals = json.loads((model / "metrics.json").read_text())["intervals"]
-    assert intervals["calibration_samples"] == calibration.samples
+    assert intervals["calibration_samples"] == calibration.samples and intervals["method"] == "adaptive conformal"
+    test = forecaster.test_forecast()
+    np.testing.assert_allclose(calibration.realized, test.dataset.actuals("test") - test.forecast, rtol=1e-6)
     for level in ("80", "95"):
         assert 0 <= intervals[level]["coverage"] <= 100 and intervals[level]["width"] > 0
         assert len(intervals[level]["by_step"]["coverage"]) == HORIZON
         assert intervals[level]["samples"] == len(forecaster.test_forecast().forecast)
     assert intervals["95"]["width"] > intervals["80"]["width"]
     np.testing.assert_allclose(Forecaster.load(model).calibration.residuals, calibration.residuals)
+    np.testing.assert_allclose(Forecaster.load(model).calibration.realized, calibration.realized)
 
 
 def test_predict_adds_bounds_named_after_the_target_and_shades_them(fitted, folder, capsys):
@@ -118,6 +181,9 @@ def test_predict_adds_bounds_named_after_the_target_and_shades_them(fitted, fold
     assert (table["sales_lo_95"] < table["sales_lo_80"]).all() and (table["sales_lo_80"] < table["sales_forecast"]).all()
     assert (table["sales_forecast"] < table["sales_hi_80"]).all() and (table["sales_hi_80"] < table["sales_hi_95"]).all()
     assert (folder / "p.png").read_bytes()[:4] == b"\x89PNG"
+    for level in (80, 95):  # the adaptive state after the test part's last residual
+        np.testing.assert_allclose(table[f"sales_hi_{level}"] - table["sales_forecast"],
+                                   fitted[0].calibration.half_widths(level), rtol=1e-4)
 
 
 def test_what_if_totals_get_intervals_from_sums(fitted, folder, capsys):

@@ -378,7 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--plot", type=png_file, metavar="FILE.png", help="also write a PNG of the history's tail and the forecast")
     predict.add_argument("--intervals", metavar="LEVELS",
                          help="prediction intervals at these levels in %%, e.g. 80,95: adds <target>_lo_80, "
-                              "<target>_hi_80, ... columns (split-conformal, see README)")
+                              "<target>_hi_80, ... columns (conformal, see README)")
     predict.add_argument("--series", metavar="COLUMN=VALUE,...",
                          help="a panel model: forecast only the series with these ids, e.g. store=3,sku=A17")
 

@@ -102,8 +102,8 @@ class Forecaster:
         """Train each of `params` on train + validation for its `epochs` (or, with `weights`, take
         each trial's own network from its stored weights, trained on the training rows only),
         combine them, then score the test part once. `intervals`: collect the residuals for
-        prediction intervals (a refit trains its recipe once more for them); without, the model
-        forecasts points only."""
+        prediction intervals (a refit trains its recipe once more for them; one series' are then
+        adapted over its test residuals); without, the model forecasts points only."""
         resolve_device(config.train.device, config.train.precision)  # a device this machine lacks fails first
         listed = params if isinstance(params, list) else [params]
         configs = [with_params(config, p.trial_params()) for p in listed]
@@ -136,6 +136,8 @@ class Forecaster:
                 validation_residuals(dataset, forecaster.forecast_part(dataset, "validation")),
                 "the trials' own networks (trained on the train part) on the validation part", bool(config.data.series))
         test = TestForecast.of(forecaster, dataset)
+        if forecaster.calibration is not None and not config.data.series:
+            forecaster.calibration = forecaster.calibration.adapted(dataset.actuals("test") - test.forecast)
         forecaster.metrics = test_metrics(test, forecaster.calibration)
         if config.data.series:
             forecaster.series_metrics = series_errors(test)

@@ -1,23 +1,33 @@
-"""Prediction intervals by split-conformal calibration.
+"""Prediction intervals by conformal calibration: split-conformal, made adaptive over time.
 
 A `Calibration` holds the signed residuals (actual - forecast, in the target's units) of every
 calibration sample, per horizon step, from rows the networks that made those forecasts did not
-train on. The interval at level L for step h is the forecast plus and minus the
-ceil((n + 1) * L)-th smallest |residual| of step h among its n samples: the split-conformal
-quantile, which covers at least L of new samples whenever their residuals are exchangeable
-with the calibration ones. Totals over the forecast dates (what-if) take the same quantile of
-the residuals of the sums, not a sum of per-date quantiles.
+train on. The split-conformal interval at level L for step h is the forecast plus and minus the
+ceil((n + 1) * L)-th smallest |residual| of step h among its n samples, which covers at least L
+of new samples whenever their residuals are exchangeable with the calibration ones. Totals over
+the forecast dates (what-if) take the same quantile of the residuals of the sums, not a sum of
+per-date quantiles.
+
+A series' errors are not exchangeable over time: a validation part that holds the holidays makes
+the test part's intervals too wide, a quiet one too narrow. So the fitted model of one series
+also keeps its test residuals in date order (`realized`), and its intervals follow adaptive
+conformal inference (Gibbs and Candes, 2021): each step's level starts at L and, whenever a
+residual of that step becomes known, moves by `rate` * (its miss - (1 - L)), the miss being 1
+when the actual fell outside its interval; the half width is that level's quantile of the last n
+known |residuals|. The test part's intervals use only residuals known before their own date, as
+its point forecasts use only past actuals; `predict` starts from the state after the last one.
 
 A panel's residuals are kept in units of each series' own target scale (its scaler's standard
 deviation) and mapped back with the scale of the series forecast, so that a small seller's
 interval is not as wide as a large one's: the conformal guarantee then holds for the
-scale-normalised residuals (locally weighted split-conformal).
+scale-normalised residuals (locally weighted split-conformal). A panel's intervals and what-if
+sums stay split-conformal.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -25,6 +35,7 @@ import numpy as np
 from tuner.errors import TunerError
 
 DEFAULT_LEVELS = (80.0, 95.0)  # % levels scored on the test part by `tuner fit`
+ADAPT_RATE = 0.005  # adaptive conformal's step per residual (Gibbs and Candes' value; not tuned)
 
 
 @dataclass(frozen=True)
@@ -32,18 +43,39 @@ class Calibration:
     residuals: np.ndarray  # (samples, horizon): actual - forecast, in the target's units (per_series: over its scale)
     source: str  # where they come from, in words
     per_series: bool = False  # a panel's: each residual divided by its series' target scale
+    realized: np.ndarray | None = None  # (test samples, horizon): the fitted model's test residuals, one date apart; set: adaptive
+    rate: float = ADAPT_RATE  # adaptive: how far a level moves per residual
 
     @property
     def samples(self) -> int:
         return len(self.residuals)
 
+    @property
+    def method(self) -> str:
+        return "split-conformal" if self.realized is None else "adaptive conformal"
+
+    def adapted(self, realized: np.ndarray) -> Calibration:
+        """This calibration, made adaptive over `realized`: the residuals of consecutive samples of
+        one series, one date apart, in date order (the fitted model's test part)."""
+        return replace(self, realized=realized)
+
     def half_widths(self, level: float) -> np.ndarray:
-        """(horizon,): the interval's half width at each forecast step for `level` %."""
-        return conformal_quantile(np.abs(self.residuals), level)
+        """(horizon,): the interval's half width at each forecast step for `level` %, for a forecast
+        made after every calibration (and realized) residual is known."""
+        if self.realized is None:
+            return conformal_quantile(np.abs(self.residuals), level)
+        return adaptive_half_widths(self.residuals, self.realized, level, self.rate)[1]
+
+    def realized_half_widths(self, level: float) -> np.ndarray:
+        """(realized samples, horizon): the half widths of each realized sample's own interval at
+        `level` %, from the residuals known before its date (the same for every sample when static)."""
+        if self.realized is None:
+            raise ValueError("a split-conformal calibration has no realized residuals")
+        return adaptive_half_widths(self.residuals, self.realized, level, self.rate)[0]
 
     def sum_half_width(self, level: float, scale: float = 1.0) -> float:
-        """The half width of the interval for the sum of the horizon's forecasts at `level` %, for a
-        series of target scale `scale` (used by a panel's calibration only)."""
+        """The half width of the split-conformal interval for the sum of the horizon's forecasts at
+        `level` %, for a series of target scale `scale` (used by a panel's calibration only)."""
         half = float(conformal_quantile(np.abs(self.residuals.sum(axis=1, keepdims=True)), level)[0])
         return half * scale if self.per_series else half
 
@@ -59,20 +91,48 @@ class Calibration:
         return math.ceil((self.samples + 1) * level / 100) <= self.samples
 
     def as_dict(self) -> dict[str, Any]:
-        return {"method": "split-conformal", "source": self.source, "per_series": self.per_series,
-                "residuals": self.residuals.tolist()}
+        adaptive = {} if self.realized is None else {"rate": self.rate, "realized": self.realized.tolist()}
+        return {"method": self.method, "source": self.source, "per_series": self.per_series,
+                "residuals": self.residuals.tolist(), **adaptive}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibration:
-        return cls(np.asarray(data["residuals"], dtype=np.float64), data["source"], data.get("per_series", False))
+        realized = data.get("realized")
+        return cls(np.asarray(data["residuals"], dtype=np.float64), data["source"], data.get("per_series", False),
+                   None if realized is None else np.asarray(realized, dtype=np.float64), data.get("rate", ADAPT_RATE))
 
 
 def conformal_quantile(scores: np.ndarray, level: float) -> np.ndarray:
     """Per column of `scores` (samples, columns): the ceil((n + 1) * level)-th smallest value,
-    the largest when n is too small for that."""
+    the largest when n is too small for that, zero when the rank is below 1 (level <= 0)."""
     n = len(scores)
-    rank = min(n, math.ceil((n + 1) * level / 100))
-    return np.sort(scores, axis=0)[rank - 1]
+    rank = min(n, math.ceil(round((n + 1) * level / 100, 9)))
+    return np.sort(scores, axis=0)[rank - 1] if rank > 0 else np.zeros(scores.shape[1:])
+
+
+def adaptive_half_widths(scores: np.ndarray, realized: np.ndarray, level: float,
+                         rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Adaptive conformal inference over `realized` (samples, horizon) residuals of consecutive
+    samples, one date apart, after the calibration residuals `scores` (n, horizon): the half
+    widths of each realized sample's interval, (samples, horizon), and of a forecast made after
+    them all, (horizon,). Step h (from 0) of sample j is known before sample k's date when
+    j + h < k; each step keeps its own level, over its last n known |residuals|."""
+    n, (samples, horizon) = len(scores), realized.shape
+    target = 1 - level / 100
+    halves, final = np.empty(realized.shape), np.empty(horizon)
+    for step in range(horizon):
+        history = np.abs(np.concatenate([scores[:, step], realized[:, step]]))
+        miss_rate = target
+        for origin in range(samples + step + 1):  # past the last sample: until its last step is known
+            known = origin - step  # realized samples of this step known before `origin`: 0 .. known - 1
+            if known > 0:
+                missed = history[n + known - 1] > halves[known - 1, step]
+                miss_rate += rate * (target - missed)
+            half = conformal_quantile(history[max(known, 0) : n + max(known, 0), None], 100 * (1 - miss_rate))[0]
+            if origin < samples:
+                halves[origin, step] = half
+        final[step] = half
+    return halves, final
 
 
 def calibrated_range(level: float, samples: int) -> tuple[float, float]:
@@ -106,11 +166,20 @@ def level_name(level: float) -> str:
 
 def interval_metrics(actual: np.ndarray, forecast: np.ndarray, calibration: Calibration,
                      levels: tuple[float, ...] = DEFAULT_LEVELS, scale: np.ndarray | float = 1.0) -> dict[str, Any]:
-    """Coverage and mean width of each level's split-conformal intervals around `forecast`;
-    `scale`: each sample's series target scale, (samples, 1), for a panel's calibration."""
-    return interval_scores(actual, {level: calibration.bounds(forecast, level, scale) for level in levels},
-                           method="split-conformal", source=calibration.source,
-                           calibration_samples=calibration.samples)
+    """Coverage and mean width of each level's intervals around `forecast`: an adaptive
+    calibration's own, over the samples it was adapted to; `scale`: each sample's series target
+    scale, (samples, 1), for a panel's calibration."""
+    if calibration.realized is None:
+        bounds = {level: calibration.bounds(forecast, level, scale) for level in levels}
+    elif calibration.realized.shape != forecast.shape:
+        raise ValueError(f"adapted to {calibration.realized.shape} residuals, scored on {forecast.shape} forecasts")
+    else:
+        halves = {level: calibration.realized_half_widths(level) for level in levels}
+        bounds = {level: (forecast - half, forecast + half) for level, half in halves.items()}
+    about = {"method": calibration.method, "source": calibration.source, "calibration_samples": calibration.samples}
+    if calibration.realized is not None:
+        about["rate"] = calibration.rate
+    return interval_scores(actual, bounds, **about)
 
 
 def interval_scores(actual: np.ndarray, bounds: dict[float, tuple[np.ndarray, np.ndarray]],

@@ -83,7 +83,11 @@ def interval_method(intervals: dict[str, Any]) -> str:
     """How the intervals were made, in words."""
     if intervals.get("method") == "quantile":
         return intervals["source"]
-    return f"split-conformal on {intervals['calibration_samples']} residuals of {intervals['source']}"
+    residuals = f"{intervals['calibration_samples']} residuals of {intervals['source']}"
+    if intervals.get("method") != "adaptive conformal":
+        return f"split-conformal on {residuals}"
+    return (f"adaptive conformal (rate {intervals['rate']:g}) from {residuals}, then each test residual known "
+            "before the forecast date")
 
 
 def interval_levels(intervals: dict[str, Any]) -> dict[str, dict[str, Any]]:
