@@ -88,6 +88,17 @@ def test_adaptive_intervals_recover_their_coverage_when_the_errors_grow():
     assert abs(adaptive["80"]["coverage"] - 80) < 2 and adaptive["method"] == "adaptive conformal"
 
 
+def test_the_interval_of_a_sum_adapts_once_each_sum_is_known():
+    rng = np.random.default_rng(4)
+    calibration = Calibration(rng.normal(size=(100, 3)), "calm")
+    adapted = calibration.adapted(3 * rng.normal(size=(300, 3)))  # sums of three times larger errors
+    assert adapted.sum_half_width(80) > 1.5 * calibration.sum_half_width(80)
+    sums = adapted.realized.sum(axis=1, keepdims=True), calibration.residuals.sum(axis=1, keepdims=True)
+    halves, final = adaptive_half_widths(sums[1], sums[0], 80, adapted.rate, lags=[2])  # known with its last date
+    assert adapted.sum_half_width(80) == final[0]
+    assert abs(100 * np.mean(np.abs(sums[0][:, 0]) <= halves[:, 0]) - 80) < 5
+
+
 def test_a_calibration_saves_its_realized_residuals_and_an_old_one_loads_static():
     calibration = Calibration(np.ones((3, 2)), "s").adapted(np.arange(8.0).reshape(4, 2))
     saved = json.loads(json.dumps(calibration.as_dict()))

@@ -20,8 +20,8 @@ its point forecasts use only past actuals; `predict` starts from the state after
 A panel's residuals are kept in units of each series' own target scale (its scaler's standard
 deviation) and mapped back with the scale of the series forecast, so that a small seller's
 interval is not as wide as a large one's: the conformal guarantee then holds for the
-scale-normalised residuals (locally weighted split-conformal). A panel's intervals and what-if
-sums stay split-conformal.
+scale-normalised residuals (locally weighted split-conformal). A panel's intervals stay
+split-conformal.
 """
 
 from __future__ import annotations
@@ -74,9 +74,14 @@ class Calibration:
         return adaptive_half_widths(self.residuals, self.realized, level, self.rate)[0]
 
     def sum_half_width(self, level: float, scale: float = 1.0) -> float:
-        """The half width of the split-conformal interval for the sum of the horizon's forecasts at
-        `level` %, for a series of target scale `scale` (used by a panel's calibration only)."""
-        half = float(conformal_quantile(np.abs(self.residuals.sum(axis=1, keepdims=True)), level)[0])
+        """The half width of the interval for the sum of the horizon's forecasts at `level` %, from
+        the residuals of sums (adaptive: a sum is known once its last date is), for a series of
+        target scale `scale` (used by a panel's calibration only)."""
+        sums = self.residuals.sum(axis=1, keepdims=True)
+        if self.realized is not None:
+            realized_sums, lag = self.realized.sum(axis=1, keepdims=True), self.realized.shape[1] - 1
+            return float(adaptive_half_widths(sums, realized_sums, level, self.rate, [lag])[1][0])
+        half = float(conformal_quantile(np.abs(sums), level)[0])
         return half * scale if self.per_series else half
 
     def bounds(self, forecast: np.ndarray, level: float, scale: np.ndarray | float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -110,28 +115,29 @@ def conformal_quantile(scores: np.ndarray, level: float) -> np.ndarray:
     return np.sort(scores, axis=0)[rank - 1] if rank > 0 else np.zeros(scores.shape[1:])
 
 
-def adaptive_half_widths(scores: np.ndarray, realized: np.ndarray, level: float,
-                         rate: float) -> tuple[np.ndarray, np.ndarray]:
-    """Adaptive conformal inference over `realized` (samples, horizon) residuals of consecutive
-    samples, one date apart, after the calibration residuals `scores` (n, horizon): the half
-    widths of each realized sample's interval, (samples, horizon), and of a forecast made after
-    them all, (horizon,). Step h (from 0) of sample j is known before sample k's date when
-    j + h < k; each step keeps its own level, over its last n known |residuals|."""
-    n, (samples, horizon) = len(scores), realized.shape
+def adaptive_half_widths(scores: np.ndarray, realized: np.ndarray, level: float, rate: float,
+                         lags: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Adaptive conformal inference over `realized` (samples, columns) residuals of consecutive
+    samples, one date apart, after the calibration residuals `scores` (n, columns): the half
+    widths of each realized sample's interval, (samples, columns), and of a forecast made after
+    them all, (columns,). Column c of sample j is known before sample k's date when
+    j + lags[c] < k (default lag: c, the forecast step from 0); each column keeps its own level,
+    over its last n known |residuals|."""
+    n, (samples, columns) = len(scores), realized.shape
     target = 1 - level / 100
-    halves, final = np.empty(realized.shape), np.empty(horizon)
-    for step in range(horizon):
-        history = np.abs(np.concatenate([scores[:, step], realized[:, step]]))
+    halves, final = np.empty(realized.shape), np.empty(columns)
+    for column, lag in enumerate(range(columns) if lags is None else lags):
+        history = np.abs(np.concatenate([scores[:, column], realized[:, column]]))
         miss_rate = target
-        for origin in range(samples + step + 1):  # past the last sample: until its last step is known
-            known = origin - step  # realized samples of this step known before `origin`: 0 .. known - 1
+        for origin in range(samples + lag + 1):  # past the last sample: until its residual is known
+            known = origin - lag  # realized samples of this column known before `origin`: 0 .. known - 1
             if known > 0:
-                missed = history[n + known - 1] > halves[known - 1, step]
+                missed = history[n + known - 1] > halves[known - 1, column]
                 miss_rate += rate * (target - missed)
             half = conformal_quantile(history[max(known, 0) : n + max(known, 0), None], 100 * (1 - miss_rate))[0]
             if origin < samples:
-                halves[origin, step] = half
-        final[step] = half
+                halves[origin, column] = half
+        final[column] = half
     return halves, final
 
 

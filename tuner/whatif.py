@@ -98,7 +98,7 @@ def run(forecaster: Forecaster, inputs: list[ForecastInputs], column: str, facto
 
     Spend is `cost_per_impression` times the scenario's planned `column` (impressions), or
     `ad_spend` (the base plan's spend) times the factor. With `levels` (in %), each total gets
-    an interval from the calibration residuals of sums over the forecast dates (one series only:
+    an interval from the residuals of sums over the forecast dates (one series only:
     the residuals of a sum over series are not calibrated). Every series in `inputs` is scaled.
     """
     if levels and len(inputs) > 1:
@@ -185,8 +185,8 @@ def table(result: WhatIf, target: str) -> str:
         for index, name in enumerate(result.series):
             lines.append(f"  {name:>24}" + "".join(f"  {s.series_sales[index]:>12,.1f}" for s in result.scenarios))
     if result.sum_half_widths:
-        lines.append(f"Intervals of the sum over the {len(result.dates)} date(s), from the calibration residuals of such "
-                     "sums (not a sum of per-date intervals).")
+        lines.append(f"Intervals of the sum over the {len(result.dates)} date(s), from residuals of such sums on rows the "
+                     "model did not train on (not a sum of per-date intervals).")
     lines += result.warnings
     return "\n".join(lines)
 
