@@ -68,7 +68,7 @@ class Calibration:
 
     def realized_half_widths(self, level: float) -> np.ndarray:
         """(realized samples, horizon): the half widths of each realized sample's own interval at
-        `level` %, from the residuals known before its date (the same for every sample when static)."""
+        `level` %, from the residuals known before its date (adaptive calibrations only)."""
         if self.realized is None:
             raise ValueError("a split-conformal calibration has no realized residuals")
         return adaptive_half_widths(self.residuals, self.realized, level, self.rate)[0]
