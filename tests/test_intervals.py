@@ -99,6 +99,25 @@ def test_the_interval_of_a_sum_adapts_once_each_sum_is_known():
     assert abs(100 * np.mean(np.abs(sums[0][:, 0]) <= halves[:, 0]) - 80) < 5
 
 
+def test_each_series_of_a_panel_adapts_its_own_level_over_the_pooled_scores():
+    rng = np.random.default_rng(5)
+    pooled = Calibration(rng.normal(size=(400, 1)), "every series' validation part", per_series=True)
+    calm, wild = rng.normal(size=(600, 1)), 2 * rng.normal(size=(600, 1))  # residuals over each series' scale
+    panel = pooled.adapted(np.vstack([calm, wild]), np.repeat([0, 1], 600))
+    alone = pooled.adapted(calm, np.zeros(600, dtype=int))
+    np.testing.assert_array_equal(panel.realized_half_widths(80)[:600], alone.realized_half_widths(80))
+    assert panel.half_widths(80, series=0) == alone.half_widths(80, series=0)  # the other series does not matter
+    assert panel.half_widths(80, series=1) > 1.5 * panel.half_widths(80, series=0)
+    assert panel.half_widths(80, series=7) == pooled.half_widths(80)  # a series without test residuals: static
+    scale = np.repeat([[10.0], [1000.0]], 600, axis=0)  # the series' target scales
+    actual = np.vstack([calm, wild]) * scale
+    scores = interval_metrics(actual, np.zeros_like(actual), panel, (80.0,), scale)["80"]
+    static = interval_metrics(actual, np.zeros_like(actual), pooled, (80.0,), scale)["80"]
+    assert static["coverage"] < 70 and scores["coverage"] > 75  # the wild series' level needs a while to move
+    low, high = panel.bounds(np.zeros((1, 1)), 80, 1000.0, series=1)
+    assert high[0, 0] == pytest.approx(1000 * panel.half_widths(80, series=1)[0])
+
+
 def test_a_calibration_saves_its_realized_residuals_and_an_old_one_loads_static():
     calibration = Calibration(np.ones((3, 2)), "s").adapted(np.arange(8.0).reshape(4, 2))
     saved = json.loads(json.dumps(calibration.as_dict()))
@@ -106,6 +125,10 @@ def test_a_calibration_saves_its_realized_residuals_and_an_old_one_loads_static(
     loaded = Calibration.from_dict(saved)
     np.testing.assert_array_equal(loaded.realized, calibration.realized)
     np.testing.assert_array_equal(loaded.half_widths(80), calibration.half_widths(80))
+    panel = Calibration(np.ones((3, 2)), "s", per_series=True).adapted(np.arange(8.0).reshape(4, 2), np.array([0, 0, 1, 1]))
+    loaded = Calibration.from_dict(json.loads(json.dumps(panel.as_dict())))
+    np.testing.assert_array_equal(loaded.realized_series, [0, 0, 1, 1])
+    np.testing.assert_array_equal(loaded.half_widths(80, series=1), panel.half_widths(80, series=1))
     old = Calibration.from_dict({"method": "split-conformal", "source": "s", "residuals": [[1.0, 2.0]]})
     assert old.realized is None and old.method == "split-conformal"
 

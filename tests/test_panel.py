@@ -157,8 +157,9 @@ def test_pooled_metrics_per_series_metrics_and_predict_agree_with_the_test_forec
     config, forecaster, test, folder = fitted
     actual = test.dataset.actuals("test")
     assert forecaster.metrics["model"]["test_mae"] == pytest.approx(np.abs(actual - test.forecast).mean())
-    assert forecaster.calibration.per_series and forecaster.calibration.realized is None  # stays split-conformal
-    assert forecaster.metrics["intervals"]["method"] == "split-conformal"
+    calibration = forecaster.calibration  # each series adapts over its own test residuals
+    np.testing.assert_array_equal(calibration.realized_series, test.dataset.windows("test").series)
+    assert calibration.per_series and forecaster.metrics["intervals"]["method"] == "adaptive conformal"
     per_series = pd.read_csv(folder / "model" / "series_metrics.csv")
     assert sorted(per_series["product"]) == ["P001", "P002", "P003", "P004"]
     assert per_series["vs_seasonal_naive"].is_monotonic_decreasing

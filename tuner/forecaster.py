@@ -102,8 +102,8 @@ class Forecaster:
         """Train each of `params` on train + validation for its `epochs` (or, with `weights`, take
         each trial's own network from its stored weights, trained on the training rows only),
         combine them, then score the test part once. `intervals`: collect the residuals for
-        prediction intervals (a refit trains its recipe once more for them; one series' are then
-        adapted over its test residuals); without, the model forecasts points only."""
+        prediction intervals (a refit trains its recipe once more for them; they are then
+        adapted over the test residuals); without, the model forecasts points only."""
         resolve_device(config.train.device, config.train.precision)  # a device this machine lacks fails first
         listed = params if isinstance(params, list) else [params]
         configs = [with_params(config, p.trial_params()) for p in listed]
@@ -133,11 +133,13 @@ class Forecaster:
             forecaster.calibration = refit_calibration(forecaster, folds, configs, seed)
         else:
             forecaster.calibration = Calibration(
-                validation_residuals(dataset, forecaster.forecast_part(dataset, "validation")),
+                part_residuals(dataset, "validation", forecaster.forecast_part(dataset, "validation")),
                 "the trials' own networks (trained on the train part) on the validation part", bool(config.data.series))
         test = TestForecast.of(forecaster, dataset)
-        if forecaster.calibration is not None and not config.data.series:
-            forecaster.calibration = forecaster.calibration.adapted(dataset.actuals("test") - test.forecast)
+        if forecaster.calibration is not None:
+            forecaster.calibration = forecaster.calibration.adapted(
+                part_residuals(dataset, "test", test.forecast),
+                dataset.windows("test").series if config.data.series else None)
         forecaster.metrics = test_metrics(test, forecaster.calibration)
         if config.data.series:
             forecaster.series_metrics = series_errors(test)
@@ -253,10 +255,15 @@ class Forecaster:
                 pair = self.quantile_pair(level)
                 low, high = outputs[:, pair[0]], outputs[:, pair[1]]
             else:
-                low, high = self.intervals().bounds(values, level, inputs.scaling.target_scale())
+                low, high = self.intervals().bounds(values, level, inputs.scaling.target_scale(),
+                                                    self.series_code(inputs.key))
             result[f"{data.target}_lo_{level_name(level)}"] = low
             result[f"{data.target}_hi_{level_name(level)}"] = high
         return result
+
+    def series_code(self, key: tuple[str, ...]) -> int | None:
+        """The code of a fitted series (its row in `series`); None for one the model was not fitted on."""
+        return self.series.index(key) if key in self.series else None
 
     def quantile_pair(self, level: float) -> tuple[int, int]:
         """A quantile model's pair of quantiles for `level` %; an error for a level they do not bound."""
@@ -325,15 +332,15 @@ def refit_calibration(forecaster: Forecaster, folds: list[Dataset], configs: lis
         members = [Member(train_member(fold, c, m.params, seed, part="train"), m.params, m.window)
                    for c, m in zip(configs, forecaster.members)]
         held_out = replace(forecaster, members=members, scaling=fold.scaling)
-        residuals.append(validation_residuals(fold, held_out.forecast_part(fold, "validation")))
+        residuals.append(part_residuals(fold, "validation", held_out.forecast_part(fold, "validation")))
     return Calibration(np.concatenate(residuals), "the same recipe trained on the rows before each validation part, "
                        "forecasting that part", bool(forecaster.config.data.series))
 
 
-def validation_residuals(dataset: Dataset, forecast: np.ndarray) -> np.ndarray:
-    """Actual - forecast on the validation part; a panel's over each sample's series target scale."""
-    residuals = dataset.actuals("validation") - forecast
-    return residuals / series_scale(dataset, "validation") if dataset.config.series else residuals
+def part_residuals(dataset: Dataset, part: str, forecast: np.ndarray) -> np.ndarray:
+    """Actual - forecast on `part`; a panel's over each sample's series target scale."""
+    residuals = dataset.actuals(part) - forecast
+    return residuals / series_scale(dataset, part) if dataset.config.series else residuals
 
 
 def load_trial_network(dataset: Dataset, config: Config, params: ParamsConfig, weights: Path) -> LSTMForecaster:

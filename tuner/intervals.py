@@ -9,19 +9,22 @@ the forecast dates (what-if) take the same quantile of the residuals of the sums
 per-date quantiles.
 
 A series' errors are not exchangeable over time: a validation part that holds the holidays makes
-the test part's intervals too wide, a quiet one too narrow. So the fitted model of one series
-also keeps its test residuals in date order (`realized`), and its intervals follow adaptive
-conformal inference (Gibbs and Candes, 2021): each step's level starts at L and, whenever a
-residual of that step becomes known, moves by `rate` * (its miss - (1 - L)), the miss being 1
-when the actual fell outside its interval; the half width is that level's quantile of the last n
-known |residuals|. The test part's intervals use only residuals known before their own date, as
-its point forecasts use only past actuals; `predict` starts from the state after the last one.
+the test part's intervals too wide, a quiet one too narrow. So a fitted model also keeps its test
+residuals in date order (`realized`), and its intervals follow adaptive conformal inference
+(Gibbs and Candes, 2021): each step's level starts at L and, whenever a residual of that step
+becomes known, moves by `rate` * (its miss - (1 - L)), the miss being 1 when the actual fell
+outside its interval; the half width is that level's quantile of the last n known |residuals|.
+The test part's intervals use only residuals known before their own date, as its point
+forecasts use only past actuals; `predict` and what-if totals start from the state after the
+last one.
 
 A panel's residuals are kept in units of each series' own target scale (its scaler's standard
 deviation) and mapped back with the scale of the series forecast, so that a small seller's
 interval is not as wide as a large one's: the conformal guarantee then holds for the
-scale-normalised residuals (locally weighted split-conformal). A panel's intervals stay
-split-conformal.
+scale-normalised residuals (locally weighted split-conformal). Each series of a panel adapts
+its own level over its own test residuals, keeping the pooled calibration scores (a series'
+few test residuals would barely move a window of every series' scores, and sorting it per
+sample would cost a large panel minutes).
 """
 
 from __future__ import annotations
@@ -43,7 +46,8 @@ class Calibration:
     residuals: np.ndarray  # (samples, horizon): actual - forecast, in the target's units (per_series: over its scale)
     source: str  # where they come from, in words
     per_series: bool = False  # a panel's: each residual divided by its series' target scale
-    realized: np.ndarray | None = None  # (test samples, horizon): the fitted model's test residuals, one date apart; set: adaptive
+    realized: np.ndarray | None = None  # (test samples, horizon): the fitted model's test residuals, as `residuals`; set: adaptive
+    realized_series: np.ndarray | None = None  # a panel's: each realized row's series code (rows of a series one date apart)
     rate: float = ADAPT_RATE  # adaptive: how far a level moves per residual
 
     @property
@@ -54,40 +58,64 @@ class Calibration:
     def method(self) -> str:
         return "split-conformal" if self.realized is None else "adaptive conformal"
 
-    def adapted(self, realized: np.ndarray) -> Calibration:
-        """This calibration, made adaptive over `realized`: the residuals of consecutive samples of
-        one series, one date apart, in date order (the fitted model's test part)."""
-        return replace(self, realized=realized)
+    def adapted(self, realized: np.ndarray, series: np.ndarray | None = None) -> Calibration:
+        """This calibration, made adaptive over `realized`: residuals of consecutive samples, one
+        date apart, in date order (the fitted model's test part); a panel's `series`: each row's
+        series code, its rows in date order within each series."""
+        return replace(self, realized=realized, realized_series=series)
 
-    def half_widths(self, level: float) -> np.ndarray:
+    def series_realized(self, series: int | None) -> np.ndarray | None:
+        """The realized residuals a forecast of `series` (a panel's series code) adapts over; none
+        for a split-conformal calibration, or a panel series without any."""
+        if self.realized is None or self.realized_series is None:
+            return self.realized
+        rows = self.realized[self.realized_series == series]
+        return rows if len(rows) else None
+
+    def half_widths(self, level: float, series: int | None = None) -> np.ndarray:
         """(horizon,): the interval's half width at each forecast step for `level` %, for a forecast
-        made after every calibration (and realized) residual is known."""
-        if self.realized is None:
+        (of a panel's `series`) made after every calibration and realized residual is known."""
+        realized = self.series_realized(series)
+        if realized is None:
             return conformal_quantile(np.abs(self.residuals), level)
-        return adaptive_half_widths(self.residuals, self.realized, level, self.rate)[1]
+        return self.adapt(self.residuals, realized, level)[1]
 
     def realized_half_widths(self, level: float) -> np.ndarray:
         """(realized samples, horizon): the half widths of each realized sample's own interval at
         `level` %, from the residuals known before its date (adaptive calibrations only)."""
         if self.realized is None:
             raise ValueError("a split-conformal calibration has no realized residuals")
-        return adaptive_half_widths(self.residuals, self.realized, level, self.rate)[0]
+        if self.realized_series is None:
+            return self.adapt(self.residuals, self.realized, level)[0]
+        halves = np.empty(self.realized.shape)
+        for code in np.unique(self.realized_series):
+            rows = self.realized_series == code
+            halves[rows] = self.adapt(self.residuals, self.realized[rows], level)[0]
+        return halves
 
-    def sum_half_width(self, level: float, scale: float = 1.0) -> float:
+    def adapt(self, scores: np.ndarray, realized: np.ndarray, level: float,
+              lags: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """`adaptive_half_widths` at this calibration's rate: over the last n known scores for one
+        series; over the pooled calibration scores, only the level adapting, for a panel's."""
+        return adaptive_half_widths(scores, realized, level, self.rate, lags, rolling=not self.per_series)
+
+    def sum_half_width(self, level: float, scale: float = 1.0, series: int | None = None) -> float:
         """The half width of the interval for the sum of the horizon's forecasts at `level` %, from
-        the residuals of sums (adaptive: a sum is known once its last date is), for a series of
-        target scale `scale` (used by a panel's calibration only)."""
-        sums = self.residuals.sum(axis=1, keepdims=True)
-        if self.realized is not None:
-            realized_sums, lag = self.realized.sum(axis=1, keepdims=True), self.realized.shape[1] - 1
-            return float(adaptive_half_widths(sums, realized_sums, level, self.rate, [lag])[1][0])
-        half = float(conformal_quantile(np.abs(sums), level)[0])
+        the residuals of sums (adaptive: a sum is known once its last date is), for a series (a
+        panel's `series`) of target scale `scale` (used by a panel's calibration only)."""
+        sums, realized = self.residuals.sum(axis=1, keepdims=True), self.series_realized(series)
+        if realized is None:
+            half = float(conformal_quantile(np.abs(sums), level)[0])
+        else:
+            half = float(self.adapt(sums, realized.sum(axis=1, keepdims=True), level, [realized.shape[1] - 1])[1][0])
         return half * scale if self.per_series else half
 
-    def bounds(self, forecast: np.ndarray, level: float, scale: np.ndarray | float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    def bounds(self, forecast: np.ndarray, level: float, scale: np.ndarray | float = 1.0,
+               series: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper bounds around `forecast` (..., horizon) at `level` %; `scale`: the target
-        scale of each forecast's series, (samples, 1) or one for all (used by a panel's calibration only)."""
-        half = self.half_widths(level) * (scale if self.per_series else 1.0)
+        scale of each forecast's series, (samples, 1) or one for all, and `series`: a panel's
+        series code (used by a panel's calibration only)."""
+        half = self.half_widths(level, series) * (scale if self.per_series else 1.0)
         return forecast - half, forecast + half
 
     def supports(self, level: float) -> bool:
@@ -97,44 +125,55 @@ class Calibration:
 
     def as_dict(self) -> dict[str, Any]:
         adaptive = {} if self.realized is None else {"rate": self.rate, "realized": self.realized.tolist()}
+        if self.realized_series is not None:
+            adaptive["realized_series"] = self.realized_series.tolist()
         return {"method": self.method, "source": self.source, "per_series": self.per_series,
                 "residuals": self.residuals.tolist(), **adaptive}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Calibration:
-        realized = data.get("realized")
+        realized, series = data.get("realized"), data.get("realized_series")
         return cls(np.asarray(data["residuals"], dtype=np.float64), data["source"], data.get("per_series", False),
-                   None if realized is None else np.asarray(realized, dtype=np.float64), data.get("rate", ADAPT_RATE))
+                   None if realized is None else np.asarray(realized, dtype=np.float64),
+                   None if series is None else np.asarray(series, dtype=np.int64), data.get("rate", ADAPT_RATE))
 
 
 def conformal_quantile(scores: np.ndarray, level: float) -> np.ndarray:
     """Per column of `scores` (samples, columns): the ceil((n + 1) * level)-th smallest value,
     the largest when n is too small for that, zero when the rank is below 1 (level <= 0)."""
-    n = len(scores)
-    rank = min(n, math.ceil(round((n + 1) * level / 100, 9)))
+    rank = conformal_rank(len(scores), level)
     return np.sort(scores, axis=0)[rank - 1] if rank > 0 else np.zeros(scores.shape[1:])
 
 
+def conformal_rank(n: int, level: float) -> int:
+    """ceil((n + 1) * level), at most n: the rank of the split-conformal quantile among n scores."""
+    return min(n, math.ceil(round((n + 1) * level / 100, 9)))
+
+
 def adaptive_half_widths(scores: np.ndarray, realized: np.ndarray, level: float, rate: float,
-                         lags: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                         lags: list[int] | None = None, rolling: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Adaptive conformal inference over `realized` (samples, columns) residuals of consecutive
     samples, one date apart, after the calibration residuals `scores` (n, columns): the half
     widths of each realized sample's interval, (samples, columns), and of a forecast made after
     them all, (columns,). Column c of sample j is known before sample k's date when
     j + lags[c] < k (default lag: c, the forecast step from 0); each column keeps its own level,
-    over its last n known |residuals|."""
+    over its last n known |residuals| (`rolling`) or over `scores` alone."""
     n, (samples, columns) = len(scores), realized.shape
     target = 1 - level / 100
     halves, final = np.empty(realized.shape), np.empty(columns)
     for column, lag in enumerate(range(columns) if lags is None else lags):
         history = np.abs(np.concatenate([scores[:, column], realized[:, column]]))
+        ascending = np.sort(history[:n])
         miss_rate = target
         for origin in range(samples + lag + 1):  # past the last sample: until its residual is known
             known = origin - lag  # realized samples of this column known before `origin`: 0 .. known - 1
             if known > 0:
                 missed = history[n + known - 1] > halves[known - 1, column]
                 miss_rate += rate * (target - missed)
-            half = conformal_quantile(history[max(known, 0) : n + max(known, 0), None], 100 * (1 - miss_rate))[0]
+                if rolling:
+                    ascending = np.sort(history[known : n + known])
+            rank = conformal_rank(n, 100 * (1 - miss_rate))
+            half = ascending[rank - 1] if rank > 0 else 0.0
             if origin < samples:
                 halves[origin, column] = half
         final[column] = half
@@ -180,7 +219,8 @@ def interval_metrics(actual: np.ndarray, forecast: np.ndarray, calibration: Cali
     elif calibration.realized.shape != forecast.shape:
         raise ValueError(f"adapted to {calibration.realized.shape} residuals, scored on {forecast.shape} forecasts")
     else:
-        halves = {level: calibration.realized_half_widths(level) for level in levels}
+        halves = {level: calibration.realized_half_widths(level) * (scale if calibration.per_series else 1.0)
+                  for level in levels}
         bounds = {level: (forecast - half, forecast + half) for level, half in halves.items()}
     about = {"method": calibration.method, "source": calibration.source, "calibration_samples": calibration.samples}
     if calibration.realized is not None:
