@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -69,8 +70,20 @@ class Calibration:
         for a split-conformal calibration, or a panel series without any."""
         if self.realized is None or self.realized_series is None:
             return self.realized
-        rows = self.realized[self.realized_series == series]
-        return rows if len(rows) else None
+        rows = self.series_rows.get(series)
+        return None if rows is None else self.realized[rows]
+
+    @cached_property
+    def series_rows(self) -> dict[int, np.ndarray]:
+        """A panel's realized rows of each series code, in date order."""
+        order = np.argsort(self.realized_series, kind="stable")
+        groups = np.split(order, np.flatnonzero(np.diff(self.realized_series[order])) + 1)
+        return {int(self.realized_series[rows[0]]): rows for rows in groups if len(rows)}
+
+    @cached_property
+    def ascending(self) -> np.ndarray:
+        """|residuals| sorted per column: a panel's scores, the same for every sample."""
+        return np.sort(np.abs(self.residuals), axis=0)
 
     def half_widths(self, level: float, series: int | None = None) -> np.ndarray:
         """(horizon,): the interval's half width at each forecast step for `level` %, for a forecast
@@ -78,7 +91,7 @@ class Calibration:
         realized = self.series_realized(series)
         if realized is None:
             return conformal_quantile(np.abs(self.residuals), level)
-        return self.adapt(self.residuals, realized, level)[1]
+        return self.adapt(self.residuals, realized, level, fixed=self.ascending if self.per_series else None)[1]
 
     def realized_half_widths(self, level: float) -> np.ndarray:
         """(realized samples, horizon): the half widths of each realized sample's own interval at
@@ -88,16 +101,16 @@ class Calibration:
         if self.realized_series is None:
             return self.adapt(self.residuals, self.realized, level)[0]
         halves = np.empty(self.realized.shape)
-        for code in np.unique(self.realized_series):
-            rows = self.realized_series == code
-            halves[rows] = self.adapt(self.residuals, self.realized[rows], level)[0]
+        for rows in self.series_rows.values():
+            halves[rows] = self.adapt(self.residuals, self.realized[rows], level, fixed=self.ascending)[0]
         return halves
 
-    def adapt(self, scores: np.ndarray, realized: np.ndarray, level: float,
-              lags: list[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def adapt(self, scores: np.ndarray, realized: np.ndarray, level: float, lags: list[int] | None = None,
+              fixed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """`adaptive_half_widths` at this calibration's rate: over the last n known scores for one
-        series; over the pooled calibration scores, only the level adapting, for a panel's."""
-        return adaptive_half_widths(scores, realized, level, self.rate, lags, rolling=not self.per_series)
+        series; over the pooled calibration scores (`fixed`, sorted), only the level adapting, for a
+        panel's."""
+        return adaptive_half_widths(scores, realized, level, self.rate, lags, fixed)
 
     def sum_half_width(self, level: float, scale: float = 1.0, series: int | None = None) -> float:
         """The half width of the interval for the sum of the horizon's forecasts at `level` %, from
@@ -107,7 +120,8 @@ class Calibration:
         if realized is None:
             half = float(conformal_quantile(np.abs(sums), level)[0])
         else:
-            half = float(self.adapt(sums, realized.sum(axis=1, keepdims=True), level, [realized.shape[1] - 1])[1][0])
+            fixed = np.sort(np.abs(sums), axis=0) if self.per_series else None
+            half = float(self.adapt(sums, realized.sum(axis=1, keepdims=True), level, [realized.shape[1] - 1], fixed)[1][0])
         return half * scale if self.per_series else half
 
     def bounds(self, forecast: np.ndarray, level: float, scale: np.ndarray | float = 1.0,
@@ -151,26 +165,28 @@ def conformal_rank(n: int, level: float) -> int:
 
 
 def adaptive_half_widths(scores: np.ndarray, realized: np.ndarray, level: float, rate: float,
-                         lags: list[int] | None = None, rolling: bool = True) -> tuple[np.ndarray, np.ndarray]:
+                         lags: list[int] | None = None,
+                         fixed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Adaptive conformal inference over `realized` (samples, columns) residuals of consecutive
     samples, one date apart, after the calibration residuals `scores` (n, columns): the half
     widths of each realized sample's interval, (samples, columns), and of a forecast made after
     them all, (columns,). Column c of sample j is known before sample k's date when
     j + lags[c] < k (default lag: c, the forecast step from 0); each column keeps its own level,
-    over its last n known |residuals| (`rolling`) or over `scores` alone."""
+    over its last n known |residuals|, or, given `fixed` (the |scores| sorted per column), over
+    those for every sample."""
     n, (samples, columns) = len(scores), realized.shape
     target = 1 - level / 100
     halves, final = np.empty(realized.shape), np.empty(columns)
     for column, lag in enumerate(range(columns) if lags is None else lags):
-        history = np.abs(np.concatenate([scores[:, column], realized[:, column]]))
-        ascending = np.sort(history[:n])
+        observed = np.abs(realized[:, column])
+        history = None if fixed is not None else np.concatenate([np.abs(scores[:, column]), observed])
+        ascending = fixed[:, column] if history is None else np.sort(history[:n])
         miss_rate = target
         for origin in range(samples + lag + 1):  # past the last sample: until its residual is known
             known = origin - lag  # realized samples of this column known before `origin`: 0 .. known - 1
             if known > 0:
-                missed = history[n + known - 1] > halves[known - 1, column]
-                miss_rate += rate * (target - missed)
-                if rolling:
+                miss_rate += rate * (target - (observed[known - 1] > halves[known - 1, column]))
+                if history is not None:
                     ascending = np.sort(history[known : n + known])
             rank = conformal_rank(n, 100 * (1 - miss_rate))
             half = ascending[rank - 1] if rank > 0 else 0.0
