@@ -12,9 +12,9 @@ A model directory holds:
     metrics.json   test metrics of the model and the baselines, and the intervals' test coverage
     series_metrics.csv  a panel's test MAE and WAPE per series, for the model and each baseline,
                    worst against seasonal-naive first (absent for one series)
-    calibration.json  the residuals that prediction intervals are calibrated on and, for one
-                   series, its test residuals they adapt over (absent in directories fitted
-                   with --no-intervals or before intervals existed: they forecast points only)
+    calibration.json  the residuals that prediction intervals are calibrated on, and the test
+                   residuals they adapt over (absent in directories fitted with --no-intervals
+                   or before intervals existed: they forecast points only)
 
 No pickled Python objects: a model directory can be read by anyone without running code.
 """
