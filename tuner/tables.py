@@ -61,7 +61,7 @@ def not_better_warning(what: str, value: float, baselines: dict[str, dict[str, f
 
 def intervals_lines(intervals: dict[str, Any]) -> list[str]:
     """The test coverage and mean width of each interval level (metrics.json's "intervals")."""
-    lines = [f"Prediction intervals on the test part ({interval_method(intervals)}):"]
+    lines = [f"Prediction intervals on the test part, {interval_method(intervals)}:"]
     for level, scores in interval_levels(intervals).items():
         expected = calibrated_text(level, scores)
         lines.append(f"  {level:>5} %: coverage {scores['coverage']:5.1f} %"
@@ -86,8 +86,8 @@ def interval_method(intervals: dict[str, Any]) -> str:
     residuals = f"{intervals['calibration_samples']} residuals of {intervals['source']}"
     if intervals.get("method") != "adaptive conformal":
         return f"split-conformal on {residuals}"
-    return (f"adaptive conformal (rate {intervals['rate']:g}) from {residuals}, then each test residual known "
-            "before the forecast date")
+    return (f"adaptive conformal inference at rate {intervals['rate']:g} over {residuals}, then each test residual "
+            "known before the forecast date")
 
 
 def interval_levels(intervals: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -342,7 +342,7 @@ def intervals_html(metrics: dict[str, Any]) -> str:
         return "<p>This model has no prediction intervals (fitted with --no-intervals, or before they existed); fit it again to get them.</p>"
     rows = [[f"{level} %", f"{scores['coverage']:.1f} %", calibrated_text(level, scores), metric_cell(scores["width"])]
             for level, scores in interval_levels(intervals).items()]
-    source = escape(f"From {interval_method(intervals)}. A calibrated interval's coverage falls inside the range "
+    source = escape(f"Intervals: {interval_method(intervals)}. A calibrated interval's coverage falls inside the range "
                     "beside it about 95 % of the time on this many test samples.")
     return html_table(["interval", "test coverage", "calibrated range", "mean width"], rows) + f"<p>{source}</p>"
 
