@@ -190,6 +190,11 @@ def test_predict_writes_a_row_per_series_and_date_and_filters_with_series(fitted
     out = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
     assert len(out) == SERIES * 2 and list(out.columns[:2]) == ["product", "date"]
     assert (out["sales_lo_80"] < out["sales_forecast"]).all()
+    model = Forecaster.load(folder / "model")
+    for code, (product,) in enumerate(model.series):  # each series from its own adapted level, at its own scale
+        rows = out[out["product"] == product]
+        half = model.calibration.half_widths(80, code) * float(model.scaling.target_scale(code))
+        np.testing.assert_allclose(rows["sales_hi_80"] - rows["sales_forecast"], half, rtol=1e-4)
     assert main(["predict", str(folder / "model"), str(folder / "plan.csv"), "--series", "product=P003"]) == 0
     assert set(pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))["product"]) == {"P003"}
     inputs = Forecaster.load(folder / "model").read_inputs(folder / "plan.csv")
