@@ -6,8 +6,6 @@ trial leaves no tensors behind (what makes device memory creep on a GPU)."""
 import gc
 import os
 import re
-import subprocess
-import sys
 import warnings
 
 import optuna
@@ -21,7 +19,7 @@ from tuner.errors import ConfigError
 from tuner.tuning.objective import Objective
 from tuner.tuning.runner import placement_lines, visible_gpu
 
-from conftest import write_study
+from conftest import tuner, write_study
 
 
 def test_auto_takes_cuda_when_present_else_the_cpu():
@@ -79,8 +77,7 @@ def test_each_worker_sees_only_its_own_gpu(monkeypatch):
 ])
 def test_tune_refuses_devices_the_machine_lacks_in_one_line(tmp_path, args, message):
     config = write_study(tmp_path)
-    done = subprocess.run([sys.executable, "-m", "tuner.cli", "tune", str(config), "--n-trials", "1", *args],
-                          capture_output=True, text=True, check=False)
+    done = tuner("tune", str(config), "--n-trials", "1", *args)
     assert done.returncode == 2, done.stderr
     assert done.stderr.count("\n") == 1 and re.search(message, done.stderr), done.stderr
 
