@@ -81,9 +81,19 @@ class Calibration:
         return {int(self.realized_series[rows[0]]): rows for rows in groups if len(rows)}
 
     @cached_property
+    def sums(self) -> np.ndarray:
+        """(samples, 1): the residuals of the sums over the horizon (what-if totals)."""
+        return self.residuals.sum(axis=1, keepdims=True)
+
+    @cached_property
     def ascending(self) -> np.ndarray:
         """|residuals| sorted per column: a panel's scores, the same for every sample."""
         return np.sort(np.abs(self.residuals), axis=0)
+
+    @cached_property
+    def ascending_sums(self) -> np.ndarray:
+        """|sums| sorted: a panel's scores of totals."""
+        return np.sort(np.abs(self.sums), axis=0)
 
     def half_widths(self, level: float, series: int | None = None) -> np.ndarray:
         """(horizon,): the interval's half width at each forecast step for `level` %, for a forecast
@@ -91,7 +101,7 @@ class Calibration:
         realized = self.series_realized(series)
         if realized is None:
             return conformal_quantile(np.abs(self.residuals), level)
-        return self.adapt(self.residuals, realized, level, fixed=self.ascending if self.per_series else None)[1]
+        return self.adapt(realized, level)[1]
 
     def realized_half_widths(self, level: float) -> np.ndarray:
         """(realized samples, horizon): the half widths of each realized sample's own interval at
@@ -99,29 +109,30 @@ class Calibration:
         if self.realized is None:
             raise ValueError("a split-conformal calibration has no realized residuals")
         if self.realized_series is None:
-            return self.adapt(self.residuals, self.realized, level)[0]
+            return self.adapt(self.realized, level)[0]
         halves = np.empty(self.realized.shape)
         for rows in self.series_rows.values():
-            halves[rows] = self.adapt(self.residuals, self.realized[rows], level, fixed=self.ascending)[0]
+            halves[rows] = self.adapt(self.realized[rows], level)[0]
         return halves
 
-    def adapt(self, scores: np.ndarray, realized: np.ndarray, level: float, lags: list[int] | None = None,
-              fixed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """`adaptive_half_widths` at this calibration's rate: over the last n known scores for one
-        series; over the pooled calibration scores (`fixed`, sorted), only the level adapting, for a
+    def adapt(self, realized: np.ndarray, level: float, of_sums: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """`adaptive_half_widths` over `realized` at this calibration's rate, after its residuals
+        (`of_sums`: after their sums, each known once its last date is): over the last n known
+        scores for one series; over the pooled calibration scores, only the level adapting, for a
         panel's."""
-        return adaptive_half_widths(scores, realized, level, self.rate, lags, fixed)
+        scores, ascending = (self.sums, self.ascending_sums) if of_sums else (self.residuals, self.ascending)
+        lags = [self.residuals.shape[1] - 1] if of_sums else None
+        return adaptive_half_widths(scores, realized, level, self.rate, lags, ascending if self.per_series else None)
 
     def sum_half_width(self, level: float, scale: float = 1.0, series: int | None = None) -> float:
         """The half width of the interval for the sum of the horizon's forecasts at `level` %, from
         the residuals of sums (adaptive: a sum is known once its last date is), for a series (a
         panel's `series`) of target scale `scale` (used by a panel's calibration only)."""
-        sums, realized = self.residuals.sum(axis=1, keepdims=True), self.series_realized(series)
+        realized = self.series_realized(series)
         if realized is None:
-            half = float(conformal_quantile(np.abs(sums), level)[0])
+            half = float(conformal_quantile(np.abs(self.sums), level)[0])
         else:
-            fixed = np.sort(np.abs(sums), axis=0) if self.per_series else None
-            half = float(self.adapt(sums, realized.sum(axis=1, keepdims=True), level, [realized.shape[1] - 1], fixed)[1][0])
+            half = float(self.adapt(realized.sum(axis=1, keepdims=True), level, of_sums=True)[1][0])
         return half * scale if self.per_series else half
 
     def bounds(self, forecast: np.ndarray, level: float, scale: np.ndarray | float = 1.0,
@@ -129,7 +140,21 @@ class Calibration:
         """Lower and upper bounds around `forecast` (..., horizon) at `level` %; `scale`: the target
         scale of each forecast's series, (samples, 1) or one for all, and `series`: a panel's
         series code (used by a panel's calibration only)."""
-        half = self.half_widths(level, series) * (scale if self.per_series else 1.0)
+        return self.around(forecast, self.half_widths(level, series), scale)
+
+    def realized_bounds(self, forecast: np.ndarray, level: float,
+                        scale: np.ndarray | float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+        """Bounds around `forecast` of the realized samples, each from its own interval at `level` %
+        (`realized_half_widths`); `scale` as for `bounds`."""
+        if self.realized is None or self.realized.shape != forecast.shape:
+            shape = None if self.realized is None else self.realized.shape
+            raise ValueError(f"adapted to {shape} residuals, scored on {forecast.shape} forecasts")
+        return self.around(forecast, self.realized_half_widths(level), scale)
+
+    def around(self, forecast: np.ndarray, half: np.ndarray,
+               scale: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """`forecast` minus and plus `half` (a panel's: in units of each series' target scale)."""
+        half = half * (scale if self.per_series else 1.0)
         return forecast - half, forecast + half
 
     def supports(self, level: float) -> bool:
@@ -230,14 +255,8 @@ def interval_metrics(actual: np.ndarray, forecast: np.ndarray, calibration: Cali
     """Coverage and mean width of each level's intervals around `forecast`: an adaptive
     calibration's own, over the samples it was adapted to; `scale`: each sample's series target
     scale, (samples, 1), for a panel's calibration."""
-    if calibration.realized is None:
-        bounds = {level: calibration.bounds(forecast, level, scale) for level in levels}
-    elif calibration.realized.shape != forecast.shape:
-        raise ValueError(f"adapted to {calibration.realized.shape} residuals, scored on {forecast.shape} forecasts")
-    else:
-        halves = {level: calibration.realized_half_widths(level) * (scale if calibration.per_series else 1.0)
-                  for level in levels}
-        bounds = {level: (forecast - half, forecast + half) for level, half in halves.items()}
+    score = calibration.bounds if calibration.realized is None else calibration.realized_bounds
+    bounds = {level: score(forecast, level, scale) for level in levels}
     about = {"method": calibration.method, "source": calibration.source, "calibration_samples": calibration.samples}
     if calibration.realized is not None:
         about["rate"] = calibration.rate
