@@ -211,7 +211,7 @@ class Forecaster:
             series_plan = plan[(plan[list(data.series)].to_numpy() == np.array(key)).all(axis=1)] if data.series else plan
             fields = self.encoding.encode(rows[list(data.static)].iloc[:1], [-1 if known is None else known])[0] \
                 if data.series else None
-            inputs.append(series_inputs(rows, series_plan, data, where, scaling, key, fields))
+            inputs.append(series_inputs(rows, series_plan, data, where, scaling, key, fields, known))
         return inputs
 
     def check_unseen(self, csv: Path, index: SeriesIndex, unseen: list[int]) -> None:
@@ -255,15 +255,10 @@ class Forecaster:
                 pair = self.quantile_pair(level)
                 low, high = outputs[:, pair[0]], outputs[:, pair[1]]
             else:
-                low, high = self.intervals().bounds(values, level, inputs.scaling.target_scale(),
-                                                    self.series_code(inputs.key))
+                low, high = self.intervals().bounds(values, level, inputs.scaling.target_scale(), inputs.fitted)
             result[f"{data.target}_lo_{level_name(level)}"] = low
             result[f"{data.target}_hi_{level_name(level)}"] = high
         return result
-
-    def series_code(self, key: tuple[str, ...]) -> int | None:
-        """The code of a fitted series (its row in `series`); None for one the model was not fitted on."""
-        return self.series.index(key) if key in self.series else None
 
     def quantile_pair(self, level: float) -> tuple[int, int]:
         """A quantile model's pair of quantiles for `level` %; an error for a level they do not bound."""

@@ -26,12 +26,14 @@ class ForecastInputs:
     scaling: Scaling  # the series' own (one row): as fitted, or for a series the model never saw, its history's
     fields: np.ndarray | None = None  # a panel's series: its id and static covariates (`tuner.static`)
     key: tuple[str, ...] = ()  # the series' id values (data.series); empty for a one-series model
+    fitted: int | None = None  # its code among the model's fitted series; None: a series the model was not fitted on
 
 
 def series_inputs(rows: pd.DataFrame, plan: pd.DataFrame, data: DataConfig, where: str, scaling: Scaling,
-                  key: tuple[str, ...], fields: np.ndarray | None) -> ForecastInputs:
+                  key: tuple[str, ...], fields: np.ndarray | None, fitted: int | None) -> ForecastInputs:
     """One series' forecast inputs: its last `window` rows and its plan for the forecast dates;
-    `fields`: a panel series' id and static covariates as the networks take them."""
+    `fields`: a panel series' id and static covariates as the networks take them; `fitted`: its
+    code among the model's fitted series, if it is one."""
     if len(rows) < data.window:
         raise DataError(f"{where}: {len(rows)} rows at frequency {data.frequency}, but the model needs the last "
                         f"data.window = {data.window}")
@@ -43,7 +45,7 @@ def series_inputs(rows: pd.DataFrame, plan: pd.DataFrame, data: DataConfig, wher
         raise DataError(f"{where}: the model takes planned values of its known-future inputs for the "
                         f"{data.horizon} forecast date(s) {dates_text(dates)}; missing: {'; '.join(missing)} "
                         f"(add rows for those dates after the history, with {data.target} left empty)")
-    return ForecastInputs(dates, rows[data.columns].to_numpy()[-data.window:], plan, scaling, fields, key)
+    return ForecastInputs(dates, rows[data.columns].to_numpy()[-data.window:], plan, scaling, fields, key, fitted)
 
 
 def chosen_series(frame: pd.DataFrame, chosen: dict[str, str], data: DataConfig) -> pd.DataFrame:

@@ -130,8 +130,7 @@ def run(forecaster: Forecaster, inputs: list[ForecastInputs], column: str, facto
             spend = None if ad_spend is None else ad_spend * factor
         scenarios.append(Scenario(factor, np.stack(forecasts), spend))
     scale = inputs[0].scaling.target_scale()  # the one series' (a panel's calibration is in units of it)
-    code = forecaster.series_code(inputs[0].key)
-    half_widths = {level: forecaster.intervals().sum_half_width(level, scale, code) for level in levels or []}
+    half_widths = {level: forecaster.intervals().sum_half_width(level, scale, inputs[0].fitted) for level in levels or []}
     return WhatIf(column, [label(forecaster, series) for series in inputs], inputs[0].dates, fixed, scenarios,
                   list(dict.fromkeys(warnings)), half_widths)
 
