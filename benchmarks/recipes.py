@@ -86,7 +86,8 @@ def improvement(baseline: float, model: float) -> float:
 
 def fit_variants(study: optuna.Study, config: Config, url: str) -> dict[str, float]:
     """Test MAE of the other ways `tuner fit` can turn the same study into a model: the refit for
-    the trial's best epoch + 1 (before), the best trial's own weights, and ensembles of the best 3."""
+    the trial's best epoch + 1 (before), the best trial's own weights, and ensembles of the best 3
+    (each combined with boosting, as by default)."""
     top = min(ENSEMBLE, len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))))
     with tempfile.TemporaryDirectory(prefix="tuner-weights-") as folder:
         members, weights = fitted_trials(study, config, url, top, -1, Path(folder))
@@ -114,11 +115,12 @@ def run_once(config: Config, url: str, variants: bool) -> dict[str, Any]:
     params = best_params(study)
     fitted, _ = fit_points(config, params)
     maes = {name: m["test_mae"] for name, m in fitted.metrics.items() if isinstance(m, dict) and "test_mae" in m}
+    networks = maes.pop("networks", None)  # the networks alone, beside the default combination with boosting
     result = {"test_mae": maes.pop("model"), "val_mae": study.best_value, "baselines": maes,
               "params": {k: v for k, v in asdict(params).items() if v not in (0, "")},
               "seconds": round(time.perf_counter() - started, 1)}
     if variants:
-        result["fit_variants"] = fit_variants(study, config, url)
+        result["fit_variants"] = {"networks alone (--boosting-weight 0)": networks, **fit_variants(study, config, url)}
     return result
 
 
@@ -198,7 +200,7 @@ def summarize(entry: dict[str, Any], simple: dict[str, float], hgb: float) -> No
         "seconds_median": statistics.median(run["seconds"] for run in runs),
     })
     if all("fit_variants" in run for run in runs):
-        variants = {"refit, epoch floor (default)": [run["test_mae"] for run in runs]}
+        variants = {"refit, epoch floor, combined with boosting (default)": [run["test_mae"] for run in runs]}
         for run in runs:
             for variant, value in run["fit_variants"].items():
                 variants.setdefault(variant, []).append(value)

@@ -40,8 +40,8 @@ def test_export_fit_predict_end_to_end(request, tmp_path, study_name, backend, h
     run = tuner("fit", str(exported), "-o", str(model_dir))
     assert run.returncode == 0, run.stderr
     assert "seasonal-naive" in run.stdout and "Test" in run.stdout
-    assert sorted(p.name for p in model_dir.iterdir()) == ["calibration.json", "config.json", "metrics.json", "model.json",
-                                                          "weights.pt"]
+    assert sorted(p.name for p in model_dir.iterdir()) == ["boosting.skops", "calibration.json", "config.json",
+                                                          "metrics.json", "model.json", "weights.pt"]
 
     forecast_csv = tmp_path / "forecast.csv"
     run = tuner("predict", str(model_dir), str(tmp_path / "sales.csv"), "-o", str(forecast_csv))
@@ -86,7 +86,8 @@ def test_scaler_of_the_final_fit_covers_train_and_validation(fitted):
     config, result, test, _ = fitted
     end = test.dataset.bounds["validation"][1]
     np.testing.assert_allclose(result.scaling.mean[0], test.dataset.values[:end].mean(axis=0))
-    assert set(result.metrics) == {"model", "naive", "seasonal_naive", "boosting", "by_step", "intervals"}  # horizon 2: per step
+    assert set(result.metrics) == {"model", "networks", "naive", "seasonal_naive", "boosting", "by_step",
+                                   "intervals"}  # horizon 2: per step
     assert all(len(errors["test_mae"]) == 2 for errors in result.metrics["by_step"].values())
 
 

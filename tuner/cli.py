@@ -171,13 +171,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
             chosen, weights = fitted_trials(study, config, url, args.ensemble or 1, args.from_trial, Path(folder))
         configure_threads(config.train.threads)
         forecaster, test = Forecaster.fit(config, chosen, combine=args.combine, weights=weights,
-                                          intervals=not args.no_intervals)
+                                          intervals=not args.no_intervals, boosting_weight=args.boosting_weight)
     forecaster.save(Path(args.output))
-    rows = {display_name(name): forecaster.metrics[name] for name in ("model", *BASELINES)}
+    shown = [name for name in ("model", "networks", *BASELINES) if name in forecaster.metrics]
+    rows = {display_name(name): forecaster.metrics[name] for name in shown}
     what = ", ".join(f"{p.model} ({p.epochs} epochs)" if weights is None else p.model for p in chosen)
     how = "on train + validation" if weights is None else "from the trials' own weights (trained on train)"
     combined = f", {args.combine} of {len(chosen)}" if len(chosen) > 1 else ""
-    print(f"Fitted {what} {how}{combined}; saved to {args.output}")
+    boosting = (f"; combined with gradient boosting on the same rows at weight {forecaster.boosting_weight:g} "
+                "(--boosting-weight)") if forecaster.boosting else ""
+    print(f"Fitted {what} {how}{combined}{boosting}; saved to {args.output}")
     print("Test (in the target's units, never seen while tuning):")
     print("\n".join(metrics_table(rows, prefix="test_")))
     warning = forecaster.baseline_warning()
@@ -318,6 +321,13 @@ def non_negative_float(text: str) -> float:
     return value
 
 
+def unit_fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text}")
+    return value
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with one-line usage errors (exit status 2), like every other tuner error."""
 
@@ -370,6 +380,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="skip the calibration for prediction intervals (a refit then trains once, not twice)")
     fit.add_argument("--combine", choices=("mean", "median"), default="mean",
                      help="how an ensemble's forecasts are combined (default mean)")
+    fit.add_argument("--boosting-weight", type=unit_fraction, metavar="W",
+                     help="share of gradient boosting (fitted on the same rows) in the forecast: 0 for the networks "
+                          "alone, 1 for boosting alone (default 0.5 for point models, 0 for quantile models)")
 
     predict = command("predict", cmd_predict, [common])
     predict.add_argument("model", help="model directory written by `tuner fit`")

@@ -12,17 +12,27 @@ A model directory holds:
     metrics.json   test metrics of the model and the baselines, and the intervals' test coverage
     series_metrics.csv  a panel's test MAE and WAPE per series, for the model and each baseline,
                    worst against seasonal-naive first (absent for one series)
+    boosting.skops the gradient-boosting member its forecasts are combined with (skops format: read
+                   without pickle, only the sklearn types it names as trusted; absent when the
+                   boosting weight is 0)
     calibration.json  the residuals that prediction intervals are calibrated on, and the test
                    residuals they adapt over (absent in directories fitted with --no-intervals
                    or before intervals existed: they forecast points only)
 
 No pickled Python objects: a model directory can be read by anyone without running code.
+
+The networks' forecast is combined with gradient boosting's (on lags and the same inputs, fitted on
+the same rows) with equal weights by default (`--boosting-weight`, 0: the networks alone): forecasts
+of a neural and a tree model err differently, and their mean erred less than either on the test part
+of every real series measured (BENCHMARKS.md, "Combined with boosting"). Quantile models are not
+combined: their quantiles are the networks' own.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +41,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tuner.boosting import Boosting
 from tuner.config import Config, ParamsConfig, model_quantiles, with_params
 from tuner.data import Dataset
 from tuner.device import resolve_device
@@ -38,7 +49,7 @@ from tuner.errors import ConfigError, DataError, ModelDirError
 from tuner.inputs import ForecastInputs, chosen_series, series_inputs
 from tuner.intervals import Calibration, level_name
 from tuner.loading import load_frame, load_with_plan
-from tuner.metrics import quantile_pairs
+from tuner.metrics import forecast_errors, quantile_pairs
 from tuner.models import LSTMForecaster, build_model, model_config
 from tuner.names import BASELINES, DATA_VARIANTS
 from tuner.scaling import Scaling
@@ -51,6 +62,7 @@ from tuner.train import EpochResult, fit, predict, predict_windows, seeded
 log = logging.getLogger(__name__)
 
 COMBINES = {"mean": np.mean, "median": np.median}  # how an ensemble's members' forecasts are combined
+BOOSTING_WEIGHT = 0.5  # the boosting member's share of a point model's forecast (`--boosting-weight`)
 NO_INTERVALS = "no calibration.json (fitted with --no-intervals, or before prediction intervals existed)"
 
 
@@ -77,6 +89,8 @@ class Forecaster:
     series: tuple[tuple[str, ...], ...] = ((),)  # the fitted series' id values, in scaling's row order
     encoding: StaticEncoding = field(default_factory=lambda: StaticEncoding({}, {}))  # how a series' id and static covariates are given to the networks
     series_metrics: pd.DataFrame | None = None  # a panel's test metrics per series (`series_errors`)
+    boosting: Boosting | None = None  # the gradient boosting combined with the networks; None: networks alone
+    boosting_weight: float = 0.0  # its share of the forecast
 
     @property
     def params(self) -> ParamsConfig:
@@ -91,20 +105,24 @@ class Forecaster:
     def label(self) -> str:
         """What the model is, for titles: "lstm", or "ensemble (mean) of lstm, lstm_transformer"."""
         kinds = ", ".join(member.params.model for member in self.members)
-        return kinds if len(self.members) == 1 else f"ensemble ({self.combine}) of {kinds}"
+        networks = kinds if len(self.members) == 1 else f"ensemble ({self.combine}) of {kinds}"
+        return f"{networks} + gradient boosting (weight {self.boosting_weight:g})" if self.boosting else networks
 
     # ---- fit ----
 
     @classmethod
     def fit(cls, config: Config, params: ParamsConfig | list[ParamsConfig], seed: int | None = None,
             combine: str = "mean", weights: list[Path] | None = None,
-            intervals: bool = True) -> tuple[Forecaster, TestForecast]:
+            intervals: bool = True, boosting_weight: float | None = None) -> tuple[Forecaster, TestForecast]:
         """Train each of `params` on train + validation for its `epochs` (or, with `weights`, take
         each trial's own network from its stored weights, trained on the training rows only),
-        combine them, then score the test part once. `intervals`: collect the residuals for
-        prediction intervals (a refit trains its recipe once more for them; they are then
-        adapted over the test residuals); without, the model forecasts points only."""
+        combine them, and with gradient boosting fitted on the same rows at `boosting_weight`
+        (default `BOOSTING_WEIGHT` for point models, 0 for quantile models), then score the test
+        part once. `intervals`: collect the residuals for prediction intervals (a refit trains its
+        recipe once more for them; they are then adapted over the test residuals); without, the
+        model forecasts points only."""
         resolve_device(config.train.device, config.train.precision)  # a device this machine lacks fails first
+        boosting_weight = resolved_boosting_weight(config, boosting_weight)
         listed = params if isinstance(params, list) else [params]
         configs = [with_params(config, p.trial_params()) for p in listed]
         for key in DATA_VARIANTS:
@@ -126,6 +144,8 @@ class Forecaster:
         forecaster = cls([Member(n, p, w) for n, p, w in zip(networks, listed, windows)], dataset.scaling, config, {},
                          dataset.fitted_range(scale_on), dataset.last_date(scale_on).isoformat(), scale_on, combine,
                          series=dataset.index.keys, encoding=dataset.encoding)
+        if boosting_weight:
+            forecaster.boosting, forecaster.boosting_weight = Boosting.fit(dataset.windows(scale_on)), boosting_weight
         if not intervals:
             log.info("no prediction intervals: calibration skipped")
         elif weights is None:
@@ -141,6 +161,9 @@ class Forecaster:
                 part_residuals(dataset, "test", test.forecast),
                 dataset.windows("test").series if config.data.series else None)
         forecaster.metrics = test_metrics(test, forecaster.calibration)
+        if forecaster.boosting:  # what the networks alone reach, beside the combination
+            networks = replace(forecaster, boosting=None).forecast_part(dataset, "test")
+            forecaster.metrics["networks"] = forecast_errors(dataset.actuals("test"), networks, prefix="test_")
         if config.data.series:
             forecaster.series_metrics = series_errors(test)
         if forecaster.quantiles and intervals:
@@ -166,16 +189,22 @@ class Forecaster:
 
     # ---- forecast ----
 
-    def combined(self, forecasts: list[np.ndarray]) -> np.ndarray:
-        """The members' scaled forecasts combined (still scaled)."""
-        return COMBINES[self.combine](np.stack(forecasts), axis=0)
+    def combined(self, forecasts: list[np.ndarray], boosting: Callable[[Boosting], np.ndarray]) -> np.ndarray:
+        """The members' scaled forecasts combined, and with the boosting member's (`boosting`
+        gives its scaled forecast of the same samples), still scaled."""
+        networks = COMBINES[self.combine](np.stack(forecasts), axis=0)
+        if self.boosting is None:
+            return networks
+        return (1 - self.boosting_weight) * networks + self.boosting_weight * boosting(self.boosting)
 
     def forecast_part(self, dataset: Dataset, part: str, quantiles: bool = False) -> np.ndarray:
         """Forecasts of every sample of a split part, in the target's units; with `quantiles`, a
         quantile model's (samples, horizon, quantiles)."""
         forecasts = [predict_windows(member.network, dataset.windows(part, member.window), quantiles)
                      for member in self.members]
-        return self.scaling.to_units(self.combined(forecasts), dataset.windows(part).series)
+        windows = dataset.windows(part)
+        return self.scaling.to_units(self.combined(forecasts, lambda boosting: boosting.predict_windows(windows)),
+                                     windows.series)
 
     @property
     def quantiles(self) -> tuple[float, ...]:
@@ -232,9 +261,9 @@ class Forecaster:
         future = None
         if data.known_inputs:
             future = inputs.scaling.apply(plan[data.known_inputs].to_numpy(), list(data.known_future_columns))[None]
-        history = inputs.scaling.apply(inputs.history)
-        return inputs.scaling.to_units(self.combined([predict(m.network, history[None, -m.window:], future, quantiles,
-                                                              inputs.fields) for m in self.members]))[0]
+        history = inputs.scaling.apply(inputs.history)[None]
+        forecasts = [predict(m.network, history[:, -m.window:], future, quantiles, inputs.fields) for m in self.members]
+        return inputs.scaling.to_units(self.combined(forecasts, lambda boosting: boosting.predict(history, future)))[0]
 
     def forecast(self, csv: Path, levels: list[float] | None = None, chosen: dict[str, str] | None = None) -> pd.DataFrame:
         """Forecast the `horizon` steps after each series' last target value in `csv`, from its last
@@ -306,6 +335,20 @@ class Forecaster:
         return load(folder)
 
 
+def resolved_boosting_weight(config: Config, weight: float | None) -> float:
+    """`--boosting-weight`, or its default: `BOOSTING_WEIGHT` for a point model, 0 for a quantile
+    model (whose quantiles are the networks' own); an error for a weight a model cannot take."""
+    quantile = bool(model_quantiles(config))
+    if weight is None:
+        return 0.0 if quantile else BOOSTING_WEIGHT
+    if not 0 <= weight <= 1:
+        raise ConfigError(f"--boosting-weight {weight:g}: must lie between 0 (the networks alone) and 1")
+    if weight and quantile:
+        raise ConfigError(f"--boosting-weight {weight:g}: a quantile model (train.loss = \"quantile\") forecasts "
+                          "its networks' own quantiles and is not combined with boosting; use 0 or leave it out")
+    return weight
+
+
 def train_member(dataset: Dataset, config: Config, params: ParamsConfig, seed: int,
                  part: str = "train+validation") -> LSTMForecaster:
     """A fresh network for `params`, trained on the windows of `part` for `params.epochs`."""
@@ -326,7 +369,8 @@ def refit_calibration(forecaster: Forecaster, folds: list[Dataset], configs: lis
                  folds.index(fold) + 1, len(folds))
         members = [Member(train_member(fold, c, m.params, seed, part="train"), m.params, m.window)
                    for c, m in zip(configs, forecaster.members)]
-        held_out = replace(forecaster, members=members, scaling=fold.scaling)
+        boosting = Boosting.fit(fold.windows("train")) if forecaster.boosting else None
+        held_out = replace(forecaster, members=members, scaling=fold.scaling, boosting=boosting)
         residuals.append(part_residuals(fold, "validation", held_out.forecast_part(fold, "validation")))
     return Calibration(np.concatenate(residuals), "the same recipe trained on the rows before each validation part, "
                        "forecasting that part", bool(forecaster.config.data.series))

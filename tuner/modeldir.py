@@ -1,10 +1,12 @@
 """A model directory on disk: `Forecaster.save` and `Forecaster.load` (see `tuner/forecaster.py`
-for its files). Weights are tensors only, checked against SHA-256 sums; the rest is JSON."""
+for its files). Weights are tensors only and the boosting member a skops file, each checked
+against its SHA-256 sum; the rest is JSON."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,6 +16,7 @@ import pandas as pd
 import torch
 
 from tuner import __version__
+from tuner.boosting import Boosting
 from tuner.config import ModelConfig, ParamsConfig, build_config
 from tuner.errors import ModelDirError
 from tuner.export import config_to_dict
@@ -28,6 +31,7 @@ READABLE = (1, FORMAT)
 FILES = ("weights.pt", "model.json", "config.json", "metrics.json")
 CALIBRATION = "calibration.json"  # optional: absent after --no-intervals or from before prediction intervals
 SERIES_METRICS = "series_metrics.csv"  # panels only
+BOOSTING = "boosting.skops"  # models combined with gradient boosting only
 
 
 def weights_name(index: int) -> str:
@@ -56,7 +60,13 @@ def save(forecaster: Forecaster, folder: Path) -> None:
         "seen": forecaster.seen,
         "trained_through": forecaster.trained_through,
         "scaled_on": forecaster.scaled_on,
+        "boosting_weight": forecaster.boosting_weight,
     }
+    if forecaster.boosting is not None:
+        forecaster.boosting.save(folder / BOOSTING)
+        manifest["boosting_sha256"] = sha256(folder / BOOSTING)
+    else:
+        (folder / BOOSTING).unlink(missing_ok=True)
     write_json(folder / "model.json", manifest)
     write_json(folder / "config.json", config_to_dict(forecaster.config))
     write_json(folder / "metrics.json", forecaster.metrics)
@@ -96,7 +106,25 @@ def load(folder: Path) -> Forecaster:
                       manifest.get("combine", "mean"), load_calibration(folder),
                       tuple(tuple(key) for key in manifest.get("series", [[]])),
                       StaticEncoding.from_dict(manifest.get("static", {"categories": {}, "numeric": {}})),
-                      load_series_metrics(folder))
+                      load_series_metrics(folder), *load_boosting(folder, manifest))
+
+
+def load_boosting(folder: Path, manifest: dict[str, Any]) -> tuple[Boosting | None, float]:
+    """The boosting member and its weight; (None, 0) for a model of networks alone (and for
+    directories from before boosting members)."""
+    weight = float(manifest.get("boosting_weight", 0.0))
+    if not weight:
+        return None, 0.0
+    path = folder / BOOSTING
+    if not path.is_file():
+        raise ModelDirError(f"{folder}: incomplete model directory, missing {BOOSTING}; fit it again")
+    if sha256(path) != manifest.get("boosting_sha256"):
+        raise ModelDirError(f"{path}: checksum does not match model.json; the file was changed or damaged")
+    try:
+        return Boosting.load(path), weight
+    except (TypeError, ValueError, KeyError, OSError, zipfile.BadZipFile) as exc:  # untrusted types: TypeError
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ModelDirError(f"{path}: not a boosting member this tuner can read ({reason}); fit the model again") from None
 
 
 def load_series_metrics(folder: Path) -> pd.DataFrame | None:

@@ -51,4 +51,4 @@ def calendar_waves(name: str, harmonics: int) -> list[tuple[str, str, int]]:
 
 def display_name(key: str) -> str:
     """How a forecaster stored under `key` is shown in tables and plots."""
-    return BASELINES.get(key, key)
+    return {**BASELINES, "networks": "networks alone"}.get(key, key)

@@ -30,8 +30,11 @@ class TestForecast:
 
     @classmethod
     def of(cls, forecaster: Forecaster, dataset: Dataset) -> TestForecast:
+        """The boosting baseline is fitted on train + validation: the forecaster's own boosting
+        member when it was fitted on those rows too."""
+        fitted = forecaster.boosting if forecaster.scaled_on == "train+validation" else None
         return cls(dataset, forecaster.forecast_part(dataset, "test"),
-                   baseline_forecasts(dataset, "test", fit_part="train+validation"))
+                   baseline_forecasts(dataset, "test", fit_part="train+validation", boosting=fitted))
 
 
 def test_metrics(test: TestForecast, calibration: Calibration | None = None) -> dict[str, Any]:

@@ -306,10 +306,12 @@ def forecast_section(model_dir: Path) -> Section:
     test = forecaster.test_forecast()
     data, model = forecaster.config.data, forecaster.label
     fig = figure(lines_on_test_part(test), title_on_test_part(data, model), data.target)
-    names = {"model": escape(f"{MODEL_LABELS.get(model, model)} ({model_dir})"), **BASELINES}
+    networks = {"networks": display_name("networks")} if "networks" in forecaster.metrics else {}
+    names = {"model": escape(f"{MODEL_LABELS.get(model, model)} ({model_dir})"), **networks, **BASELINES}
     rows = [[label, *(metric_cell(forecaster.metrics.get(key, {}).get(f"test_{m}")) for m in METRIC_LABELS)]
             for key, label in names.items()]
-    table = html_table(["test part", *METRIC_LABELS.values()], rows, ["", *(["baseline"] * len(BASELINES))])
+    table = html_table(["test part", *METRIC_LABELS.values()], rows,
+                       ["", *([""] * len(networks)), *(["baseline"] * len(BASELINES))])
     warning = forecaster.baseline_warning()
     note = f'<p class="warning">{escape(warning)}</p>' if warning else ""
     return Section("forecast", "Forecast vs actual (test part)", table + note + intervals_html(forecaster.metrics)
