@@ -71,6 +71,16 @@ def test_fit_prints_the_networks_alone_beside_the_combination(tmp_path):
     assert Forecaster.load(tmp_path / "model").boosting_weight == 0.25
 
 
+def test_a_note_says_when_the_networks_alone_did_better_on_the_test_part(fitted):
+    forecaster = Forecaster.load(fitted / "combined")
+    forecaster.metrics = {"model": {"test_mae": 100.0}, "networks": {"test_mae": 99.0}}
+    assert forecaster.networks_note() == ("note: the networks alone did better on the test part than combined with "
+                                          "boosting (test_mae 99 vs 100); `tuner fit --boosting-weight 0` fits them alone")
+    forecaster.metrics["networks"]["test_mae"] = 101.0
+    assert forecaster.networks_note() is None
+    assert Forecaster.load(fitted / "networks").networks_note() is None
+
+
 def test_predict_whatif_and_the_report_forecast_with_the_combination(fitted, tmp_path):
     plan = tmp_path / "plan.csv"
     with_plan(days=DAYS, plan_days=2).to_csv(plan, index=False)

@@ -189,6 +189,17 @@ class Forecaster:
         baselines = {name: errors for name, errors in self.metrics.items() if name in BASELINES}
         return not_better_warning("the fitted model", self.metrics.get("model", {}).get(key, math.nan), baselines, key)
 
+    def networks_note(self) -> str | None:
+        """One line when the networks alone did better on the test part than combined with boosting
+        (the default was chosen on validation parts, and a test part may disagree)."""
+        key = self.config.study.metric.replace("val_", "test_", 1)
+        alone = self.metrics.get("networks", {}).get(key, math.nan)
+        combined = self.metrics.get("model", {}).get(key, math.nan)
+        if not alone < combined:
+            return None
+        return (f"note: the networks alone did better on the test part than combined with boosting ({key} {alone:.4g} "
+                f"vs {combined:.4g}); `tuner fit --boosting-weight 0` fits them alone")
+
     # ---- forecast ----
 
     def combined(self, forecasts: list[np.ndarray], boosting: Callable[[Boosting], np.ndarray]) -> np.ndarray:
