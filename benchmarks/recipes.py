@@ -53,7 +53,7 @@ RECIPES: dict[str, list[str]] = {
                                          "data.calendar_harmonics=3"],
 }
 FIT_VARIANTS_RECIPE = "defaults + calendar"  # its studies are also fitted the other ways (`fit_variants`)
-ENSEMBLE = 3  # members of the ensembles compared there
+ENSEMBLE = 3  # members of the ensembles compared there (all completed trials, when a study has fewer)
 CALENDAR = {"D": ["day_of_week", "month", "day_of_year"], "W": ["month", "day_of_year"], "M": ["month"]}
 HOLIDAYS: dict[str, str] = {}  # data.holidays per series (chicago's file has its own US holiday flag already)
 DEFAULT_TARGETS = (15.0, 5.0)  # % better MAE than the better of naive and seasonal-naive, and than boosting
@@ -96,9 +96,9 @@ def fit_variants(study: optuna.Study, config: Config, url: str) -> dict[str, flo
         variants = {  # point forecasts only: figure 13 measures the intervals
             "refit for best epoch + 1 (before)": lambda: fit_points(config, old_epochs),
             "trial's own weights (--from-trial)": lambda: fit_points(config, best, weights=weights[:1]),
-            f"ensemble of {top}, mean (refit)": lambda: fit_points(config, members),
-            f"ensemble of {top}, median (refit)": lambda: fit_points(config, members, combine="median"),
-            f"ensemble of {top}, mean (own weights)": lambda: fit_points(config, members, weights=weights),
+            f"ensemble of {ENSEMBLE}, mean (refit)": lambda: fit_points(config, members),
+            f"ensemble of {ENSEMBLE}, median (refit)": lambda: fit_points(config, members, combine="median"),
+            f"ensemble of {ENSEMBLE}, mean (own weights)": lambda: fit_points(config, members, weights=weights),
         }
         return {name: make()[0].metrics["model"]["test_mae"] for name, make in variants.items()}
 
