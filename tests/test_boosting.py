@@ -135,3 +135,20 @@ def test_a_damaged_or_untrusted_boosting_file_is_refused_in_one_line(fitted, tmp
         (model / "model.json").write_text(json.dumps(manifest))
     run = tuner("predict", str(model), str(fitted / "sales.csv"))
     assert run.returncode == 2 and message in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_a_directory_from_before_boosting_members_loads_as_the_networks_alone(fitted, tmp_path):
+    model = tmp_path / "format-2"
+    model.mkdir()
+    for path in (fitted / "networks").iterdir():
+        (model / path.name).write_bytes(path.read_bytes())
+    manifest = json.loads((model / "model.json").read_text())
+    assert manifest["format"] == 3
+    del manifest["boosting_weight"]
+    (model / "model.json").write_text(json.dumps({**manifest, "format": 2}))
+    loaded = Forecaster.load(model)
+    assert loaded.boosting is None and loaded.boosting_weight == 0.0
+    plan = tmp_path / "plan.csv"
+    with_plan(days=DAYS, plan_days=2).to_csv(plan, index=False)
+    run = tuner("predict", str(model), str(plan))
+    assert run.returncode == 0, run.stderr

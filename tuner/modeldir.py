@@ -26,8 +26,8 @@ from tuner.models import build_model
 from tuner.scaling import Scaling
 from tuner.static import StaticEncoding
 
-FORMAT = 2  # 2: members (ensembles); format 1 directories (one network) are still read
-READABLE = (1, FORMAT)
+FORMAT = 3  # 3: a boosting member (older tuners refuse it instead of forecasting without it); 2: members
+READABLE = (1, 2, FORMAT)  # format 1 directories (one network) and 2 (no boosting member) are still read
 FILES = ("weights.pt", "model.json", "config.json", "metrics.json")
 CALIBRATION = "calibration.json"  # optional: absent after --no-intervals or from before prediction intervals
 SERIES_METRICS = "series_metrics.csv"  # panels only
@@ -97,7 +97,7 @@ def load(folder: Path) -> Forecaster:
                             f"{manifest.get('format')!r}; this tuner {__version__} reads formats "
                             f"{', '.join(map(str, READABLE))}; fit it again")
     config = build_config(raw_config, folder / "config.json")
-    entries = manifest["members"] if manifest["format"] == 2 else [
+    entries = manifest["members"] if manifest["format"] >= 2 else [
         {**manifest, "window": config.data.window, "weights": "weights.pt"}]
     members = [load_member(folder, entry) for entry in entries]
     seen = {column: (low, high) for column, (low, high) in manifest.get("seen", {}).items()}
