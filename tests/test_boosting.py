@@ -90,6 +90,7 @@ def test_predict_whatif_and_the_report_forecast_with_the_combination(fitted, tmp
     forecast = pd.read_csv(io.StringIO(run.stdout))["sales_forecast"].to_numpy()
     run = tuner("whatif", model, str(plan), "--scale", "discount_rate=0.5,1", "-o", str(tmp_path / "w.csv"))
     assert run.returncode == 0, run.stderr
+    assert "note: a share of 0.5 of this model's forecast comes from gradient boosting" in run.stderr
     scenarios = pd.read_csv(tmp_path / "w.csv")
     assert scenarios["sales_sum"].iloc[-1] == pytest.approx(forecast.sum(), rel=1e-6)  # factor 1: the plan as given
     assert "networks alone" in forecast_section(fitted / "combined").body

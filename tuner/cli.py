@@ -266,6 +266,10 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     result = whatif.run(forecaster, inputs, column, factors, fixed, args.cost_per_impression, args.ad_spend, levels)
     target = forecaster.config.data.target
     print(whatif.table(result, target))
+    if forecaster.boosting:
+        print(f"note: a share of {forecaster.boosting_weight:g} of this model's forecast comes from gradient boosting, "
+              "whose trees answer a plan in steps; for planning, `tuner fit --boosting-weight 0` fits the networks "
+              "alone (BENCHMARKS.md, figure 11)", file=sys.stderr)
     if args.output:
         whatif.frame(result, target).to_csv(args.output, index=False)
         print(f"Wrote {args.output}", file=sys.stderr)
