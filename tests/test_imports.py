@@ -1,5 +1,6 @@
 """The Optuna boundary is a package boundary: only `tuner/tuning/` imports optuna, so fit, predict
-and whatif never load it; and the study readers (best, report) never load torch."""
+and whatif never load it; the study readers (best, report) never load torch; and tuning never
+loads skops."""
 
 import ast
 import subprocess
@@ -87,3 +88,11 @@ def test_a_bad_config_is_reported_before_torch_or_optuna_load(tmp_path, command)
     status, loaded, stderr = run_tuner([command, str(config), *extra])
     assert status == "2" and loaded == {"optuna": False, "torch": False}
     assert "data.window = 0: must be greater than 0" in stderr
+
+
+def test_tuning_does_not_load_skops():
+    """skops imports every scikit-learn estimator (about a second): only saving and loading a
+    model directory's boosting member needs it, never a tuning worker's start-up."""
+    code = "import sys, tuner.tuning.runner, tuner.forecaster; print('skops' in sys.modules)"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.stdout.split()[-1] == "False", run.stderr

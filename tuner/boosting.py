@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import skops.io
 from sklearn.ensemble import HistGradientBoostingRegressor
 
 from tuner.data import Windows
@@ -67,10 +66,14 @@ class Boosting:
         return np.concatenate(parts) if parts else np.empty((0, len(self.regressors)))
 
     def save(self, path: Path) -> None:
+        import skops.io  # imported here: it loads every scikit-learn estimator (about 1 s), which tuning never needs
+
         skops.io.dump({"regressors": list(self.regressors), "window": self.window}, path)
 
     @classmethod
     def load(cls, path: Path) -> Boosting:
         """Read `save`'s file; skops refuses any type beyond its defaults and `TRUSTED`."""
+        import skops.io
+
         saved = skops.io.load(path, trusted=TRUSTED)
         return cls(tuple(saved["regressors"]), int(saved["window"]))
