@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tuner.baselines import baseline_forecasts
-from tuner.boosting import window_inputs
+from tuner.boosting import boosting_inputs
 from tuner.config import load_config
 from tuner.data import Dataset
 from tuner.tables import not_better_warning
@@ -22,7 +22,7 @@ def dataset(tmp_path_factory):
 
 def test_boosting_sees_the_target_history_the_last_inputs_and_the_plan_of_its_step(dataset):
     windows = dataset.windows("validation")
-    rows = window_inputs(windows, step=2)
+    rows = boosting_inputs(windows.inputs, windows.future, step=2)
     window, columns = dataset.config.window, len(dataset.config.columns)
     assert rows.shape == (len(windows), window + columns - 1 + 1)
     np.testing.assert_array_equal(rows[:, :window], windows.inputs[:, :, -1])

@@ -30,12 +30,6 @@ def boosting_inputs(inputs: np.ndarray, future: np.ndarray | None, step: int) ->
     return np.concatenate(parts, axis=1)
 
 
-def window_inputs(windows: Windows, step: int) -> np.ndarray:
-    """`boosting_inputs` of every sample of `windows` (gathered once: a panel's are copies)."""
-    inputs, _, future, _ = windows.batch(slice(None))
-    return boosting_inputs(inputs, future, step)
-
-
 @dataclass(frozen=True)
 class Boosting:
     """Direct forecasts of the scaled target: one regressor per horizon step."""
@@ -49,8 +43,9 @@ class Boosting:
         if len(windows) > MAX_BOOSTING_SAMPLES:
             kept = np.sort(np.random.default_rng(0).choice(len(windows), MAX_BOOSTING_SAMPLES, replace=False))
             windows = replace(windows, target_rows=windows.target_rows[kept], series=windows.series[kept])
-        targets = windows.targets
-        return cls(tuple(HistGradientBoostingRegressor(random_state=0).fit(window_inputs(windows, step), targets[:, step])
+        inputs, targets, future, _ = windows.batch(slice(None))  # gathered once for every step (a panel's are copies)
+        return cls(tuple(HistGradientBoostingRegressor(random_state=0).fit(boosting_inputs(inputs, future, step),
+                                                                             targets[:, step])
                          for step in range(windows.horizon)), windows.window)
 
     def predict(self, inputs: np.ndarray, future: np.ndarray | None) -> np.ndarray:

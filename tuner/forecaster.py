@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -163,9 +162,8 @@ class Forecaster:
                 part_residuals(dataset, "test", test.forecast),
                 dataset.windows("test").series if config.data.series else None)
         forecaster.metrics = test_metrics(test, forecaster.calibration)
-        if forecaster.boosting:  # what the networks alone reach, beside the combination
-            networks = replace(forecaster, boosting=None).forecast_part(dataset, "test")
-            forecaster.metrics["networks"] = forecast_errors(dataset.actuals("test"), networks, prefix="test_")
+        if test.networks is not None:  # what the networks alone reach, beside the combination
+            forecaster.metrics["networks"] = forecast_errors(dataset.actuals("test"), test.networks, prefix="test_")
         if config.data.series:
             forecaster.series_metrics = series_errors(test)
         if forecaster.quantiles and intervals:
@@ -202,22 +200,30 @@ class Forecaster:
 
     # ---- forecast ----
 
-    def combined(self, forecasts: list[np.ndarray], boosting: Callable[[Boosting], np.ndarray]) -> np.ndarray:
-        """The members' scaled forecasts combined, and with the boosting member's (`boosting`
-        gives its scaled forecast of the same samples), still scaled."""
-        networks = COMBINES[self.combine](np.stack(forecasts), axis=0)
-        if self.boosting is None:
-            return networks
-        return (1 - self.boosting_weight) * networks + self.boosting_weight * boosting(self.boosting)
+    def combined(self, forecasts: list[np.ndarray]) -> np.ndarray:
+        """The members' scaled forecasts combined (still scaled)."""
+        return COMBINES[self.combine](np.stack(forecasts), axis=0)
+
+    def mixed(self, networks: np.ndarray, boosted: np.ndarray) -> np.ndarray:
+        """The networks' combined forecast mixed with the boosting member's at its weight (both scaled)."""
+        return (1 - self.boosting_weight) * networks + self.boosting_weight * boosted
 
     def forecast_part(self, dataset: Dataset, part: str, quantiles: bool = False) -> np.ndarray:
         """Forecasts of every sample of a split part, in the target's units; with `quantiles`, a
         quantile model's (samples, horizon, quantiles)."""
-        forecasts = [predict_windows(member.network, dataset.windows(part, member.window), quantiles)
-                     for member in self.members]
+        return self.part_forecasts(dataset, part, quantiles)["model"]
+
+    def part_forecasts(self, dataset: Dataset, part: str, quantiles: bool = False) -> dict[str, np.ndarray]:
+        """`forecast_part` as "model" and, for a model combined with boosting, the two forecasts it
+        mixes: its networks' ("networks") and its boosting member's ("boosting"), each made once."""
         windows = dataset.windows(part)
-        return self.scaling.to_units(self.combined(forecasts, lambda boosting: boosting.predict_windows(windows)),
-                                     windows.series)
+        networks = self.combined([predict_windows(member.network, dataset.windows(part, member.window), quantiles)
+                                  for member in self.members])
+        if self.boosting is None:
+            return {"model": self.scaling.to_units(networks, windows.series)}
+        boosted = self.boosting.predict_windows(windows)
+        return {name: self.scaling.to_units(scaled, windows.series)
+                for name, scaled in (("model", self.mixed(networks, boosted)), ("networks", networks), ("boosting", boosted))}
 
     @property
     def quantiles(self) -> tuple[float, ...]:
@@ -275,8 +281,11 @@ class Forecaster:
         if data.known_inputs:
             future = inputs.scaling.apply(plan[data.known_inputs].to_numpy(), list(data.known_future_columns))[None]
         history = inputs.scaling.apply(inputs.history)[None]
-        forecasts = [predict(m.network, history[:, -m.window:], future, quantiles, inputs.fields) for m in self.members]
-        return inputs.scaling.to_units(self.combined(forecasts, lambda boosting: boosting.predict(history, future)))[0]
+        forecast = self.combined([predict(m.network, history[:, -m.window:], future, quantiles, inputs.fields)
+                                  for m in self.members])
+        if self.boosting is not None:
+            forecast = self.mixed(forecast, self.boosting.predict(history, future))
+        return inputs.scaling.to_units(forecast)[0]
 
     def forecast(self, csv: Path, levels: list[float] | None = None, chosen: dict[str, str] | None = None) -> pd.DataFrame:
         """Forecast the `horizon` steps after each series' last target value in `csv`, from its last

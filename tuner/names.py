@@ -49,6 +49,9 @@ def calendar_waves(name: str, harmonics: int) -> list[tuple[str, str, int]]:
     return waves
 
 
+DISPLAY_NAMES = {**BASELINES, "networks": "networks alone"}  # metrics.json key -> shown as; others as they are
+
+
 def display_name(key: str) -> str:
     """How a forecaster stored under `key` is shown in tables and plots."""
-    return {**BASELINES, "networks": "networks alone"}.get(key, key)
+    return DISPLAY_NAMES.get(key, key)

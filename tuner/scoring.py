@@ -27,14 +27,16 @@ class TestForecast:
     dataset: Dataset
     forecast: np.ndarray  # (samples, horizon), in the target's units
     baselines: dict[str, np.ndarray]  # name -> (samples, horizon)
+    networks: np.ndarray | None = None  # a model combined with boosting: its networks' forecast alone
 
     @classmethod
     def of(cls, forecaster: Forecaster, dataset: Dataset) -> TestForecast:
         """The boosting baseline is fitted on train + validation: the forecaster's own boosting
-        member when it was fitted on those rows too."""
-        fitted = forecaster.boosting if forecaster.scaled_on == "train+validation" else None
-        return cls(dataset, forecaster.forecast_part(dataset, "test"),
-                   baseline_forecasts(dataset, "test", fit_part="train+validation", boosting=fitted))
+        member's forecast when it was fitted on those rows too."""
+        forecasts = forecaster.part_forecasts(dataset, "test")
+        boosted = forecasts.get("boosting") if forecaster.scaled_on == "train+validation" else None
+        return cls(dataset, forecasts["model"], baseline_forecasts(dataset, "test", "train+validation", boosted),
+                   forecasts.get("networks"))
 
 
 def test_metrics(test: TestForecast, calibration: Calibration | None = None) -> dict[str, Any]:
