@@ -136,9 +136,9 @@ def test_a_series_too_short_for_a_part_is_left_out_of_it_with_one_line(config, t
 
 def test_samples_per_epoch_draws_that_many_uniformly():
     generator = torch.Generator().manual_seed(0)
-    drawn = epoch_samples(1_000_000, 4096, generator)
+    drawn = epoch_samples(1_000_000, 4096, 640, generator)
     assert len(drawn) == 4096 and drawn.max() < 1_000_000 and drawn.float().mean() == pytest.approx(500_000, rel=0.05)
-    assert sorted(epoch_samples(10, 0, generator).tolist()) == list(range(10))
+    assert sorted(epoch_samples(1000, 0, 640, generator).tolist()) == list(range(1000))
 
 
 def test_static_columns_are_encoded_as_categories_and_scaled_numbers():

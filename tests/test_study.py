@@ -411,3 +411,17 @@ def test_settings_stored_before_a_key_existed_read_as_its_default(tmp_path):
     assert tuned_config(study, three).data.calendar_harmonics == 1
     with pytest.raises(StorageError, match=r"data.calendar_harmonics = 3 \(the study's: 1\)"):
         remember_settings(study, three)
+
+
+def test_a_study_tuned_before_the_epoch_minimum_keeps_one_pass_per_epoch(tmp_path, caplog):
+    """`train.min_samples_per_epoch` changed what leaving it out does (0, one pass, before it existed):
+    a study tuned without it is refitted as its trials were trained, and a new run says it changes."""
+    config = load_config(write_study(tmp_path, days=60))
+    older = tuning_settings(config)
+    del older["train"]["min_samples_per_epoch"]
+    study = optuna.create_study()
+    study.set_user_attr(SETTINGS_ATTR, older)
+    assert changed_settings(older, config) == {"train.min_samples_per_epoch": (0, 640)}
+    assert tuned_config(study, config).train.min_samples_per_epoch == 0
+    remember_settings(study, config)  # a training setting: taken on with a notice, not refused
+    assert "train.min_samples_per_epoch = 640 (the study's: 0)" in caplog.text

@@ -10,7 +10,7 @@ from tuner.data import Dataset
 from tuner.errors import TrainingDiverged
 from tuner.models import build_model
 from tuner.stopping import STOP_REQUESTED, request_stop
-from tuner.train import fit, predict, seeded
+from tuner.train import epoch_samples, fit, predict, seeded
 
 from conftest import write_study
 
@@ -84,3 +84,24 @@ def test_early_stopping_uses_the_training_loss(dataset, loss):
     expected = {"mae": np.abs(error).mean(), "mse": (error**2).mean(),
                 "huber": np.where(np.abs(error) < 1, 0.5 * error**2, np.abs(error) - 0.5).mean()}[loss]
     assert result.best_val_loss == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_short_training_part_is_passed_over_whole_times_to_reach_the_epoch_minimum():
+    drawn = epoch_samples(100, 0, 640, torch.Generator().manual_seed(0))
+    assert len(drawn) == 700  # 7 passes: the fewest that reach 640
+    passes = drawn.reshape(7, 100)
+    assert all(sorted(one.tolist()) == list(range(100)) for one in passes)
+    assert not torch.equal(passes[0], passes[1])  # each pass in its own order
+    assert len(epoch_samples(100, 0, 0, torch.Generator())) == 100  # 0: one pass
+
+
+@pytest.mark.parametrize("minimum", [0, 640])
+def test_an_epoch_trains_on_at_least_min_samples_per_epoch_windows(dataset, minimum):
+    train = dataset.windows("train")
+    batches = []
+    model = build_model(MODEL)
+    model.register_forward_pre_hook(lambda module, args: batches.append(len(args[0])) if module.training else None)
+    fit(model, train, None, 1e-3, TrainConfig(epochs=2, batch_size=32, min_samples_per_epoch=minimum), seed=0)
+    passes = max(1, math.ceil(minimum / len(train)))
+    assert len(train) < 640 and sum(batches) == 2 * passes * len(train)
+    assert len(batches) == 2 * math.ceil(passes * len(train) / 32)

@@ -113,6 +113,7 @@ class TrainConfig:
     devices: tuple[int, ...] = ()  # GPUs `tune --workers` spreads its workers over; empty: every GPU
     precision: str = "32"  # 32, or bf16 (autocast on CUDA only)
     samples_per_epoch: int = 0  # windows drawn per epoch, uniformly over series and time; 0: every window once
+    min_samples_per_epoch: int = 640  # fewer training windows are passed over several whole times per epoch; 0: once
 
 
 @dataclass(frozen=True)

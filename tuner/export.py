@@ -34,9 +34,14 @@ def config_to_dict(config: Config, relative_to: Path | None = None) -> dict[str,
     return result
 
 
+BEFORE_KEY = {("train", "min_samples_per_epoch"): 0}  # keys whose default changed what leaving them out does
+
+
 def value_if_absent(section: str, key: str) -> Any:
     """What a config stored before `section.key` existed meant by leaving it out, as plain data:
-    the key's default, as long as a new key's default keeps the behaviour from before it."""
+    the key's default, or, where the new key's default changed the behaviour, the one from before it."""
+    if (section, key) in BEFORE_KEY:
+        return BEFORE_KEY[section, key]
     field = next(f for f in fields(SECTIONS[section]) if f.name == key)
     return _plain(field.default if field.default is not MISSING else field.default_factory())
 

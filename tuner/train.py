@@ -130,12 +130,16 @@ class WindowTensors:
                 None if self.fields is None else self.fields[self.series[samples]])
 
 
-def epoch_samples(count: int, per_epoch: int, generator: torch.Generator) -> torch.Tensor:
-    """One epoch's sample positions: every sample once in a random order, or (`per_epoch` below
-    `count`) `per_epoch` drawn uniformly over series and time, so an epoch's cost stays bounded."""
+def epoch_samples(count: int, per_epoch: int, minimum: int, generator: torch.Generator) -> torch.Tensor:
+    """One epoch's sample positions: every sample once in a random order; or (`per_epoch` below
+    `count`) `per_epoch` drawn uniformly over series and time, so an epoch's cost stays bounded; or
+    (`minimum` above `count`) as many whole passes, each in its own random order, as it takes to
+    reach `minimum`, so a short series gets as many optimiser steps per epoch (and per epoch of
+    patience) as a longer one."""
     if 0 < per_epoch < count:
         return torch.randint(count, (per_epoch,), generator=generator)
-    return torch.randperm(count, generator=generator)
+    passes = max(1, math.ceil(minimum / count))
+    return torch.cat([torch.randperm(count, generator=generator) for _ in range(passes)])
 
 
 def fit(
@@ -179,7 +183,7 @@ def _fit(model: nn.Module, train: Windows, validation: Windows | None, lr: float
     for epoch in range(epochs):
         model.train()
         total = torch.zeros((), device=device)
-        order_of_samples = epoch_samples(len(train), config.samples_per_epoch, order)
+        order_of_samples = epoch_samples(len(train), config.samples_per_epoch, config.min_samples_per_epoch, order)
         for batch in order_of_samples.split(config.batch_size):
             raise_if_stop_requested()  # a tuning run's Ctrl-C or SIGTERM ends the trial here
             inputs, targets, future, fields = samples.batch(batch.to(device))
