@@ -138,7 +138,7 @@ def epoch_samples(count: int, per_epoch: int, minimum: int, generator: torch.Gen
     patience) as a longer one."""
     if 0 < per_epoch < count:
         return torch.randint(count, (per_epoch,), generator=generator)
-    passes = max(1, math.ceil(minimum / count))
+    passes = math.ceil(minimum / count) if 0 < count < minimum else 1
     return torch.cat([torch.randperm(count, generator=generator) for _ in range(passes)])
 
 
