@@ -183,9 +183,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     print(f"Fitted {what} {how}{combined}{boosting}; saved to {args.output}")
     print("Test (in the target's units, never seen while tuning):")
     print("\n".join(metrics_table(rows, prefix="test_")))
-    for line in (forecaster.baseline_warning(), forecaster.networks_note()):
-        if line:
-            print(line)
+    for line in forecaster.test_notes():
+        print(line)
     if forecaster.series_metrics is not None:
         per_series = forecaster.series_metrics
         worse = int((per_series["vs_seasonal_naive"] > 1).sum())

@@ -180,17 +180,27 @@ class Forecaster:
                             "fit the model again")
         return TestForecast.of(self, dataset)
 
+    @property
+    def test_metric(self) -> str:
+        """The study's metric on the test part (`test_mae` for `val_mae`)."""
+        return self.config.study.metric.replace("val_", "test_", 1)
+
+    def test_notes(self) -> list[str]:
+        """The lines `tuner fit` and the report print under the test table: `baseline_warning`
+        and `networks_note`, where they apply."""
+        return [line for line in (self.baseline_warning(), self.networks_note()) if line]
+
     def baseline_warning(self) -> str | None:
         """One line when the model's test metric (the study's, on the test part) is not better
         than every baseline's."""
-        key = self.config.study.metric.replace("val_", "test_", 1)
+        key = self.test_metric
         baselines = {name: errors for name, errors in self.metrics.items() if name in BASELINES}
         return not_better_warning("the fitted model", self.metrics.get("model", {}).get(key, math.nan), baselines, key)
 
     def networks_note(self) -> str | None:
         """One line when the networks alone did better on the test part than combined with boosting
         (the default was chosen on validation parts, and a test part may disagree)."""
-        key = self.config.study.metric.replace("val_", "test_", 1)
+        key = self.test_metric
         alone = self.metrics.get("networks", {}).get(key, math.nan)
         combined = self.metrics.get("model", {}).get(key, math.nan)
         if not alone < combined:

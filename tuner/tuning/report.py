@@ -312,8 +312,7 @@ def forecast_section(model_dir: Path) -> Section:
             for key, label in names.items()]
     table = html_table(["test part", *METRIC_LABELS.values()], rows,
                        ["", *([""] * len(networks)), *(["baseline"] * len(BASELINES))])
-    note = "".join(f'<p class="warning">{escape(line)}</p>'
-                   for line in (forecaster.baseline_warning(), forecaster.networks_note()) if line)
+    note = "".join(f'<p class="warning">{escape(line)}</p>' for line in forecaster.test_notes())
     return Section("forecast", "Forecast vs actual (test part)", table + note + intervals_html(forecaster.metrics)
                    + worst_series_html(forecaster) + chart(fig))
 
