@@ -2,14 +2,17 @@
 training batch, wherever in the trial's life the signal came (the signal tests of whole processes are
 in test_cli.py)."""
 
+import os
 import signal
+import subprocess
+import sys
 
 import optuna
 import pytest
 from optuna.trial import TrialState
 
 from tuner.config import load_config
-from tuner.stopping import STOP_REQUESTED, request_stop
+from tuner.stopping import STOP_REQUESTED, request_stop, sigint_blocked
 from tuner.tuning.runner import tune
 
 from conftest import write_study
@@ -56,3 +59,23 @@ def test_a_second_stop_signal_stops_at_once(stop_request):
         signal.signal(signal.SIGINT, previous[0])
         signal.signal(signal.SIGTERM, previous[1])
 
+
+
+BLOCKED_EXIT_CODE = "import signal, sys; sys.exit(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))"
+
+
+def test_workers_start_with_ctrl_c_blocked_and_a_ctrl_c_meanwhile_is_not_lost():
+    """Workers are started inside `sigint_blocked`: they inherit SIGINT blocked, and a Ctrl-C that
+    reaches the parent while it starts them is handled once the block ends, not dropped."""
+    seen = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: seen.append(signum))
+    try:
+        with sigint_blocked():
+            child = subprocess.run([sys.executable, "-c", BLOCKED_EXIT_CODE], check=False)
+            os.kill(os.getpid(), signal.SIGINT)
+        signal.pthread_sigmask(signal.SIG_BLOCK, [])  # a call into the interpreter: pending handlers run
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert child.returncode == 1  # SIGINT blocked in the child
+    assert seen == [signal.SIGINT]
+    assert signal.SIGINT not in signal.pthread_sigmask(signal.SIG_BLOCK, [])  # the mask is restored

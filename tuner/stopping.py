@@ -33,7 +33,7 @@ def request_stop(signum: int, frame: object) -> None:
 def handle_stop_signals(sigint: bool = True) -> None:
     """Install `request_stop` for SIGTERM (`kill`, `docker stop`) and, with `sigint`, for Ctrl-C.
 
-    Worker processes pass `sigint=False` (and start with SIGINT ignored, `sigint_ignored`): Ctrl-C
+    Worker processes pass `sigint=False` (and start with SIGINT blocked, `sigint_blocked`): Ctrl-C
     reaches the terminal's whole process group, and a worker should stop once, on its parent's
     SIGTERM, not twice (which would force it)."""
     signal.signal(signal.SIGINT, request_stop if sigint else signal.SIG_IGN)
@@ -42,15 +42,16 @@ def handle_stop_signals(sigint: bool = True) -> None:
 
 
 @contextlib.contextmanager
-def sigint_ignored() -> Iterator[None]:
-    """SIGINT ignored inside the block, so that worker processes started in it ignore Ctrl-C from
-    their first instruction (an ignored signal stays ignored across exec; a handler does not),
-    and a Ctrl-C cannot break into their imports. A Ctrl-C in the block's few milliseconds is lost."""
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+def sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread inside the block, so that worker processes started in it never
+    see Ctrl-C, from their first instruction (a blocked signal stays blocked across fork and exec)
+    and a Ctrl-C cannot break into their imports. A Ctrl-C that reaches this process in the block
+    is held, not lost: it is handled once the block ends (ignoring SIGINT instead would drop it)."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def raise_if_stop_requested() -> None:

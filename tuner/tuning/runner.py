@@ -21,7 +21,7 @@ from optuna.trial import TrialState
 from tuner.config import Config
 from tuner.errors import TunerError
 from tuner.evaluation import baseline_errors, tuning_folds
-from tuner.stopping import STOP_REQUESTED, handle_stop_signals, sigint_ignored
+from tuner.stopping import STOP_REQUESTED, handle_stop_signals, sigint_blocked
 from tuner.train import configure_threads, thread_count
 from tuner.device import resolve_device, worker_devices
 from tuner.tuning.storage import make_url_or_fail, open_artifact_store, open_storage
@@ -177,7 +177,7 @@ class WorkerPool:
                   None if self.budget is None else ClaimNextTrial(self.budget, index), self.deadline,
                   logging.getLogger("tuner").getEffectiveLevel()),
         )
-        with visible_gpu(gpu), sigint_ignored():  # a spawned process keeps the environment and ignored signals
+        with visible_gpu(gpu), sigint_blocked():  # a spawned process keeps the environment and blocked signals
             process.start()
         return process
 
