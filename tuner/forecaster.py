@@ -39,7 +39,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from tuner.boosting import Boosting
 from tuner.config import Config, ParamsConfig, model_quantiles, with_params
@@ -58,6 +57,7 @@ from tuner.series import SeriesIndex
 from tuner.static import StaticEncoding
 from tuner.tables import not_better_warning
 from tuner.train import EpochResult, fit, predict, predict_windows, seeded
+from tuner.trialweights import load_trial_network
 
 log = logging.getLogger(__name__)
 
@@ -412,28 +412,6 @@ def part_residuals(dataset: Dataset, part: str, forecast: np.ndarray) -> np.ndar
     """Actual - forecast on `part`; a panel's over each sample's series target scale."""
     residuals = dataset.actuals(part) - forecast
     return residuals / series_scale(dataset, part) if dataset.config.series else residuals
-
-
-def load_trial_network(dataset: Dataset, config: Config, params: ParamsConfig, weights: Path) -> LSTMForecaster:
-    """A trial's own network (its last fold's, stopped at its best validation epoch), checked
-    against the data: the trial's scaling must be the one these rows give."""
-    try:
-        saved = torch.load(weights, weights_only=True, map_location="cpu")
-        network = build_model(model_config(params.trial_params(), config.data, model_quantiles(config), dataset.shape))
-        network.load_state_dict(saved["network"])
-    except (RuntimeError, KeyError, TypeError, ValueError, EOFError, OSError) as exc:
-        reason = str(exc).strip().splitlines()[0]
-        raise ModelDirError(f"{weights}: not the weights of this trial's network ({reason})") from None
-    if not dataset.scaling.same_as(Scaling.from_dict({"mean": saved["scaling_mean"].numpy(),
-                                                      "scale": saved["scaling_scale"].numpy()})):
-        raise DataError(f"{config.data.path}: the data changed since the trial ran; fit it without --from-trial")
-    return network
-
-
-def save_trial_weights(network: torch.nn.Module, scaling: Scaling, path: Path) -> None:
-    """A trial's network and scaling as one file of tensors (read by `load_trial_network`)."""
-    torch.save({"network": network.state_dict(), "scaling_mean": torch.as_tensor(scaling.mean),
-                "scaling_scale": torch.as_tensor(scaling.scale)}, path)
 
 
 def log_epoch(result: EpochResult, epochs: int) -> None:

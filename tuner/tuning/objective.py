@@ -17,9 +17,9 @@ from tuner.data import Dataset
 from tuner.device import release, resolve_device
 from tuner.errors import TrainingDiverged
 from tuner.evaluation import Evaluation, Evaluator
-from tuner.forecaster import save_trial_weights
 from tuner.models import count_parameters
 from tuner.train import EpochResult
+from tuner.trialweights import save_trial_weights
 from tuner.tuning.space import suggest_params
 from tuner.tuning.storage import WEIGHTS_ATTR, ArtifactStore
 
