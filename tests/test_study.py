@@ -265,6 +265,35 @@ def test_killed_worker_trial_fails_is_retried_and_the_run_completes(shared_url, 
     assert sum(t.state in FINISHED for t in trials) == n_trials, summary
 
 
+@pytest.mark.parametrize("statement", ["INSERT INTO trial_params", "UPDATE trials SET state"])
+def test_a_connection_closed_in_the_middle_of_a_write_is_tried_again(postgres_url, study_name, statement):
+    """The server closes the storage's connection right before a held write's or a state
+    change's statement runs (its backend terminated from another session): the write is made
+    again on a fresh connection, once, and the trial ends as if nothing had happened."""
+    storage = open_storage(postgres_url)
+    admin = sqlalchemy.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    terminated = []
+
+    def terminate_own_backend(connection, cursor, text, *args):
+        if text.startswith(statement) and not terminated:
+            terminated.append(connection.connection.dbapi_connection.get_backend_pid())
+            with admin.connect() as other:
+                other.execute(sqlalchemy.text("SELECT pg_terminate_backend(:pid)"), {"pid": terminated[0]})
+
+    sqlalchemy.event.listen(storage.engine, "before_cursor_execute", terminate_own_backend)
+    study = optuna.create_study(study_name=study_name, storage=storage, sampler=optuna.samplers.RandomSampler(0))
+    trial = study.ask()
+    x = trial.suggest_float("x", 0, 1)
+    trial.set_user_attr("n_params", 10)  # writes the held parameter
+    trial.report(0.7, 0)
+    study.tell(trial, 0.5)
+    admin.dispose()
+    assert terminated
+    seen = optuna.load_study(study_name=study_name, storage=postgres_url).trials
+    assert [(t.state, t.params, t.user_attrs, t.intermediate_values, t.value) for t in seen] == [
+        (TrialState.COMPLETE, {"x": x}, {"n_params": 10}, {0: 0.7}, 0.5)]
+
+
 @pytest.mark.serial
 def test_dropped_postgres_connections_do_not_stop_the_study(postgres_url, study_name, tmp_path):
     import sqlalchemy

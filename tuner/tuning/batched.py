@@ -11,6 +11,12 @@ transaction
   report): a trial's sampled parameters reach the database together, right after sampling, so
   other workers' samplers (`constant_liar`) and the dashboard see them while the trial trains.
 
+A connection the server closes in the middle of one of these writes (a restart, a failover, an
+administrator's `pg_terminate_backend`) is not lost with the run: the held writes, a trial's
+state change and the reads a worker makes are tried once more on a fresh connection
+(`pool_pre_ping` covers only connections that dropped while idle in the pool). Creating a trial
+is not retried: had its first commit landed, a retry would add a second trial.
+
 It subclasses `optuna.storages.RDBStorage` and writes the rows through Optuna's own table models,
 session helper and row writers (`optuna.storages._rdb`, not a public API: pyproject.toml bounds
 the Optuna version); tests/test_study.py checks the result on SQLite, PostgreSQL and MySQL.
@@ -19,19 +25,24 @@ the Optuna version); tests/test_study.py checks the result on SQLite, PostgreSQL
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
-from collections.abc import Container
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import optuna
+import sqlalchemy.exc
 from optuna.distributions import BaseDistribution, check_distribution_compatibility, distribution_to_json
 from optuna.storages._rdb import models
 from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import FrozenTrial, TrialState
 
+log = logging.getLogger(__name__)
+
 FLUSH_SECONDS = 5.0  # the longest a report waits before it is written (what the dashboard lags at most)
+Result = TypeVar("Result")
 
 
 @dataclass
@@ -55,6 +66,25 @@ def rows_by(session: Any, model: type, trial_id: int, column: Any, keys: dict) -
 def added(session: Any, row: Any) -> Any:
     session.add(row)
     return row
+
+
+def dropped_connection(exc: BaseException) -> bool:
+    """True for a storage error caused by the server closing the connection: SQLAlchemy has then
+    invalidated it, and the pool opens a fresh one for the next session."""
+    cause = exc.__cause__ if isinstance(exc, optuna.exceptions.StorageInternalError) else exc
+    return isinstance(cause, sqlalchemy.exc.DBAPIError) and cause.connection_invalidated
+
+
+def once_more_if_dropped(action: Callable[[], Result], done: Callable[[], bool] = lambda: False) -> Result | None:
+    """`action()`, tried a second time when the server closed the connection during it; None,
+    without a second try, when `done()` then says that the first try's commit landed after all."""
+    try:
+        return action()
+    except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.DBAPIError) as exc:
+        if not dropped_connection(exc):
+            raise
+        log.warning("the database closed the connection in the middle of a transaction; trying it once more")
+        return None if done() else action()
 
 
 class BatchedRDBStorage(optuna.storages.RDBStorage):
@@ -127,20 +157,31 @@ class BatchedRDBStorage(optuna.storages.RDBStorage):
             self._held_since = time.monotonic()
             if not held:
                 return
-            with _create_scoped_session(self.scoped_session) as session:
-                for trial_id, writes in held.items():
-                    self._write(session, trial_id, writes)
+            attempts = iter((False, True))  # the second try skips parameters the first one stored
+
+            def write() -> None:
+                again = next(attempts)
+                with _create_scoped_session(self.scoped_session) as session:
+                    for trial_id, writes in held.items():
+                        self._write(session, trial_id, writes, again)
+
+            once_more_if_dropped(write)
 
     def _held_for(self, trial_id: int) -> HeldWrites:
         return self._held.setdefault(trial_id, HeldWrites())
 
-    def _write(self, session: Any, trial_id: int, held: HeldWrites) -> None:
+    def _write(self, session: Any, trial_id: int, held: HeldWrites, again: bool = False) -> None:
         """One trial's held rows: the trial checked once; parameters added (through Optuna's own
         writer where the study's distribution is still to be looked up), existing report and
-        attribute rows updated, new ones added."""
+        attribute rows updated, new ones added. `again`: a second try, which leaves out the
+        parameters already stored (the first try's commit may have landed)."""
         trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
         self.check_trial_is_updatable(trial_id, trial.state)
+        params = models.TrialParamModel
+        stored = rows_by(session, params, trial_id, params.param_name, held.params) if again else {}
         for name, (value, distribution, previous) in held.params.items():
+            if name in stored:
+                continue
             if previous is None:
                 self._set_trial_param_without_commit(session, trial_id, name, value, distribution)
             else:
@@ -167,18 +208,26 @@ class BatchedRDBStorage(optuna.storages.RDBStorage):
 
     def set_trial_state_values(self, trial_id: int, state: TrialState, values: Any = None) -> bool:
         self.flush()
-        changed = super().set_trial_state_values(trial_id, state, values)
+        changed = once_more_if_dropped(lambda: super(BatchedRDBStorage, self).set_trial_state_values(trial_id, state,
+                                                                                                     values),
+                                       done=lambda: self.finished_as(trial_id, state))
+        changed = True if changed is None else changed
         if changed and state == TrialState.RUNNING:  # a waiting (enqueued or re-queued) trial taken up
             self._running.add(trial_id)
         elif state.is_finished():
             self._running.discard(trial_id)
         return changed
 
+    def finished_as(self, trial_id: int, state: TrialState) -> bool:
+        """Whether the trial is stored as finished in `state`. (A trial stored as RUNNING may have
+        been taken up by another worker; a taker that is not sure leaves it to the heartbeat.)"""
+        return state.is_finished() and super().get_trial(trial_id).state == state
+
     def get_trial(self, trial_id: int) -> FrozenTrial:
         self.flush()
-        return super().get_trial(trial_id)
+        return once_more_if_dropped(lambda: super(BatchedRDBStorage, self).get_trial(trial_id))
 
     def get_all_trials(self, study_id: int, deepcopy: bool = True,
                        states: Container[TrialState] | None = None) -> list[FrozenTrial]:
         self.flush()
-        return super().get_all_trials(study_id, deepcopy, states)
+        return once_more_if_dropped(lambda: super(BatchedRDBStorage, self).get_all_trials(study_id, deepcopy, states))
