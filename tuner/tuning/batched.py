@@ -75,16 +75,16 @@ def dropped_connection(exc: BaseException) -> bool:
     return isinstance(cause, sqlalchemy.exc.DBAPIError) and cause.connection_invalidated
 
 
-def once_more_if_dropped(action: Callable[[], Result], done: Callable[[], bool] = lambda: False) -> Result | None:
-    """`action()`, tried a second time when the server closed the connection during it; None,
-    without a second try, when `done()` then says that the first try's commit landed after all."""
+def once_more_if_dropped(action: Callable[[], Result], second: Callable[[], Result] | None = None) -> Result:
+    """`action()`; when the server closed the connection during it, `second()` (default: `action`
+    again), which should allow for the first try's commit having landed after all."""
     try:
         return action()
     except (optuna.exceptions.StorageInternalError, sqlalchemy.exc.DBAPIError) as exc:
         if not dropped_connection(exc):
             raise
         log.warning("the database closed the connection in the middle of a transaction; trying it once more")
-        return None if done() else action()
+        return (second or action)()
 
 
 class BatchedRDBStorage(optuna.storages.RDBStorage):
@@ -157,15 +157,13 @@ class BatchedRDBStorage(optuna.storages.RDBStorage):
             self._held_since = time.monotonic()
             if not held:
                 return
-            attempts = iter((False, True))  # the second try skips parameters the first one stored
 
-            def write() -> None:
-                again = next(attempts)
+            def write(again: bool = False) -> None:
                 with _create_scoped_session(self.scoped_session) as session:
                     for trial_id, writes in held.items():
                         self._write(session, trial_id, writes, again)
 
-            once_more_if_dropped(write)
+            once_more_if_dropped(write, second=lambda: write(again=True))
 
     def _held_for(self, trial_id: int) -> HeldWrites:
         return self._held.setdefault(trial_id, HeldWrites())
@@ -208,10 +206,11 @@ class BatchedRDBStorage(optuna.storages.RDBStorage):
 
     def set_trial_state_values(self, trial_id: int, state: TrialState, values: Any = None) -> bool:
         self.flush()
-        changed = once_more_if_dropped(lambda: super(BatchedRDBStorage, self).set_trial_state_values(trial_id, state,
-                                                                                                     values),
-                                       done=lambda: self.finished_as(trial_id, state))
-        changed = True if changed is None else changed
+
+        def change() -> bool:
+            return super(BatchedRDBStorage, self).set_trial_state_values(trial_id, state, values)
+
+        changed = once_more_if_dropped(change, second=lambda: self.finished_as(trial_id, state) or change())
         if changed and state == TrialState.RUNNING:  # a waiting (enqueued or re-queued) trial taken up
             self._running.add(trial_id)
         elif state.is_finished():
@@ -219,8 +218,9 @@ class BatchedRDBStorage(optuna.storages.RDBStorage):
         return changed
 
     def finished_as(self, trial_id: int, state: TrialState) -> bool:
-        """Whether the trial is stored as finished in `state`. (A trial stored as RUNNING may have
-        been taken up by another worker; a taker that is not sure leaves it to the heartbeat.)"""
+        """Whether the trial is stored as finished in `state`: then a state change cut short by a
+        dropped connection had landed. (A trial stored as RUNNING may have been taken up by another
+        worker: a second try of taking it up finds it taken and leaves it to the heartbeat.)"""
         return state.is_finished() and super().get_trial(trial_id).state == state
 
     def get_trial(self, trial_id: int) -> FrozenTrial:
