@@ -1,5 +1,5 @@
 """A completed trial's weights: written by the objective as an Optuna artifact, read back by
-`tuner fit --from-trial` and `--ensemble` with no retraining."""
+`tuner fit --from-trial` (with `--ensemble K`, the K best trials') with no retraining."""
 
 from __future__ import annotations
 
