@@ -60,7 +60,6 @@ def test_a_second_stop_signal_stops_at_once(stop_request):
         signal.signal(signal.SIGTERM, previous[1])
 
 
-
 BLOCKED_EXIT_CODE = "import signal, sys; sys.exit(signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, []))"
 
 
