@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from tuner.boosting import Boosting
+from tuner.calibrate import own_weights_calibration, part_residuals, refit_calibration
 from tuner.config import Config, ParamsConfig, model_quantiles, with_params
 from tuner.data import Dataset
 from tuner.device import resolve_device
@@ -48,15 +49,16 @@ from tuner.errors import ConfigError, DataError, ModelDirError
 from tuner.inputs import ForecastInputs, chosen_series, series_inputs
 from tuner.intervals import Calibration, level_name
 from tuner.loading import load_frame, load_with_plan
+from tuner.members import Member, train_member
 from tuner.metrics import forecast_errors, quantile_pairs
-from tuner.models import LSTMForecaster, build_model, model_config
+from tuner.models import LSTMForecaster
 from tuner.names import BASELINES, DATA_VARIANTS
 from tuner.scaling import Scaling
-from tuner.scoring import TestForecast, quantile_interval_metrics, series_errors, series_scale, test_metrics
+from tuner.scoring import TestForecast, quantile_interval_metrics, series_errors, test_metrics
 from tuner.series import SeriesIndex
 from tuner.static import StaticEncoding
 from tuner.tables import not_better_warning
-from tuner.train import EpochResult, fit, predict, predict_windows, seeded
+from tuner.train import predict, predict_windows
 from tuner.trialweights import load_trial_network
 
 log = logging.getLogger(__name__)
@@ -64,15 +66,6 @@ log = logging.getLogger(__name__)
 COMBINES = {"mean": np.mean, "median": np.median}  # how an ensemble's members' forecasts are combined
 BOOSTING_WEIGHT = 0.5  # the boosting member's share of a point model's forecast (`--boosting-weight`)
 NO_INTERVALS = "no calibration.json (fitted with --no-intervals, or before prediction intervals existed)"
-
-
-@dataclass
-class Member:
-    """One network of a forecaster, with the trial parameters it was built from."""
-
-    network: LSTMForecaster
-    params: ParamsConfig
-    window: int  # past steps it reads
 
 
 @dataclass
@@ -153,9 +146,7 @@ class Forecaster:
             folds = Dataset.folds(frame, config.data, config.split, windows)
             forecaster.calibration = refit_calibration(forecaster, folds, configs, seed)
         else:
-            forecaster.calibration = Calibration(
-                part_residuals(dataset, "validation", forecaster.forecast_part(dataset, "validation")),
-                "the trials' own networks (trained on the train part) on the validation part", bool(config.data.series))
+            forecaster.calibration = own_weights_calibration(forecaster, dataset)
         test = TestForecast.of(forecaster, dataset)
         if forecaster.calibration is not None:
             forecaster.calibration = forecaster.calibration.adapted(
@@ -379,40 +370,3 @@ def resolved_boosting_weight(config: Config, weight: float | None) -> float:
         raise ConfigError(f"--boosting-weight {weight:g}: a quantile model (train.loss = \"quantile\") forecasts "
                           "its networks' own quantiles and is not combined with boosting; use 0 or leave it out")
     return weight
-
-
-def train_member(dataset: Dataset, config: Config, params: ParamsConfig, seed: int,
-                 part: str = "train+validation") -> LSTMForecaster:
-    """A fresh network for `params`, trained on the windows of `part` for `params.epochs`."""
-    with seeded(seed):
-        network = build_model(model_config(params.trial_params(), config.data, model_quantiles(config), dataset.shape))
-    fit(network, dataset.windows(part, config.data.window), None, params.lr, config.train, seed,
-        epochs=params.epochs, on_epoch=lambda result: log_epoch(result, params.epochs))
-    return network
-
-
-def refit_calibration(forecaster: Forecaster, folds: list[Dataset], configs: list[Config], seed: int) -> Calibration:
-    """Residuals for the intervals of a forecaster refitted on train + validation: its recipe (the
-    same members, epochs and seed) trained again on each walk-forward fold's training rows only,
-    forecasting that fold's validation rows, which it did not see."""
-    residuals = []
-    for fold in folds:
-        log.info("calibrating the intervals: training on the rows before validation part %d of %d",
-                 folds.index(fold) + 1, len(folds))
-        members = [Member(train_member(fold, c, m.params, seed, part="train"), m.params, m.window)
-                   for c, m in zip(configs, forecaster.members)]
-        boosting = Boosting.fit(fold.windows("train")) if forecaster.boosting else None
-        held_out = replace(forecaster, members=members, scaling=fold.scaling, boosting=boosting)
-        residuals.append(part_residuals(fold, "validation", held_out.forecast_part(fold, "validation")))
-    return Calibration(np.concatenate(residuals), "the same recipe trained on the rows before each validation part, "
-                       "forecasting that part", bool(forecaster.config.data.series))
-
-
-def part_residuals(dataset: Dataset, part: str, forecast: np.ndarray) -> np.ndarray:
-    """Actual - forecast on `part`; a panel's over each sample's series target scale."""
-    residuals = dataset.actuals(part) - forecast
-    return residuals / series_scale(dataset, part) if dataset.config.series else residuals
-
-
-def log_epoch(result: EpochResult, epochs: int) -> None:
-    log.info("fit epoch %d/%d: train loss %.4f", result.epoch + 1, epochs, result.train_loss)

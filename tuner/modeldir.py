@@ -20,8 +20,9 @@ from tuner.boosting import Boosting
 from tuner.config import ModelConfig, ParamsConfig, build_config
 from tuner.errors import ModelDirError
 from tuner.export import config_to_dict
-from tuner.forecaster import Forecaster, Member
+from tuner.forecaster import Forecaster
 from tuner.intervals import Calibration
+from tuner.members import Member
 from tuner.models import build_model
 from tuner.scaling import Scaling
 from tuner.static import StaticEncoding
