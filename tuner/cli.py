@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from tuner import __version__
+from tuner.argtypes import gpu_list, non_negative_float, png_file, positive_int, unit_fraction
 from tuner.config import Config, load_config
 from tuner.errors import TunerError
 from tuner.names import BASELINES, display_name
@@ -292,43 +293,6 @@ def cmd_report(args: argparse.Namespace) -> int:
     output.write_text(page, encoding="utf-8")
     print(f"Wrote {output} (study {study.study_name!r}, {len(study.trials)} trials)")
     return 0
-
-
-def png_file(text: str) -> str:
-    if not text.lower().endswith(".png"):
-        raise argparse.ArgumentTypeError(f"must be a .png file, got {text!r}")
-    return text
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def gpu_list(text: str) -> list[int]:
-    try:
-        indices = [int(item) for item in text.split(",")]
-    except ValueError:
-        indices = [-1]
-    if any(index < 0 for index in indices):
-        raise argparse.ArgumentTypeError(f"expected GPU indices like 0,1, got {text!r}")
-    return indices
-
-
-def non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
-
-
-def unit_fraction(text: str) -> float:
-    value = float(text)
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"must be a number from 0 to 1, got {text}")
-    return value
 
 
 class Parser(argparse.ArgumentParser):
