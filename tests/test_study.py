@@ -13,6 +13,8 @@ from pathlib import Path
 import optuna
 import pytest
 import sqlalchemy.event
+import sqlalchemy.exc
+import sqlalchemy.orm
 from optuna.trial import TrialState
 
 from tuner.config import load_config
@@ -265,11 +267,12 @@ def test_killed_worker_trial_fails_is_retried_and_the_run_completes(shared_url, 
     assert sum(t.state in FINISHED for t in trials) == n_trials, summary
 
 
-@pytest.mark.parametrize("statement", ["INSERT INTO trial_params", "UPDATE trials SET state"])
+@pytest.mark.parametrize("statement", ["INSERT INTO trials (", "INSERT INTO trial_params", "UPDATE trials SET state"])
 def test_a_connection_closed_in_the_middle_of_a_write_is_tried_again(postgres_url, study_name, statement):
-    """The server closes the storage's connection right before a held write's or a state
-    change's statement runs (its backend terminated from another session): the write is made
-    again on a fresh connection, once, and the trial ends as if nothing had happened."""
+    """The server closes the storage's connection right before the statement that creates a trial,
+    writes the held parameters or changes a trial's state runs (its backend terminated from another
+    session): the write is made again on a fresh connection, and the trial ends as if nothing had
+    happened (creating a trial is retried by Optuna itself)."""
     storage = open_storage(postgres_url)
     admin = sqlalchemy.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
     terminated = []
@@ -292,6 +295,37 @@ def test_a_connection_closed_in_the_middle_of_a_write_is_tried_again(postgres_ur
     seen = optuna.load_study(study_name=study_name, storage=postgres_url).trials
     assert [(t.state, t.params, t.user_attrs, t.intermediate_values, t.value) for t in seen] == [
         (TrialState.COMPLETE, {"x": x}, {"n_params": 10}, {0: 0.7}, 0.5)]
+
+
+def test_a_trial_whose_creation_landed_before_the_connection_closed_is_not_created_twice(backend_url, study_name,
+                                                                                          monkeypatch):
+    """The commit that creates a trial lands, and then the connection is reported closed (as when
+    the server goes away before its answer arrives): Optuna's own retry must find that trial
+    (by its creation token) rather than store a second one that no worker would ever run."""
+    storage = open_storage(backend_url)
+    study = optuna.create_study(study_name=study_name, storage=storage)
+    inserted, raised = [], []
+
+    class ClosedAfterCommit(sqlalchemy.orm.Session):
+        def commit(self) -> None:
+            super().commit()
+            if any(inserted) and not raised:
+                raised.append(True)
+                raise sqlalchemy.exc.OperationalError("COMMIT", {}, RuntimeError("server closed the connection"),
+                                                      connection_invalidated=True)
+            inserted.clear()
+
+    def note_insert(connection, cursor, text, *args):
+        inserted.append(text.startswith("INSERT INTO trials ("))
+
+    sqlalchemy.event.listen(storage.engine, "before_cursor_execute", note_insert)
+    monkeypatch.setattr(storage.scoped_session.session_factory, "class_", ClosedAfterCommit)
+    storage.scoped_session.remove()  # the next session is made by the patched factory
+    trial = study.ask()
+    study.tell(trial, 1.0)
+    assert raised
+    seen = optuna.load_study(study_name=study_name, storage=backend_url).trials
+    assert [(t.number, t.state) for t in seen] == [(0, TrialState.COMPLETE)]
 
 
 @pytest.mark.serial

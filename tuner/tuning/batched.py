@@ -15,7 +15,10 @@ A connection the server closes in the middle of one of these writes (a restart, 
 administrator's `pg_terminate_backend`) is not lost with the run: the held writes, a trial's
 state change and the reads a worker makes are tried once more on a fresh connection
 (`pool_pre_ping` covers only connections that dropped while idle in the pool). Creating a trial
-is not retried: had its first commit landed, a retry would add a second trial.
+is tried again by Optuna itself (up to five times); each new trial carries a random token
+(system attribute `CREATION_TOKEN`), so that a try after a first one whose commit landed before
+the connection closed finds that trial instead of adding a second one, which no worker would run
+and which would stay RUNNING.
 
 It subclasses `optuna.storages.RDBStorage` and writes the rows through Optuna's own table models,
 session helper and row writers (`optuna.storages._rdb`, not a public API: pyproject.toml bounds
@@ -24,12 +27,15 @@ the Optuna version); tests/test_study.py checks the result on SQLite, PostgreSQL
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, TypeVar
 
 import optuna
@@ -42,6 +48,7 @@ from optuna.trial import FrozenTrial, TrialState
 log = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 5.0  # the longest a report waits before it is written (what the dashboard lags at most)
+CREATION_TOKEN = "tuner:creation_token"  # system attribute: a random token that tells a created trial's retry it landed
 Result = TypeVar("Result")
 
 
@@ -66,6 +73,13 @@ def rows_by(session: Any, model: type, trial_id: int, column: Any, keys: dict) -
 def added(session: Any, row: Any) -> Any:
     session.add(row)
     return row
+
+
+def copy_with_system_attr(trial: FrozenTrial, key: str, value: Any) -> FrozenTrial:
+    """A copy of `trial` with `key` = `value` among its system attributes."""
+    copied = copy.deepcopy(trial)
+    copied.system_attrs = {**copied.system_attrs, key: value}
+    return copied
 
 
 def dropped_connection(exc: BaseException) -> bool:
@@ -95,24 +109,51 @@ class BatchedRDBStorage(optuna.storages.RDBStorage):
         self.flush_seconds = flush_seconds
         self._held: dict[int, HeldWrites] = {}  # by trial id
         self._running: set[int] = set()  # trials this process started and has not finished: the ones held
+        self._tries_of: dict[str, int] = {}  # a trial being created: its token -> tries made so far
         self._held_since = time.monotonic()
         self._held_lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         """Picklable like RDBStorage; held writes stay with the process that made them."""
         state = super().__getstate__()
-        del state["_held"], state["_running"], state["_held_lock"]
+        del state["_held"], state["_running"], state["_held_lock"], state["_tries_of"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
-        self._held, self._running, self._held_lock = {}, set(), threading.Lock()
+        self._held, self._running, self._held_lock, self._tries_of = {}, set(), threading.Lock(), {}
 
     def _create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> FrozenTrial:
-        trial = super()._create_new_trial(study_id, template_trial)
+        """Optuna's, with a `CREATION_TOKEN` on the trial (a template of a new running trial when
+        none is given), which its own retries look for (`_get_prepared_new_trial`)."""
+        template = template_trial or FrozenTrial(
+            number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.now(), datetime_complete=None,
+            params={}, distributions={}, user_attrs={}, system_attrs={}, intermediate_values={}, trial_id=-1)
+        token = uuid.uuid4().hex
+        try:
+            trial = super()._create_new_trial(study_id, copy_with_system_attr(template, CREATION_TOKEN, token))
+        finally:
+            self._tries_of.pop(token, None)
         if trial.state == TrialState.RUNNING:
             self._running.add(trial._trial_id)
         return trial
+
+    def _get_prepared_new_trial(self, study_id: int, template_trial: FrozenTrial | None, session: Any) -> Any:
+        """(Called once per try of `_create_new_trial`, in its transaction.) On a second or later
+        try, the trial that an earlier try stored, if its commit landed; else a new one."""
+        token = template_trial.system_attrs.get(CREATION_TOKEN) if template_trial else None
+        if token is not None and self._tries_of.get(token):
+            attrs = models.TrialSystemAttributeModel
+            landed = (session.query(models.TrialModel).join(attrs, attrs.trial_id == models.TrialModel.trial_id)
+                      .filter(models.TrialModel.study_id == study_id, attrs.key == CREATION_TOKEN,
+                              attrs.value_json == json.dumps(token)).one_or_none())
+            if landed is not None:
+                log.warning("trial %d was stored before the database closed the connection; not adding it again",
+                            landed.number)
+                return landed
+        if token is not None:
+            self._tries_of[token] = self._tries_of.get(token, 0) + 1
+        return super()._get_prepared_new_trial(study_id, template_trial, session)
 
     def _set_trial_param(self, trial_id: int, param_name: str, param_value_internal: float,
                          distribution: BaseDistribution, previous_distribution: BaseDistribution | None) -> None:
