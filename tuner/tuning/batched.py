@@ -15,7 +15,7 @@ A connection the server closes in the middle of one of these writes (a restart, 
 administrator's `pg_terminate_backend`) is not lost with the run: the held writes, a trial's
 state change and the reads a worker makes are tried once more on a fresh connection
 (`pool_pre_ping` covers only connections that dropped while idle in the pool). Creating a trial
-is tried again by Optuna itself (up to five times); each new trial carries a random token
+is tried again by Optuna itself (up to five times); each new trial is stored with a random token
 (system attribute `CREATION_TOKEN`), so that a try after a first one whose commit landed before
 the connection closed finds that trial instead of adding a second one, which no worker would run
 and which would stay RUNNING.
@@ -35,7 +35,6 @@ import time
 import uuid
 from collections.abc import Callable, Container
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, TypeVar
 
 import optuna
@@ -75,13 +74,6 @@ def added(session: Any, row: Any) -> Any:
     return row
 
 
-def copy_with_system_attr(trial: FrozenTrial, key: str, value: Any) -> FrozenTrial:
-    """A copy of `trial` with `key` = `value` among its system attributes."""
-    copied = copy.deepcopy(trial)
-    copied.system_attrs = {**copied.system_attrs, key: value}
-    return copied
-
-
 def dropped_connection(exc: BaseException) -> bool:
     """True for a storage error caused by the server closing the connection: SQLAlchemy has then
     invalidated it, and the pool opens a fresh one for the next session."""
@@ -109,41 +101,44 @@ class BatchedRDBStorage(optuna.storages.RDBStorage):
         self.flush_seconds = flush_seconds
         self._held: dict[int, HeldWrites] = {}  # by trial id
         self._running: set[int] = set()  # trials this process started and has not finished: the ones held
-        self._tries_of: dict[str, int] = {}  # a trial being created: its token -> tries made so far
+        self._creating = threading.local()  # a trial being created by this thread: its token and tries so far
         self._held_since = time.monotonic()
         self._held_lock = threading.Lock()
 
     def __getstate__(self) -> dict[str, Any]:
         """Picklable like RDBStorage; held writes stay with the process that made them."""
         state = super().__getstate__()
-        del state["_held"], state["_running"], state["_held_lock"], state["_tries_of"]
+        del state["_held"], state["_running"], state["_held_lock"], state["_creating"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
-        self._held, self._running, self._held_lock, self._tries_of = {}, set(), threading.Lock(), {}
+        self._held, self._running, self._held_lock, self._creating = {}, set(), threading.Lock(), threading.local()
 
     def _create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> FrozenTrial:
-        """Optuna's, with a `CREATION_TOKEN` on the trial (a template of a new running trial when
-        none is given), which its own retries look for (`_get_prepared_new_trial`)."""
-        template = template_trial or FrozenTrial(
-            number=-1, state=TrialState.RUNNING, value=None, datetime_start=datetime.now(), datetime_complete=None,
-            params={}, distributions={}, user_attrs={}, system_attrs={}, intermediate_values={}, trial_id=-1)
-        token = uuid.uuid4().hex
+        """Optuna's (which tries up to five times), with a new `CREATION_TOKEN` for this trial
+        (`_get_prepared_new_trial` stores it and looks for it)."""
+        if template_trial is not None and CREATION_TOKEN in template_trial.system_attrs:  # a re-queued trial's
+            template_trial = copy.deepcopy(template_trial)
+            template_trial.system_attrs = {k: v for k, v in template_trial.system_attrs.items() if k != CREATION_TOKEN}
+        self._creating.token, self._creating.tries = uuid.uuid4().hex, 0
         try:
-            trial = super()._create_new_trial(study_id, copy_with_system_attr(template, CREATION_TOKEN, token))
+            trial = super()._create_new_trial(study_id, template_trial)
         finally:
-            self._tries_of.pop(token, None)
+            self._creating.token = None
         if trial.state == TrialState.RUNNING:
             self._running.add(trial._trial_id)
         return trial
 
     def _get_prepared_new_trial(self, study_id: int, template_trial: FrozenTrial | None, session: Any) -> Any:
-        """(Called once per try of `_create_new_trial`, in its transaction.) On a second or later
-        try, the trial that an earlier try stored, if its commit landed; else a new one."""
-        token = template_trial.system_attrs.get(CREATION_TOKEN) if template_trial else None
-        if token is not None and self._tries_of.get(token):
-            attrs = models.TrialSystemAttributeModel
+        """(Called in the transaction of each try of `_create_new_trial`.) The new trial, stored
+        with its creation token; on a later try, the trial an earlier one stored, if its commit
+        landed before the connection closed."""
+        token = getattr(self._creating, "token", None)
+        if token is None:
+            return super()._get_prepared_new_trial(study_id, template_trial, session)
+        attrs = models.TrialSystemAttributeModel
+        if self._creating.tries:
             landed = (session.query(models.TrialModel).join(attrs, attrs.trial_id == models.TrialModel.trial_id)
                       .filter(models.TrialModel.study_id == study_id, attrs.key == CREATION_TOKEN,
                               attrs.value_json == json.dumps(token)).one_or_none())
@@ -151,9 +146,10 @@ class BatchedRDBStorage(optuna.storages.RDBStorage):
                 log.warning("trial %d was stored before the database closed the connection; not adding it again",
                             landed.number)
                 return landed
-        if token is not None:
-            self._tries_of[token] = self._tries_of.get(token, 0) + 1
-        return super()._get_prepared_new_trial(study_id, template_trial, session)
+        self._creating.tries += 1
+        trial = super()._get_prepared_new_trial(study_id, template_trial, session)
+        session.add(attrs(trial_id=trial.trial_id, key=CREATION_TOKEN, value_json=json.dumps(token)))
+        return trial
 
     def _set_trial_param(self, trial_id: int, param_name: str, param_value_internal: float,
                          distribution: BaseDistribution, previous_distribution: BaseDistribution | None) -> None:
