@@ -9,11 +9,14 @@ import optuna
 import pandas as pd
 import pytest
 
+from tuner.boosting import Boosting
 from tuner.config import ParamsConfig, load_config, with_params
 from tuner.errors import ConfigError
 from tuner.evaluation import Evaluator, tuning_folds
 from tuner.forecaster import Forecaster
+from tuner.train import predict_windows
 from tuner.tuning.objective import Objective
+from tuner.tuning.study import fitted_trials
 
 from conftest import tuner, write_study
 
@@ -130,6 +133,32 @@ def test_fit_from_a_trials_weights_and_an_ensemble_of_them(searched, tmp_path):
     assert "ensemble (median) of" in (tmp_path / "report.html").read_text()
     run = tuner("fit", str(searched), "--ensemble", "4", "-o", str(tmp_path / "x"), "--no-intervals")
     assert run.returncode == 2 and "--ensemble 4: study 'small' has only 3 completed trial(s)" in run.stderr
+
+
+def test_from_trial_combines_with_boosting_fitted_on_train_and_validation(searched, tmp_path):
+    """Beside a trial's own networks (trained on the train part), the boosting member is fitted on
+    train + validation, as in a refit: it is the boosting baseline of the test table. Its interval
+    residuals come from a boosting fitted on the train part only, as the networks were."""
+    url = f"sqlite:///{searched.parent / 'small.db'}"
+    config = load_config(searched)
+    study = optuna.load_study(study_name="small", storage=url)
+    chosen, weights = fitted_trials(study, config, url, 1, -1, tmp_path)
+    fitted, test = Forecaster.fit(config, chosen, weights=weights)
+    dataset = test.dataset
+    assert fitted.scaled_on == "train" and fitted.boosting_weight == 0.5
+    on_train_and_validation = Boosting.fit(dataset.windows("train+validation"))
+    for part in ("test", "validation"):
+        np.testing.assert_allclose(fitted.boosting.predict_windows(dataset.windows(part)),
+                                   on_train_and_validation.predict_windows(dataset.windows(part)))
+    member = fitted.part_forecasts(dataset, "test")
+    assert fitted.metrics["boosting"]["test_mae"] == pytest.approx(
+        np.mean(np.abs(dataset.actuals("test") - member["boosting"])))
+    held_out = Boosting.fit(dataset.windows("train")).predict_windows(dataset.windows("validation"))
+    scaled_networks = fitted.combined([predict_windows(m.network, dataset.windows("validation", m.window))
+                                       for m in fitted.members])
+    expected_residuals = dataset.actuals("validation") - dataset.to_units(fitted.mixed(scaled_networks, held_out),
+                                                                          "validation")
+    np.testing.assert_allclose(fitted.calibration.residuals, expected_residuals, rtol=1e-6)
 
 
 def test_from_trial_needs_stored_weights(searched, tmp_path):

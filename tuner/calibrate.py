@@ -41,8 +41,11 @@ def refit_calibration(forecaster: Forecaster, folds: list[Dataset], configs: lis
 
 def own_weights_calibration(forecaster: Forecaster, dataset: Dataset) -> Calibration:
     """Residuals for the intervals of a forecaster of the trials' own networks (trained on the train
-    part only): their forecasts of the validation part."""
-    return Calibration(part_residuals(dataset, "validation", forecaster.forecast_part(dataset, "validation")),
+    part only): their forecasts of the validation part, combined with those of a boosting member
+    fitted on the train part only, as the networks were."""
+    boosting = Boosting.fit(dataset.windows("train")) if forecaster.boosting else None
+    held_out = replace(forecaster, boosting=boosting)
+    return Calibration(part_residuals(dataset, "validation", held_out.forecast_part(dataset, "validation")),
                        "the trials' own networks (trained on the train part) on the validation part",
                        bool(forecaster.config.data.series))
 

@@ -22,7 +22,7 @@ A model directory holds:
 No pickled Python objects: a model directory can be read by anyone without running code.
 
 The networks' forecast is combined with gradient boosting's (on lags and the same inputs, fitted on
-the same rows) with equal weights by default (`--boosting-weight`, 0: the networks alone): a neural
+train + validation, beside the trials' own networks too) with equal weights by default (`--boosting-weight`, 0: the networks alone): a neural
 and a tree model err in different places, and their mean erred less than the networks alone on
 validation parts no trial was chosen on (reliably on three series of five, no reliable difference
 on two) and on the test part of all five (BENCHMARKS.md, figure 19). Quantile models are not
@@ -110,8 +110,9 @@ class Forecaster:
             intervals: bool = True, boosting_weight: float | None = None) -> tuple[Forecaster, TestForecast]:
         """Train each of `params` on train + validation for its `epochs` (or, with `weights`, take
         each trial's own network from its stored weights, trained on the training rows only),
-        combine them, and with gradient boosting fitted on the same rows at `boosting_weight`
-        (default `BOOSTING_WEIGHT` for point models, 0 for quantile models), then score the test
+        combine them, and with gradient boosting fitted on train + validation (also beside the
+        trials' own networks: it takes seconds to fit) at `boosting_weight` (default
+        `BOOSTING_WEIGHT` for point models, 0 for quantile models), then score the test
         part once. `intervals`: collect the residuals for prediction intervals (a refit trains its
         recipe once more for them; they are then adapted over the test residuals); without, the
         model forecasts points only."""
@@ -138,8 +139,9 @@ class Forecaster:
         forecaster = cls([Member(n, p, w) for n, p, w in zip(networks, listed, windows)], dataset.scaling, config, {},
                          dataset.fitted_range(scale_on), dataset.last_date(scale_on).isoformat(), scale_on, combine,
                          series=dataset.index.keys, encoding=dataset.encoding)
-        if boosting_weight:
-            forecaster.boosting, forecaster.boosting_weight = Boosting.fit(dataset.windows(scale_on)), boosting_weight
+        if boosting_weight:  # cheap to fit: on train + validation beside the trials' own networks too
+            forecaster.boosting = Boosting.fit(dataset.windows("train+validation"))
+            forecaster.boosting_weight = boosting_weight
         if not intervals:
             log.info("no prediction intervals: calibration skipped")
         elif weights is None:
