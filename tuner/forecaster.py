@@ -22,11 +22,11 @@ A model directory holds:
 No pickled Python objects: a model directory can be read by anyone without running code.
 
 The networks' forecast is combined with gradient boosting's (on lags and the same inputs, fitted on
-train + validation, beside the trials' own networks too) with equal weights by default (`--boosting-weight`, 0: the networks alone): a neural
-and a tree model err in different places, and their mean erred less than the networks alone on
-validation parts no trial was chosen on (reliably on three series of five, no reliable difference
-on two) and on the test part of all five (BENCHMARKS.md, figure 19). Quantile models are not
-combined: their quantiles are the networks' own.
+train + validation, beside the trials' own networks too) with equal weights by default
+(`--boosting-weight`, 0: the networks alone): a neural and a tree model err in different places,
+and their mean erred less than the networks alone on validation parts no trial was chosen on
+(reliably on three series of five, no reliable difference on two) and on the test part of all five
+(BENCHMARKS.md, figure 19). Quantile models are not combined: their quantiles are the networks' own.
 """
 
 from __future__ import annotations
