@@ -1,5 +1,5 @@
 """The boosting member: `tuner fit` combines the networks' forecast with gradient boosting's
-(fitted on the same rows) at `--boosting-weight`, saves it in the model directory without pickle,
+(fitted on train + validation) at `--boosting-weight`, saves it in the model directory without pickle,
 and `predict`, `whatif` and `report` forecast with the combination."""
 
 import hashlib
@@ -66,7 +66,7 @@ def test_fit_prints_the_networks_alone_beside_the_combination(tmp_path):
     config = write_study(tmp_path, days=200, extra=PARAMS.replace("epochs = 3", "epochs = 1"))
     run = tuner("fit", str(config), "-o", str(tmp_path / "model"), "--no-intervals", "--boosting-weight", "0.25")
     assert run.returncode == 0, run.stderr
-    assert "combined with gradient boosting on the same rows at weight 0.25 (--boosting-weight)" in run.stdout
+    assert "combined with gradient boosting fitted on train + validation at weight 0.25 (--boosting-weight)" in run.stdout
     assert "  networks alone " in run.stdout
     assert Forecaster.load(tmp_path / "model").boosting_weight == 0.25
 

@@ -179,8 +179,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     what = ", ".join(f"{p.model} ({p.epochs} epochs)" if weights is None else p.model for p in chosen)
     how = "on train + validation" if weights is None else "from the trials' own weights (trained on train)"
     combined = f", {args.combine} of {len(chosen)}" if len(chosen) > 1 else ""
-    boosting = (f"; combined with gradient boosting on the same rows at weight {forecaster.boosting_weight:g} "
-                "(--boosting-weight)") if forecaster.boosting else ""
+    boosting = (f"; combined with gradient boosting fitted on train + validation at weight "
+                f"{forecaster.boosting_weight:g} (--boosting-weight)") if forecaster.boosting else ""
     print(f"Fitted {what} {how}{combined}{boosting}; saved to {args.output}")
     print("Test (in the target's units, never seen while tuning):")
     print("\n".join(metrics_table(rows, prefix="test_")))
@@ -348,7 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--combine", choices=("mean", "median"), default="mean",
                      help="how an ensemble's forecasts are combined (default mean)")
     fit.add_argument("--boosting-weight", type=unit_fraction, metavar="W",
-                     help="share of gradient boosting (fitted on the same rows) in the forecast: 0 for the networks "
+                     help="share of gradient boosting (fitted on train + validation) in the forecast: 0 for the networks "
                           "alone, 1 for boosting alone (default 0.5 for point models, 0 for quantile models)")
 
     predict = command("predict", cmd_predict, [common])
