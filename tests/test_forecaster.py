@@ -159,6 +159,12 @@ def test_from_trial_combines_with_boosting_fitted_on_train_and_validation(search
     expected_residuals = dataset.actuals("validation") - dataset.to_units(fitted.mixed(scaled_networks, held_out),
                                                                           "validation")
     np.testing.assert_allclose(fitted.calibration.residuals, expected_residuals, rtol=1e-6)
+    fitted.save(tmp_path / "model")
+    assert Forecaster.load(tmp_path / "model").boosting_on == "train+validation"
+    manifest = json.loads((tmp_path / "model" / "model.json").read_text())
+    del manifest["boosting_on"]  # as written before the member moved to train + validation
+    (tmp_path / "model" / "model.json").write_text(json.dumps(manifest))
+    assert Forecaster.load(tmp_path / "model").boosting_on == "train"
 
 
 def test_from_trial_needs_stored_weights(searched, tmp_path):

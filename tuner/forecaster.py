@@ -84,6 +84,7 @@ class Forecaster:
     series_metrics: pd.DataFrame | None = None  # a panel's test metrics per series (`series_errors`)
     boosting: Boosting | None = None  # the gradient boosting combined with the networks; None: networks alone
     boosting_weight: float = 0.0  # its share of the forecast
+    boosting_on: str = "train+validation"  # the rows its member was fitted on (older --from-trial models: "train")
 
     @property
     def params(self) -> ParamsConfig:

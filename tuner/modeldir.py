@@ -62,6 +62,7 @@ def save(forecaster: Forecaster, folder: Path) -> None:
         "trained_through": forecaster.trained_through,
         "scaled_on": forecaster.scaled_on,
         "boosting_weight": forecaster.boosting_weight,
+        "boosting_on": forecaster.boosting_on,
     }
     if forecaster.boosting is not None:
         forecaster.boosting.save(folder / BOOSTING)
@@ -107,7 +108,8 @@ def load(folder: Path) -> Forecaster:
                       manifest.get("combine", "mean"), load_calibration(folder),
                       tuple(tuple(key) for key in manifest.get("series", [[]])),
                       StaticEncoding.from_dict(manifest.get("static", {"categories": {}, "numeric": {}})),
-                      load_series_metrics(folder), *load_boosting(folder, manifest))
+                      load_series_metrics(folder), *load_boosting(folder, manifest),
+                      manifest.get("boosting_on", manifest.get("scaled_on", "train+validation")))
 
 
 def load_boosting(folder: Path, manifest: dict[str, Any]) -> tuple[Boosting | None, float]:

@@ -34,7 +34,7 @@ class TestForecast:
         """The boosting baseline is fitted on train + validation: the forecaster's own boosting
         member's forecast when it was fitted on those rows too."""
         forecasts = forecaster.part_forecasts(dataset, "test")
-        boosted = forecasts.get("boosting") if forecaster.scaled_on == "train+validation" else None
+        boosted = forecasts.get("boosting") if forecaster.boosting_on == "train+validation" else None
         return cls(dataset, forecasts["model"], baseline_forecasts(dataset, "test", "train+validation", boosted),
                    forecasts.get("networks"))
 
