@@ -30,6 +30,7 @@ EPOCH_SAVING_TARGET = 40.0  # % fewer epochs with the pruner
 MAE_TOLERANCE = 1.02  # best MAE with pruning / without
 WORKER_TARGET = 1.7  # trials/minute with 2 workers / with 1
 LAYOUTS = ((1, 1), (1, 2), (2, 1), (4, 1), (8, 1))  # torch threads per worker × workers (figure 5, full run)
+BARE_LOOP = Path(__file__).with_name("bare_loop.py")
 
 
 @contextmanager
@@ -173,9 +174,24 @@ def trials_per_minute(url: str, workers: int, overrides: list[str], params: list
     return 60 * len(params) / wall, 60 * len(params) / running.total_seconds()
 
 
+def bare_loops(count: int, threads: int, seconds: float) -> float:
+    """Training steps per second of `count` bare loops (`bare_loop.py`) run side by side as
+    processes of `threads` torch threads each, added up."""
+    command = [sys.executable, str(BARE_LOOP), str(seconds), str(threads)]
+    processes = [subprocess.Popen(command, stdout=subprocess.PIPE, text=True) for _ in range(count)]
+    return sum(float(process.communicate()[0]) for process in processes)
+
+
+def machine_ceiling(seconds: float) -> float:
+    """What two worker processes can gain on this machine at most: two bare loops of 1 thread
+    side by side against one loop on the threads one worker gets by default (cores)."""
+    return bare_loops(2, 1, seconds) / bare_loops(1, thread_count(0), seconds)
+
+
 def workers(budget: Budget, workdir: Path, postgres: str | None) -> list[Figure]:
     """Figure 5: `tuner tune --workers 1` vs `--workers 2` on the same enqueued trials, and (full
-    run) every layout of torch threads per worker × workers, all interleaved."""
+    run) every layout of torch threads per worker × workers, all interleaved; beside them, in the
+    same rotation, the machine's own ceiling for two processes (`machine_ceiling`)."""
     def overrides(threads: int) -> list[str]:
         return [f"study.artifacts='{workdir / 'workers-artifacts'}'",  # not beside the demo config
                 *fixed_trials_overrides(budget.worker_trials, budget.worker_epochs, threads)]
@@ -187,12 +203,17 @@ def workers(budget: Budget, workdir: Path, postgres: str | None) -> list[Figure]
     layouts = [(0, 1), (0, 2)] + ([] if budget.quick else [layout for layout in LAYOUTS if layout not in defaults])
     speed: dict[tuple[int, int], list[float]] = {layout: [] for layout in layouts}
     steady: dict[tuple[int, int], list[float]] = {layout: [] for layout in layouts}
+    ceiling: list[float] = []
+    rotation = [*layouts, None]  # None: the machine's ceiling
     for repeat in range(budget.worker_repeats):
-        shift = repeat % len(layouts)
-        for threads, count in layouts[shift:] + layouts[:shift]:
-            whole, running = trials_per_minute(url, count, overrides(threads), params)
-            speed[threads, count].append(whole)
-            steady[threads, count].append(running)
+        shift = repeat % len(rotation)
+        for layout in rotation[shift:] + rotation[:shift]:
+            if layout is None:
+                ceiling.append(machine_ceiling(1.0 if budget.quick else 10.0))
+                continue
+            whole, running = trials_per_minute(url, layout[1], overrides(layout[0]), params)
+            speed[layout].append(whole)
+            steady[layout].append(running)
     backend = "PostgreSQL" if postgres else "SQLite (PostgreSQL did not answer)"
     trials = f"{budget.worker_trials} trials × {budget.worker_epochs} epochs"
     found = [figure(
@@ -205,7 +226,14 @@ def workers(budget: Budget, workdir: Path, postgres: str | None) -> list[Figure]
         "5. trials/minute once started, 2 workers vs 1", [two / one for one, two in zip(steady[0, 1], steady[0, 2])],
         "×", f"`tuner tune --workers 1`, same trials, {backend}",
         note=f"median {statistics.median(steady[0, 2]):.1f} vs {statistics.median(steady[0, 1]):.1f} trials/min "
-             f"from the first trial's start to the last one's end; {trials}",
+             f"from the first trial's start to the last one's end; {trials}; the machine allows "
+             f"{statistics.median(ceiling):.2f}× (the next figure)",
+    ), figure(
+        "5. machine ceiling: 2 bare loops vs 1", ceiling, "×",
+        f"one bare PyTorch loop on {thread_count(0)} thread(s) (one worker's default)",
+        note="training steps/s of two bare loops of 1 thread each, run side by side as processes "
+             "(benchmarks/bare_loop.py): what two workers can gain on this machine at most, before "
+             "start-up, storage and uneven trial lengths",
     )]
     for threads, count in layouts[2:]:
         found.append(figure(
