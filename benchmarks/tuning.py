@@ -183,9 +183,10 @@ def bare_loops(count: int, threads: int, seconds: float) -> float:
 
 
 def machine_ceiling(seconds: float) -> float:
-    """What two worker processes can gain on this machine at most: two bare loops of 1 thread
-    side by side against one loop on the threads one worker gets by default (cores)."""
-    return bare_loops(2, 1, seconds) / bare_loops(1, thread_count(0), seconds)
+    """What a second process adds on this machine: two bare loops of 1 thread side by side
+    against one alone. About the most two workers can gain over one, as one worker trains these
+    small networks hardly faster on all cores than on one (figure 5's "1 thread × 1 worker")."""
+    return bare_loops(2, 1, seconds) / bare_loops(1, 1, seconds)
 
 
 def workers(budget: Budget, workdir: Path, postgres: str | None) -> list[Figure]:
@@ -230,9 +231,9 @@ def workers(budget: Budget, workdir: Path, postgres: str | None) -> list[Figure]
              f"{statistics.median(ceiling):.2f}× (the next figure)",
     ), figure(
         "5. machine ceiling: 2 bare loops vs 1", ceiling, "×",
-        f"one bare PyTorch loop on {thread_count(0)} thread(s) (one worker's default)",
+        "one bare PyTorch loop of 1 thread alone",
         note="training steps/s of two bare loops of 1 thread each, run side by side as processes "
-             "(benchmarks/bare_loop.py): what two workers can gain on this machine at most, before "
+             "(benchmarks/bare_loop.py): what a second worker can add on this machine at most, before "
              "start-up, storage and uneven trial lengths",
     )]
     for threads, count in layouts[2:]:

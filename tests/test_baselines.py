@@ -1,10 +1,11 @@
-"""The baselines beside every result: gradient boosting on lags and the same inputs, and the
-warning when a model is not better than the best baseline."""
+"""The baselines beside every result: naive on the seasonally adjusted series, gradient boosting
+on lags and the same inputs, and the warning when a model is not better than the best baseline."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from tuner.baselines import baseline_forecasts
+from tuner.baselines import baseline_forecasts, centred_average
 from tuner.boosting import boosting_inputs
 from tuner.config import load_config
 from tuner.data import Dataset
@@ -31,7 +32,7 @@ def test_boosting_sees_the_target_history_the_last_inputs_and_the_plan_of_its_st
 
 def test_every_baseline_forecasts_every_step_in_the_targets_units(dataset):
     forecasts = baseline_forecasts(dataset, "validation", fit_part="train")
-    assert set(forecasts) == {"naive", "seasonal_naive", "boosting"}
+    assert set(forecasts) == {"naive", "seasonal_naive", "adjusted_naive", "boosting"}
     actual = dataset.actuals("validation")
     for values in forecasts.values():
         assert values.shape == actual.shape
@@ -47,3 +48,36 @@ def test_the_warning_names_the_best_baseline_and_by_how_much():
     assert message == ("warning: the best trial (#3) is not better than seasonal-naive on val_mae: 88 vs 80 "
                        "(10.0 % worse); the baseline may serve you better")
     assert "\n" not in message
+
+
+SEASON = np.array([0.8, 0.9, 1.0, 1.1, 1.3, 1.2, 1.0, 0.9, 0.8, 0.7, 1.0, 1.3])  # a month's share of a level
+
+
+@pytest.mark.parametrize("multiplicative", [True, False])
+def test_the_adjusted_naive_carries_a_new_level_in_the_seasons_shape(tmp_path, multiplicative):
+    months = pd.date_range("2010-01-31", periods=120, freq="ME")
+    level = np.where(np.arange(120) < 102, 100.0, 150.0)  # shifts at the test part's first row
+    season = SEASON[months.month - 1]
+    # additive: a season of effects added to the level, one month at zero (no ratio can be taken)
+    sales = level * season if multiplicative else level + 100 * (season - 1.7)
+    pd.DataFrame({"date": months, "sales": sales}).to_csv(tmp_path / "monthly.csv", index=False)
+    (tmp_path / "monthly.toml").write_text('[data]\npath = "monthly.csv"\nfrequency = "M"\nwindow = 12\n')
+    config = load_config(tmp_path / "monthly.toml")
+    dataset = Dataset.from_config(config.data, config.split, scale_on="train+validation")
+    actual = dataset.actuals("test")
+    forecasts = baseline_forecasts(dataset, "test", fit_part="train+validation", boosted=actual)
+    errors = {name: np.abs(values - actual)[:, 0] for name, values in forecasts.items()}
+    after_shift = dataset.windows("test").target_rows > 102
+    np.testing.assert_allclose(errors["adjusted_naive"][after_shift], 0, atol=1e-9)  # the new level, the old shape
+    assert errors["adjusted_naive"].mean() < 0.2 * errors["seasonal_naive"].mean()
+    assert errors["adjusted_naive"].mean() < 0.2 * errors["naive"].mean()
+
+
+def test_the_centred_average_spans_one_season_and_is_missing_where_it_does_not_fit():
+    values = np.arange(20.0) ** 2
+    even = centred_average(values, 4)  # (0.5, 1, 1, 1, 0.5) / 4
+    assert np.isnan(even[:2]).all() and np.isnan(even[-2:]).all()
+    assert even[2] == pytest.approx((0.5 * 0 + 1 + 4 + 9 + 0.5 * 16) / 4)
+    odd = centred_average(values, 3)
+    assert odd[1] == pytest.approx((0 + 1 + 4) / 3) and np.isnan(odd[[0, -1]]).all()
+    assert np.isnan(centred_average(values[:4], 4)).all()

@@ -32,7 +32,8 @@ PINBALL_METRIC = "val_pinball"  # mean pinball loss over train.quantiles, in the
 STUDY_METRICS = (*VALIDATION_METRICS, PINBALL_METRIC)  # the choices of study.metric
 METRIC_LABELS = {"mae": "MAE", "rmse": "RMSE", "mape": "MAPE %", "smape": "sMAPE %", "wape": "WAPE %"}
 
-BASELINES = {"naive": "naive", "seasonal_naive": "seasonal-naive", "boosting": "gradient-boosting"}  # key -> shown as
+BASELINES = {"naive": "naive", "seasonal_naive": "seasonal-naive", "adjusted_naive": "seasonally-adjusted naive",
+             "boosting": "gradient-boosting"}  # key -> shown as
 
 
 def calendar_waves(name: str, harmonics: int) -> list[tuple[str, str, int]]:

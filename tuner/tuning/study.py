@@ -171,10 +171,12 @@ def open_for_reading(config: Config, cli_url: str | None = None) -> tuple[optuna
 
 
 def record_baselines(study: optuna.Study, baselines: dict[str, dict[str, float]]) -> None:
-    """Store the baselines' validation metrics once per study; warn if the data has changed since."""
+    """Store the baselines' validation metrics once per study, and a baseline added to tuner after
+    the study began when a run first meets it; warn if the data has changed since."""
     stored = study.user_attrs.get("baselines")
+    if stored is None or not set(baselines) <= set(stored):
+        study.set_user_attr("baselines", {**baselines, **(stored or {})})
     if stored is None:
-        study.set_user_attr("baselines", baselines)
         return
     old, new = stored.get("seasonal_naive", {}).get("val_mae"), baselines["seasonal_naive"]["val_mae"]
     if old is None or not math.isclose(old, new, rel_tol=1e-9):
