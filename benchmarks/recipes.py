@@ -199,6 +199,11 @@ def summarize(entry: dict[str, Any], simple: dict[str, float], hgb: float) -> No
         "improvement_vs_boosting_pct": statistics.median(improvement(b, t) for b, t in zip(boosting, test)),
         "seconds_median": statistics.median(run["seconds"] for run in runs),
     })
+    adjusted = [run["baselines"].get("adjusted_naive") for run in runs]  # runs from before it have none
+    if None not in adjusted:
+        entry["adjusted_naive_test_mae"] = statistics.median(adjusted)
+        entry["improvement_vs_adjusted_naive_pct"] = statistics.median(
+            improvement(a, t) for a, t in zip(adjusted, test))
     if all("fit_variants" in run for run in runs):
         variants = {"refit, epoch floor, combined with boosting (default)": [run["test_mae"] for run in runs]}
         for run in runs:
@@ -263,7 +268,10 @@ def figures_of(series: RealSeries, table: dict[str, Any], budget: Budget) -> lis
         ceiling = min(simple[best_simple] * (1 - simple_target / 100), entry["boosting_test_mae"] * (1 - boosting_target / 100))
         target = f"≥ {simple_target:g} % better than {best_simple.replace('_', '-')}, ≥ {boosting_target:g} % than boosting"
         note = (f"val MAE {entry['val_mae_median']:.4g}; vs {best_simple.replace('_', '-')} "
-                f"{entry['improvement_vs_simple_pct']:+.1f} %, vs boosting {entry['improvement_vs_boosting_pct']:+.1f} %; "
+                f"{entry['improvement_vs_simple_pct']:+.1f} %, vs boosting {entry['improvement_vs_boosting_pct']:+.1f} %"
+                + (f", vs seasonally-adjusted naive ({entry['adjusted_naive_test_mae']:.4g}) "
+                   f"{entry['improvement_vs_adjusted_naive_pct']:+.1f} %" if "adjusted_naive_test_mae" in entry else "")
+                + "; "
                 f"{entry['seeds_ran']} seed(s) × {budget.recipe_trials} trials × "
                 f"≤ {budget.recipe_epochs} epochs")
         if table["pairs"]:
