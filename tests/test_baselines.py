@@ -5,10 +5,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tuner.baselines import baseline_forecasts, centred_average
+from tuner.baselines import baseline_forecasts
 from tuner.boosting import boosting_inputs
 from tuner.config import load_config
 from tuner.data import Dataset
+from tuner.seasonal import centred_average
 from tuner.tables import not_better_warning
 
 from conftest import write_study
@@ -81,3 +82,14 @@ def test_the_centred_average_spans_one_season_and_is_missing_where_it_does_not_f
     odd = centred_average(values, 3)
     assert odd[1] == pytest.approx((0 + 1 + 4) / 3) and np.isnan(odd[[0, -1]]).all()
     assert np.isnan(centred_average(values[:4], 4)).all()
+
+
+def test_the_seasonal_adjustment_takes_out_the_seasons_own_shape(tmp_path):
+    months = pd.date_range("2010-01-31", periods=120, freq="ME")
+    pd.DataFrame({"date": months, "sales": 100 * SEASON[months.month - 1]}).to_csv(tmp_path / "monthly.csv", index=False)
+    (tmp_path / "monthly.toml").write_text('[data]\npath = "monthly.csv"\nfrequency = "M"\nwindow = 12\n'
+                                          'seasonal_adjustment = true\n')
+    config = load_config(tmp_path / "monthly.toml")
+    seasonal = Dataset.from_config(config.data, config.split).scaling.seasonal
+    assert seasonal.multiplicative.tolist() == [True]
+    np.testing.assert_allclose(seasonal.indices[0], SEASON / SEASON.mean())  # January first: periods since 1970-01

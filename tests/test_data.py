@@ -1,3 +1,4 @@
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -63,6 +64,27 @@ def test_scaler_sees_only_training_rows(config):
     np.testing.assert_array_equal(dataset.scaling.scale, other.scaling.scale)
     np.testing.assert_array_equal(dataset.windows("train").inputs, other.windows("train").inputs)
     np.testing.assert_allclose(dataset.scaling.mean[0], frame.iloc[:train_end][config.data.columns].mean())
+
+
+@pytest.mark.parametrize("transform", ["none", "log"])
+def test_the_seasonal_adjustment_maps_forecasts_back_to_units_one_series_or_a_panel(config, transform):
+    frame = load_frame(config.data)
+    adjusted = Dataset(frame, replace(config.data, seasonal_adjustment=True, transform=transform), config.split)
+    plain = Dataset(frame, replace(config.data, transform=transform), config.split)
+    assert adjusted.scaling.seasonal is not None and adjusted.scaling.seasonal.indices.shape == (1, 7)
+    assert not np.allclose(adjusted.scaled[:, -1], plain.scaled[:, -1])
+    np.testing.assert_allclose(adjusted.scaled[:, :-1], plain.scaled[:, :-1])  # the inputs are left as they were
+    for part in ("validation", "test"):
+        np.testing.assert_allclose(adjusted.to_units(adjusted.windows(part).targets, part), adjusted.actuals(part),
+                                   rtol=1e-5)
+    codes = np.repeat([0, 1], len(frame) // 2)
+    rows, positions = frame[config.data.columns].to_numpy()[: len(codes)], adjusted.positions[: len(codes)]
+    panel = Scaling.fit(rows, codes, 2, transform == "log", positions, 7)
+    assert panel.seasonal.indices.shape == (2, 7)
+    scaled = panel.apply(rows, series=codes, positions=positions)[:, -1]
+    np.testing.assert_allclose(panel.to_units(scaled[:, None], codes, positions[:, None])[:, 0], rows[:, -1], rtol=1e-5)
+    restored = Scaling.from_dict(json.loads(json.dumps(panel.as_dict())))
+    assert restored.same_as(panel) and not restored.same_as(Scaling.fit(rows, codes, 2, transform == "log"))
 
 
 def test_the_log_transform_scales_log_sales_and_maps_forecasts_back_to_units(config):

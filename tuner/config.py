@@ -54,6 +54,7 @@ class DataConfig:
     calendar_harmonics: int = 1  # sine and cosine pairs per calendar feature (its Fourier order)
     holidays: str = ""  # a country code (US, DE, ...): adds a holiday flag (a count per week or month)
     season_length: int = 0  # 0: from the frequency (7 daily, 52 weekly, 12 monthly)
+    seasonal_adjustment: bool = False  # the target's seasonal indices (`tuner.seasonal`) taken out before scaling
     aggregation: dict[str, str] = field(default_factory=dict)  # per column; default sum for the target, mean otherwise
     fill_missing: str = "error"  # empty or NaN cells: error, zero, ffill (last value) or interpolate
     max_file_mb: float = 1024  # larger files are refused before reading (memory safety)

@@ -19,6 +19,7 @@ from tuner.config import DataConfig, SeriesShape, SplitConfig
 from tuner.errors import DataError
 from tuner.loading import load_frame
 from tuner.scaling import Scaling
+from tuner.seasonal import season_positions
 from tuner.series import SeriesIndex
 from tuner.static import StaticEncoding
 
@@ -142,8 +143,11 @@ class Dataset:
             raise DataError(f"{data.path}: column {data.target}: the target is constant over the {scale_on} part, "
                             "so there is nothing to learn and scaling would divide by zero")
         rows = self.rows(scale_on)
-        self.scaling = Scaling.fit(self.values[rows], self.index.codes[rows], len(self.index), data.transform == "log")
-        self.scaled = self.scaling.apply(self.values, series=self.index.codes)
+        self.positions = season_positions(self.dates, data.frequency, data.seasonality)  # each row's place in the season
+        adjusted = data.seasonal_adjustment
+        self.scaling = Scaling.fit(self.values[rows], self.index.codes[rows], len(self.index), data.transform == "log",
+                                   self.positions[rows] if adjusted else None, data.seasonality)
+        self.scaled = self.scaling.apply(self.values, series=self.index.codes, positions=self.positions)
         self.known = np.ascontiguousarray(self.scaled[:, list(data.known_future_columns)]) if data.known_inputs else None
         self._windows: dict[tuple[str, int], Windows] = {}
 
@@ -259,7 +263,11 @@ class Dataset:
 
     def to_units(self, scaled_target: np.ndarray, part: str) -> np.ndarray:
         """Undo the target's scaling of forecasts of `part`'s samples."""
-        return self.scaling.to_units(scaled_target, self.windows(part).series)
+        return self.scaling.to_units(scaled_target, self.windows(part).series, self.step_positions(part))
+
+    def step_positions(self, part: str) -> np.ndarray:
+        """The place in the season of each of `part`'s samples' forecast steps (samples, horizon)."""
+        return self.positions[self.windows(part).target_rows[:, None] + np.arange(self.config.horizon)]
 
     def fitted_range(self, part: str = "train+validation") -> dict[str, tuple[float, float]]:
         """Each column's (min, max) over `part`'s rows: what a model fitted on them has seen."""

@@ -54,6 +54,7 @@ from tuner.metrics import forecast_errors, quantile_pairs
 from tuner.models import LSTMForecaster
 from tuner.names import BASELINES, DATA_VARIANTS
 from tuner.scaling import Scaling
+from tuner.seasonal import season_positions
 from tuner.scoring import TestForecast, quantile_interval_metrics, series_errors, test_metrics
 from tuner.series import SeriesIndex
 from tuner.static import StaticEncoding
@@ -223,10 +224,11 @@ class Forecaster:
         windows = dataset.windows(part)
         networks = self.combined([predict_windows(member.network, dataset.windows(part, member.window), quantiles)
                                   for member in self.members])
+        positions = dataset.step_positions(part)
         if self.boosting is None:
-            return {"model": self.scaling.to_units(networks, windows.series)}
+            return {"model": self.scaling.to_units(networks, windows.series, positions)}
         boosted = self.boosting.predict_windows(windows)
-        return {name: self.scaling.to_units(scaled, windows.series)
+        return {name: self.scaling.to_units(scaled, windows.series, positions)
                 for name, scaled in (("model", self.mixed(networks, boosted)), ("networks", networks), ("boosting", boosted))}
 
     @property
@@ -258,8 +260,10 @@ class Forecaster:
             rows = frame.iloc[index.offsets[code] : index.offsets[code + 1]]
             where = f"{csv}: series {index.label(code)}" if data.series else f"{csv}"
             known = fitted.get(key)
-            scaling = (self.scaling.series(known) if known is not None
-                       else Scaling.fit(rows[data.columns].to_numpy(), log=self.scaling.log))
+            scaling = self.scaling.series(known) if known is not None else Scaling.fit(
+                rows[data.columns].to_numpy(), log=self.scaling.log, season=data.seasonality,
+                positions=season_positions(rows.index, data.frequency, data.seasonality) if data.seasonal_adjustment
+                else None)
             series_plan = plan[(plan[list(data.series)].to_numpy() == np.array(key)).all(axis=1)] if data.series else plan
             fields = self.encoding.encode(rows[list(data.static)].iloc[:1], [-1 if known is None else known])[0] \
                 if data.series else None
@@ -284,12 +288,12 @@ class Forecaster:
         future = None
         if data.known_inputs:
             future = inputs.scaling.apply(plan[data.known_inputs].to_numpy(), list(data.known_future_columns))[None]
-        history = inputs.scaling.apply(inputs.history)[None]
+        history = inputs.scaling.apply(inputs.history, positions=inputs.positions[: len(inputs.history)])[None]
         forecast = self.combined([predict(m.network, history[:, -m.window:], future, quantiles, inputs.fields)
                                   for m in self.members])
         if self.boosting is not None:
             forecast = self.mixed(forecast, self.boosting.predict(history, future))
-        return inputs.scaling.to_units(forecast)[0]
+        return inputs.scaling.to_units(forecast, positions=inputs.positions[None, len(inputs.history):])[0]
 
     def forecast(self, csv: Path, levels: list[float] | None = None, chosen: dict[str, str] | None = None) -> pd.DataFrame:
         """Forecast the `horizon` steps after each series' last target value in `csv`, from its last

@@ -13,6 +13,7 @@ from tuner.config import DataConfig
 from tuner.errors import DataError
 from tuner.loading import PANDAS_FREQ
 from tuner.scaling import Scaling
+from tuner.seasonal import season_positions
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class ForecastInputs:
 
     dates: pd.DatetimeIndex  # the `horizon` forecast dates
     history: np.ndarray  # (window, columns): the last rows, in the data's units
+    positions: np.ndarray  # (window + horizon,): the history's, then the forecast dates' places in the season
     plan: pd.DataFrame  # known-future values at the forecast dates, in the data's units
     scaling: Scaling  # the series' own (one row): as fitted, or for a series the model never saw, its history's
     fields: np.ndarray | None = None  # a panel's series: its id and static covariates (`tuner.static`)
@@ -45,7 +47,10 @@ def series_inputs(rows: pd.DataFrame, plan: pd.DataFrame, data: DataConfig, wher
         raise DataError(f"{where}: the model takes planned values of its known-future inputs for the "
                         f"{data.horizon} forecast date(s) {dates_text(dates)}; missing: {'; '.join(missing)} "
                         f"(add rows for those dates after the history, with {data.target} left empty)")
-    return ForecastInputs(dates, rows[data.columns].to_numpy()[-data.window:], plan, scaling, fields, key, fitted)
+    history = rows.index[-data.window:]
+    positions = season_positions(history.append(dates), data.frequency, data.seasonality)
+    return ForecastInputs(dates, rows[data.columns].to_numpy()[-data.window:], positions, plan, scaling, fields, key,
+                          fitted)
 
 
 def chosen_series(frame: pd.DataFrame, chosen: dict[str, str], data: DataConfig) -> pd.DataFrame:

@@ -1,0 +1,94 @@
+"""Seasonal indices from a classical decomposition: how much each place in the season (a month
+of the year, a day of the week) lifts or lowers a series around its level.
+
+The seasonally-adjusted naive baseline uses them, and so does the network's data with
+`data.seasonal_adjustment = true` (the target divided by its season's index before scaling, and
+the forecast multiplied by the index of its date after), so that a short series' network learns
+the level and what moves it rather than the season's shape.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+def season_positions(dates: pd.DatetimeIndex, frequency: str, season: int) -> np.ndarray:
+    """Each date's place in its season, 0 .. season - 1 (periods since 1970 at `frequency`)."""
+    return pd.DatetimeIndex(dates).to_period(frequency).asi8 % season
+
+
+def centred_average(values: np.ndarray, season: int) -> np.ndarray:
+    """The moving average of one season centred on each value (2 × season for an even season),
+    NaN where the season does not fit on both sides."""
+    weights = np.ones(season + 1 - season % 2)
+    if season % 2 == 0:
+        weights[[0, -1]] = 0.5
+    weights /= season
+    average = np.full(len(values), np.nan)
+    if len(values) >= len(weights):
+        half = len(weights) // 2
+        average[half : len(values) - half] = np.convolve(values, weights, mode="valid")
+    return average
+
+
+@dataclass(frozen=True)
+class SeasonalIndices:
+    """Per series, the index of each place in the season (series, season), multiplicative (a
+    factor around 1) where the series' values were all positive when fitted, else additive (an
+    offset around 0)."""
+
+    indices: np.ndarray  # (series, season)
+    multiplicative: np.ndarray  # (series,) bool
+
+    @classmethod
+    def fit(cls, target: np.ndarray, codes: np.ndarray, positions: np.ndarray, count: int, season: int) -> SeasonalIndices:
+        """From `target`'s rows (each series' rows together, in order; `codes`: the series of each,
+        `positions`: its place in the season): the mean ratio (difference) of a value to the
+        centred moving average of one season around it, scaled to a mean of 1 (0). A place
+        without a full season on either side keeps 1 (0): no adjustment."""
+        trend = [centred_average(target[codes == code], season) for code in pd.unique(codes)]
+        frame = pd.DataFrame({"series": codes, "value": target, "position": positions,
+                              "trend": np.concatenate(trend) if trend else np.empty(0)})
+        multiplicative = np.ones(count, dtype=bool)
+        multiplicative[frame.loc[frame["value"] <= 0, "series"].unique()] = False
+        ratio = np.where(multiplicative[frame["series"]], frame["value"] / frame["trend"], frame["value"] - frame["trend"])
+        means = pd.Series(ratio).groupby([frame["series"], frame["position"]]).mean().unstack()
+        means = means.reindex(index=range(count), columns=range(season))
+        centre = means.mean(axis=1)
+        means = np.where(multiplicative[:, None], means.div(centre, axis=0), means.sub(centre, axis=0))
+        return cls(np.where(np.isnan(means), np.where(multiplicative[:, None], 1.0, 0.0), means), multiplicative)
+
+    def _at(self, values: np.ndarray, series: np.ndarray | int, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The index and whether it is multiplicative for each value, broadcast to `values`' shape
+        (`series` and `positions` cover its leading axes)."""
+        index, multiplicative = self.indices[series, positions], self.multiplicative[series]
+        multiplicative = np.broadcast_to(multiplicative, np.shape(index))
+        extra = (1,) * (np.ndim(values) - np.ndim(index))
+        return index.reshape(*np.shape(index), *extra), multiplicative.reshape(*np.shape(index), *extra)
+
+    def remove(self, values: np.ndarray, series: np.ndarray | int, positions: np.ndarray) -> np.ndarray:
+        """`values` with their season's index taken out."""
+        index, multiplicative = self._at(values, series, positions)
+        return np.where(multiplicative, values / index, values - index)
+
+    def restore(self, values: np.ndarray, series: np.ndarray | int, positions: np.ndarray) -> np.ndarray:
+        """Adjusted `values` with their season's index put back."""
+        index, multiplicative = self._at(values, series, positions)
+        return np.where(multiplicative, values * index, values + index)
+
+    def series(self, code: int) -> SeasonalIndices:
+        return SeasonalIndices(self.indices[code : code + 1], self.multiplicative[code : code + 1])
+
+    def as_dict(self) -> dict[str, list]:
+        return {"indices": self.indices.tolist(), "multiplicative": self.multiplicative.tolist()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, list]) -> SeasonalIndices:
+        return cls(np.array(data["indices"], dtype=np.float64), np.array(data["multiplicative"], dtype=bool))
+
+    def same_as(self, other: SeasonalIndices | None) -> bool:
+        return other is not None and self.indices.shape == other.indices.shape and bool(
+            np.allclose(self.indices, other.indices) and (self.multiplicative == other.multiplicative).all())
