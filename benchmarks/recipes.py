@@ -51,6 +51,8 @@ RECIPES: dict[str, list[str]] = {
                                                "search.transform=['none', 'log']"],
     "defaults + calendar, 3 harmonics": ["data.calendar={calendar}", "data.holidays={holidays}",
                                          "data.calendar_harmonics=3"],
+    "defaults + calendar + seasonal adjustment": ["data.calendar={calendar}", "data.holidays={holidays}",
+                                                  "data.seasonal_adjustment=true"],
 }
 FIT_VARIANTS_RECIPE = "defaults + calendar"  # its studies are also fitted the other ways (`fit_variants`)
 ENSEMBLE = 3  # members of the ensembles compared there (all completed trials, when a study has fewer)

@@ -54,8 +54,8 @@ from tuner.metrics import forecast_errors, quantile_pairs
 from tuner.models import LSTMForecaster
 from tuner.names import BASELINES, DATA_VARIANTS
 from tuner.scaling import Scaling
-from tuner.seasonal import season_positions
 from tuner.scoring import TestForecast, quantile_interval_metrics, series_errors, test_metrics
+from tuner.seasonal import season_positions
 from tuner.series import SeriesIndex
 from tuner.static import StaticEncoding
 from tuner.tables import not_better_warning
