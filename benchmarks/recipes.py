@@ -52,7 +52,7 @@ RECIPES: dict[str, list[str]] = {
     "defaults + calendar, 3 harmonics": ["data.calendar={calendar}", "data.holidays={holidays}",
                                          "data.calendar_harmonics=3"],
     "defaults + calendar + seasonal adjustment": ["data.calendar={calendar}", "data.holidays={holidays}",
-                                                  "data.seasonal_adjustment=true"],
+                                                  "data.transform='seasonal'"],
 }
 FIT_VARIANTS_RECIPE = "defaults + calendar"  # its studies are also fitted the other ways (`fit_variants`)
 ENSEMBLE = 3  # members of the ensembles compared there (all completed trials, when a study has fewer)

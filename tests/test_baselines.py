@@ -84,11 +84,11 @@ def test_the_centred_average_spans_one_season_and_is_missing_where_it_does_not_f
     assert np.isnan(centred_average(values[:4], 4)).all()
 
 
-def test_the_seasonal_adjustment_takes_out_the_seasons_own_shape(tmp_path):
+def test_the_seasonal_transform_takes_out_the_seasons_own_shape(tmp_path):
     months = pd.date_range("2010-01-31", periods=120, freq="ME")
     pd.DataFrame({"date": months, "sales": 100 * SEASON[months.month - 1]}).to_csv(tmp_path / "monthly.csv", index=False)
     (tmp_path / "monthly.toml").write_text('[data]\npath = "monthly.csv"\nfrequency = "M"\nwindow = 12\n'
-                                          'seasonal_adjustment = true\n')
+                                          'transform = "seasonal"\n')
     config = load_config(tmp_path / "monthly.toml")
     seasonal = Dataset.from_config(config.data, config.split).scaling.seasonal
     assert seasonal.multiplicative.tolist() == [True]

@@ -66,11 +66,12 @@ def test_scaler_sees_only_training_rows(config):
     np.testing.assert_allclose(dataset.scaling.mean[0], frame.iloc[:train_end][config.data.columns].mean())
 
 
-@pytest.mark.parametrize("transform", ["none", "log"])
-def test_the_seasonal_adjustment_maps_forecasts_back_to_units_one_series_or_a_panel(config, transform):
+@pytest.mark.parametrize("transform", ["seasonal", "log+seasonal"])
+def test_the_seasonal_transform_maps_forecasts_back_to_units_one_series_or_a_panel(config, transform):
     frame = load_frame(config.data)
-    adjusted = Dataset(frame, replace(config.data, seasonal_adjustment=True, transform=transform), config.split)
-    plain = Dataset(frame, replace(config.data, transform=transform), config.split)
+    adjusted = Dataset(frame, replace(config.data, transform=transform), config.split)
+    plain = Dataset(frame, replace(config.data, transform={"seasonal": "none", "log+seasonal": "log"}[transform]),
+                    config.split)
     assert adjusted.scaling.seasonal is not None and adjusted.scaling.seasonal.indices.shape == (1, 7)
     assert not np.allclose(adjusted.scaled[:, -1], plain.scaled[:, -1])
     np.testing.assert_allclose(adjusted.scaled[:, :-1], plain.scaled[:, :-1])  # the inputs are left as they were
@@ -79,12 +80,12 @@ def test_the_seasonal_adjustment_maps_forecasts_back_to_units_one_series_or_a_pa
                                    rtol=1e-5)
     codes = np.repeat([0, 1], len(frame) // 2)
     rows, positions = frame[config.data.columns].to_numpy()[: len(codes)], adjusted.positions[: len(codes)]
-    panel = Scaling.fit(rows, codes, 2, transform == "log", positions, 7)
+    panel = Scaling.fit(rows, codes, 2, adjusted.config.logged, positions, 7)
     assert panel.seasonal.indices.shape == (2, 7)
     scaled = panel.apply(rows, series=codes, positions=positions)[:, -1]
     np.testing.assert_allclose(panel.to_units(scaled[:, None], codes, positions[:, None])[:, 0], rows[:, -1], rtol=1e-5)
     restored = Scaling.from_dict(json.loads(json.dumps(panel.as_dict())))
-    assert restored.same_as(panel) and not restored.same_as(Scaling.fit(rows, codes, 2, transform == "log"))
+    assert restored.same_as(panel) and not restored.same_as(Scaling.fit(rows, codes, 2, adjusted.config.logged))
 
 
 def test_the_log_transform_scales_log_sales_and_maps_forecasts_back_to_units(config):

@@ -43,17 +43,15 @@ def cut_before(sales: pd.DataFrame, row: int, horizon: int, known: list[str]) ->
     return pd.concat([sales.iloc[:row], plan])
 
 
-@pytest.mark.parametrize("horizon, known, calendar, transform, adjusted", [
-    (1, [], False, "none", False), (7, [], False, "none", False),
-    (7, ["ad_impressions", "discount_rate"], False, "none", False), (7, ["discount_rate"], True, "none", False),
-    (7, ["discount_rate"], False, "log", False), (1, [], False, "none", True), (7, ["discount_rate"], True, "log", True)])
-def test_predict_on_a_cut_file_equals_the_test_forecast_fit_scored(tmp_path, horizon, known, calendar, transform,
-                                                                   adjusted):
+@pytest.mark.parametrize("horizon, known, calendar, transform", [
+    (1, [], False, "none"), (7, [], False, "none"), (7, ["ad_impressions", "discount_rate"], False, "none"),
+    (7, ["discount_rate"], True, "none"),
+    (7, ["discount_rate"], False, "log"), (1, [], False, "seasonal"), (7, ["discount_rate"], True, "log+seasonal")])
+def test_predict_on_a_cut_file_equals_the_test_forecast_fit_scored(tmp_path, horizon, known, calendar, transform):
     config = write_study(tmp_path, days=260, horizon=horizon, extra=PARAMS)
     dates = 'calendar = ["day_of_week", "month"]\ncalendar_harmonics = 3\nholidays = "US"\n' if calendar else ""
     text = config.read_text().replace(
-        "[data]\n", f"[data]\nknown_future = {json.dumps(known)}\ntransform = {json.dumps(transform)}\n{dates}"
-        f"seasonal_adjustment = {json.dumps(adjusted)}\n", 1)
+        "[data]\n", f"[data]\nknown_future = {json.dumps(known)}\ntransform = {json.dumps(transform)}\n{dates}", 1)
     config.write_text(text)
     model = tmp_path / "model"
     run = tuner("fit", str(config), "-o", str(model), "--no-intervals")

@@ -49,12 +49,11 @@ class DataConfig:
     window: int = 28  # past steps the model sees
     horizon: int = 1  # future steps it predicts
     scaling: str = "level"  # level: each window's target history less its own mean; window: also over its spread
-    transform: str = "none"  # log: the target as log(1 + value) before scaling (multiplicative effects become additive)
+    transform: str = "none"  # of the target before scaling (`names.TRANSFORMS`): log, seasonal, log+seasonal
     calendar: tuple[str, ...] = ()  # date features (day_of_week, month, ...), cyclic, known for the forecast dates
     calendar_harmonics: int = 1  # sine and cosine pairs per calendar feature (its Fourier order)
     holidays: str = ""  # a country code (US, DE, ...): adds a holiday flag (a count per week or month)
     season_length: int = 0  # 0: from the frequency (7 daily, 52 weekly, 12 monthly)
-    seasonal_adjustment: bool = False  # the target's seasonal indices (`tuner.seasonal`) taken out before scaling
     aggregation: dict[str, str] = field(default_factory=dict)  # per column; default sum for the target, mean otherwise
     fill_missing: str = "error"  # empty or NaN cells: error, zero, ffill (last value) or interpolate
     max_file_mb: float = 1024  # larger files are refused before reading (memory safety)
@@ -89,6 +88,16 @@ class DataConfig:
     @property
     def seasonality(self) -> int:
         return self.season_length or SEASON_LENGTHS[self.frequency]
+
+    @property
+    def logged(self) -> bool:
+        """Whether the target is modelled as log(1 + value) (`data.transform`)."""
+        return self.transform in ("log", "log+seasonal")
+
+    @property
+    def seasonally_adjusted(self) -> bool:
+        """Whether the target's seasonal indices are taken out before scaling (`data.transform`)."""
+        return self.transform in ("seasonal", "log+seasonal")
 
     def how_to_aggregate(self, column: str) -> str:
         return self.aggregation.get(column, "sum" if column == self.target else "mean")

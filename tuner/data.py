@@ -144,9 +144,8 @@ class Dataset:
                             "so there is nothing to learn and scaling would divide by zero")
         rows = self.rows(scale_on)
         self.positions = season_positions(self.dates, data.frequency, data.seasonality)  # each row's place in the season
-        adjusted = data.seasonal_adjustment
-        self.scaling = Scaling.fit(self.values[rows], self.index.codes[rows], len(self.index), data.transform == "log",
-                                   self.positions[rows] if adjusted else None, data.seasonality)
+        self.scaling = Scaling.fit(self.values[rows], self.index.codes[rows], len(self.index), data.logged,
+                                   self.positions[rows] if data.seasonally_adjusted else None, data.seasonality)
         self.scaled = self.scaling.apply(self.values, series=self.index.codes, positions=self.positions)
         self.known = np.ascontiguousarray(self.scaled[:, list(data.known_future_columns)]) if data.known_inputs else None
         self._windows: dict[tuple[str, int], Windows] = {}

@@ -262,7 +262,7 @@ class Forecaster:
             known = fitted.get(key)
             scaling = self.scaling.series(known) if known is not None else Scaling.fit(
                 rows[data.columns].to_numpy(), log=self.scaling.log, season=data.seasonality,
-                positions=season_positions(rows.index, data.frequency, data.seasonality) if data.seasonal_adjustment
+                positions=season_positions(rows.index, data.frequency, data.seasonality) if data.seasonally_adjusted
                 else None)
             series_plan = plan[(plan[list(data.series)].to_numpy() == np.array(key)).all(axis=1)] if data.series else plan
             fields = self.encoding.encode(rows[list(data.static)].iloc[:1], [-1 if known is None else known])[0] \

@@ -3,8 +3,8 @@
 With `data.transform = "log"` the target is taken as log(1 + sales) before it is standardised and
 forecasts are mapped back with exp(x) - 1: multiplicative effects (a promotion's +30 %, a
 weekday's -8 %) become additive, and a forecast trained on MAE stays a median, as the transform
-is monotone. With `data.seasonal_adjustment`, the target's seasonal index is taken out first and
-put back last (`tuner.seasonal`).
+is monotone. With `data.transform = "seasonal"` (or "log+seasonal"), the target's seasonal index is
+taken out first and put back last (`tuner.seasonal`).
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ class Scaling:
 
     mean: np.ndarray  # (series, columns)
     scale: np.ndarray  # (series, columns)
-    log: bool = False  # data.transform = "log"
-    seasonal: SeasonalIndices | None = None  # data.seasonal_adjustment
+    log: bool = False  # data.transform = "log" or "log+seasonal"
+    seasonal: SeasonalIndices | None = None  # data.transform = "seasonal" or "log+seasonal"
 
     @classmethod
     def fit(cls, rows: np.ndarray, series: np.ndarray | None = None, count: int = 1, log: bool = False,
@@ -38,15 +38,16 @@ class Scaling:
         """Fitted on `rows` (rows, columns), each series (`series`: a code per row) on its own rows;
         a series without rows keeps mean 0 and scale 1, and a constant column scale 1. With
         `positions` (each row's place in a season of `season`), the target is seasonally adjusted
-        first, by indices fitted on the same rows."""
+        before it is standardised, by indices fitted on the same rows (on log(1 + value) with
+        `log`, where they are additive: multiplicative in the data's units)."""
+        if log:
+            rows = cls._logged(rows)
         seasonal = None
         if positions is not None:
             codes = np.zeros(len(rows), dtype=np.int64) if series is None else series
-            seasonal = SeasonalIndices.fit(rows[:, -1], codes, positions, count, season)
+            seasonal = SeasonalIndices.fit(rows[:, -1], codes, positions, count, season, additive=log)
             rows = np.array(rows, dtype=np.float64)
             rows[:, -1] = seasonal.remove(rows[:, -1], codes, positions)
-        if log:
-            rows = cls._logged(rows)
         if count == 1:
             scaler = StandardScaler().fit(rows)
             return cls(scaler.mean_[None], scaler.scale_[None], log, seasonal)
@@ -67,20 +68,29 @@ class Scaling:
         among all the model's columns, when `values` holds only some of them (never the target);
         `series`: the series code of every row (or one for all); `positions`: each row's place in
         the season (for a seasonally adjusted target)."""
-        if self.seasonal is not None and columns is None:
-            values = np.array(values, dtype=np.float64)
-            values[..., -1] = self.seasonal.remove(values[..., -1], series, self.placed(positions))
         where = slice(None) if columns is None else columns
         mean, scale = self.mean[:, where], self.scale[:, where]
-        logged = self.log and columns is None
+        whole = columns is None  # the target too
         if not np.ndim(series):
-            return (((self._logged(values) if logged else values) - mean[series]) / scale[series]).astype(np.float32)
+            target_ready = self._transformed(values, series, positions) if whole else values
+            return ((target_ready - mean[series]) / scale[series]).astype(np.float32)
         scaled = np.empty(np.shape(values), dtype=np.float32)
         for start in range(0, len(values), APPLY_CHUNK):  # a panel's rows a chunk at a time: bounded temporaries
             rows = slice(start, start + APPLY_CHUNK)
-            chunk = self._logged(values[rows]) if logged else values[rows]
+            chunk = self._transformed(values[rows], series[rows], None if positions is None else positions[rows]) \
+                if whole else values[rows]
             scaled[rows] = (chunk - mean[series[rows]]) / scale[series[rows]]
         return scaled
+
+    def _transformed(self, values: np.ndarray, series: np.ndarray | int, positions: np.ndarray | None) -> np.ndarray:
+        """`values` (..., columns) with the target as log(1 + value) and seasonally adjusted, as
+        this scaling was fitted (a copy where either applies)."""
+        if self.log:
+            values = self._logged(values)
+        if self.seasonal is not None:
+            values = np.array(values, dtype=np.float64)
+            values[..., -1] = self.seasonal.remove(values[..., -1], series, self.placed(positions))
+        return values
 
     @staticmethod
     def _logged(values: np.ndarray) -> np.ndarray:
@@ -99,12 +109,11 @@ class Scaling:
             extra = (1,) * (np.ndim(scaled_target) - 1)
             scale, mean = scale.reshape(-1, *extra), mean.reshape(-1, *extra)
         values = scaled_target * scale + mean
-        values = np.expm1(np.minimum(values, MAX_LOG)) if self.log else values
-        if self.seasonal is None:
-            return values
-        placed = self.placed(positions)
-        return self.seasonal.restore(values, np.reshape(series, (-1,) + (1,) * (placed.ndim - 1)) if np.ndim(series)
-                                     else series, placed)
+        if self.seasonal is not None:
+            placed = self.placed(positions)
+            values = self.seasonal.restore(values, np.reshape(series, (-1,) + (1,) * (placed.ndim - 1))
+                                           if np.ndim(series) else series, placed)
+        return np.expm1(np.minimum(values, MAX_LOG)) if self.log else values
 
     def placed(self, positions: np.ndarray | None) -> np.ndarray:
         """`positions`, which a seasonally adjusted scaling needs."""

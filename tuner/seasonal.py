@@ -1,10 +1,10 @@
 """Seasonal indices from a classical decomposition: how much each place in the season (a month
 of the year, a day of the week) lifts or lowers a series around its level.
 
-The seasonally-adjusted naive baseline uses them, and so does the network's data with
-`data.seasonal_adjustment = true` (the target divided by its season's index before scaling, and
-the forecast multiplied by the index of its date after), so that a short series' network learns
-the level and what moves it rather than the season's shape.
+The seasonally-adjusted naive baseline uses them, and so do the models with `data.transform =
+"seasonal"` (the target divided by its season's index before scaling, and each forecast
+multiplied by the index of its date after), so that a short series' models learn the level and
+what moves it rather than the season's shape.
 """
 
 from __future__ import annotations
@@ -44,15 +44,17 @@ class SeasonalIndices:
     multiplicative: np.ndarray  # (series,) bool
 
     @classmethod
-    def fit(cls, target: np.ndarray, codes: np.ndarray, positions: np.ndarray, count: int, season: int) -> SeasonalIndices:
+    def fit(cls, target: np.ndarray, codes: np.ndarray, positions: np.ndarray, count: int, season: int,
+            additive: bool = False) -> SeasonalIndices:
         """From `target`'s rows (each series' rows together, in order; `codes`: the series of each,
         `positions`: its place in the season): the mean ratio (difference) of a value to the
         centred moving average of one season around it, scaled to a mean of 1 (0). A place
-        without a full season on either side keeps 1 (0): no adjustment."""
+        without a full season on either side keeps 1 (0): no adjustment. `additive`: every
+        series' indices additive (for a target already on a log scale)."""
         trend = [centred_average(target[codes == code], season) for code in pd.unique(codes)]
         frame = pd.DataFrame({"series": codes, "value": target, "position": positions,
                               "trend": np.concatenate(trend) if trend else np.empty(0)})
-        multiplicative = np.ones(count, dtype=bool)
+        multiplicative = np.full(count, not additive)
         multiplicative[frame.loc[frame["value"] <= 0, "series"].unique()] = False
         ratio = np.where(multiplicative[frame["series"]], frame["value"] / frame["trend"], frame["value"] - frame["trend"])
         means = pd.Series(ratio).groupby([frame["series"], frame["position"]]).mean().unstack()
