@@ -53,6 +53,8 @@ RECIPES: dict[str, list[str]] = {
                                          "data.calendar_harmonics=3"],
     "defaults + calendar + seasonal adjustment": ["data.calendar={calendar}", "data.holidays={holidays}",
                                                   "data.transform='seasonal'"],
+    "defaults + calendar + seasonal search": ["data.calendar={calendar}", "data.holidays={holidays}",
+                                              "search.transform=['none', 'seasonal']"],
 }
 FIT_VARIANTS_RECIPE = "defaults + calendar"  # its studies are also fitted the other ways (`fit_variants`)
 ENSEMBLE = 3  # members of the ensembles compared there (all completed trials, when a study has fewer)

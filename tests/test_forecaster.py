@@ -178,25 +178,29 @@ def test_from_trial_needs_stored_weights(searched, tmp_path):
     assert "trial #0 of study 'unstored' has no stored weights" in run.stderr
 
 
-def test_a_searched_transform_scales_each_trial_its_own_way_and_an_ensemble_needs_one(tmp_path):
+@pytest.mark.parametrize("transform", ["log", "seasonal"])
+def test_a_searched_transform_scales_each_trial_its_own_way_and_an_ensemble_needs_one(tmp_path, transform):
     path = write_study(tmp_path, days=220, epochs=2)
-    path.write_text(path.read_text().replace("[search]\n", "[search]\ntransform = ['none', 'log']\n", 1))
+    path.write_text(path.read_text().replace("[search]\n", f"[search]\ntransform = ['none', '{transform}']\n", 1))
     config = load_config(path)
     study = optuna.create_study(study_name="small", storage=f"sqlite:///{tmp_path / 'small.db'}")
-    for transform in ("log", "none"):
-        study.enqueue_trial({"transform": transform, "model": "lstm"})
+    for value in (transform, "none"):
+        study.enqueue_trial({"transform": value, "model": "lstm"})
     objective = Objective(config, tuning_folds(config))
     study.optimize(objective, n_trials=2)
     trials = {t.params["transform"]: t for t in study.trials}
-    assert set(trials) == {"log", "none"}
-    log_folds = objective.evaluator.variants[("log", 1)]
-    assert log_folds[0].scaling.log and not objective.evaluator.folds[0].scaling.log
-    again = Evaluator(config, tuning_folds(config)).evaluate(trials["log"].params, config.study.seed + trials["log"].number)
-    assert again.errors["val_mae"] == pytest.approx(trials["log"].value, rel=1e-6)  # the log trial trained on log sales
+    assert set(trials) == {transform, "none"}
+    own, plain = objective.evaluator.variants[(transform, 1)][0].scaling, objective.evaluator.folds[0].scaling
+    assert (own.log, own.seasonal is not None) == (transform == "log", transform == "seasonal")
+    assert not plain.log and plain.seasonal is None
+    again = Evaluator(config, tuning_folds(config)).evaluate(trials[transform].params,
+                                                             config.study.seed + trials[transform].number)
+    assert again.errors["val_mae"] == pytest.approx(trials[transform].value, rel=1e-6)  # trained on its own scaling
 
     run = tuner("fit", str(path), "--ensemble", "2", "-o", str(tmp_path / "both"), "--no-intervals")
     assert run.returncode == 2
-    assert "--ensemble: its trials were tuned with different data.transform values (log, none)" in run.stderr
+    values = ", ".join(sorted((transform, "none")))
+    assert f"--ensemble: its trials were tuned with different data.transform values ({values})" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     run = tuner("fit", str(path), "-o", str(tmp_path / "best"), "--no-intervals")
     assert run.returncode == 0, run.stderr

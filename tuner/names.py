@@ -17,7 +17,8 @@ PARAMS = ("model", "hidden_size", "num_layers", "dropout", "lr", *TRANSFORMER_PA
 SCALINGS = ("window", "level", "global")  # data.scaling: on top of the global scaler, each window's target history
 # standardised by its own mean and spread (window), only shifted by its own mean (level), or neither (global)
 TRANSFORMS = ("none", "log", "seasonal", "log+seasonal")  # data.transform: of the target before the global scaler;
-# log: log(1 + value); seasonal: its seasonal index taken out (`tuner.seasonal`); log+seasonal: both, the index first
+# log: log(1 + value); seasonal: its seasonal index taken out (`tuner.seasonal`); log+seasonal: the index taken out
+# of log(1 + value), where it is additive
 LOSSES = ("mae", "mse", "huber", "quantile")  # train.loss; quantile: the pinball loss over train.quantiles
 METRIC_LOSS = {"val_mae": "mae", "val_wape": "mae", "val_mape": "mae", "val_smape": "mae", "val_rmse": "mse",
                "val_pinball": "quantile"}

@@ -132,8 +132,9 @@ class Scaling:
         return np.exp(self.mean[series, -1]) if self.log else self.scale[series, -1]
 
     def as_dict(self) -> dict[str, list | str | dict]:
+        transform = "+".join(name for name, used in (("log", self.log), ("seasonal", self.seasonal is not None)) if used)
         data: dict[str, list | str | dict] = {"mean": self.mean.tolist(), "scale": self.scale.tolist(),
-                                             "transform": "log" if self.log else "none"}
+                                             "transform": transform or "none"}
         if self.seasonal is not None:
             data["seasonal"] = self.seasonal.as_dict()
         return data
@@ -143,7 +144,8 @@ class Scaling:
         """Also reads the one-series form of model directories from before panels: (columns,)."""
         seasonal = data.get("seasonal")
         return cls(np.atleast_2d(np.array(data["mean"])), np.atleast_2d(np.array(data["scale"])),
-                   data.get("transform") == "log", None if seasonal is None else SeasonalIndices.from_dict(seasonal))
+                   data.get("transform") in ("log", "log+seasonal"),
+                   None if seasonal is None else SeasonalIndices.from_dict(seasonal))
 
     def same_as(self, other: Scaling) -> bool:
         seasonal = self.seasonal is None and other.seasonal is None or (
