@@ -74,7 +74,8 @@ class SeasonalIndices:
     def remove(self, values: np.ndarray, series: np.ndarray | int, positions: np.ndarray) -> np.ndarray:
         """`values` with their season's index taken out."""
         index, multiplicative = self._at(values, series, positions)
-        return np.where(multiplicative, values / index, values - index)
+        with np.errstate(divide="ignore", invalid="ignore"):  # an additive index of 0 is never divided by
+            return np.where(multiplicative, values / index, values - index)
 
     def restore(self, values: np.ndarray, series: np.ndarray | int, positions: np.ndarray) -> np.ndarray:
         """Adjusted `values` with their season's index put back."""
