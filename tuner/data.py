@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -143,10 +144,10 @@ class Dataset:
             raise DataError(f"{data.path}: column {data.target}: the target is constant over the {scale_on} part, "
                             "so there is nothing to learn and scaling would divide by zero")
         rows = self.rows(scale_on)
-        self.positions = season_positions(self.dates, data.frequency, data.seasonality)  # each row's place in the season
         self.scaling = Scaling.fit(self.values[rows], self.index.codes[rows], len(self.index), data.logged,
                                    self.positions[rows] if data.seasonally_adjusted else None, data.seasonality)
-        self.scaled = self.scaling.apply(self.values, series=self.index.codes, positions=self.positions)
+        self.scaled = self.scaling.apply(self.values, series=self.index.codes,
+                                         positions=self.positions if data.seasonally_adjusted else None)
         self.known = np.ascontiguousarray(self.scaled[:, list(data.known_future_columns)]) if data.known_inputs else None
         self._windows: dict[tuple[str, int], Windows] = {}
 
@@ -263,6 +264,11 @@ class Dataset:
     def to_units(self, scaled_target: np.ndarray, part: str) -> np.ndarray:
         """Undo the target's scaling of forecasts of `part`'s samples."""
         return self.scaling.to_units(scaled_target, self.windows(part).series, self.step_positions(part))
+
+    @cached_property
+    def positions(self) -> np.ndarray:
+        """Each row's place in the season (`tuner.seasonal`)."""
+        return season_positions(self.dates, self.config.frequency, self.config.seasonality)
 
     def step_positions(self, part: str) -> np.ndarray:
         """The place in the season of each of `part`'s samples' forecast steps (samples, horizon)."""

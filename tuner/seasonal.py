@@ -51,16 +51,21 @@ class SeasonalIndices:
         centred moving average of one season around it, scaled to a mean of 1 (0). A place
         without a full season on either side keeps 1 (0): no adjustment. `additive`: every
         series' indices additive (for a target already on a log scale)."""
-        trend = [centred_average(target[codes == code], season) for code in pd.unique(codes)]
-        frame = pd.DataFrame({"series": codes, "value": target, "position": positions,
-                              "trend": np.concatenate(trend) if trend else np.empty(0)})
+        starts = np.flatnonzero(np.diff(codes, prepend=codes[:1] - 1))  # where each series' rows begin
+        trend = np.concatenate([centred_average(rows, season) for rows in np.split(target, starts[1:])]) \
+            if len(target) else np.empty(0)
         multiplicative = np.full(count, not additive)
-        multiplicative[frame.loc[frame["value"] <= 0, "series"].unique()] = False
-        ratio = np.where(multiplicative[frame["series"]], frame["value"] / frame["trend"], frame["value"] - frame["trend"])
-        means = pd.Series(ratio).groupby([frame["series"], frame["position"]]).mean().unstack()
-        means = means.reindex(index=range(count), columns=range(season))
-        centre = means.mean(axis=1)
-        means = np.where(multiplicative[:, None], means.div(centre, axis=0), means.sub(centre, axis=0))
+        multiplicative[codes[target <= 0]] = False
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(multiplicative[codes], target / trend, target - trend)
+        known = ~np.isnan(ratio)
+        cell = codes[known] * season + positions[known]  # (series, place in the season), flattened
+        sums = np.bincount(cell, ratio[known], minlength=count * season).reshape(count, season)
+        counts = np.bincount(cell, minlength=count * season).reshape(count, season)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            means = np.where(counts > 0, sums / counts, np.nan)
+            centre = np.nansum(means, axis=1) / (counts > 0).sum(axis=1)
+            means = np.where(multiplicative[:, None], means / centre[:, None], means - centre[:, None])
         return cls(np.where(np.isnan(means), np.where(multiplicative[:, None], 1.0, 0.0), means), multiplicative)
 
     def _at(self, values: np.ndarray, series: np.ndarray | int, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
