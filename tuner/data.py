@@ -144,10 +144,10 @@ class Dataset:
             raise DataError(f"{data.path}: column {data.target}: the target is constant over the {scale_on} part, "
                             "so there is nothing to learn and scaling would divide by zero")
         rows = self.rows(scale_on)
+        positions = self.positions if data.seasonally_adjusted else None  # only a seasonal transform needs them
         self.scaling = Scaling.fit(self.values[rows], self.index.codes[rows], len(self.index), data.logged,
-                                   self.positions[rows] if data.seasonally_adjusted else None, data.seasonality)
-        self.scaled = self.scaling.apply(self.values, series=self.index.codes,
-                                         positions=self.positions if data.seasonally_adjusted else None)
+                                   None if positions is None else positions[rows], data.seasonality)
+        self.scaled = self.scaling.apply(self.values, series=self.index.codes, positions=positions)
         self.known = np.ascontiguousarray(self.scaled[:, list(data.known_future_columns)]) if data.known_inputs else None
         self._windows: dict[tuple[str, int], Windows] = {}
 

@@ -40,13 +40,14 @@ class Scaling:
         `positions` (each row's place in a season of `season`), the target is seasonally adjusted
         before it is standardised, by indices fitted on the same rows (on log(1 + value) with
         `log`, where they are additive: multiplicative in the data's units)."""
+        if log or positions is not None:
+            rows = np.array(rows, dtype=np.float64)  # one copy, whose target column is transformed in place
         if log:
-            rows = cls._logged(rows)
+            rows[:, -1] = np.log1p(rows[:, -1])
         seasonal = None
         if positions is not None:
             codes = np.zeros(len(rows), dtype=np.int64) if series is None else series
             seasonal = SeasonalIndices.fit(rows[:, -1], codes, positions, count, season, additive=log)
-            rows = np.array(rows, dtype=np.float64)
             rows[:, -1] = seasonal.remove(rows[:, -1], codes, positions)
         if count == 1:
             scaler = StandardScaler().fit(rows)
@@ -84,19 +85,14 @@ class Scaling:
 
     def _transformed(self, values: np.ndarray, series: np.ndarray | int, positions: np.ndarray | None) -> np.ndarray:
         """`values` (..., columns) with the target as log(1 + value) and seasonally adjusted, as
-        this scaling was fitted (a copy where either applies)."""
-        if self.log:
-            values = self._logged(values)
-        if self.seasonal is not None:
-            values = np.array(values, dtype=np.float64)
-            values[..., -1] = self.seasonal.remove(values[..., -1], series, self.placed(positions))
-        return values
-
-    @staticmethod
-    def _logged(values: np.ndarray) -> np.ndarray:
-        """A copy of `values` (..., columns) with the last column (the target) as log(1 + value)."""
+        this scaling was fitted (one copy where either applies)."""
+        if not self.log and self.seasonal is None:
+            return values
         values = np.array(values, dtype=np.float64)
-        values[..., -1] = np.log1p(values[..., -1])
+        if self.log:
+            values[..., -1] = np.log1p(values[..., -1])
+        if self.seasonal is not None:
+            values[..., -1] = self.seasonal.remove(values[..., -1], series, self.placed(positions))
         return values
 
     def to_units(self, scaled_target: np.ndarray, series: np.ndarray | int = 0,
