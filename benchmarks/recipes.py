@@ -55,6 +55,10 @@ RECIPES: dict[str, list[str]] = {
                                                   "data.transform='seasonal'"],
     "defaults + calendar + seasonal search": ["data.calendar={calendar}", "data.holidays={holidays}",
                                               "search.transform=['none', 'seasonal']"],
+    "defaults + calendar + levelled features": ["data.calendar={calendar}", "data.holidays={holidays}",
+                                                "data.feature_scaling='level'"],
+    "defaults + calendar + feature scaling search": ["data.calendar={calendar}", "data.holidays={holidays}",
+                                                     "search.feature_scaling=['global', 'level']"],
 }
 FIT_VARIANTS_RECIPE = "defaults + calendar"  # its studies are also fitted the other ways (`fit_variants`)
 ENSEMBLE = 3  # members of the ensembles compared there (all completed trials, when a study has fewer)

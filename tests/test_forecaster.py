@@ -43,21 +43,26 @@ def cut_before(sales: pd.DataFrame, row: int, horizon: int, known: list[str]) ->
     return pd.concat([sales.iloc[:row], plan])
 
 
-@pytest.mark.parametrize("horizon, known, calendar, transform", [
-    (1, [], False, "none"), (7, [], False, "none"), (7, ["ad_impressions", "discount_rate"], False, "none"),
-    (7, ["discount_rate"], True, "none"),
-    (7, ["discount_rate"], False, "log"), (1, [], False, "seasonal"), (7, ["discount_rate"], True, "log+seasonal")])
-def test_predict_on_a_cut_file_equals_the_test_forecast_fit_scored(tmp_path, horizon, known, calendar, transform):
+@pytest.mark.parametrize("horizon, known, calendar, transform, features", [
+    (1, [], False, "none", "global"), (7, [], False, "none", "global"),
+    (7, ["ad_impressions", "discount_rate"], False, "none", "global"), (7, ["discount_rate"], True, "none", "global"),
+    (7, ["discount_rate"], False, "log", "global"), (1, [], False, "seasonal", "global"),
+    (7, ["discount_rate"], True, "log+seasonal", "global"), (7, ["ad_impressions"], True, "log", "level")])
+def test_predict_on_a_cut_file_equals_the_test_forecast_fit_scored(tmp_path, horizon, known, calendar, transform,
+                                                                    features):
     config = write_study(tmp_path, days=260, horizon=horizon, extra=PARAMS)
     dates = 'calendar = ["day_of_week", "month"]\ncalendar_harmonics = 3\nholidays = "US"\n' if calendar else ""
     text = config.read_text().replace(
-        "[data]\n", f"[data]\nknown_future = {json.dumps(known)}\ntransform = {json.dumps(transform)}\n{dates}", 1)
+        "[data]\n", f"[data]\nknown_future = {json.dumps(known)}\ntransform = {json.dumps(transform)}\n"
+        f"feature_scaling = {json.dumps(features)}\n{dates}", 1)
     config.write_text(text)
     model = tmp_path / "model"
     run = tuner("fit", str(config), "-o", str(model), "--no-intervals")
     assert run.returncode == 0, run.stderr
 
     forecaster = Forecaster.load(model)
+    levelled = forecaster.members[0].network.config.levelled_columns
+    assert levelled == (tuple(range(5)) if features == "level" else ())  # the five drivers, not the calendar's
     test = forecaster.test_forecast()
     scored = json.loads((model / "metrics.json").read_text())["model"]["test_mae"]
     assert np.mean(np.abs(test.forecast - test.dataset.actuals("test"))) == pytest.approx(scored, rel=1e-9)
@@ -90,11 +95,12 @@ def test_every_window_length_forecasts_the_same_validation_and_test_rows(tmp_pat
 
 @pytest.fixture(scope="module")
 def searched(tmp_path_factory):
-    """A study of 3 trials that searched the window, scaling and loss, with their weights stored."""
+    """A study of 3 trials that searched the window, scaling, feature scaling and loss, with their
+    weights stored."""
     folder = tmp_path_factory.mktemp("searched")
     config = write_study(folder, days=220, epochs=2)
     text = config.read_text().replace("[search]\n", "[search]\nwindow = [7, 14]\nscaling = ['window', 'global']\n"
-                                      "loss = ['mae', 'huber']\n", 1)
+                                      "loss = ['mae', 'huber']\nfeature_scaling = ['global', 'level']\n", 1)
     config.write_text(text)
     run = tuner("tune", str(config), "--n-trials", "3", "--no-progress")
     assert run.returncode == 0, run.stderr
@@ -110,7 +116,8 @@ def predicted(model, csv) -> np.ndarray:
 def test_fit_from_a_trials_weights_and_an_ensemble_of_them(searched, tmp_path):
     study = optuna.load_study(study_name="small", storage=f"sqlite:///{searched.parent / 'small.db'}")
     trials = sorted(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)), key=lambda t: t.value)
-    assert all({"window", "scaling", "loss"} <= set(t.params) and "weights_artifact" in t.user_attrs for t in trials)
+    assert all({"window", "scaling", "feature_scaling", "loss"} <= set(t.params) and "weights_artifact" in t.user_attrs
+               for t in trials)
     networks_alone = ["--boosting-weight", "0"]  # boosting's window is the longest member's: one per model here
     for trial in trials[:2]:
         run = tuner("fit", str(searched), "--from-trial", str(trial.number), "-o", str(tmp_path / f"t{trial.number}"),

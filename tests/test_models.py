@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -45,6 +47,32 @@ def test_window_scaling_follows_the_level_and_spread_of_each_window(kind):
     global_model = build_model(ModelConfig(kind=kind, n_inputs=3, horizon=2, hidden_size=8, num_heads=2, ff_size=16))
     with torch.no_grad():
         assert not torch.allclose(global_model(shifted), global_model(inputs) + 5.0, atol=1e-2)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "lstm_transformer"])
+def test_levelled_features_ignore_a_shift_of_their_level(kind):
+    """`data.feature_scaling = "level"`: moving a feature's whole window (and, for a planned one,
+    its values for the forecast steps) by a constant leaves the forecast as it was; a column
+    that is not levelled, and a levelled one moved in its history alone, change it."""
+    torch.manual_seed(0)
+    config = ModelConfig(kind=kind, n_inputs=4, horizon=2, hidden_size=8, num_heads=2, ff_size=16, scaling="level",
+                         known_columns=(1, 2), levelled_columns=(0, 1))  # 0: past only, 1: planned, 2: calendar
+    model = build_model(config).eval()
+    inputs, future = torch.randn(4, 10, 4), torch.randn(4, 2, 2)
+    with torch.no_grad():
+        base = model(inputs, future)
+        shifted, planned = inputs.clone(), future.clone()
+        shifted[:, :, :2] += torch.tensor([3.0, -2.0])
+        planned[:, :, 0] -= 2.0
+        torch.testing.assert_close(model(shifted, planned), base, rtol=1e-4, atol=1e-4)
+        assert not torch.allclose(model(shifted, future), base, atol=1e-3)  # the plan did not move with its history
+        calendar = inputs.clone()
+        calendar[:, :, 2] += 3.0
+        assert not torch.allclose(model(calendar, future + torch.tensor([0.0, 3.0])), base, atol=1e-3)
+    unlevelled = build_model(replace(config, levelled_columns=()))
+    unlevelled.load_state_dict(model.state_dict())  # the mask is no weight: old model directories still load
+    with torch.no_grad():
+        assert not torch.allclose(unlevelled.eval()(shifted, planned), base, atol=1e-3)
 
 
 def test_level_scaling_follows_the_level_but_keeps_the_spread():

@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tuner.config import Config, DataConfig, ParamsConfig, SearchConfig, SplitConfig, StudyConfig, TrainConfig
-from tuner.names import (CALENDAR_PERIODS, DEVICES, HOLIDAY_COLUMN, LOSSES, MODEL_TYPES, PINBALL_METRIC, PRECISIONS,
-                         SCALINGS, STUDY_METRICS, TRANSFORMS)
+from tuner.names import (CALENDAR_PERIODS, DEVICES, FEATURE_SCALINGS, HOLIDAY_COLUMN, LOSSES, MODEL_TYPES,
+                         PINBALL_METRIC, PRECISIONS, SCALINGS, STUDY_METRICS, TRANSFORMS)
 
 SAMPLERS = ("tpe", "random")
 PRUNERS = ("median", "percentile", "hyperband", "successive_halving", "wilcoxon", "none")
@@ -65,6 +65,7 @@ def check_data(p: Problems, data: DataConfig) -> None:
     if len(set(data.known_future)) != len(data.known_future):
         p.add("data.known_future", list(data.known_future), "lists a column twice")
     p.one_of("data.scaling", data.scaling, SCALINGS)
+    p.one_of("data.feature_scaling", data.feature_scaling, FEATURE_SCALINGS)
     p.one_of("data.transform", data.transform, TRANSFORMS)
     for name in data.calendar:
         p.one_of("data.calendar", name, tuple(CALENDAR_PERIODS))
@@ -137,6 +138,8 @@ def check_search(p: Problems, search: SearchConfig) -> None:
         p.not_negative("search.series_embedding", value, "0 (none)")
     for value in search.scaling:
         p.one_of("search.scaling", value, SCALINGS)
+    for value in search.feature_scaling:
+        p.one_of("search.feature_scaling", value, FEATURE_SCALINGS)
     for value in search.loss:
         p.one_of("search.loss", value, LOSSES)
     for value in search.transform:
@@ -179,6 +182,8 @@ def check_params(p: Problems, params: ParamsConfig) -> None:
     p.not_negative("params.series_embedding", params.series_embedding, "0 (none)")
     if params.scaling:
         p.one_of("params.scaling", params.scaling, SCALINGS)
+    if params.feature_scaling:
+        p.one_of("params.feature_scaling", params.feature_scaling, FEATURE_SCALINGS)
     if params.loss:
         p.one_of("params.loss", params.loss, LOSSES)
     if params.transform:

@@ -49,6 +49,7 @@ class DataConfig:
     window: int = 28  # past steps the model sees
     horizon: int = 1  # future steps it predicts
     scaling: str = "level"  # level: each window's target history less its own mean; window: also over its spread
+    feature_scaling: str = "global"  # level: each window's mean taken off each feature (`names.FEATURE_SCALINGS`)
     transform: str = "none"  # of the target before scaling (`names.TRANSFORMS`): log, seasonal, log+seasonal
     calendar: tuple[str, ...] = ()  # date features (day_of_week, month, ...), cyclic, known for the forecast dates
     calendar_harmonics: int = 1  # sine and cosine pairs per calendar feature (its Fourier order)
@@ -139,6 +140,7 @@ class SearchConfig:
     series_embedding: tuple[int, ...] = ()  # panels: choices of a learned series-id embedding's size (0: none); empty: none
     window: tuple[int, ...] = ()  # choices of data.window, e.g. [14, 28, 56]; empty: data.window, not searched
     scaling: tuple[str, ...] = ()  # choices of data.scaling; empty: not searched
+    feature_scaling: tuple[str, ...] = ()  # choices of data.feature_scaling; empty: not searched
     loss: tuple[str, ...] = ()  # choices of train.loss; empty: not searched
     transform: tuple[str, ...] = ()  # choices of data.transform, e.g. ["none", "log"]; empty: not searched
     calendar_harmonics: tuple[int, ...] = ()  # choices of data.calendar_harmonics, e.g. [1, 3]; empty: not searched
@@ -178,6 +180,7 @@ class ParamsConfig:
     series_embedding: int = 0  # panels: the learned series-id embedding's size; 0: none
     window: int = 0  # when searched: the trial's data.window (0: the config's)
     scaling: str = ""  # when searched: the trial's data.scaling
+    feature_scaling: str = ""  # when searched: the trial's data.feature_scaling
     loss: str = ""  # when searched: the trial's train.loss
     transform: str = ""  # when searched: the trial's data.transform
     calendar_harmonics: int = 0  # when searched: the trial's data.calendar_harmonics (0: the config's)
@@ -217,6 +220,7 @@ class ModelConfig:
     num_heads: int = 4  # lstm_transformer only; divides hidden_size
     ff_size: int = 128  # lstm_transformer only: the encoder's feed-forward width
     scaling: str = "global"  # window: the network normalises each window's target history and maps its output back
+    levelled_columns: tuple[int, ...] = ()  # input columns whose window mean the network takes off (feature_scaling)
     quantiles: tuple[float, ...] = ()  # one output per quantile, kept from crossing (train.loss = "quantile"); empty: a point
     linear_skip: bool = False  # a linear map from the (normalised) target history added to the head's output
     window: int = 0  # time steps per input window: the linear skip's inputs
@@ -281,6 +285,7 @@ def with_params(config: Config, params: typing.Mapping[str, Any]) -> Config:
     """`config` with the settings a trial searched (`names.SETTING_PARAMS`) taken from its parameters."""
     data = replace(config.data, window=params.get("window") or config.data.window,
                    scaling=params.get("scaling") or config.data.scaling,
+                   feature_scaling=params.get("feature_scaling") or config.data.feature_scaling,
                    transform=params.get("transform") or config.data.transform,
                    calendar_harmonics=params.get("calendar_harmonics") or config.data.calendar_harmonics)
     return replace(config, data=data, train=replace(config.train, loss=params.get("loss") or config.train.loss))

@@ -158,7 +158,8 @@ def load_member(folder: Path, entry: dict[str, Any]) -> Member:
         state = torch.load(weights, weights_only=True, map_location="cpu")
         shape = entry["model"]
         network = build_model(ModelConfig(**{**shape, "known_columns": tuple(shape["known_columns"]),
-                                             "static_levels": tuple(shape.get("static_levels", ()))}))
+                                             "static_levels": tuple(shape.get("static_levels", ())),
+                                             "levelled_columns": tuple(shape.get("levelled_columns", ()))}))
         network.load_state_dict(state)
     except (RuntimeError, KeyError, TypeError, ValueError, EOFError) as exc:
         reason = str(exc).strip().splitlines()[0]

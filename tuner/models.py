@@ -45,6 +45,9 @@ class LSTMForecaster(nn.Module):
         self.outputs_per_step = len(config.quantiles) or 1
         self.head = nn.Linear(config.hidden_size, config.horizon * self.outputs_per_step)
         self.skip = nn.Linear(config.window, config.horizon) if config.linear_skip else None
+        levelled = torch.zeros(config.n_inputs)
+        levelled[list(config.levelled_columns)] = 1.0
+        self.register_buffer("levelled", levelled, persistent=False)  # 1 where a column's window mean is taken off
         if self.skip is not None:
             nn.init.zeros_(self.skip.weight)
             nn.init.zeros_(self.skip.bias)
@@ -66,10 +69,13 @@ class LSTMForecaster(nn.Module):
                 static: torch.Tensor | None = None) -> torch.Tensor:
         """As `forward`, but a quantile model gives every quantile: (batch, horizon, len(quantiles)).
 
+        With `levelled_columns`, those features are first taken relative to their window's mean.
         With `scaling = "window"`, each window's target history is normalised by its own mean and
         standard deviation, and the forecast mapped back with the same two numbers (RevIN-style
         instance normalisation), so a level the training rows never reached stays in range; with
         `scaling = "level"`, only the window's mean is taken off and added back."""
+        if self.config.levelled_columns:
+            inputs, future = self.levelled_features(inputs, future)
         if self.config.scaling == "global":
             return self.predict(inputs, future, static)
         target = inputs[:, :, -1:]
@@ -80,6 +86,15 @@ class LSTMForecaster(nn.Module):
         if self.config.quantiles:
             level, spread = level[:, :, None], spread[:, :, None]
         return self.predict(normalised, future, static) * spread + level
+
+    def levelled_features(self, inputs: torch.Tensor,
+                          future: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`data.feature_scaling = "level"`: each window's own mean taken off each feature column,
+        and off that column's planned values for the forecast steps."""
+        means = inputs.mean(dim=1, keepdim=True) * self.levelled
+        if future is not None:
+            future = future - means[:, :, list(self.config.known_columns)]
+        return inputs - means, future
 
     def predict(self, inputs: torch.Tensor, future: torch.Tensor | None, static: torch.Tensor | None) -> torch.Tensor:
         """The head's forecast from the (normalised) window, plus the linear skip's; quantiles in order."""
@@ -171,8 +186,10 @@ def model_config(params: dict[str, Any], data: DataConfig, quantiles: tuple[floa
     """The architecture that a trial's parameters describe, sized for `data` and its series;
     `quantiles` for a quantile model (`config.model_quantiles`)."""
     architecture = {key: params[key] for key in ARCHITECTURE_PARAMS if key in params}
+    feature_scaling = params.get("feature_scaling") or data.feature_scaling
     return ModelConfig(kind=params["model"], n_inputs=len(data.columns), horizon=data.horizon,
                        known_columns=data.known_future_columns, scaling=params.get("scaling") or data.scaling,
+                       levelled_columns=tuple(range(len(data.features))) if feature_scaling == "level" else (),
                        window=params.get("window") or data.window, quantiles=tuple(quantiles),
                        series_count=series.count if params.get("series_embedding") else 0,
                        static_levels=series.static_levels, static_numeric=series.static_numeric, **architecture)

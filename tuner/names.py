@@ -7,7 +7,7 @@ MODEL_TYPES = ("lstm", "lstm_transformer")
 MODEL_LABELS = {"lstm": "LSTM", "lstm_transformer": "LSTM+Transformer"}
 ARCHITECTURE_PARAMS = ("hidden_size", "num_layers", "dropout", "num_heads", "ff_size", "linear_skip", "series_embedding")
 TRANSFORMER_PARAMS = ("num_heads", "ff_size")  # sampled for lstm_transformer only
-SETTING_PARAMS = ("window", "scaling", "loss", "transform",
+SETTING_PARAMS = ("window", "scaling", "feature_scaling", "loss", "transform",
                   "calendar_harmonics")  # searched only when search.<name> lists choices; else the setting
 DATA_VARIANTS = ("transform", "calendar_harmonics")  # data settings a trial may change besides the window: each
 # needs its own scaled copy of the data (so an ensemble's members must share them)
@@ -16,6 +16,9 @@ PARAMS = ("model", "hidden_size", "num_layers", "dropout", "lr", *TRANSFORMER_PA
 
 SCALINGS = ("window", "level", "global")  # data.scaling: on top of the global scaler, each window's target history
 # standardised by its own mean and spread (window), only shifted by its own mean (level), or neither (global)
+FEATURE_SCALINGS = ("global", "level")  # data.feature_scaling: the features as the global scaler leaves them, or
+# each window's own mean taken off each feature (and off its planned values), so a driver that trends past the
+# training rows' range (a price, impressions, listings) stays in range
 TRANSFORMS = ("none", "log", "seasonal", "log+seasonal")  # data.transform: of the target before the global scaler;
 # log: log(1 + value); seasonal: its seasonal index taken out (`tuner.seasonal`); log+seasonal: the index taken out
 # of log(1 + value), where it is additive
