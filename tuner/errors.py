@@ -1,4 +1,9 @@
-"""The exceptions `tuner` raises on purpose. The CLI maps every `TunerError` to exit status 2."""
+"""The exceptions `tuner` raises on purpose, and the exit statuses of the CLI, which maps every
+`TunerError` to `EXIT_USAGE`."""
+
+EXIT_USAGE = 2  # bad config, data, storage or command line
+EXIT_FAILURE = 1  # anything unexpected
+EXIT_INTERRUPTED = 130  # Ctrl-C
 
 
 class TunerError(Exception):
