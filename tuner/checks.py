@@ -14,6 +14,8 @@ from tuner.names import (CALENDAR_PERIODS, DEVICES, FEATURE_SCALINGS, HOLIDAY_CO
                          PINBALL_METRIC, PRECISIONS, SCALINGS, STUDY_METRICS, TRANSFORMS)
 
 SAMPLERS = ("tpe", "random")
+SETTING_CHOICES = {"scaling": SCALINGS, "feature_scaling": FEATURE_SCALINGS, "loss": LOSSES,
+                   "transform": TRANSFORMS}  # searchable settings that take one of these names
 PRUNERS = ("median", "percentile", "hyperband", "successive_halving", "wilcoxon", "none")
 WILCOXON_MIN_FOLDS = 5  # with p < 0.1 it can first prune after 4 worse folds; with 5 it saves the last
 FREQUENCIES = ("D", "W", "M")
@@ -136,14 +138,9 @@ def check_search(p: Problems, search: SearchConfig) -> None:
             p.positive(f"search.{key}", value)
     for value in search.series_embedding:
         p.not_negative("search.series_embedding", value, "0 (none)")
-    for value in search.scaling:
-        p.one_of("search.scaling", value, SCALINGS)
-    for value in search.feature_scaling:
-        p.one_of("search.feature_scaling", value, FEATURE_SCALINGS)
-    for value in search.loss:
-        p.one_of("search.loss", value, LOSSES)
-    for value in search.transform:
-        p.one_of("search.transform", value, TRANSFORMS)
+    for key, choices in SETTING_CHOICES.items():
+        for value in getattr(search, key):
+            p.one_of(f"search.{key}", value, choices)
     for key in ("num_layers", "dropout", "lr"):
         rng = getattr(search, key)
         if rng.low > rng.high:
@@ -180,14 +177,9 @@ def check_params(p: Problems, params: ParamsConfig) -> None:
     p.not_negative("params.window", params.window, "0 (data.window)")
     p.not_negative("params.calendar_harmonics", params.calendar_harmonics, "0 (data.calendar_harmonics)")
     p.not_negative("params.series_embedding", params.series_embedding, "0 (none)")
-    if params.scaling:
-        p.one_of("params.scaling", params.scaling, SCALINGS)
-    if params.feature_scaling:
-        p.one_of("params.feature_scaling", params.feature_scaling, FEATURE_SCALINGS)
-    if params.loss:
-        p.one_of("params.loss", params.loss, LOSSES)
-    if params.transform:
-        p.one_of("params.transform", params.transform, TRANSFORMS)
+    for key, choices in SETTING_CHOICES.items():
+        if getattr(params, key):  # empty: not searched, the config's setting
+            p.one_of(f"params.{key}", getattr(params, key), choices)
 
 
 def check_study(p: Problems, study: StudyConfig, split: SplitConfig) -> None:
