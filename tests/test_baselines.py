@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from tuner.baselines import baseline_forecasts
-from tuner.boosting import boosting_inputs
+from tuner.boosting import Boosting, boosting_inputs, window_level
 from tuner.config import load_config
 from tuner.data import Dataset
 from tuner.seasonal import centred_average
@@ -29,6 +29,34 @@ def test_boosting_sees_the_target_history_the_last_inputs_and_the_plan_of_its_st
     assert rows.shape == (len(windows), window + columns - 1 + 1)
     np.testing.assert_array_equal(rows[:, :window], windows.inputs[:, :, -1])
     np.testing.assert_array_equal(rows[:, -1], windows.future[:, 2, 0])
+
+
+def test_levelled_rows_hold_the_history_relative_to_the_windows_mean_and_the_mean(dataset):
+    windows = dataset.windows("validation")
+    level = window_level(windows.inputs)
+    rows = boosting_inputs(windows.inputs, windows.future, step=0, level=level)
+    window = dataset.config.window
+    np.testing.assert_allclose(rows[:, :window] + level[:, None], windows.inputs[:, :, -1], atol=1e-6)
+    np.testing.assert_allclose(rows[:, :window].mean(axis=1), 0, atol=1e-6)
+    np.testing.assert_array_equal(rows[:, -1], level)
+
+
+def test_boosting_carries_a_trend_past_the_values_it_was_fitted_on(tmp_path):
+    months = pd.date_range("2000-01-31", periods=180, freq="ME")
+    sales = 100 + 2.0 * np.arange(180) + 10 * SEASON[months.month - 1]  # the test part lies above every fitted value
+    pd.DataFrame({"date": months, "sales": sales}).to_csv(tmp_path / "trend.csv", index=False)
+    (tmp_path / "trend.toml").write_text('[data]\npath = "trend.csv"\nfrequency = "M"\nwindow = 12\n')
+    config = load_config(tmp_path / "trend.toml")
+    dataset = Dataset.from_config(config.data, config.split, scale_on="train+validation")
+    actual, fitted = dataset.actuals("test"), dataset.windows("train+validation")
+    assert actual.min() > dataset.actuals("train+validation").max()
+    errors = {}
+    for levelled in (True, False):
+        boosting = Boosting.fit(fitted, levelled)
+        errors[levelled] = np.abs(dataset.to_units(boosting.predict_windows(dataset.windows("test")), "test") - actual).mean()
+    assert errors[True] < 0.1 * errors[False]  # plain trees stop at the highest value they saw
+    assert errors[True] < 5.0  # against a season of ±5 and a rise of 2 a month
+
 
 
 def test_every_baseline_forecasts_every_step_in_the_targets_units(dataset):

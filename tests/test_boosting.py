@@ -37,11 +37,13 @@ class Untrusted:
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
-    """One study folder fitted twice: with the default weight, and with the networks alone."""
+    """One study folder fitted three times: with the default weight, with the networks alone, and
+    with levelled boosting."""
     folder = tmp_path_factory.mktemp("boosting")
     config = write_study(folder, days=DAYS, horizon=2, extra=PARAMS)
     config.write_text(config.read_text().replace("[data]\n", "[data]\nknown_future = ['discount_rate']\n", 1))
-    for name, flags in (("combined", []), ("networks", ["--boosting-weight", "0"])):
+    for name, flags in (("combined", []), ("networks", ["--boosting-weight", "0"]),
+                        ("levelled", ["--set", "data.boosting_scaling='level'"])):
         run = tuner("fit", str(config), "-o", str(folder / name), "--no-intervals", *flags)
         assert run.returncode == 0, run.stderr
     return folder
@@ -152,4 +154,30 @@ def test_a_directory_from_before_boosting_members_loads_as_the_networks_alone(fi
     plan = tmp_path / "plan.csv"
     with_plan(days=DAYS, plan_days=2).to_csv(plan, index=False)
     run = tuner("predict", str(model), str(plan))
+    assert run.returncode == 0, run.stderr
+
+
+def test_levelled_boosting_is_the_member_and_the_baseline_and_survives_a_save(fitted, tmp_path):
+    """`data.boosting_scaling = "level"`: the member forecasts relative to each window's mean; the
+    boosting baseline beside it is that same member; a member saved without the setting (before it
+    existed) loads as the plain one."""
+    from tuner.boosting import Boosting
+
+    levelled = Forecaster.load(fitted / "levelled")
+    assert levelled.boosting.levelled and not Forecaster.load(fitted / "combined").boosting.levelled
+    test = levelled.test_forecast()
+    boosting = boosting_forecast(test.dataset, "test", "train+validation")
+    np.testing.assert_allclose(test.baselines["boosting"], boosting, rtol=1e-6)
+    assert not np.allclose(boosting, Forecaster.load(fitted / "combined").test_forecast().baselines["boosting"])
+    path = tmp_path / BOOSTING
+    skops.io.dump({"regressors": list(levelled.boosting.regressors), "window": levelled.boosting.window}, path)
+    assert not Boosting.load(path).levelled
+    levelled.boosting.save(path)
+    again = Boosting.load(path)
+    assert again.levelled
+    windows = test.dataset.windows("test")
+    np.testing.assert_allclose(again.predict_windows(windows), levelled.boosting.predict_windows(windows))
+    plan = tmp_path / "plan.csv"
+    with_plan(days=DAYS, plan_days=2).to_csv(plan, index=False)
+    run = tuner("predict", str(fitted / "levelled"), str(plan))
     assert run.returncode == 0, run.stderr

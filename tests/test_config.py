@@ -57,6 +57,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ("[search]\nfeature_scaling = ['window']\n",
          r"search.feature_scaling = 'window': must be one of global, level"),
         ("feature_scaling = 'revin'\n", r"data.feature_scaling = 'revin': must be one of global, level"),
+        ("boosting_scaling = 'window'\n", r"data.boosting_scaling = 'window': must be one of global, level"),
         ("[search]\ntransform = ['sqrt']\n", r"search.transform = 'sqrt': must be one of none, log"),
         ("[search]\nwindow = [14, 0]\n", r"search.window = 0: must be greater than 0"),
         ("[search]\ncalendar_harmonics = [1, 3]\n", r"search.calendar_harmonics = \[1, 3\]: needs data.calendar"),

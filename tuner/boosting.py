@@ -3,6 +3,13 @@ the baseline every model is measured against, and the member `tuner fit` combine
 network(s) (`--boosting-weight`). On a panel, one regressor over every series' (scaled) windows,
 as the retail competitions' boosting models are.
 
+Trees cannot forecast beyond the values they were fitted on. With `data.boosting_scaling = "level"`
+the regressors see each window's target history relative to that window's mean, with the mean as
+one more input, and forecast each step's departure from it (`levelled`), so a series that trends
+past its training range keeps its level, as the networks' `data.scaling = "level"` does for them.
+It is not the default: on stationary series it costs (BENCHMARKS.md, figure 12's section
+"Levelled boosting").
+
 A fitted `Boosting` is saved with skops, whose loader builds only the types it is told to trust,
 so a model directory still runs no code from its files when it is read."""
 
@@ -21,13 +28,23 @@ CHUNK = 100_000  # samples whose inputs are gathered at a time when forecasting
 TRUSTED = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]  # beyond skops' own defaults
 
 
-def boosting_inputs(inputs: np.ndarray, future: np.ndarray | None, step: int) -> np.ndarray:
+def boosting_inputs(inputs: np.ndarray, future: np.ndarray | None, step: int,
+                    level: np.ndarray | None = None) -> np.ndarray:
     """One row per sample of (samples, window, columns) `inputs`: the window's target history, the
-    other inputs of its last step, and the known inputs (plans, calendar) at forecast step `step`."""
-    parts = [inputs[:, :, -1], inputs[:, -1, :-1]]
+    other inputs of its last step, and the known inputs (plans, calendar) at forecast step `step`;
+    with `level` (each window's target mean), the history relative to it and the level itself."""
+    history = inputs[:, :, -1] if level is None else inputs[:, :, -1] - level[:, None]
+    parts = [history, inputs[:, -1, :-1]]
     if future is not None:
         parts.append(future[:, step])
+    if level is not None:
+        parts.append(level[:, None])
     return np.concatenate(parts, axis=1)
+
+
+def window_level(inputs: np.ndarray) -> np.ndarray:
+    """Each sample's mean of its window's target history."""
+    return inputs[:, :, -1].mean(axis=1)
 
 
 @dataclass(frozen=True)
@@ -36,24 +53,30 @@ class Boosting:
 
     regressors: tuple[HistGradientBoostingRegressor, ...]
     window: int  # past steps its rows are cut from
+    levelled: bool = False  # relative to each window's mean (data.boosting_scaling = "level")
 
     @classmethod
-    def fit(cls, windows: Windows) -> Boosting:
-        """Fitted on the samples of `windows`: on a large panel, a uniform sample of them."""
+    def fit(cls, windows: Windows, levelled: bool = False) -> Boosting:
+        """Fitted on the samples of `windows` (on a large panel, a uniform sample of them); `levelled`:
+        relative to each window's target mean."""
         if len(windows) > MAX_BOOSTING_SAMPLES:
             kept = np.sort(np.random.default_rng(0).choice(len(windows), MAX_BOOSTING_SAMPLES, replace=False))
             windows = replace(windows, target_rows=windows.target_rows[kept], series=windows.series[kept])
         inputs, targets, future, _ = windows.batch(slice(None))  # gathered once for every step (a panel's are copies)
-        return cls(tuple(HistGradientBoostingRegressor(random_state=0).fit(boosting_inputs(inputs, future, step),
-                                                                             targets[:, step])
-                         for step in range(windows.horizon)), windows.window)
+        level = window_level(inputs) if levelled else None
+        offset = 0.0 if level is None else level
+        return cls(tuple(HistGradientBoostingRegressor(random_state=0).fit(boosting_inputs(inputs, future, step, level),
+                                                                             targets[:, step] - offset)
+                         for step in range(windows.horizon)), windows.window, levelled)
 
     def predict(self, inputs: np.ndarray, future: np.ndarray | None) -> np.ndarray:
         """(samples, horizon) scaled forecasts from (samples, >= window, columns) scaled inputs and
         their known-future values."""
         inputs = inputs[:, -self.window:]
-        return np.stack([regressor.predict(boosting_inputs(inputs, future, step))
-                         for step, regressor in enumerate(self.regressors)], axis=1)
+        level = window_level(inputs) if self.levelled else None
+        offset = 0.0 if level is None else level[:, None]
+        return np.stack([regressor.predict(boosting_inputs(inputs, future, step, level))
+                         for step, regressor in enumerate(self.regressors)], axis=1) + offset
 
     def predict_windows(self, windows: Windows) -> np.ndarray:
         """Scaled forecasts of every sample of `windows`, a chunk at a time."""
@@ -63,7 +86,7 @@ class Boosting:
     def save(self, path: Path) -> None:
         import skops.io  # imported here: it loads every scikit-learn estimator (about 1 s), which tuning never needs
 
-        skops.io.dump({"regressors": list(self.regressors), "window": self.window}, path)
+        skops.io.dump({"regressors": list(self.regressors), "window": self.window, "levelled": self.levelled}, path)
 
     @classmethod
     def load(cls, path: Path) -> Boosting:
@@ -71,4 +94,4 @@ class Boosting:
         import skops.io
 
         saved = skops.io.load(path, trusted=TRUSTED)
-        return cls(tuple(saved["regressors"]), int(saved["window"]))
+        return cls(tuple(saved["regressors"]), int(saved["window"]), bool(saved.get("levelled", False)))

@@ -32,7 +32,7 @@ def refit_calibration(forecaster: Forecaster, folds: list[Dataset], configs: lis
                  folds.index(fold) + 1, len(folds))
         members = [Member(train_member(fold, c, m.params, seed, part="train"), m.params, m.window)
                    for c, m in zip(configs, forecaster.members)]
-        boosting = Boosting.fit(fold.windows("train")) if forecaster.boosting else None
+        boosting = Boosting.fit(fold.windows("train"), forecaster.boosting.levelled) if forecaster.boosting else None
         held_out = replace(forecaster, members=members, scaling=fold.scaling, boosting=boosting)
         residuals.append(part_residuals(fold, "validation", held_out.forecast_part(fold, "validation")))
     return Calibration(np.concatenate(residuals), "the same recipe trained on the rows before each validation part, "
@@ -43,7 +43,7 @@ def own_weights_calibration(forecaster: Forecaster, dataset: Dataset) -> Calibra
     """Residuals for the intervals of a forecaster of the trials' own networks (trained on the train
     part only): their forecasts of the validation part, combined with those of a boosting member
     fitted on the train part only, as the networks were."""
-    boosting = Boosting.fit(dataset.windows("train")) if forecaster.boosting else None
+    boosting = Boosting.fit(dataset.windows("train"), forecaster.boosting.levelled) if forecaster.boosting else None
     held_out = replace(forecaster, boosting=boosting)
     return Calibration(part_residuals(dataset, "validation", held_out.forecast_part(dataset, "validation")),
                        "the trials' own networks (trained on the train part) on the validation part",

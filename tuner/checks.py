@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from tuner.config import Config, DataConfig, ParamsConfig, SearchConfig, SplitConfig, StudyConfig, TrainConfig
-from tuner.names import (CALENDAR_PERIODS, DEVICES, FEATURE_SCALINGS, HOLIDAY_COLUMN, LOSSES, MODEL_TYPES,
+from tuner.names import (BOOSTING_SCALINGS, CALENDAR_PERIODS, DEVICES, FEATURE_SCALINGS, HOLIDAY_COLUMN, LOSSES, MODEL_TYPES,
                          PINBALL_METRIC, PRECISIONS, SCALINGS, STUDY_METRICS, TRANSFORMS)
 
 SAMPLERS = ("tpe", "random")
@@ -68,6 +68,7 @@ def check_data(p: Problems, data: DataConfig) -> None:
         p.add("data.known_future", list(data.known_future), "lists a column twice")
     p.one_of("data.scaling", data.scaling, SCALINGS)
     p.one_of("data.feature_scaling", data.feature_scaling, FEATURE_SCALINGS)
+    p.one_of("data.boosting_scaling", data.boosting_scaling, BOOSTING_SCALINGS)
     p.one_of("data.transform", data.transform, TRANSFORMS)
     for name in data.calendar:
         p.one_of("data.calendar", name, tuple(CALENDAR_PERIODS))

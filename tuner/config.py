@@ -50,6 +50,7 @@ class DataConfig:
     horizon: int = 1  # future steps it predicts
     scaling: str = "level"  # level: each window's target history less its own mean; window: also over its spread
     feature_scaling: str = "global"  # level: each window's mean taken off each feature (`names.FEATURE_SCALINGS`)
+    boosting_scaling: str = "global"  # level: gradient boosting forecasts each step relative to its window's mean
     transform: str = "none"  # of the target before scaling (`names.TRANSFORMS`): log, seasonal, log+seasonal
     calendar: tuple[str, ...] = ()  # date features (day_of_week, month, ...), cyclic, known for the forecast dates
     calendar_harmonics: int = 1  # sine and cosine pairs per calendar feature (its Fourier order)

@@ -142,7 +142,7 @@ class Forecaster:
                          dataset.fitted_range(scale_on), dataset.last_date(scale_on).isoformat(), scale_on, combine,
                          series=dataset.index.keys, encoding=dataset.encoding)
         if boosting_weight:  # cheap to fit: on train + validation beside the trials' own networks too
-            forecaster.boosting = Boosting.fit(dataset.windows("train+validation"))
+            forecaster.boosting = Boosting.fit(dataset.windows("train+validation"), config.data.boosting_scaling == "level")
             forecaster.boosting_weight = boosting_weight
         if not intervals:
             log.info("no prediction intervals: calibration skipped")

@@ -19,6 +19,8 @@ SCALINGS = ("window", "level", "global")  # data.scaling: on top of the global s
 FEATURE_SCALINGS = ("global", "level")  # data.feature_scaling: the features as the global scaler leaves them, or
 # each window's own mean taken off each feature (and off its planned values), so a driver that trends past the
 # training rows' range (a price, impressions, listings) stays in range
+BOOSTING_SCALINGS = ("global", "level")  # data.boosting_scaling: gradient boosting's lags as the global scaler
+# leaves them, or relative to each window's target mean, with the mean as one more input (`tuner.boosting`)
 TRANSFORMS = ("none", "log", "seasonal", "log+seasonal")  # data.transform: of the target before the global scaler;
 # log: log(1 + value); seasonal: its seasonal index taken out (`tuner.seasonal`); log+seasonal: the index taken out
 # of log(1 + value), where it is additive
