@@ -59,6 +59,8 @@ RECIPES: dict[str, list[str]] = {
                                                 "data.feature_scaling='level'"],
     "defaults + calendar + feature scaling search": ["data.calendar={calendar}", "data.holidays={holidays}",
                                                      "search.feature_scaling=['global', 'level']"],
+    "defaults + calendar + levelled boosting": ["data.calendar={calendar}", "data.holidays={holidays}",
+                                                "data.boosting_scaling='level'"],
 }
 FIT_VARIANTS_RECIPE = "defaults + calendar"  # its studies are also fitted the other ways (`fit_variants`)
 ENSEMBLE = 3  # members of the ensembles compared there (all completed trials, when a study has fewer)

@@ -77,7 +77,12 @@ def test_a_note_says_when_the_networks_alone_did_better_on_the_test_part(fitted)
     forecaster = Forecaster.load(fitted / "combined")
     forecaster.metrics = {"model": {"test_mae": 100.0}, "networks": {"test_mae": 99.0}}
     assert forecaster.networks_note() == ("note: the networks alone did better on the test part than combined with "
-                                          "boosting (test_mae 99 vs 100); `tuner fit --boosting-weight 0` fits them alone")
+                                          "boosting (test_mae 99 vs 100); `tuner fit --boosting-weight 0` fits them alone; "
+                                          "on a series that trends past the fitted rows' range, try "
+                                          "data.boosting_scaling = \"level\"")
+    levelled = Forecaster.load(fitted / "levelled")
+    levelled.metrics = forecaster.metrics
+    assert levelled.networks_note().endswith("fits them alone")
     forecaster.metrics["networks"]["test_mae"] = 101.0
     assert forecaster.networks_note() is None
     assert Forecaster.load(fitted / "networks").networks_note() is None

@@ -194,14 +194,17 @@ class Forecaster:
 
     def networks_note(self) -> str | None:
         """One line when the networks alone did better on the test part than combined with boosting
-        (the default was chosen on validation parts, and a test part may disagree)."""
+        (the default was chosen on validation parts, and a test part may disagree); for plain
+        boosting, it also points to levelled boosting (`data.boosting_scaling`)."""
         key = self.test_metric
         alone = self.metrics.get("networks", {}).get(key, math.nan)
         combined = self.metrics.get("model", {}).get(key, math.nan)
         if not alone < combined:
             return None
+        levelling = "" if self.boosting is None or self.boosting.levelled else (
+            "; on a series that trends past the fitted rows' range, try data.boosting_scaling = \"level\"")
         return (f"note: the networks alone did better on the test part than combined with boosting ({key} {alone:.4g} "
-                f"vs {combined:.4g}); `tuner fit --boosting-weight 0` fits them alone")
+                f"vs {combined:.4g}); `tuner fit --boosting-weight 0` fits them alone{levelling}")
 
     # ---- forecast ----
 
