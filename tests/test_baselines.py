@@ -58,7 +58,6 @@ def test_boosting_carries_a_trend_past_the_values_it_was_fitted_on(tmp_path):
     assert errors[True] < 5.0  # against a season of ±5 and a rise of 2 a month
 
 
-
 def test_every_baseline_forecasts_every_step_in_the_targets_units(dataset):
     forecasts = baseline_forecasts(dataset, "validation", fit_part="train")
     assert set(forecasts) == {"naive", "seasonal_naive", "adjusted_naive", "boosting"}
