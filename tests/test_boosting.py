@@ -46,6 +46,7 @@ def fitted(tmp_path_factory):
                         ("levelled", ["--set", "data.boosting_scaling='level'"])):
         run = tuner("fit", str(config), "-o", str(folder / name), "--no-intervals", *flags)
         assert run.returncode == 0, run.stderr
+        assert ("combined with levelled gradient boosting" in run.stdout) == (name == "levelled")
     return folder
 
 
@@ -170,6 +171,7 @@ def test_levelled_boosting_is_the_member_and_the_baseline_and_survives_a_save(fi
 
     levelled = Forecaster.load(fitted / "levelled")
     assert levelled.boosting.levelled and not Forecaster.load(fitted / "combined").boosting.levelled
+    assert levelled.label == "lstm + levelled gradient boosting (weight 0.5)"
     test = levelled.test_forecast()
     boosting = boosting_forecast(test.dataset, "test", "train+validation")
     np.testing.assert_allclose(test.baselines["boosting"], boosting, rtol=1e-6)

@@ -99,10 +99,14 @@ class Forecaster:
     @property
     def label(self) -> str:
         """What the model is, for titles: "lstm", "ensemble (mean) of lstm, lstm_transformer", and
-        " + gradient boosting (weight 0.5)" after either when combined with boosting."""
+        " + gradient boosting (weight 0.5)" after either when combined with boosting ("levelled
+        gradient boosting" with data.boosting_scaling = "level")."""
         kinds = ", ".join(member.params.model for member in self.members)
         networks = kinds if len(self.members) == 1 else f"ensemble ({self.combine}) of {kinds}"
-        return f"{networks} + gradient boosting (weight {self.boosting_weight:g})" if self.boosting else networks
+        if self.boosting is None:
+            return networks
+        boosting = "levelled gradient boosting" if self.boosting.levelled else "gradient boosting"
+        return f"{networks} + {boosting} (weight {self.boosting_weight:g})"
 
     # ---- fit ----
 
