@@ -15,7 +15,7 @@ from tuner.seasonal import SeasonalIndices
 def boosting_forecast(dataset: Dataset, part: str, fit_part: str) -> np.ndarray:
     """Direct forecasts of `part`, in the target's units, by boosting fitted on the samples whose
     targets lie in `fit_part` (relative to each window's mean with `data.boosting_scaling = "level"`)."""
-    boosting = Boosting.fit(dataset.windows(fit_part), dataset.config.boosting_scaling == "level")
+    boosting = Boosting.fit(dataset.windows(fit_part), dataset.config.boosting_levelled)
     return dataset.to_units(boosting.predict_windows(dataset.windows(part)), part)
 
 

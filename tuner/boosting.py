@@ -69,6 +69,11 @@ class Boosting:
                                                                              targets[:, step] - offset)
                          for step in range(windows.horizon)), windows.window, levelled)
 
+    @property
+    def name(self) -> str:
+        """What it is, for the model's label and `tuner fit`'s summary."""
+        return "levelled gradient boosting" if self.levelled else "gradient boosting"
+
     def predict(self, inputs: np.ndarray, future: np.ndarray | None) -> np.ndarray:
         """(samples, horizon) scaled forecasts from (samples, >= window, columns) scaled inputs and
         their known-future values."""

@@ -189,8 +189,7 @@ def fit_summary(forecaster: Forecaster, chosen: list[ParamsConfig], own_weights:
     what = ", ".join(p.model if own_weights else f"{p.model} ({p.epochs} epochs)" for p in chosen)
     how = "from the trials' own weights (trained on train)" if own_weights else "on train + validation"
     combined = f", {args.combine} of {len(chosen)}" if len(chosen) > 1 else ""
-    levelled = "levelled " if forecaster.boosting and forecaster.boosting.levelled else ""
-    boosting = (f"; combined with {levelled}gradient boosting fitted on train + validation at weight "
+    boosting = (f"; combined with {forecaster.boosting.name} fitted on train + validation at weight "
                 f"{forecaster.boosting_weight:g} (--boosting-weight)") if forecaster.boosting else ""
     lines = [f"Fitted {what} {how}{combined}{boosting}; saved to {args.output}",
              "Test (in the target's units, never seen while tuning):", *metrics_table(rows, prefix="test_"),

@@ -61,6 +61,11 @@ class DataConfig:
     max_file_mb: float = 1024  # larger files are refused before reading (memory safety)
 
     @property
+    def boosting_levelled(self) -> bool:
+        """Gradient boosting forecasts relative to each window's mean (`boosting_scaling = "level"`)."""
+        return self.boosting_scaling == "level"
+
+    @property
     def calendar_columns(self) -> list[str]:
         """The generated date columns: sines and cosines per calendar feature, and the holiday flag."""
         columns = [column for name in self.calendar if name in CALENDAR_PERIODS

@@ -103,10 +103,7 @@ class Forecaster:
         gradient boosting" with data.boosting_scaling = "level")."""
         kinds = ", ".join(member.params.model for member in self.members)
         networks = kinds if len(self.members) == 1 else f"ensemble ({self.combine}) of {kinds}"
-        if self.boosting is None:
-            return networks
-        boosting = "levelled gradient boosting" if self.boosting.levelled else "gradient boosting"
-        return f"{networks} + {boosting} (weight {self.boosting_weight:g})"
+        return f"{networks} + {self.boosting.name} (weight {self.boosting_weight:g})" if self.boosting else networks
 
     # ---- fit ----
 
@@ -146,7 +143,7 @@ class Forecaster:
                          dataset.fitted_range(scale_on), dataset.last_date(scale_on).isoformat(), scale_on, combine,
                          series=dataset.index.keys, encoding=dataset.encoding)
         if boosting_weight:  # cheap to fit: on train + validation beside the trials' own networks too
-            forecaster.boosting = Boosting.fit(dataset.windows("train+validation"), config.data.boosting_scaling == "level")
+            forecaster.boosting = Boosting.fit(dataset.windows("train+validation"), config.data.boosting_levelled)
             forecaster.boosting_weight = boosting_weight
         if not intervals:
             log.info("no prediction intervals: calibration skipped")
