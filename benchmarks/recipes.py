@@ -25,11 +25,12 @@ import optuna
 
 from common import Budget, Figure, figure, skipped
 from realdata import SERIES, RealSeries, available
-from tuner.baselines import boosting_forecast
+from tuner.baselines import boosting_forecast, smoothing_forecast
 from tuner.config import Config, load_config
 from tuner.data import Dataset
 from tuner.errors import ConfigError, TunerError
 from tuner.forecaster import Forecaster
+from tuner.names import display_name
 from tuner.tuning.runner import tune
 from tuner.tuning.study import best_params, best_trial, fitted_trials
 
@@ -67,6 +68,7 @@ ENSEMBLE = 3  # members of the ensembles compared there (all completed trials, w
 CALENDAR = {"D": ["day_of_week", "month", "day_of_year"], "W": ["month", "day_of_year"], "M": ["month"]}
 HOLIDAYS: dict[str, str] = {}  # data.holidays per series (chicago's file has its own US holiday flag already)
 DEFAULT_TARGETS = (15.0, 5.0)  # % better MAE than the better of naive and seasonal-naive, and than boosting
+CLASSICAL_BASELINES = ("adjusted_naive", "ets")  # baselines each figure's note compares with, beside its targets
 TARGETS = {"wineind": (10.0, 10.0)}  # wineind: than seasonal-naive (the better one there) and than boosting
 MIN_SEEDS_FOR_VERDICT = 3  # with fewer, min-max ranges say nothing about noise: no verdict is given
 UNITS = {"chicago": "thousand entries/day", "txhousing": "homes sold/month", "avocado": "avocados/week",
@@ -155,6 +157,7 @@ def compare_series(series: RealSeries, budget: Budget, workdir: Path) -> dict[st
     simple = {name: float(np.mean(np.abs(actual - forecast[:, 0])))
               for name, forecast in dataset.baseline_forecasts("test").items()}
     hgb = float(np.mean(np.abs(actual - boosting_forecast(dataset, "test", "train+validation")[:, 0])))
+    ets = float(np.mean(np.abs(actual - smoothing_forecast(dataset, "test", "train+validation")[:, 0])))
     rows = dataset.windows("test").target_rows
     table: dict[str, Any] = {
         "source": series.source, "unit": UNITS.get(series.name, ""), "frequency": series.frequency,
@@ -165,7 +168,7 @@ def compare_series(series: RealSeries, budget: Budget, workdir: Path) -> dict[st
         "budget": {"seeds": list(range(budget.recipe_seeds)), "trials": budget.recipe_trials,
                    "epochs": budget.recipe_epochs, "patience": budget.recipe_patience},
         "baselines_test_mae": {**{k: round(v, 4) for k, v in simple.items()},
-                               "boosting (as configured, without calendar inputs)": round(hgb, 4)},
+                               "ets": round(ets, 4), "boosting (as configured, without calendar inputs)": round(hgb, 4)},
         "recipes": {},
     }
     for index, (name, recipe) in enumerate(RECIPES.items()):
@@ -209,11 +212,11 @@ def summarize(entry: dict[str, Any], simple: dict[str, float], hgb: float) -> No
         "improvement_vs_boosting_pct": statistics.median(improvement(b, t) for b, t in zip(boosting, test)),
         "seconds_median": statistics.median(run["seconds"] for run in runs),
     })
-    adjusted = [run["baselines"].get("adjusted_naive") for run in runs]  # runs from before it have none
-    if None not in adjusted:
-        entry["adjusted_naive_test_mae"] = statistics.median(adjusted)
-        entry["improvement_vs_adjusted_naive_pct"] = statistics.median(
-            improvement(a, t) for a, t in zip(adjusted, test))
+    for name in CLASSICAL_BASELINES:
+        values = [run["baselines"].get(name) for run in runs]  # runs from before it have none
+        if None not in values:
+            entry[f"{name}_test_mae"] = statistics.median(values)
+            entry[f"improvement_vs_{name}_pct"] = statistics.median(improvement(v, t) for v, t in zip(values, test))
     if all("fit_variants" in run for run in runs):
         variants = {"refit, epoch floor, combined with boosting (default)": [run["test_mae"] for run in runs]}
         for run in runs:
@@ -279,8 +282,9 @@ def figures_of(series: RealSeries, table: dict[str, Any], budget: Budget) -> lis
         target = f"≥ {simple_target:g} % better than {best_simple.replace('_', '-')}, ≥ {boosting_target:g} % than boosting"
         note = (f"val MAE {entry['val_mae_median']:.4g}; vs {best_simple.replace('_', '-')} "
                 f"{entry['improvement_vs_simple_pct']:+.1f} %, vs boosting {entry['improvement_vs_boosting_pct']:+.1f} %"
-                + (f", vs seasonally-adjusted naive ({entry['adjusted_naive_test_mae']:.4g}) "
-                   f"{entry['improvement_vs_adjusted_naive_pct']:+.1f} %" if "adjusted_naive_test_mae" in entry else "")
+                + "".join(f", vs {display_name(key)} ({entry[f'{key}_test_mae']:.4g}) "
+                          f"{entry[f'improvement_vs_{key}_pct']:+.1f} %"
+                          for key in CLASSICAL_BASELINES if f"{key}_test_mae" in entry)
                 + "; "
                 f"{entry['seeds_ran']} seed(s) × {budget.recipe_trials} trials × "
                 f"≤ {budget.recipe_epochs} epochs")

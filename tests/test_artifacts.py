@@ -26,7 +26,7 @@ def test_export_fit_predict_end_to_end(request, tmp_path, study_name, backend, h
     assert best.returncode == 0, best.stderr
     report = json.loads(best.stdout)
     assert len(report["best"]) == 2 and {"val_mae", "val_rmse", "val_mape"} <= set(report["best"][0]["metrics"])
-    assert set(report["baselines"]) == {"naive", "seasonal_naive", "adjusted_naive", "boosting"}
+    assert set(report["baselines"]) == {"naive", "seasonal_naive", "adjusted_naive", "ets", "boosting"}
 
     exported = tmp_path / "exports" / "best.toml"
     run = tuner("export", str(config), *common, "-o", str(exported))
@@ -86,7 +86,7 @@ def test_scaler_of_the_final_fit_covers_train_and_validation(fitted):
     config, result, test, _ = fitted
     end = test.dataset.bounds["validation"][1]
     np.testing.assert_allclose(result.scaling.mean[0], test.dataset.values[:end].mean(axis=0))
-    assert set(result.metrics) == {"model", "networks", "naive", "seasonal_naive", "adjusted_naive", "boosting", "by_step",
+    assert set(result.metrics) == {"model", "networks", "naive", "seasonal_naive", "adjusted_naive", "ets", "boosting", "by_step",
                                    "intervals"}  # horizon 2: per step
     assert all(len(errors["test_mae"]) == 2 for errors in result.metrics["by_step"].values())
 

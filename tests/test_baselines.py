@@ -60,7 +60,7 @@ def test_boosting_carries_a_trend_past_the_values_it_was_fitted_on(tmp_path):
 
 def test_every_baseline_forecasts_every_step_in_the_targets_units(dataset):
     forecasts = baseline_forecasts(dataset, "validation", fit_part="train")
-    assert set(forecasts) == {"naive", "seasonal_naive", "adjusted_naive", "boosting"}
+    assert set(forecasts) == {"naive", "seasonal_naive", "adjusted_naive", "ets", "boosting"}
     actual = dataset.actuals("validation")
     for values in forecasts.values():
         assert values.shape == actual.shape

@@ -49,7 +49,7 @@ def test_tune_demo_leaves_finished_trials_with_named_params_and_attributes(tmp_p
             assert ATTRS <= set(trial.user_attrs)
             assert len(trial.intermediate_values) == trial.user_attrs["epochs_run"]
     assert {t.params["model"] for t in study.trials} == {"lstm", "lstm_transformer"}
-    assert set(study.user_attrs["baselines"]) == {"naive", "seasonal_naive", "adjusted_naive", "boosting"}
+    assert set(study.user_attrs["baselines"]) == {"naive", "seasonal_naive", "adjusted_naive", "ets", "boosting"}
 
 
 def test_second_run_resumes_the_same_study(tmp_path):

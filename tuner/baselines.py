@@ -1,6 +1,6 @@
 """The baselines a model must beat, on the same rows: naive and seasonal-naive (`Dataset`),
-naive on the seasonally adjusted series, and gradient boosting on lags and the same inputs
-(`tuner.boosting`); the last two fitted on the rows the model trains on. Users see whether the
+naive on the seasonally adjusted series, exponential smoothing (`tuner.ets`) and gradient boosting
+on lags and the same inputs (`tuner.boosting`); the last three fitted on the rows the model trains on. Users see whether the
 neural model earns its cost (`tables.not_better_warning` says so when it does not)."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import numpy as np
 
 from tuner.boosting import Boosting
 from tuner.data import Dataset
+from tuner.ets import Smoothing
 from tuner.seasonal import SeasonalIndices
 
 
@@ -32,10 +33,21 @@ def adjusted_naive_forecast(dataset: Dataset, part: str, fit_part: str) -> np.nd
     return seasonal.restore(adjusted, series, dataset.step_positions(part))
 
 
+def smoothing_forecast(dataset: Dataset, part: str, fit_part: str) -> np.ndarray:
+    """Exponential smoothing's forecasts of `part`: each series' form and parameters fitted on its
+    `fit_part` rows, each sample forecast from its own series' values before it (`Smoothing`)."""
+    rows = dataset.rows(fit_part)
+    smoothing = Smoothing.fit(dataset.target[rows], dataset.index.codes[rows], len(dataset.index),
+                              dataset.config.seasonality)
+    windows = dataset.windows(part)
+    return smoothing.forecast(dataset.target, dataset.index.offsets, windows.target_rows, windows.series,
+                              dataset.config.horizon)
+
+
 def baseline_forecasts(dataset: Dataset, part: str, fit_part: str, boosted: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Every baseline's forecasts of `part` (`names.BASELINES`); the seasonal indices and boosting
-    are fitted on `fit_part`, boosting unless `boosted` is its forecast of `part` already made by a
+    """Every baseline's forecasts of `part` (`names.BASELINES`); the seasonal indices, exponential
+    smoothing and boosting are fitted on `fit_part`, boosting unless `boosted` is its forecast of `part` already made by a
     model fitted there."""
     boosting = boosting_forecast(dataset, part, fit_part) if boosted is None else boosted
     return {**dataset.baseline_forecasts(part), "adjusted_naive": adjusted_naive_forecast(dataset, part, fit_part),
-            "boosting": boosting}
+            "ets": smoothing_forecast(dataset, part, fit_part), "boosting": boosting}

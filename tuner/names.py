@@ -40,7 +40,7 @@ STUDY_METRICS = (*VALIDATION_METRICS, PINBALL_METRIC)  # the choices of study.me
 METRIC_LABELS = {"mae": "MAE", "rmse": "RMSE", "mape": "MAPE %", "smape": "sMAPE %", "wape": "WAPE %"}
 
 BASELINES = {"naive": "naive", "seasonal_naive": "seasonal-naive", "adjusted_naive": "seasonally-adjusted naive",
-             "boosting": "gradient-boosting"}  # key -> shown as
+             "ets": "exponential smoothing", "boosting": "gradient-boosting"}  # key -> shown as
 
 
 def calendar_waves(name: str, harmonics: int) -> list[tuple[str, str, int]]:

@@ -1,0 +1,86 @@
+"""Exponential smoothing: the form chosen per series, forecasts of any window from one smoothing
+pass (checked against statsmodels' own forecast from the rows before it), and each series of a
+panel smoothed on its own."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+
+from tuner.baselines import smoothing_forecast
+from tuner.config import load_config
+from tuner.data import Dataset
+from tuner.ets import FORMS, SeriesSmoothing, Smoothing
+
+MONTHS = 144
+SEASON = np.array([0.8, 0.85, 0.9, 1.0, 1.05, 1.1, 1.2, 1.25, 1.1, 1.0, 0.9, 0.85])
+
+
+def monthly_sales(seed: int = 0, months: int = MONTHS) -> np.ndarray:
+    """A positive series that grows and whose season's swing grows with its level."""
+    noise = np.random.default_rng(seed).normal(0, 0.02, months)
+    return (100 + 1.5 * np.arange(months)) * np.tile(SEASON, months // 12 + 1)[:months] * (1 + noise)
+
+
+@pytest.mark.parametrize("form", [("add", "add", True, "add"), ("mul", None, False, "mul"), ("mul", "add", False, "mul"),
+                                  ("add", None, False, None)])
+def test_each_windows_forecast_is_statsmodels_forecast_from_the_rows_before_it(form):
+    values = monthly_sales()
+    fitted = SeriesSmoothing.fitted_form(values[:100], 12, form)[1]
+    origins = np.array([100, 113, 130])
+    forecast = fitted.forecast(values, origins, horizon=14)  # past one season: the season's states repeat
+    for origin, row in zip(origins, forecast):
+        error, trend, damped, seasonal = form
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = ETSModel(values[:origin], error=error, trend=trend, damped_trend=damped, seasonal=seasonal,
+                             seasonal_periods=12 if seasonal else None)
+            expected = model.smooth(np.array(fitted.params)).forecast(14)
+        np.testing.assert_allclose(row, expected, rtol=1e-9)
+
+
+def test_the_form_with_the_lowest_aicc_is_chosen_and_a_growing_swing_is_multiplicative():
+    values = monthly_sales()
+    chosen = SeriesSmoothing.fit(values, 12)
+    assert chosen.seasonal == "mul" and chosen.trend == "add"
+    assert chosen.name in {"ETS(M,A,M)", "ETS(M,Ad,M)"}
+    aicc = SeriesSmoothing.fitted_form(values, 12, (chosen.error, chosen.trend, chosen.damped, chosen.seasonal))[0]
+    others = [SeriesSmoothing.fitted_form(values, 12, form) for form in FORMS]
+    assert aicc == pytest.approx(min(fit[0] for fit in others if fit is not None))
+
+
+def test_a_series_with_zeros_gets_no_multiplicative_form_and_a_short_one_is_naive():
+    values = monthly_sales(months=60) - 100  # some months below zero
+    assert values.min() <= 0
+    chosen = SeriesSmoothing.fit(values, 12)
+    assert chosen.error == "add" and chosen.seasonal != "mul"
+    short = np.array([5.0, 7.0, 6.0, 9.0])
+    naive = SeriesSmoothing.fit(short, 12)
+    assert naive.name == "naive"
+    np.testing.assert_allclose(naive.forecast(short, np.array([2, 4]), horizon=3), [[7.0] * 3, [9.0] * 3])
+
+
+def test_ets_baseline_forecasts_a_trending_seasonal_series_and_each_panel_series_from_its_own_rows(tmp_path):
+    months = pd.date_range("2000-01-01", periods=MONTHS, freq="MS")
+    frame = pd.concat([pd.DataFrame({"date": months, "shop": shop, "sales": monthly_sales(seed) * scale})
+                       for shop, seed, scale in (("a", 1, 1.0), ("b", 2, 50.0))])
+    frame.to_csv(tmp_path / "shops.csv", index=False)
+    (tmp_path / "shops.toml").write_text('[data]\npath = "shops.csv"\nfrequency = "M"\nwindow = 12\nhorizon = 3\n'
+                                         'series = ["shop"]\n')
+    config = load_config(tmp_path / "shops.toml")
+    dataset = Dataset.from_config(config.data, config.split, scale_on="train+validation")
+    forecast = smoothing_forecast(dataset, "test", "train+validation")
+    actual, series = dataset.actuals("test"), dataset.windows("test").series
+    seasonal_naive = dataset.baseline_forecasts("test")["seasonal_naive"]
+    for code in (0, 1):
+        mine = series == code
+        error = np.abs(forecast[mine] - actual[mine]).mean()
+        assert error < 0.5 * np.abs(seasonal_naive[mine] - actual[mine]).mean()  # seasonal-naive lags the trend
+        assert error < 0.05 * actual[mine].mean()  # 2 % noise
+    rows = dataset.rows("train+validation")
+    alone = Smoothing.fit(dataset.target[rows], dataset.index.codes[rows], 2, 12).series[1]
+    first = dataset.index.offsets[1]
+    np.testing.assert_allclose(forecast[series == 1], alone.forecast(
+        dataset.target[first:], dataset.windows("test").target_rows[series == 1] - first, 3))

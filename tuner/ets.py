@@ -1,0 +1,133 @@
+"""Exponential smoothing (ETS): the classical forecaster of a series from its own history, a
+baseline every model is measured against, as the forecasting competitions measure theirs.
+
+Per series, statsmodels' `ETSModel` is fitted in every form that its rows allow (additive or
+multiplicative error; no, additive or damped trend; no, additive or multiplicative season; the
+multiplicative ones only for a positive series) and the form with the lowest AICc is kept, as R's
+`forecast::ets` chooses. Forecasts of any window come from the state the fitted smoothing
+reaches just before the window's first target step: one smoothing pass over the series with the
+fitted parameters gives every state, and each window's steps follow from its state in closed
+form (the ETS point forecast), so a part's hundreds of windows cost one pass, not one fit each.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+FORMS = tuple((error, trend, damped, seasonal)
+              for error in ("add", "mul")
+              for trend, damped in ((None, False), ("add", False), ("add", True))
+              for seasonal in (None, "add", "mul")
+              if not (error == "add" and seasonal == "mul"))  # (error, trend, damped trend, season) as ETSModel
+# names them; additive error with a multiplicative season is left out, as R's ets leaves it out (unstable)
+SPARE_ROWS = 4  # a form is fitted only on more rows than its parameters plus these
+
+
+@dataclass(frozen=True)
+class SeriesSmoothing:
+    """One series' fitted form and parameters (in ETSModel's order)."""
+
+    error: str
+    trend: str | None
+    damped: bool
+    seasonal: str | None
+    season: int
+    params: tuple[float, ...]  # empty: too few rows for any form, so the naive forecast
+
+    @classmethod
+    def fit(cls, values: np.ndarray, season: int) -> SeriesSmoothing:
+        """The form with the lowest AICc over `values`; no parameters (the naive forecast: the
+        last value) where no form has enough rows."""
+        fits = [cls.fitted_form(values, season, form) for form in FORMS if cls.fits(values, season, form)]
+        fits = [fit for fit in fits if fit is not None]
+        if not fits:
+            return cls("add", None, False, None, season, ())
+        return min(fits, key=lambda pair: pair[0])[1]
+
+    @staticmethod
+    def fits(values: np.ndarray, season: int, form: tuple) -> bool:
+        """Whether `values` have enough rows for `form`'s parameters, and its multiplicative parts
+        a positive series."""
+        error, trend, damped, seasonal = form
+        if (error == "mul" or seasonal == "mul") and not (values > 0).all():
+            return False
+        if seasonal and (season < 2 or len(values) < 2 * season):
+            return False
+        parameters = 2 + (2 if trend else 0) + damped + (season if seasonal else 0)
+        return len(values) > parameters + SPARE_ROWS
+
+    @classmethod
+    def fitted_form(cls, values: np.ndarray, season: int, form: tuple) -> tuple[float, SeriesSmoothing] | None:
+        """(AICc, the fit) of one form; None where its optimisation does not give a finite AICc."""
+        error, trend, damped, seasonal = form
+        smoothing = cls(error, trend, damped, seasonal, season, ())
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")  # statsmodels' convergence and start-value notices
+            result = smoothing.model(values).fit(disp=False)
+        if not math.isfinite(result.aicc):
+            return None
+        return result.aicc, cls(error, trend, damped, seasonal, season, tuple(map(float, result.params)))
+
+    def model(self, values: np.ndarray):
+        from statsmodels.tsa.exponential_smoothing.ets import ETSModel  # imported here: tuning's workers never need it
+
+        return ETSModel(values, error=self.error, trend=self.trend, damped_trend=self.damped, seasonal=self.seasonal,
+                        seasonal_periods=self.season if self.seasonal else None)
+
+    def forecast(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+        """(origins, horizon): the forecast of values[origin : origin + horizon] from values[:origin]
+        alone, for each origin (1 .. len(values))."""
+        if not self.params:
+            return np.repeat(values[origins - 1][:, None], horizon, axis=1)
+        model = self.model(values)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            states = model.smooth(np.array(self.params)).states  # row t: the state after values[t]
+        names = list(model.state_names)
+        last = origins[:, None] - 1
+        steps = np.arange(1, horizon + 1)[None, :]
+        level = states[last, names.index("level")] * np.ones(horizon)
+        if self.trend:
+            damping = self.params[model.param_names.index("damping_trend")] if self.damped else 1.0
+            level = level + np.cumsum(damping ** steps[0])[None, :] * states[last, names.index("trend")]
+        if not self.seasonal:
+            return level
+        seasonal = states[np.maximum(last + steps - self.season * ((steps - 1) // self.season + 1), 0),
+                          names.index("seasonal")]
+        return level * seasonal if self.seasonal == "mul" else level + seasonal
+
+    @property
+    def name(self) -> str:
+        """The form in the usual ETS(error, trend, season) letters: ETS(M,Ad,M); "naive" without parameters."""
+        if not self.params:
+            return "naive"
+        trend = {None: "N", "add": "A"}[self.trend] + ("d" if self.damped else "")
+        return f"ETS({self.error[0].upper()},{trend},{ {None: 'N', 'add': 'A', 'mul': 'M'}[self.seasonal]})"
+
+
+@dataclass(frozen=True)
+class Smoothing:
+    """Each series' `SeriesSmoothing`, by series code."""
+
+    series: tuple[SeriesSmoothing, ...]
+
+    @classmethod
+    def fit(cls, target: np.ndarray, codes: np.ndarray, count: int, season: int) -> Smoothing:
+        """From `target`'s rows (each series' rows together, in order; `codes`: the series of each)."""
+        return cls(tuple(SeriesSmoothing.fit(target[codes == code], season) for code in range(count)))
+
+    def forecast(self, target: np.ndarray, offsets: np.ndarray, target_rows: np.ndarray, series: np.ndarray,
+                 horizon: int) -> np.ndarray:
+        """(samples, horizon) forecasts of the samples whose first target step is `target_rows` (rows
+        of `target`, every series' one after another, series `code` from offsets[code]), each from
+        its own series' rows before it."""
+        forecast = np.empty((len(target_rows), horizon))
+        for code in np.unique(series):
+            chosen = series == code
+            start, end = offsets[code], offsets[code + 1]
+            forecast[chosen] = self.series[code].forecast(target[start:end], target_rows[chosen] - start, horizon)
+        return forecast
