@@ -116,7 +116,7 @@ def fit_variants(study: optuna.Study, config: Config, url: str) -> dict[str, flo
 
 
 def fit_points(config: Config, params: Any, **options: Any) -> tuple[Forecaster, Any]:
-    """`Forecaster.fit` without the calibration for intervals (a refit trains once)."""
+    """`Forecaster.fit` without the calibration for intervals."""
     return Forecaster.fit(config, params, intervals=False, **options)
 
 
@@ -128,7 +128,9 @@ def run_once(config: Config, url: str, variants: bool) -> dict[str, Any]:
     fitted, _ = fit_points(config, params)
     maes = {name: m["test_mae"] for name, m in fitted.metrics.items() if isinstance(m, dict) and "test_mae" in m}
     networks = maes.pop("networks", None)  # the networks alone, beside the default combination with boosting
+    without_ets = maes.pop("without_ets", None)  # the mix before exponential smoothing, where the fit chose a share
     result = {"test_mae": maes.pop("model"), "val_mae": study.best_value, "baselines": maes,
+              "without_ets": without_ets, "ets_weight": fitted.smoothing_weight,
               "params": {k: v for k, v in asdict(params).items() if v not in (0, "")},
               "seconds": round(time.perf_counter() - started, 1)}
     if variants:

@@ -1,6 +1,7 @@
 """The boosting member: `tuner fit` combines the networks' forecast with gradient boosting's
 (fitted on train + validation) at `--boosting-weight`, saves it in the model directory without pickle,
-and `predict`, `whatif` and `report` forecast with the combination."""
+and `predict`, `whatif` and `report` forecast with the combination (without exponential smoothing
+here, `--ets-weight 0`: tests/test_smoothing_member.py mixes it in)."""
 
 import hashlib
 import io
@@ -44,7 +45,7 @@ def fitted(tmp_path_factory):
     config.write_text(config.read_text().replace("[data]\n", "[data]\nknown_future = ['discount_rate']\n", 1))
     for name, flags in (("combined", []), ("networks", ["--boosting-weight", "0"]),
                         ("levelled", ["--set", "data.boosting_scaling='level'"])):
-        run = tuner("fit", str(config), "-o", str(folder / name), "--no-intervals", *flags)
+        run = tuner("fit", str(config), "-o", str(folder / name), "--no-intervals", "--ets-weight", "0", *flags)
         assert run.returncode == 0, run.stderr
         assert ("combined with levelled gradient boosting" in run.stdout) == (name == "levelled")
     return folder
@@ -67,7 +68,8 @@ def test_the_forecast_is_the_mean_of_the_networks_and_boosting_fitted_on_the_sam
 
 def test_fit_prints_the_networks_alone_beside_the_combination(tmp_path):
     config = write_study(tmp_path, days=200, extra=PARAMS.replace("epochs = 3", "epochs = 1"))
-    run = tuner("fit", str(config), "-o", str(tmp_path / "model"), "--no-intervals", "--boosting-weight", "0.25")
+    run = tuner("fit", str(config), "-o", str(tmp_path / "model"), "--no-intervals", "--boosting-weight", "0.25",
+                "--ets-weight", "0")
     assert run.returncode == 0, run.stderr
     assert "combined with gradient boosting fitted on train + validation at weight 0.25 (--boosting-weight)" in run.stdout
     assert "  networks alone " in run.stdout
@@ -152,7 +154,7 @@ def test_a_directory_from_before_boosting_members_loads_as_the_networks_alone(fi
     for path in (fitted / "networks").iterdir():
         (model / path.name).write_bytes(path.read_bytes())
     manifest = json.loads((model / "model.json").read_text())
-    assert manifest["format"] == 3
+    assert manifest["format"] == 4
     del manifest["boosting_weight"]
     (model / "model.json").write_text(json.dumps({**manifest, "format": 2}))
     loaded = Forecaster.load(model)

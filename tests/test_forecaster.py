@@ -9,6 +9,7 @@ import optuna
 import pandas as pd
 import pytest
 
+from tuner.baselines import smoothing_forecast
 from tuner.boosting import Boosting
 from tuner.config import ParamsConfig, load_config, with_params
 from tuner.errors import ConfigError
@@ -57,10 +58,11 @@ def test_predict_on_a_cut_file_equals_the_test_forecast_fit_scored(tmp_path, hor
         f"feature_scaling = {json.dumps(features)}\n{dates}", 1)
     config.write_text(text)
     model = tmp_path / "model"
-    run = tuner("fit", str(config), "-o", str(model), "--no-intervals")
-    assert run.returncode == 0, run.stderr
+    run = tuner("fit", str(config), "-o", str(model), "--no-intervals", "--ets-weight", "0.3")  # smoothing's state
+    assert run.returncode == 0, run.stderr  # comes from the cut file's history
 
     forecaster = Forecaster.load(model)
+    assert forecaster.smoothing_weight == 0.3
     levelled = forecaster.members[0].network.config.levelled_columns
     assert levelled == (tuple(range(5)) if features == "level" else ())  # the five drivers, not the calendar's
     test = forecaster.test_forecast()
@@ -118,7 +120,8 @@ def test_fit_from_a_trials_weights_and_an_ensemble_of_them(searched, tmp_path):
     trials = sorted(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)), key=lambda t: t.value)
     assert all({"window", "scaling", "feature_scaling", "loss"} <= set(t.params) and "weights_artifact" in t.user_attrs
                for t in trials)
-    networks_alone = ["--boosting-weight", "0"]  # boosting's window is the longest member's: one per model here
+    networks_alone = ["--boosting-weight", "0", "--ets-weight", "0"]  # boosting's window is the longest member's:
+    # one per model here; and each model would choose its own share of exponential smoothing
     for trial in trials[:2]:
         run = tuner("fit", str(searched), "--from-trial", str(trial.number), "-o", str(tmp_path / f"t{trial.number}"),
                     *networks_alone)
@@ -133,7 +136,7 @@ def test_fit_from_a_trials_weights_and_an_ensemble_of_them(searched, tmp_path):
     np.testing.assert_allclose(predicted(tmp_path / "ensemble", sales), np.mean(members, axis=0), rtol=1e-5)
 
     run = tuner("fit", str(searched), "--ensemble", "2", "--combine", "median", "-o", str(tmp_path / "refit"),
-                "--no-intervals")
+                "--no-intervals", "--ets-weight", "0")
     assert run.returncode == 0, run.stderr
     assert len(Forecaster.load(tmp_path / "refit").members) == 2
     run = tuner("report", str(searched), "--model", str(tmp_path / "refit"), "-o", str(tmp_path / "report.html"))
@@ -164,8 +167,10 @@ def test_from_trial_combines_with_boosting_fitted_on_train_and_validation(search
     held_out = Boosting.fit(dataset.windows("train")).predict_windows(dataset.windows("validation"))
     scaled_networks = fitted.combined([predict_windows(m.network, dataset.windows("validation", m.window))
                                        for m in fitted.members])
-    expected_residuals = dataset.actuals("validation") - dataset.to_units(fitted.mixed(scaled_networks, held_out),
-                                                                          "validation")
+    weight = fitted.smoothing_weight  # the share of exponential smoothing (fitted on the train part there) too
+    expected = ((1 - weight) * dataset.to_units(fitted.mixed(scaled_networks, held_out), "validation")
+                + weight * smoothing_forecast(dataset, "validation", "train"))
+    expected_residuals = dataset.actuals("validation") - expected
     np.testing.assert_allclose(fitted.calibration.residuals, expected_residuals, rtol=1e-6)
     fitted.save(tmp_path / "model")
     assert Forecaster.load(tmp_path / "model").boosting_on == "train+validation"
@@ -209,7 +214,7 @@ def test_a_searched_transform_scales_each_trial_its_own_way_and_an_ensemble_need
     values = ", ".join(sorted((transform, "none")))
     assert f"--ensemble: its trials were tuned with different data.transform values ({values})" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
-    run = tuner("fit", str(path), "-o", str(tmp_path / "best"), "--no-intervals")
+    run = tuner("fit", str(path), "-o", str(tmp_path / "best"), "--no-intervals", "--ets-weight", "0")
     assert run.returncode == 0, run.stderr
     best = min(trials.values(), key=lambda t: t.value)
     manifest = json.loads((tmp_path / "best" / "model.json").read_text())
@@ -237,6 +242,6 @@ def test_searched_calendar_harmonics_give_each_trial_its_own_calendar_columns(tm
     members = [ParamsConfig(**{**t.params, "epochs": 1}) for t in trials.values()]
     with pytest.raises(ConfigError, match=r"different data.calendar_harmonics values \(1, 3\)"):
         Forecaster.fit(config, members, intervals=False)
-    fitted, _ = Forecaster.fit(config, members[0], intervals=False)
+    fitted, _ = Forecaster.fit(config, members[0], intervals=False, smoothing_weight=0)
     assert "month_cos3" in fitted.config.data.columns
     assert fitted.network.lstm.input_size == len(three) + 1  # and the flag that marks the forecast steps

@@ -211,7 +211,8 @@ def test_a_series_the_model_never_saw(fitted, tmp_path, caplog):
     stranger.to_csv(tmp_path / "new.csv", index=False)
     with pytest.raises(DataError, match=r"new.csv: 1 series the model was not fitted on \(product=P999\)"):
         forecaster.forecast(tmp_path / "new.csv")
-    plain = Forecaster.fit(config, PARAMS, intervals=False)[0]  # no series embedding
+    plain = Forecaster.fit(config, PARAMS, intervals=False, smoothing_weight=0.5)[0]  # no series embedding; its
+    # exponential smoothing of the new series is fitted on that series' history
     forecast = plain.forecast(tmp_path / "new.csv")
     assert list(forecast["product"]) == ["P999", "P999"] and forecast["sales_forecast"].notna().all()
     assert any("forecast from their own history" in r.getMessage() for r in caplog.records)

@@ -44,10 +44,11 @@ def smoothing_forecast(dataset: Dataset, part: str, fit_part: str) -> np.ndarray
                               dataset.config.horizon)
 
 
-def baseline_forecasts(dataset: Dataset, part: str, fit_part: str, boosted: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def baseline_forecasts(dataset: Dataset, part: str, fit_part: str, boosted: np.ndarray | None = None,
+                       smoothed: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Every baseline's forecasts of `part` (`names.BASELINES`); the seasonal indices, exponential
-    smoothing and boosting are fitted on `fit_part`, boosting unless `boosted` is its forecast of `part` already made by a
-    model fitted there."""
-    boosting = boosting_forecast(dataset, part, fit_part) if boosted is None else boosted
+    smoothing and boosting are fitted on `fit_part`, the last two unless `smoothed` and `boosted`
+    are their forecasts of `part` already made by members fitted there."""
     return {**dataset.baseline_forecasts(part), "adjusted_naive": adjusted_naive_forecast(dataset, part, fit_part),
-            "ets": smoothing_forecast(dataset, part, fit_part), "boosting": boosting}
+            "ets": smoothing_forecast(dataset, part, fit_part) if smoothed is None else smoothed,
+            "boosting": boosting_forecast(dataset, part, fit_part) if boosted is None else boosted}

@@ -11,7 +11,7 @@ import typing
 from collections.abc import Callable
 
 from tuner import __version__
-from tuner.argtypes import gpu_list, non_negative_float, png_file, positive_int, unit_fraction
+from tuner.argtypes import gpu_list, non_negative_float, png_file, positive_int, unit_fraction, unit_fraction_or_auto
 from tuner.commands import cmd_best, cmd_dashboard, cmd_export, cmd_fit, cmd_predict, cmd_report, cmd_tune, cmd_whatif
 from tuner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, TunerError
 
@@ -67,12 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--ensemble", type=positive_int, metavar="K",
                      help="combine the K best trials' models into one (refitted, or their own weights with --from-trial)")
     fit.add_argument("--no-intervals", action="store_true",
-                     help="skip the calibration for prediction intervals (a refit then trains once, not twice)")
+                     help="skip the calibration for prediction intervals (with --ets-weight given too, a refit then "
+                          "trains once, not twice)")
     fit.add_argument("--combine", choices=("mean", "median"), default="mean",
                      help="how an ensemble's forecasts are combined (default mean)")
     fit.add_argument("--boosting-weight", type=unit_fraction, metavar="W",
                      help="share of gradient boosting (fitted on train + validation) in the forecast: 0 for the networks "
                           "alone, 1 for boosting alone (default 0.5 for point models, 0 for quantile models)")
+    fit.add_argument("--ets-weight", type=unit_fraction_or_auto, default=None, metavar="W",
+                     help="share of exponential smoothing (each series' ETS form, fitted on train + validation) in the "
+                          "forecast: 0 to leave it out; default auto: the share in steps of 0.1 that erred least on "
+                          "held-out validation rows (0 for quantile models)")
 
     predict = command("predict", cmd_predict, [common])
     predict.add_argument("model", help="model directory written by `tuner fit`")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tuner.config import Config, ParamsConfig, load_config
 from tuner.errors import EXIT_INTERRUPTED
-from tuner.names import BASELINES, display_name
+from tuner.names import BASELINES, MIX_PARTS, display_name
 
 if typing.TYPE_CHECKING:
     from tuner.forecaster import Forecaster
@@ -167,7 +167,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
             chosen, weights = fitted_trials(study, config, url, args.ensemble or 1, args.from_trial, Path(folder))
         configure_threads(config.train.threads)
         forecaster, test = Forecaster.fit(config, chosen, combine=args.combine, weights=weights,
-                                          intervals=not args.no_intervals, boosting_weight=args.boosting_weight)
+                                          intervals=not args.no_intervals, boosting_weight=args.boosting_weight,
+                                          smoothing_weight=args.ets_weight)
     forecaster.save(Path(args.output))
     print("\n".join(fit_summary(forecaster, chosen, weights is not None, args)))
     if args.plot:
@@ -179,19 +180,33 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
+def smoothing_summary(forecaster: Forecaster) -> str:
+    """How exponential smoothing enters the fitted model, for `fit_summary`."""
+    scores, weight = forecaster.smoothing_scores, forecaster.smoothing_weight
+    metric = forecaster.config.study.metric
+    if scores and not weight:
+        return (f"; without exponential smoothing: no share of it lowered {metric} on held-out validation rows "
+                f"({scores[0.0]:.4g}) (--ets-weight)")
+    if not weight:
+        return ""
+    chosen = (f", the share that erred least on held-out validation rows ({metric} {scores[weight]:.4g}, against "
+              f"{scores[0.0]:.4g} without it)") if scores else ""
+    return f"; mixed with exponential smoothing (each series' ETS form) at weight {weight:g}{chosen} (--ets-weight)"
+
+
 def fit_summary(forecaster: Forecaster, chosen: list[ParamsConfig], own_weights: bool, args: argparse.Namespace) -> list[str]:
     """What `tuner fit` prints: what was fitted and how, the test table, the warnings and notes,
     the intervals' test coverage and the errors by forecast step."""
     from tuner.tables import intervals_lines, metrics_table, series_table
 
-    shown = [name for name in ("model", "networks", *BASELINES) if name in forecaster.metrics]
+    shown = [name for name in ("model", *MIX_PARTS, *BASELINES) if name in forecaster.metrics]
     rows = {display_name(name): forecaster.metrics[name] for name in shown}
     what = ", ".join(p.model if own_weights else f"{p.model} ({p.epochs} epochs)" for p in chosen)
     how = "from the trials' own weights (trained on train)" if own_weights else "on train + validation"
     combined = f", {args.combine} of {len(chosen)}" if len(chosen) > 1 else ""
     boosting = (f"; combined with {forecaster.boosting.name} fitted on train + validation at weight "
                 f"{forecaster.boosting_weight:g} (--boosting-weight)") if forecaster.boosting else ""
-    lines = [f"Fitted {what} {how}{combined}{boosting}; saved to {args.output}",
+    lines = [f"Fitted {what} {how}{combined}{boosting}{smoothing_summary(forecaster)}; saved to {args.output}",
              "Test (in the target's units, never seen while tuning):", *metrics_table(rows, prefix="test_"),
              *forecaster.test_notes()]
     if forecaster.series_metrics is not None:
@@ -271,6 +286,10 @@ def cmd_whatif(args: argparse.Namespace) -> int:
         print(f"note: a share of {forecaster.boosting_weight:g} of this model's forecast comes from gradient boosting, "
               "whose trees answer a plan in steps; for planning, `tuner fit --boosting-weight 0` fits the networks "
               "alone (BENCHMARKS.md, figure 11)", file=sys.stderr)
+    if forecaster.smoothing:
+        print(f"note: a share of {forecaster.smoothing_weight:g} of this model's forecast comes from exponential "
+              "smoothing, which reads the history only, not the plan; for planning, `tuner fit --ets-weight 0` fits "
+              "the model without it", file=sys.stderr)
     if args.output:
         whatif.frame(result, target).to_csv(args.output, index=False)
         print(f"Wrote {args.output}", file=sys.stderr)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 
@@ -119,6 +120,14 @@ class Smoothing:
     def fit(cls, target: np.ndarray, codes: np.ndarray, count: int, season: int) -> Smoothing:
         """From `target`'s rows (each series' rows together, in order; `codes`: the series of each)."""
         return cls(tuple(SeriesSmoothing.fit(target[codes == code], season) for code in range(count)))
+
+    def as_dict(self) -> list[dict[str, Any]]:
+        return [asdict(series) for series in self.series]
+
+    @classmethod
+    def from_dict(cls, data: list[dict[str, Any]]) -> Smoothing:
+        return cls(tuple(SeriesSmoothing(str(entry["error"]), entry["trend"], bool(entry["damped"]), entry["seasonal"],
+                                         int(entry["season"]), tuple(map(float, entry["params"]))) for entry in data))
 
     def forecast(self, target: np.ndarray, offsets: np.ndarray, target_rows: np.ndarray, series: np.ndarray,
                  horizon: int) -> np.ndarray:

@@ -41,7 +41,8 @@ import numpy as np
 import pandas as pd
 
 from tuner.boosting import Boosting
-from tuner.calibrate import own_weights_calibration, part_residuals, refit_calibration
+from tuner.ets import SeriesSmoothing, Smoothing
+from tuner.heldout import calibration, own_weights_held_out, part_residuals, refit_held_out, smoothing_scores
 from tuner.config import Config, ParamsConfig, model_quantiles, with_params
 from tuner.data import Dataset
 from tuner.device import resolve_device
@@ -86,6 +87,10 @@ class Forecaster:
     boosting: Boosting | None = None  # the gradient boosting combined with the networks; None: networks alone
     boosting_weight: float = 0.0  # its share of the forecast
     boosting_on: str = "train+validation"  # the rows its member was fitted on (older --from-trial models: "train")
+    smoothing: Smoothing | None = None  # exponential smoothing mixed into the forecast; None: without it
+    smoothing_weight: float = 0.0  # its share of the forecast
+    smoothing_scores: dict[float, float] = field(default_factory=dict)  # each share tried -> the study's metric on
+    # held-out validation rows (`tuner.heldout`); empty where the share was given (--ets-weight)
 
     @property
     def params(self) -> ParamsConfig:
@@ -100,27 +105,36 @@ class Forecaster:
     def label(self) -> str:
         """What the model is, for titles: "lstm", "ensemble (mean) of lstm, lstm_transformer", and
         " + gradient boosting (weight 0.5)" after either when combined with boosting ("levelled
-        gradient boosting" with data.boosting_scaling = "level")."""
+        gradient boosting" with data.boosting_scaling = "level"), then " + exponential smoothing
+        (weight 0.3)" when mixed with it."""
         kinds = ", ".join(member.params.model for member in self.members)
-        networks = kinds if len(self.members) == 1 else f"ensemble ({self.combine}) of {kinds}"
-        return f"{networks} + {self.boosting.name} (weight {self.boosting_weight:g})" if self.boosting else networks
+        label = kinds if len(self.members) == 1 else f"ensemble ({self.combine}) of {kinds}"
+        if self.boosting:
+            label += f" + {self.boosting.name} (weight {self.boosting_weight:g})"
+        if self.smoothing:
+            label += f" + exponential smoothing (weight {self.smoothing_weight:g})"
+        return label
 
     # ---- fit ----
 
     @classmethod
     def fit(cls, config: Config, params: ParamsConfig | list[ParamsConfig], seed: int | None = None,
             combine: str = "mean", weights: list[Path] | None = None,
-            intervals: bool = True, boosting_weight: float | None = None) -> tuple[Forecaster, TestForecast]:
+            intervals: bool = True, boosting_weight: float | None = None,
+            smoothing_weight: float | None = None) -> tuple[Forecaster, TestForecast]:
         """Train each of `params` on train + validation for its `epochs` (or, with `weights`, take
         each trial's own network from its stored weights, trained on the training rows only),
         combine them, and with gradient boosting fitted on train + validation (also beside the
         trials' own networks: it takes seconds to fit) at `boosting_weight` (default
-        `BOOSTING_WEIGHT` for point models, 0 for quantile models), then score the test
-        part once. `intervals`: collect the residuals for prediction intervals (a refit trains its
-        recipe once more for them; they are then adapted over the test residuals); without, the
-        model forecasts points only."""
+        `BOOSTING_WEIGHT` for point models, 0 for quantile models), then mix in exponential smoothing
+        at `smoothing_weight` (default: the share, in steps of 0.1, that erred least on held-out
+        validation rows; 0 for quantile models), then score the test part once. The held-out rows'
+        forecasts come from the recipe trained once more on the rows before them (a refit) or from
+        the trials' own networks. `intervals`: calibrate prediction intervals on their residuals
+        (then adapted over the test residuals); without, the model forecasts points only."""
         resolve_device(config.train.device, config.train.precision)  # a device this machine lacks fails first
         boosting_weight = resolved_boosting_weight(config, boosting_weight)
+        smoothing_weight = resolved_smoothing_weight(config, smoothing_weight)
         listed = params if isinstance(params, list) else [params]
         configs = [with_params(config, p.trial_params()) for p in listed]
         for key in DATA_VARIANTS:
@@ -145,21 +159,30 @@ class Forecaster:
         if boosting_weight:  # cheap to fit: on train + validation beside the trials' own networks too
             forecaster.boosting = Boosting.fit(dataset.windows("train+validation"), config.data.boosting_levelled)
             forecaster.boosting_weight = boosting_weight
-        if not intervals:
-            log.info("no prediction intervals: calibration skipped")
-        elif weights is None:
-            folds = Dataset.folds(frame, config.data, config.split, windows)
-            forecaster.calibration = refit_calibration(forecaster, folds, configs, seed)
+        held_out = []
+        if intervals or smoothing_weight is None:
+            held_out = (refit_held_out(forecaster, Dataset.folds(frame, config.data, config.split, windows), configs, seed)
+                        if weights is None else own_weights_held_out(forecaster, dataset))
+        if smoothing_weight is None:
+            forecaster.smoothing_scores = smoothing_scores(held_out, config.study.metric)
+            smoothing_weight = min(forecaster.smoothing_scores, key=forecaster.smoothing_scores.get)
+        if smoothing_weight:
+            rows = dataset.rows("train+validation")
+            forecaster.smoothing = Smoothing.fit(dataset.target[rows], dataset.index.codes[rows], len(dataset.index),
+                                                 config.data.seasonality)
+            forecaster.smoothing_weight = smoothing_weight
+        if intervals:
+            forecaster.calibration = calibration(held_out, smoothing_weight, bool(config.data.series))
         else:
-            forecaster.calibration = own_weights_calibration(forecaster, dataset)
+            log.info("no prediction intervals: calibration skipped")
         test = TestForecast.of(forecaster, dataset)
         if forecaster.calibration is not None:
             forecaster.calibration = forecaster.calibration.adapted(
                 part_residuals(dataset, "test", test.forecast),
                 dataset.windows("test").series if config.data.series else None)
         forecaster.metrics = test_metrics(test, forecaster.calibration)
-        if test.networks is not None:  # what the networks alone reach, beside the combination
-            forecaster.metrics["networks"] = forecast_errors(dataset.actuals("test"), test.networks, prefix="test_")
+        for name, forecast in test.parts.items():  # what the networks alone, and the mix without smoothing, reach
+            forecaster.metrics[name] = forecast_errors(dataset.actuals("test"), forecast, prefix="test_")
         if config.data.series:
             forecaster.series_metrics = series_errors(test)
         if forecaster.quantiles and intervals:
@@ -182,9 +205,9 @@ class Forecaster:
         return self.config.study.metric.replace("val_", "test_", 1)
 
     def test_notes(self) -> list[str]:
-        """The lines `tuner fit` and the report print under the test table: `baseline_warning`
-        and `networks_note`, where they apply."""
-        return [line for line in (self.baseline_warning(), self.networks_note()) if line]
+        """The lines `tuner fit` and the report print under the test table: `baseline_warning`,
+        `networks_note` and `smoothing_note`, where they apply."""
+        return [line for line in (self.baseline_warning(), self.networks_note(), self.smoothing_note()) if line]
 
     def baseline_warning(self) -> str | None:
         """One line when the model's test metric (the study's, on the test part) is not better
@@ -199,13 +222,24 @@ class Forecaster:
         boosting, it also points to levelled boosting (`data.boosting_scaling`)."""
         key = self.test_metric
         alone = self.metrics.get("networks", {}).get(key, math.nan)
-        combined = self.metrics.get("model", {}).get(key, math.nan)
+        combined = self.metrics.get("without_ets", self.metrics.get("model", {})).get(key, math.nan)
         if not alone < combined:
             return None
         levelling = "" if self.boosting is None or self.boosting.levelled else (
             "; on a series that trends past the fitted rows' range, try data.boosting_scaling = \"level\"")
         return (f"note: the networks alone did better on the test part than combined with boosting ({key} {alone:.4g} "
                 f"vs {combined:.4g}); `tuner fit --boosting-weight 0` fits them alone{levelling}")
+
+    def smoothing_note(self) -> str | None:
+        """One line when the model did better on the test part without its exponential smoothing
+        member (its share was chosen on held-out validation rows, and a test part may disagree)."""
+        key = self.test_metric
+        without = self.metrics.get("without_ets", {}).get(key, math.nan)
+        mixed = self.metrics.get("model", {}).get(key, math.nan)
+        if not without < mixed:
+            return None
+        return (f"note: without exponential smoothing the model did better on the test part ({key} {without:.4g} vs "
+                f"{mixed:.4g}); `tuner fit --ets-weight 0` fits it without")
 
     # ---- forecast ----
 
@@ -223,17 +257,30 @@ class Forecaster:
         return self.part_forecasts(dataset, part, quantiles)["model"]
 
     def part_forecasts(self, dataset: Dataset, part: str, quantiles: bool = False) -> dict[str, np.ndarray]:
-        """`forecast_part` as "model" and, for a model combined with boosting, the two forecasts it
-        mixes: its networks' ("networks") and its boosting member's ("boosting"), each made once."""
+        """`forecast_part` as "model" and what it mixes, each made once: for a model combined with
+        boosting, its networks' forecast ("networks") and its boosting member's ("boosting"); for
+        one mixed with exponential smoothing, that member's ("ets") and the mix without it
+        ("without_ets")."""
         windows = dataset.windows(part)
         networks = self.combined([predict_windows(member.network, dataset.windows(part, member.window), quantiles)
                                   for member in self.members])
         positions = dataset.step_positions(part)
         if self.boosting is None:
-            return {"model": self.scaling.to_units(networks, windows.series, positions)}
-        boosted = self.boosting.predict_windows(windows)
-        return {name: self.scaling.to_units(scaled, windows.series, positions)
-                for name, scaled in (("model", self.mixed(networks, boosted)), ("networks", networks), ("boosting", boosted))}
+            forecasts = {"model": self.scaling.to_units(networks, windows.series, positions)}
+        else:
+            boosted = self.boosting.predict_windows(windows)
+            forecasts = {name: self.scaling.to_units(scaled, windows.series, positions) for name, scaled in
+                         (("model", self.mixed(networks, boosted)), ("networks", networks), ("boosting", boosted))}
+        if self.smoothing is None:
+            return forecasts
+        smoothed = self.smoothing.forecast(dataset.target, dataset.index.offsets, windows.target_rows, windows.series,
+                                           dataset.config.horizon)
+        return {**forecasts, "model": self.smoothed(forecasts["model"], smoothed), "without_ets": forecasts["model"],
+                "ets": smoothed}
+
+    def smoothed(self, forecast: np.ndarray, smoothed: np.ndarray) -> np.ndarray:
+        """A forecast in the target's units mixed with exponential smoothing's at its weight."""
+        return (1 - self.smoothing_weight) * forecast + self.smoothing_weight * smoothed
 
     @property
     def quantiles(self) -> tuple[float, ...]:
@@ -297,7 +344,18 @@ class Forecaster:
                                   for m in self.members])
         if self.boosting is not None:
             forecast = self.mixed(forecast, self.boosting.predict(history, future))
-        return inputs.scaling.to_units(forecast, positions=inputs.positions[None, len(inputs.history):])[0]
+        forecast = inputs.scaling.to_units(forecast, positions=inputs.positions[None, len(inputs.history):])[0]
+        if self.smoothing is None or quantiles:
+            return forecast
+        return self.smoothed(forecast, self.series_smoothing(inputs).forecast(inputs.past, np.array([len(inputs.past)]),
+                                                                               data.horizon)[0])
+
+    def series_smoothing(self, inputs: ForecastInputs) -> SeriesSmoothing:
+        """The exponential smoothing of one series: as fitted, or for a series the model was not
+        fitted on, fitted on its history."""
+        if inputs.fitted is not None:
+            return self.smoothing.series[inputs.fitted]
+        return SeriesSmoothing.fit(inputs.past, self.config.data.seasonality)
 
     def forecast(self, csv: Path, levels: list[float] | None = None, chosen: dict[str, str] | None = None) -> pd.DataFrame:
         """Forecast the `horizon` steps after each series' last target value in `csv`, from its last
@@ -367,6 +425,20 @@ class Forecaster:
         from tuner.modeldir import load
 
         return load(folder)
+
+
+def resolved_smoothing_weight(config: Config, weight: float | None) -> float | None:
+    """`--ets-weight`; None (the default for a point model): chosen on held-out validation rows; 0
+    for a quantile model (whose quantiles are the networks' own); an error for a weight a model
+    cannot take."""
+    if weight is None:
+        return 0.0 if model_quantiles(config) else None
+    if not 0 <= weight <= 1:
+        raise ConfigError(f"--ets-weight {weight:g}: must lie between 0 (without exponential smoothing) and 1")
+    if weight and model_quantiles(config):
+        raise ConfigError(f"--ets-weight {weight:g}: a quantile model (train.loss = \"quantile\") forecasts its "
+                          "networks' own quantiles and is not mixed with exponential smoothing; use 0 or leave it out")
+    return weight
 
 
 def resolved_boosting_weight(config: Config, weight: float | None) -> float:

@@ -3,7 +3,7 @@ plan for the forecast dates (known-future inputs and calendar columns) and its s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -19,7 +19,7 @@ from tuner.seasonal import season_positions
 @dataclass(frozen=True)
 class ForecastInputs:
     """What a forecast of one series from the end of a CSV needs: its last window, its plan and
-    its scaling."""
+    its scaling (and its whole history, from which exponential smoothing reaches its state)."""
 
     dates: pd.DatetimeIndex  # the `horizon` forecast dates
     history: np.ndarray  # (window, columns): the last rows, in the data's units
@@ -29,6 +29,7 @@ class ForecastInputs:
     fields: np.ndarray | None = None  # a panel's series: its id and static covariates (`tuner.static`)
     key: tuple[str, ...] = ()  # the series' id values (data.series); empty for a one-series model
     fitted: int | None = None  # its code among the model's fitted series; None: a series the model was not fitted on
+    past: np.ndarray = field(default_factory=lambda: np.empty(0))  # its whole target history, in the data's units
 
 
 def series_inputs(rows: pd.DataFrame, plan: pd.DataFrame, data: DataConfig, where: str, scaling: Scaling,
@@ -50,7 +51,7 @@ def series_inputs(rows: pd.DataFrame, plan: pd.DataFrame, data: DataConfig, wher
     history = rows.index[-data.window:]
     positions = season_positions(history.append(dates), data.frequency, data.seasonality)
     return ForecastInputs(dates, rows[data.columns].to_numpy()[-data.window:], positions, plan, scaling, fields, key,
-                          fitted)
+                          fitted, rows[data.target].to_numpy(dtype=np.float64))
 
 
 def chosen_series(frame: pd.DataFrame, chosen: dict[str, str], data: DataConfig) -> pd.DataFrame:

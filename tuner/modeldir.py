@@ -19,6 +19,7 @@ from tuner import __version__
 from tuner.boosting import Boosting
 from tuner.config import ModelConfig, ParamsConfig, build_config
 from tuner.errors import ModelDirError
+from tuner.ets import Smoothing
 from tuner.export import config_to_dict
 from tuner.forecaster import Forecaster
 from tuner.intervals import Calibration
@@ -27,8 +28,10 @@ from tuner.models import build_model
 from tuner.scaling import Scaling
 from tuner.static import StaticEncoding
 
-FORMAT = 3  # 3: a boosting member (older tuners refuse it instead of forecasting without it); 2: members
-READABLE = (1, 2, FORMAT)  # format 1 directories (one network) and 2 (no boosting member) are still read
+FORMAT = 4  # 4: an exponential smoothing member; 3: a boosting member (older tuners refuse each instead of
+# forecasting without it); 2: members
+READABLE = (1, 2, 3, FORMAT)  # format 1 directories (one network), 2 (no boosting member) and 3 (no exponential
+# smoothing) are still read
 FILES = ("weights.pt", "model.json", "config.json", "metrics.json")
 CALIBRATION = "calibration.json"  # optional: absent after --no-intervals or from before prediction intervals
 SERIES_METRICS = "series_metrics.csv"  # panels only
@@ -63,6 +66,9 @@ def save(forecaster: Forecaster, folder: Path) -> None:
         "scaled_on": forecaster.scaled_on,
         "boosting_weight": forecaster.boosting_weight,
         "boosting_on": forecaster.boosting_on,
+        "smoothing_weight": forecaster.smoothing_weight,
+        "smoothing": forecaster.smoothing.as_dict() if forecaster.smoothing else None,
+        "smoothing_scores": {f"{weight:g}": score for weight, score in forecaster.smoothing_scores.items()},
     }
     if forecaster.boosting is not None:
         forecaster.boosting.save(folder / BOOSTING)
@@ -109,7 +115,22 @@ def load(folder: Path) -> Forecaster:
                       tuple(tuple(key) for key in manifest.get("series", [[]])),
                       StaticEncoding.from_dict(manifest.get("static", {"categories": {}, "numeric": {}})),
                       load_series_metrics(folder), *load_boosting(folder, manifest),
-                      manifest.get("boosting_on", manifest.get("scaled_on", "train+validation")))
+                      manifest.get("boosting_on", manifest.get("scaled_on", "train+validation")),
+                      *load_smoothing(folder, manifest))
+
+
+def load_smoothing(folder: Path, manifest: dict[str, Any]) -> tuple[Smoothing | None, float, dict[float, float]]:
+    """The exponential smoothing member, its weight and the scores its weight was chosen on; (None,
+    0, {}) for a model without it (and for directories from before it)."""
+    scores = {float(weight): float(score) for weight, score in manifest.get("smoothing_scores", {}).items()}
+    weight = float(manifest.get("smoothing_weight", 0.0))
+    if not weight:
+        return None, 0.0, scores
+    try:
+        return Smoothing.from_dict(manifest["smoothing"]), weight, scores
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelDirError(f"{folder / 'model.json'}: its exponential smoothing member is damaged ({exc!r}); "
+                            "fit the model again") from None
 
 
 def load_boosting(folder: Path, manifest: dict[str, Any]) -> tuple[Boosting | None, float]:

@@ -57,7 +57,9 @@ def calendar_waves(name: str, harmonics: int) -> list[tuple[str, str, int]]:
     return waves
 
 
-DISPLAY_NAMES = {**BASELINES, "networks": "networks alone"}  # metrics.json key -> shown as; others as they are
+MIX_PARTS = {"networks": "networks alone", "without_ets": "without exponential smoothing"}  # what a fitted model
+# mixes, scored alone beside it (metrics.json)
+DISPLAY_NAMES = {**BASELINES, **MIX_PARTS}  # metrics.json key -> shown as; others as they are
 
 
 def display_name(key: str) -> str:

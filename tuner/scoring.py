@@ -4,7 +4,7 @@ coverage and width of its intervals."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,16 +27,18 @@ class TestForecast:
     dataset: Dataset
     forecast: np.ndarray  # (samples, horizon), in the target's units
     baselines: dict[str, np.ndarray]  # name -> (samples, horizon)
-    networks: np.ndarray | None = None  # a model combined with boosting: its networks' forecast alone
+    parts: dict[str, np.ndarray] = field(default_factory=dict)  # what the model mixes, alone: "networks" (beside
+    # boosting) and "without_ets" (the mix before exponential smoothing)
 
     @classmethod
     def of(cls, forecaster: Forecaster, dataset: Dataset) -> TestForecast:
-        """The boosting baseline is fitted on train + validation: the forecaster's own boosting
-        member's forecast when it was fitted on those rows too."""
+        """The boosting and exponential smoothing baselines are fitted on train + validation: the
+        forecaster's own members' forecasts when they were fitted on those rows too."""
         forecasts = forecaster.part_forecasts(dataset, "test")
         boosted = forecasts.get("boosting") if forecaster.boosting_on == "train+validation" else None
-        return cls(dataset, forecasts["model"], baseline_forecasts(dataset, "test", "train+validation", boosted),
-                   forecasts.get("networks"))
+        return cls(dataset, forecasts["model"],
+                   baseline_forecasts(dataset, "test", "train+validation", boosted, forecasts.get("ets")),
+                   {name: forecasts[name] for name in ("networks", "without_ets") if name in forecasts})
 
 
 def test_metrics(test: TestForecast, calibration: Calibration | None = None) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
-from tuner.names import BASELINES, METRIC_LABELS, MODEL_LABELS, PARAMS, display_name
+from tuner.names import BASELINES, METRIC_LABELS, MIX_PARTS, MODEL_LABELS, PARAMS, display_name
 from tuner.tables import calibrated_text, interval_levels, interval_method, metric_cell, metrics_table, not_better_warning, params_text, series_table
 from tuner.tuning.study import top_trials
 
@@ -306,12 +306,12 @@ def forecast_section(model_dir: Path) -> Section:
     test = forecaster.test_forecast()
     data, model = forecaster.config.data, forecaster.label
     fig = figure(lines_on_test_part(test), title_on_test_part(data, model), data.target)
-    networks = {"networks": display_name("networks")} if "networks" in forecaster.metrics else {}
-    names = {"model": escape(f"{MODEL_LABELS.get(model, model)} ({model_dir})"), **networks, **BASELINES}
+    parts = {key: label for key, label in MIX_PARTS.items() if key in forecaster.metrics}
+    names = {"model": escape(f"{MODEL_LABELS.get(model, model)} ({model_dir})"), **parts, **BASELINES}
     rows = [[label, *(metric_cell(forecaster.metrics.get(key, {}).get(f"test_{m}")) for m in METRIC_LABELS)]
             for key, label in names.items()]
     table = html_table(["test part", *METRIC_LABELS.values()], rows,
-                       ["", *([""] * len(networks)), *(["baseline"] * len(BASELINES))])
+                       ["", *([""] * len(parts)), *(["baseline"] * len(BASELINES))])
     note = "".join(f'<p class="warning">{escape(line)}</p>' for line in forecaster.test_notes())
     return Section("forecast", "Forecast vs actual (test part)", table + note + intervals_html(forecaster.metrics)
                    + worst_series_html(forecaster) + chart(fig))

@@ -1,0 +1,164 @@
+"""The exponential smoothing member: `tuner fit` mixes each series' ETS forecast into the model's
+at the share that erred least on held-out validation rows (or at `--ets-weight`), keeps it in
+model.json, and `predict`, `whatif` and the report forecast with the mix."""
+
+import io
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tuner.baselines import smoothing_forecast
+from tuner.forecaster import Forecaster
+from tuner.heldout import SMOOTHING_WEIGHTS
+from tuner.modeldir import FORMAT
+from tuner.tuning.report import forecast_section
+
+from conftest import tuner
+
+MONTHS = 156
+SEASON = np.array([0.8, 0.85, 0.9, 1.0, 1.05, 1.1, 1.2, 1.25, 1.1, 1.0, 0.9, 0.85])
+STUDY = """
+[data]
+path = "monthly.csv"
+frequency = "M"
+features = ["discount"]
+known_future = ["discount"]
+window = 12
+horizon = 2
+
+[train]
+epochs = 2
+batch_size = 16
+threads = 1
+
+[params]
+model = "lstm"
+hidden_size = 8
+num_layers = 1
+dropout = 0.0
+lr = 0.001
+epochs = 2
+"""
+
+
+def write_monthly(folder, months: int = MONTHS) -> None:
+    """A growing monthly series whose season swings with its level (what ETS forecasts well and
+    two epochs of a small network do not), with a planned discount; and plan.csv: the same rows and
+    the discount planned for the next two months."""
+    random = np.random.default_rng(3)
+    sales = (100 + 1.5 * np.arange(months)) * np.tile(SEASON, months // 12 + 1)[:months] * (1 + random.normal(0, 0.01, months))
+    dates = pd.date_range("2008-01-31", periods=months + 2, freq="ME").strftime("%Y-%m-%d")
+    frame = pd.DataFrame({"date": dates, "discount": random.uniform(0, 0.2, months + 2), "sales": [*sales, np.nan, np.nan]})
+    frame.iloc[:months].to_csv(folder / "monthly.csv", index=False)
+    frame.to_csv(folder / "plan.csv", index=False)
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    """A monthly study fitted with the default share (chosen), with none, and with smoothing alone."""
+    folder = tmp_path_factory.mktemp("smoothing")
+    write_monthly(folder)
+    (folder / "study.toml").write_text(STUDY)
+    outputs = {}
+    for name, flags in (("chosen", []), ("without", ["--ets-weight", "0", "--no-intervals"]),
+                        ("alone", ["--ets-weight", "1", "--no-intervals"])):
+        run = tuner("fit", str(folder / "study.toml"), "-o", str(folder / name), *flags)
+        assert run.returncode == 0, run.stderr
+        outputs[name] = run.stdout
+    return folder, outputs
+
+
+def test_the_share_that_erred_least_on_held_out_rows_is_chosen_and_the_test_forecast_is_the_mix(fitted):
+    folder, outputs = fitted
+    model = Forecaster.load(folder / "chosen")
+    scores = model.smoothing_scores
+    assert tuple(scores) == SMOOTHING_WEIGHTS
+    assert model.smoothing_weight == min(scores, key=scores.get) > 0  # the network alone is far off here
+    assert scores[model.smoothing_weight] < scores[0.0]
+    test = model.test_forecast()
+    smoothed = smoothing_forecast(test.dataset, "test", "train+validation")
+    np.testing.assert_allclose(test.baselines["ets"], smoothed)  # the member is the baseline
+    weight = model.smoothing_weight
+    np.testing.assert_allclose(test.forecast, (1 - weight) * test.parts["without_ets"] + weight * smoothed)
+    assert model.metrics["without_ets"]["test_mae"] == pytest.approx(
+        np.abs(test.dataset.actuals("test") - test.parts["without_ets"]).mean())
+    assert model.label.endswith(f" + exponential smoothing (weight {weight:g})")
+    assert (f"mixed with exponential smoothing (each series' ETS form) at weight {weight:g}, the share that erred "
+            f"least on held-out validation rows (val_mae {scores[weight]:.4g}, against {scores[0.0]:.4g} without it)"
+            in outputs["chosen"])
+    assert "  without exponential smoothing " in outputs["chosen"] and "  exponential smoothing " in outputs["chosen"]
+    assert json.loads((folder / "chosen" / "model.json").read_text())["format"] == FORMAT
+
+
+def test_a_given_share_is_kept_zero_leaves_smoothing_out_and_one_is_smoothing_alone(fitted):
+    folder, outputs = fitted
+    without, alone = Forecaster.load(folder / "without"), Forecaster.load(folder / "alone")
+    assert without.smoothing is None and without.smoothing_scores == {} and "without_ets" not in without.metrics
+    assert "exponential smoothing (each" not in outputs["without"]
+    assert alone.smoothing_weight == 1.0 and alone.smoothing_scores == {}
+    assert alone.metrics["model"]["test_mae"] == pytest.approx(alone.metrics["ets"]["test_mae"])
+
+
+def test_predict_forecasts_from_the_state_the_whole_history_reaches(fitted, tmp_path):
+    folder, _ = fitted
+    model = Forecaster.load(folder / "chosen")
+    run = tuner("predict", str(folder / "chosen"), str(folder / "plan.csv"))
+    assert run.returncode == 0, run.stderr
+    forecast = pd.read_csv(io.StringIO(run.stdout))["sales_forecast"].to_numpy()
+    inputs = model.read_inputs(folder / "plan.csv")[0]
+    assert len(inputs.past) == MONTHS
+    without = replace(model, smoothing=None).forecast_values(inputs)
+    smoothed = model.smoothing.series[0].forecast(inputs.past, np.array([MONTHS]), 2)[0]
+    weight = model.smoothing_weight
+    np.testing.assert_allclose(forecast, (1 - weight) * without + weight * smoothed, rtol=1e-6)
+    unseen = model.series_smoothing(replace(inputs, fitted=None))  # a panel's new series: fitted on its own history
+    assert unseen.params and unseen.params != model.smoothing.series[0].params
+    run = tuner("whatif", str(folder / "chosen"), str(folder / "plan.csv"), "--scale", "discount=0.5,1")
+    assert run.returncode == 0, run.stderr
+    assert "which reads the history only, not the plan" in run.stderr
+    assert "without exponential smoothing" in forecast_section(folder / "chosen").body
+
+
+def test_a_model_directory_from_before_smoothing_loads_without_it(fitted, tmp_path):
+    folder, _ = fitted
+    old = tmp_path / "old"
+    old.mkdir()
+    for path in (folder / "without").iterdir():
+        (old / path.name).write_bytes(path.read_bytes())
+    manifest = json.loads((old / "model.json").read_text())
+    for key in ("smoothing", "smoothing_weight", "smoothing_scores"):
+        manifest.pop(key)
+    (old / "model.json").write_text(json.dumps({**manifest, "format": 3}))
+    loaded = Forecaster.load(old)
+    assert loaded.smoothing is None and loaded.smoothing_weight == 0.0
+    np.testing.assert_allclose(loaded.test_forecast().forecast, Forecaster.load(folder / "without").test_forecast().forecast)
+
+
+def test_a_damaged_smoothing_member_is_one_line_and_exit_1(fitted, tmp_path):
+    folder, _ = fitted
+    damaged = tmp_path / "damaged"
+    damaged.mkdir()
+    for path in (folder / "alone").iterdir():
+        (damaged / path.name).write_bytes(path.read_bytes())
+    manifest = json.loads((damaged / "model.json").read_text())
+    manifest["smoothing"] = [{"error": "add"}]
+    (damaged / "model.json").write_text(json.dumps(manifest))
+    run = tuner("predict", str(damaged), str(folder / "plan.csv"))
+    assert run.returncode != 0 and "its exponential smoothing member is damaged" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--ets-weight", "1.5"], "--ets-weight: must be a number from 0 to 1, got 1.5"),
+    (["--ets-weight", "0.3", "--set", "train.loss='quantile'"],
+     "--ets-weight 0.3: a quantile model (train.loss = \"quantile\") forecasts its networks' own quantiles"),
+])
+def test_a_share_a_model_cannot_take_is_one_line_and_exit_2(tmp_path, flags, message):
+    write_monthly(tmp_path)
+    (tmp_path / "study.toml").write_text(STUDY)
+    run = tuner("fit", str(tmp_path / "study.toml"), "-o", str(tmp_path / "model"), "--no-intervals", *flags)
+    assert run.returncode == 2 and message in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1 and not (tmp_path / "model").exists()

@@ -1,0 +1,93 @@
+"""Forecasts of validation rows by a forecaster's recipe fitted only on the rows before them: what
+`tuner fit` chooses the exponential-smoothing member's share on, and what prediction intervals are
+calibrated on (`tuner.intervals` turns their residuals into intervals)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from tuner.baselines import smoothing_forecast
+from tuner.boosting import Boosting
+from tuner.config import Config
+from tuner.data import Dataset
+from tuner.intervals import Calibration
+from tuner.members import Member, train_member
+from tuner.metrics import forecast_errors
+from tuner.scoring import series_scale
+
+if TYPE_CHECKING:
+    from tuner.forecaster import Forecaster
+
+log = logging.getLogger(__name__)
+
+SMOOTHING_WEIGHTS = tuple(round(0.1 * step, 1) for step in range(11))  # the shares of exponential smoothing tried
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """One validation part and, in the target's units, the forecasts of it by the networks (mixed
+    with boosting at its weight) and by exponential smoothing, each fitted on the rows before it."""
+
+    dataset: Dataset
+    model: np.ndarray  # (samples, horizon)
+    smoothed: np.ndarray  # (samples, horizon)
+    source: str  # where the forecasts come from, in words
+
+    def forecast(self, smoothing_weight: float) -> np.ndarray:
+        return (1 - smoothing_weight) * self.model + smoothing_weight * self.smoothed
+
+    def error(self, smoothing_weight: float, metric: str) -> float:
+        """The study's `metric` (val_mae, ...) of the mix at `smoothing_weight`."""
+        return forecast_errors(self.dataset.actuals("validation"), self.forecast(smoothing_weight), prefix="val_")[metric]
+
+    def residuals(self, smoothing_weight: float) -> np.ndarray:
+        return part_residuals(self.dataset, "validation", self.forecast(smoothing_weight))
+
+
+def refit_held_out(forecaster: Forecaster, folds: list[Dataset], configs: list[Config], seed: int) -> list[HeldOut]:
+    """For a forecaster refitted on train + validation: its recipe (the same members, epochs and
+    seed) trained again on each walk-forward fold's training rows only, forecasting that fold's
+    validation rows, which it did not see."""
+    held_out = []
+    for fold in folds:
+        log.info("forecasting held-out rows: training on the rows before validation part %d of %d",
+                 folds.index(fold) + 1, len(folds))
+        members = [Member(train_member(fold, c, m.params, seed, part="train"), m.params, m.window)
+                   for c, m in zip(configs, forecaster.members)]
+        boosting = Boosting.fit(fold.windows("train"), forecaster.boosting.levelled) if forecaster.boosting else None
+        recipe = replace(forecaster, members=members, scaling=fold.scaling, boosting=boosting)
+        held_out.append(HeldOut(fold, recipe.forecast_part(fold, "validation"), smoothing_forecast(fold, "validation", "train"),
+                                "the same recipe trained on the rows before each validation part, forecasting that part"))
+    return held_out
+
+
+def own_weights_held_out(forecaster: Forecaster, dataset: Dataset) -> list[HeldOut]:
+    """For a forecaster of the trials' own networks (trained on the train part only): their
+    forecasts of the validation part, mixed with those of a boosting member fitted on the train
+    part only, as the networks were."""
+    boosting = Boosting.fit(dataset.windows("train"), forecaster.boosting.levelled) if forecaster.boosting else None
+    recipe = replace(forecaster, boosting=boosting)
+    return [HeldOut(dataset, recipe.forecast_part(dataset, "validation"), smoothing_forecast(dataset, "validation", "train"),
+                    "the trials' own networks (trained on the train part) on the validation part")]
+
+
+def smoothing_scores(held_out: list[HeldOut], metric: str) -> dict[float, float]:
+    """Each share of exponential smoothing in `SMOOTHING_WEIGHTS` -> the study's `metric` of the mix
+    on the held-out parts (the mean over walk-forward folds, as trials are scored)."""
+    return {weight: float(np.mean([part.error(weight, metric) for part in held_out])) for weight in SMOOTHING_WEIGHTS}
+
+
+def calibration(held_out: list[HeldOut], smoothing_weight: float, per_series: bool) -> Calibration:
+    """The intervals' residuals: the held-out forecasts, mixed as the fitted model mixes them."""
+    return Calibration(np.concatenate([part.residuals(smoothing_weight) for part in held_out]), held_out[0].source,
+                       per_series)
+
+
+def part_residuals(dataset: Dataset, part: str, forecast: np.ndarray) -> np.ndarray:
+    """Actual - forecast on `part`; a panel's over each sample's series target scale."""
+    residuals = dataset.actuals(part) - forecast
+    return residuals / series_scale(dataset, part) if dataset.config.series else residuals
