@@ -1,6 +1,7 @@
 """The exponential smoothing member: `tuner fit` mixes each series' ETS forecast into the model's
-at the share that erred least on held-out validation rows (or at `--ets-weight`), keeps it in
-model.json, and `predict`, `whatif` and the report forecast with the mix."""
+at the share that erred least on held-out validation rows (by default where the model has no
+planned inputs; or at `--ets-weight`), keeps it in model.json, and `predict`, `whatif` and the
+report forecast with the mix."""
 
 import io
 import json
@@ -19,13 +20,12 @@ from tuner.tuning.report import forecast_section
 from conftest import tuner
 
 MONTHS = 156
+PLANNED = 'frequency = "M"\nfeatures = ["discount"]\nknown_future = ["discount"]\n'
 SEASON = np.array([0.8, 0.85, 0.9, 1.0, 1.05, 1.1, 1.2, 1.25, 1.1, 1.0, 0.9, 0.85])
 STUDY = """
 [data]
 path = "monthly.csv"
 frequency = "M"
-features = ["discount"]
-known_future = ["discount"]
 window = 12
 horizon = 2
 
@@ -58,14 +58,17 @@ def write_monthly(folder, months: int = MONTHS) -> None:
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
-    """A monthly study fitted with the default share (chosen), with none, and with smoothing alone."""
+    """A monthly study fitted with the default share (chosen) and with none; and with the discount
+    planned, by default (none) and with smoothing alone."""
     folder = tmp_path_factory.mktemp("smoothing")
     write_monthly(folder)
     (folder / "study.toml").write_text(STUDY)
+    (folder / "planned.toml").write_text(STUDY.replace('frequency = "M"\n', PLANNED))
     outputs = {}
-    for name, flags in (("chosen", []), ("without", ["--ets-weight", "0", "--no-intervals"]),
-                        ("alone", ["--ets-weight", "1", "--no-intervals"])):
-        run = tuner("fit", str(folder / "study.toml"), "-o", str(folder / name), *flags)
+    for name, study, flags in (("chosen", "study", []), ("without", "study", ["--ets-weight", "0", "--no-intervals"]),
+                               ("planned", "planned", ["--no-intervals"]),
+                               ("alone", "planned", ["--ets-weight", "1", "--no-intervals"])):
+        run = tuner("fit", str(folder / f"{study}.toml"), "-o", str(folder / name), *flags)
         assert run.returncode == 0, run.stderr
         outputs[name] = run.stdout
     return folder, outputs
@@ -97,7 +100,7 @@ def test_a_given_share_is_kept_zero_leaves_smoothing_out_and_one_is_smoothing_al
     folder, outputs = fitted
     without, alone = Forecaster.load(folder / "without"), Forecaster.load(folder / "alone")
     assert without.smoothing is None and without.smoothing_scores == {} and "without_ets" not in without.metrics
-    assert "exponential smoothing (each" not in outputs["without"]
+    assert "exponential smoothing" not in outputs["without"].splitlines()[0]
     assert alone.smoothing_weight == 1.0 and alone.smoothing_scores == {}
     assert alone.metrics["model"]["test_mae"] == pytest.approx(alone.metrics["ets"]["test_mae"])
 
@@ -105,10 +108,10 @@ def test_a_given_share_is_kept_zero_leaves_smoothing_out_and_one_is_smoothing_al
 def test_predict_forecasts_from_the_state_the_whole_history_reaches(fitted, tmp_path):
     folder, _ = fitted
     model = Forecaster.load(folder / "chosen")
-    run = tuner("predict", str(folder / "chosen"), str(folder / "plan.csv"))
+    run = tuner("predict", str(folder / "chosen"), str(folder / "monthly.csv"))
     assert run.returncode == 0, run.stderr
     forecast = pd.read_csv(io.StringIO(run.stdout))["sales_forecast"].to_numpy()
-    inputs = model.read_inputs(folder / "plan.csv")[0]
+    inputs = model.read_inputs(folder / "monthly.csv")[0]
     assert len(inputs.past) == MONTHS
     without = replace(model, smoothing=None).forecast_values(inputs)
     smoothed = model.smoothing.series[0].forecast(inputs.past, np.array([MONTHS]), 2)[0]
@@ -116,10 +119,19 @@ def test_predict_forecasts_from_the_state_the_whole_history_reaches(fitted, tmp_
     np.testing.assert_allclose(forecast, (1 - weight) * without + weight * smoothed, rtol=1e-6)
     unseen = model.series_smoothing(replace(inputs, fitted=None))  # a panel's new series: fitted on its own history
     assert unseen.params and unseen.params != model.smoothing.series[0].params
-    run = tuner("whatif", str(folder / "chosen"), str(folder / "plan.csv"), "--scale", "discount=0.5,1")
+    run = tuner("whatif", str(folder / "alone"), str(folder / "plan.csv"), "--scale", "discount=0.5,1")
     assert run.returncode == 0, run.stderr
     assert "which reads the history only, not the plan" in run.stderr
     assert "without exponential smoothing" in forecast_section(folder / "chosen").body
+
+
+def test_a_model_with_planned_inputs_leaves_smoothing_out_unless_asked(fitted):
+    folder, outputs = fitted
+    planned = Forecaster.load(folder / "planned")
+    assert planned.smoothing is None and planned.smoothing_scores == {}
+    assert ("without exponential smoothing, which does not read the plans of data.known_future (--ets-weight auto "
+            "mixes it in)") in outputs["planned"]
+    assert Forecaster.load(folder / "alone").smoothing_weight == 1.0  # a share given is kept
 
 
 def test_a_model_directory_from_before_smoothing_loads_without_it(fitted, tmp_path):
@@ -155,6 +167,8 @@ def test_a_damaged_smoothing_member_is_one_line_and_exit_1(fitted, tmp_path):
     (["--ets-weight", "1.5"], "--ets-weight: must be a number from 0 to 1, got 1.5"),
     (["--ets-weight", "0.3", "--set", "train.loss='quantile'"],
      "--ets-weight 0.3: a quantile model (train.loss = \"quantile\") forecasts its networks' own quantiles"),
+    (["--ets-weight", "auto", "--set", "train.loss='quantile'"],
+     "--ets-weight auto: a quantile model (train.loss = \"quantile\") forecasts its networks' own quantiles"),
 ])
 def test_a_share_a_model_cannot_take_is_one_line_and_exit_2(tmp_path, flags, message):
     write_monthly(tmp_path)

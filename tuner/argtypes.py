@@ -40,9 +40,9 @@ def non_negative_float(text: str) -> float:
     return value
 
 
-def unit_fraction_or_auto(text: str) -> float | None:
-    """A number from 0 to 1, or "auto" (None: chosen by the command)."""
-    return None if text == "auto" else unit_fraction(text)
+def unit_fraction_or_auto(text: str) -> float | str:
+    """A number from 0 to 1, or "auto" (chosen by the command)."""
+    return text if text == "auto" else unit_fraction(text)
 
 
 def unit_fraction(text: str) -> float:

@@ -76,8 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "alone, 1 for boosting alone (default 0.5 for point models, 0 for quantile models)")
     fit.add_argument("--ets-weight", type=unit_fraction_or_auto, default=None, metavar="W",
                      help="share of exponential smoothing (each series' ETS form, fitted on train + validation) in the "
-                          "forecast: 0 to leave it out; default auto: the share in steps of 0.1 that erred least on "
-                          "held-out validation rows (0 for quantile models)")
+                          "forecast: 0 to leave it out; auto: the share in steps of 0.1 that erred least on held-out "
+                          "validation rows (the default, except 0 for quantile models and for models with "
+                          "data.known_future, whose plans smoothing does not read)")
 
     predict = command("predict", cmd_predict, [common])
     predict.add_argument("model", help="model directory written by `tuner fit`")

@@ -180,13 +180,16 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def smoothing_summary(forecaster: Forecaster) -> str:
-    """How exponential smoothing enters the fitted model, for `fit_summary`."""
+def smoothing_summary(forecaster: Forecaster, given: bool) -> str:
+    """How exponential smoothing enters the fitted model, for `fit_summary`; `given`: --ets-weight was."""
     scores, weight = forecaster.smoothing_scores, forecaster.smoothing_weight
     metric = forecaster.config.study.metric
     if scores and not weight:
         return (f"; without exponential smoothing: no share of it lowered {metric} on held-out validation rows "
                 f"({scores[0.0]:.4g}) (--ets-weight)")
+    if not weight and not given and forecaster.config.data.known_future and not forecaster.quantiles:
+        return ("; without exponential smoothing, which does not read the plans of data.known_future "
+                "(--ets-weight auto mixes it in)")
     if not weight:
         return ""
     chosen = (f", the share that erred least on held-out validation rows ({metric} {scores[weight]:.4g}, against "
@@ -206,7 +209,8 @@ def fit_summary(forecaster: Forecaster, chosen: list[ParamsConfig], own_weights:
     combined = f", {args.combine} of {len(chosen)}" if len(chosen) > 1 else ""
     boosting = (f"; combined with {forecaster.boosting.name} fitted on train + validation at weight "
                 f"{forecaster.boosting_weight:g} (--boosting-weight)") if forecaster.boosting else ""
-    lines = [f"Fitted {what} {how}{combined}{boosting}{smoothing_summary(forecaster)}; saved to {args.output}",
+    smoothing = smoothing_summary(forecaster, args.ets_weight is not None)
+    lines = [f"Fitted {what} {how}{combined}{boosting}{smoothing}; saved to {args.output}",
              "Test (in the target's units, never seen while tuning):", *metrics_table(rows, prefix="test_"),
              *forecaster.test_notes()]
     if forecaster.series_metrics is not None:

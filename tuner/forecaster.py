@@ -7,7 +7,9 @@ A model directory holds:
     weights.pt     torch.save of the state dict (tensors only; loaded with weights_only=True);
                    an ensemble's further members are weights-2.pt, weights-3.pt, ...
     model.json     format, tuner version, members (architecture, parameters, window, checksum),
-                   how they are combined, scaling, fitted ranges
+                   how they are combined, scaling, fitted ranges, and the exponential smoothing
+                   member (each series' form and parameters), its weight and the scores it was
+                   chosen on
     config.json    the full study config the model was fitted with
     metrics.json   test metrics of the model and the baselines, and the intervals' test coverage
     series_metrics.csv  a panel's test MAE and WAPE per series, for the model and each baseline,
@@ -26,7 +28,11 @@ train + validation, beside the trials' own networks too) with equal weights by d
 (`--boosting-weight`, 0: the networks alone): a neural and a tree model err in different places,
 and their mean erred less than the networks alone on validation parts no trial was chosen on
 (reliably on three series of five, no reliable difference on two) and on the test part of all five
-(BENCHMARKS.md, figure 19). Quantile models are not combined: their quantiles are the networks' own.
+(BENCHMARKS.md, figure 19). That mix is then mixed with exponential smoothing (`tuner.ets`, each
+series' own ETS form, fitted on train + validation) at the share, in steps of 0.1, that erred least
+on held-out validation rows (`tuner.heldout`; `--ets-weight` sets it): a classical model of the
+series' own level, trend and season, where the networks and the trees lean on lags and inputs.
+Quantile models are not combined: their quantiles are the networks' own.
 """
 
 from __future__ import annotations
@@ -41,12 +47,12 @@ import numpy as np
 import pandas as pd
 
 from tuner.boosting import Boosting
-from tuner.ets import SeriesSmoothing, Smoothing
-from tuner.heldout import calibration, own_weights_held_out, part_residuals, refit_held_out, smoothing_scores
 from tuner.config import Config, ParamsConfig, model_quantiles, with_params
 from tuner.data import Dataset
 from tuner.device import resolve_device
 from tuner.errors import ConfigError, DataError, ModelDirError
+from tuner.ets import SeriesSmoothing, Smoothing
+from tuner.heldout import calibration, own_weights_held_out, part_residuals, refit_held_out, smoothing_scores
 from tuner.inputs import ForecastInputs, chosen_series, series_inputs
 from tuner.intervals import Calibration, level_name
 from tuner.loading import load_frame, load_with_plan
@@ -67,6 +73,7 @@ log = logging.getLogger(__name__)
 
 COMBINES = {"mean": np.mean, "median": np.median}  # how an ensemble's members' forecasts are combined
 BOOSTING_WEIGHT = 0.5  # the boosting member's share of a point model's forecast (`--boosting-weight`)
+AUTO = "auto"  # `--ets-weight auto`: the share of exponential smoothing chosen on held-out validation rows
 NO_INTERVALS = "no calibration.json (fitted with --no-intervals, or before prediction intervals existed)"
 
 
@@ -121,14 +128,15 @@ class Forecaster:
     def fit(cls, config: Config, params: ParamsConfig | list[ParamsConfig], seed: int | None = None,
             combine: str = "mean", weights: list[Path] | None = None,
             intervals: bool = True, boosting_weight: float | None = None,
-            smoothing_weight: float | None = None) -> tuple[Forecaster, TestForecast]:
+            smoothing_weight: float | str | None = None) -> tuple[Forecaster, TestForecast]:
         """Train each of `params` on train + validation for its `epochs` (or, with `weights`, take
         each trial's own network from its stored weights, trained on the training rows only),
         combine them, and with gradient boosting fitted on train + validation (also beside the
         trials' own networks: it takes seconds to fit) at `boosting_weight` (default
         `BOOSTING_WEIGHT` for point models, 0 for quantile models), then mix in exponential smoothing
-        at `smoothing_weight` (default: the share, in steps of 0.1, that erred least on held-out
-        validation rows; 0 for quantile models), then score the test part once. The held-out rows'
+        at `smoothing_weight` ("auto": the share, in steps of 0.1, that erred least on held-out
+        validation rows; the default for point models without planned inputs, else 0; see
+        `resolved_smoothing_weight`), then score the test part once. The held-out rows'
         forecasts come from the recipe trained once more on the rows before them (a refit) or from
         the trials' own networks. `intervals`: calibrate prediction intervals on their residuals
         (then adapted over the test residuals); without, the model forecasts points only."""
@@ -427,12 +435,18 @@ class Forecaster:
         return load(folder)
 
 
-def resolved_smoothing_weight(config: Config, weight: float | None) -> float | None:
-    """`--ets-weight`; None (the default for a point model): chosen on held-out validation rows; 0
-    for a quantile model (whose quantiles are the networks' own); an error for a weight a model
-    cannot take."""
+def resolved_smoothing_weight(config: Config, weight: float | str | None) -> float | None:
+    """`--ets-weight`: a share, or None for "auto" (chosen on held-out validation rows). Its default
+    is "auto" for a point model without planned inputs, else 0: a quantile model forecasts its
+    networks' own quantiles, and a model with data.known_future is meant to answer plans, which
+    smoothing does not read. An error for a weight a model cannot take."""
     if weight is None:
-        return 0.0 if model_quantiles(config) else None
+        return 0.0 if model_quantiles(config) or config.data.known_future else None
+    if weight == AUTO:
+        if model_quantiles(config):
+            raise ConfigError("--ets-weight auto: a quantile model (train.loss = \"quantile\") forecasts its "
+                              "networks' own quantiles and is not mixed with exponential smoothing; use 0 or leave it out")
+        return None
     if not 0 <= weight <= 1:
         raise ConfigError(f"--ets-weight {weight:g}: must lie between 0 (without exponential smoothing) and 1")
     if weight and model_quantiles(config):
