@@ -1,6 +1,6 @@
 """Exponential smoothing: the form chosen per series, forecasts of any window from one smoothing
-pass (checked against statsmodels' own forecast from the rows before it), and each series of a
-panel smoothed on its own."""
+pass (checked against statsmodels' own forecast from the rows before it), each series of a panel
+smoothed on its own, and none on a panel too large for it."""
 
 import warnings
 
@@ -9,10 +9,13 @@ import pandas as pd
 import pytest
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 
-from tuner.baselines import smoothing_forecast
-from tuner.config import load_config
+from tuner import ets
+from tuner.baselines import baseline_forecasts, smoothing_forecast
+from tuner.config import ParamsConfig, load_config
 from tuner.data import Dataset
+from tuner.errors import ConfigError
 from tuner.ets import FORMS, SeriesSmoothing, Smoothing
+from tuner.forecaster import Forecaster
 
 MONTHS = 144
 SEASON = np.array([0.8, 0.85, 0.9, 1.0, 1.05, 1.1, 1.2, 1.25, 1.1, 1.0, 0.9, 0.85])
@@ -84,3 +87,20 @@ def test_ets_baseline_forecasts_a_trending_seasonal_series_and_each_panel_series
     first = dataset.index.offsets[1]
     np.testing.assert_allclose(forecast[series == 1], alone.forecast(
         dataset.target[first:], dataset.windows("test").target_rows[series == 1] - first, 3))
+
+
+def test_a_panel_of_more_series_than_smoothing_takes_goes_without_it(tmp_path, monkeypatch):
+    months = pd.date_range("2000-01-01", periods=MONTHS, freq="MS")
+    frame = pd.concat([pd.DataFrame({"date": months, "shop": shop, "sales": monthly_sales(seed)})
+                       for seed, shop in enumerate("abc")])
+    frame.to_csv(tmp_path / "shops.csv", index=False)
+    (tmp_path / "shops.toml").write_text('[data]\npath = "shops.csv"\nfrequency = "M"\nwindow = 12\nseries = ["shop"]\n')
+    config = load_config(tmp_path / "shops.toml")
+    dataset = Dataset.from_config(config.data, config.split)
+    assert "ets" in baseline_forecasts(dataset, "validation", "train")
+    monkeypatch.setattr(ets, "MAX_SERIES", 2)
+    assert set(baseline_forecasts(dataset, "validation", "train")) == {"naive", "seasonal_naive", "adjusted_naive",
+                                                                         "boosting"}
+    with pytest.raises(ConfigError, match=r"--ets-weight 0.5: this panel has 3 series, and exponential smoothing is "
+                                          r"fitted per series on panels of at most 2; use 0 or leave it out"):
+        Forecaster.fit(config, ParamsConfig(model="lstm", hidden_size=8, epochs=1), intervals=False, smoothing_weight=0.5)

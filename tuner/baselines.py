@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from tuner import ets
 from tuner.boosting import Boosting
 from tuner.data import Dataset
 from tuner.ets import Smoothing
@@ -48,7 +49,14 @@ def baseline_forecasts(dataset: Dataset, part: str, fit_part: str, boosted: np.n
                        smoothed: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Every baseline's forecasts of `part` (`names.BASELINES`); the seasonal indices, exponential
     smoothing and boosting are fitted on `fit_part`, the last two unless `smoothed` and `boosted`
-    are their forecasts of `part` already made by members fitted there."""
-    return {**dataset.baseline_forecasts(part), "adjusted_naive": adjusted_naive_forecast(dataset, part, fit_part),
-            "ets": smoothing_forecast(dataset, part, fit_part) if smoothed is None else smoothed,
-            "boosting": boosting_forecast(dataset, part, fit_part) if boosted is None else boosted}
+    are their forecasts of `part` already made by members fitted there; no exponential smoothing on
+    a panel of more than `ets.MAX_SERIES` series."""
+    forecasts = {**dataset.baseline_forecasts(part), "adjusted_naive": adjusted_naive_forecast(dataset, part, fit_part)}
+    if smoothed is not None or smoothable(dataset):
+        forecasts["ets"] = smoothing_forecast(dataset, part, fit_part) if smoothed is None else smoothed
+    return {**forecasts, "boosting": boosting_forecast(dataset, part, fit_part) if boosted is None else boosted}
+
+
+def smoothable(dataset: Dataset) -> bool:
+    """Whether exponential smoothing is fitted on this data: at most `ets.MAX_SERIES` series."""
+    return len(dataset.index) <= ets.MAX_SERIES

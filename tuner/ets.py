@@ -26,6 +26,8 @@ FORMS = tuple((error, trend, damped, seasonal)
               if not (error == "add" and seasonal == "mul"))  # (error, trend, damped trend, season) as ETSModel
 # names them; additive error with a multiplicative season is left out, as R's ets leaves it out (unstable)
 SPARE_ROWS = 4  # a form is fitted only on more rows than its parameters plus these
+MAX_SERIES = 200  # a panel with more series goes without exponential smoothing: its form search takes
+# 0.3-3 s per series, so 10,000 series would add hours to every study's baselines and every fit
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from tuner import ets
+from tuner.baselines import smoothable
 from tuner.boosting import Boosting
 from tuner.config import Config, ParamsConfig, model_quantiles, with_params
 from tuner.data import Dataset
@@ -157,6 +159,8 @@ class Forecaster:
         seed = config.study.seed if seed is None else seed
         frame = load_frame(config.data)
         dataset = Dataset(frame, config.data, config.split, scale_on, search_windows=windows)
+        if not smoothable(dataset):
+            smoothing_weight = unsmoothed_weight(smoothing_weight, len(dataset.index))
         if weights is None:
             networks = [train_member(dataset, c, p, seed) for c, p in zip(configs, listed)]
         else:
@@ -433,6 +437,17 @@ class Forecaster:
         from tuner.modeldir import load
 
         return load(folder)
+
+
+def unsmoothed_weight(weight: float | None, series: int) -> float:
+    """0 for a panel too large for exponential smoothing (`ets.MAX_SERIES`); an error where a share
+    of it was asked for."""
+    if weight:
+        raise ConfigError(f"--ets-weight {weight:g}: this panel has {series:,} series, and exponential smoothing is "
+                          f"fitted per series on panels of at most {ets.MAX_SERIES}; use 0 or leave it out")
+    if weight is None:
+        log.info("exponential smoothing left out: %d series, more than %d", series, ets.MAX_SERIES)
+    return 0.0
 
 
 def resolved_smoothing_weight(config: Config, weight: float | str | None) -> float | None:
