@@ -39,7 +39,9 @@ def test_export_fit_predict_end_to_end(request, tmp_path, study_name, backend, h
     model_dir = tmp_path / "models" / "best"
     run = tuner("fit", str(exported), "-o", str(model_dir))
     assert run.returncode == 0, run.stderr
-    assert "seasonal-naive" in run.stdout and "Test" in run.stdout
+    assert "seasonal-naive" in run.stdout and "Test" in run.stdout and "exponential smoothing" in run.stdout
+    assert ("without exponential smoothing, whose one season misses the others of daily and weekly data "
+            "(--ets-weight auto mixes it in)") in run.stdout  # a daily study: not mixed in by default
     assert sorted(p.name for p in model_dir.iterdir()) == ["boosting.skops", "calibration.json", "config.json",
                                                           "metrics.json", "model.json", "weights.pt"]
 
@@ -86,9 +88,8 @@ def test_scaler_of_the_final_fit_covers_train_and_validation(fitted):
     config, result, test, _ = fitted
     end = test.dataset.bounds["validation"][1]
     np.testing.assert_allclose(result.scaling.mean[0], test.dataset.values[:end].mean(axis=0))
-    mixed = {"without_ets"} if result.smoothing else set()  # where the fit chose a share of exponential smoothing
     assert set(result.metrics) == {"model", "networks", "naive", "seasonal_naive", "adjusted_naive", "ets", "boosting",
-                                   "by_step", "intervals", *mixed}  # horizon 2: per step
+                                   "by_step", "intervals"}  # horizon 2: per step; daily: no share of smoothing
     assert all(len(errors["test_mae"]) == 2 for errors in result.metrics["by_step"].values())
 
 

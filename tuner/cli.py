@@ -77,8 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--ets-weight", type=unit_fraction_or_auto, default=None, metavar="W",
                      help="share of exponential smoothing (each series' ETS form, fitted on train + validation) in the "
                           "forecast: 0 to leave it out; auto: the share in steps of 0.1 that erred least on held-out "
-                          "validation rows (the default, except 0 for quantile models and for models with "
-                          "data.known_future, whose plans smoothing does not read)")
+                          "validation rows (the default for monthly data without data.known_future, whose plans "
+                          "smoothing does not read; else 0)")
 
     predict = command("predict", cmd_predict, [common])
     predict.add_argument("model", help="model directory written by `tuner fit`")

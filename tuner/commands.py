@@ -187,9 +187,15 @@ def smoothing_summary(forecaster: Forecaster, given: bool) -> str:
     if scores and not weight:
         return (f"; without exponential smoothing: no share of it lowered {metric} on held-out validation rows "
                 f"({scores[0.0]:.4g}) (--ets-weight)")
-    if not weight and not given and forecaster.config.data.known_future and not forecaster.quantiles:
-        return ("; without exponential smoothing, which does not read the plans of data.known_future "
-                "(--ets-weight auto mixes it in)")
+    if not weight and not given and not forecaster.quantiles:
+        from tuner import ets
+
+        data = forecaster.config.data
+        why = ("which does not read the plans of data.known_future" if data.known_future else
+               "whose one season misses the others of daily and weekly data"
+               if data.frequency not in ets.SMOOTHED_FREQUENCIES else
+               f"fitted per series on panels of at most {ets.MAX_SERIES}")
+        return f"; without exponential smoothing, {why} (--ets-weight auto mixes it in)"
     if not weight:
         return ""
     chosen = (f", the share that erred least on held-out validation rows ({metric} {scores[weight]:.4g}, against "

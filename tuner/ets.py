@@ -3,8 +3,8 @@ baseline every model is measured against, as the forecasting competitions measur
 
 Per series, statsmodels' `ETSModel` is fitted in every form that its rows allow (additive or
 multiplicative error; no, additive or damped trend; no, additive or multiplicative season; the
-multiplicative ones only for a positive series) and the form with the lowest AICc is kept, as R's
-`forecast::ets` chooses. Forecasts of any window come from the state the fitted smoothing
+multiplicative ones only for a positive series, and a multiplicative season only with a
+multiplicative error) and the form with the lowest AICc is kept, as R's `forecast::ets` chooses. Forecasts of any window come from the state the fitted smoothing
 reaches just before the window's first target step: one smoothing pass over the series with the
 fitted parameters gives every state, and each window's steps follow from its state in closed
 form (the ETS point forecast), so a part's hundreds of windows cost one pass, not one fit each.
@@ -26,6 +26,8 @@ FORMS = tuple((error, trend, damped, seasonal)
               if not (error == "add" and seasonal == "mul"))  # (error, trend, damped trend, season) as ETSModel
 # names them; additive error with a multiplicative season is left out, as R's ets leaves it out (unstable)
 SPARE_ROWS = 4  # a form is fitted only on more rows than its parameters plus these
+SMOOTHED_FREQUENCIES = ("M",)  # data.frequency where `tuner fit` mixes it in by default: a monthly series' one
+# season (the year) is ETS's; daily data also has a yearly season, and a weekly one's 52-week season is too long
 MAX_SERIES = 200  # a panel with more series goes without exponential smoothing: its form search takes
 # 0.3-3 s per series, so 10,000 series would add hours to every study's baselines and every fit
 
@@ -83,7 +85,7 @@ class SeriesSmoothing:
 
     def forecast(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
         """(origins, horizon): the forecast of values[origin : origin + horizon] from values[:origin]
-        alone, for each origin (1 .. len(values))."""
+        alone, for each origin (1 .. len(values); at least one season in, for a seasonal form)."""
         if not self.params:
             return np.repeat(values[origins - 1][:, None], horizon, axis=1)
         model = self.model(values)

@@ -137,8 +137,8 @@ class Forecaster:
         trials' own networks: it takes seconds to fit) at `boosting_weight` (default
         `BOOSTING_WEIGHT` for point models, 0 for quantile models), then mix in exponential smoothing
         at `smoothing_weight` ("auto": the share, in steps of 0.1, that erred least on held-out
-        validation rows; the default for point models without planned inputs, else 0; see
-        `resolved_smoothing_weight`), then score the test part once. The held-out rows'
+        validation rows; the default where `smoothing_by_default`, else 0), then score the test
+        part once. The held-out rows'
         forecasts come from the recipe trained once more on the rows before them (a refit) or from
         the trials' own networks. `intervals`: calibrate prediction intervals on their residuals
         (then adapted over the test residuals); without, the model forecasts points only."""
@@ -173,8 +173,9 @@ class Forecaster:
             forecaster.boosting_weight = boosting_weight
         held_out = []
         if intervals or smoothing_weight is None:
-            held_out = (refit_held_out(forecaster, Dataset.folds(frame, config.data, config.split, windows), configs, seed)
-                        if weights is None else own_weights_held_out(forecaster, dataset))
+            smoothed = smoothing_weight != 0  # to choose its share, or to calibrate the mix
+            held_out = (refit_held_out(forecaster, Dataset.folds(frame, config.data, config.split, windows), configs, seed,
+                                       smoothed) if weights is None else own_weights_held_out(forecaster, dataset, smoothed))
         if smoothing_weight is None:
             forecaster.smoothing_scores = smoothing_scores(held_out, config.study.metric)
             smoothing_weight = min(forecaster.smoothing_scores, key=forecaster.smoothing_scores.get)
@@ -450,13 +451,21 @@ def unsmoothed_weight(weight: float | None, series: int) -> float:
     return 0.0
 
 
+def smoothing_by_default(config: Config) -> bool:
+    """Whether `tuner fit` chooses a share of exponential smoothing without being asked: for a
+    point model (a quantile model forecasts its networks' own quantiles) without data.known_future
+    (a model that reads plans is meant to answer them, and smoothing does not) of monthly data
+    (`ets.SMOOTHED_FREQUENCIES`)."""
+    return (not model_quantiles(config) and not config.data.known_future
+            and config.data.frequency in ets.SMOOTHED_FREQUENCIES)
+
+
 def resolved_smoothing_weight(config: Config, weight: float | str | None) -> float | None:
     """`--ets-weight`: a share, or None for "auto" (chosen on held-out validation rows). Its default
-    is "auto" for a point model without planned inputs, else 0: a quantile model forecasts its
-    networks' own quantiles, and a model with data.known_future is meant to answer plans, which
-    smoothing does not read. An error for a weight a model cannot take."""
+    is "auto" for a monthly point model without planned inputs (`smoothing_by_default`), else 0.
+    An error for a weight a model cannot take."""
     if weight is None:
-        return 0.0 if model_quantiles(config) or config.data.known_future else None
+        return None if smoothing_by_default(config) else 0.0
     if weight == AUTO:
         if model_quantiles(config):
             raise ConfigError("--ets-weight auto: a quantile model (train.loss = \"quantile\") forecasts its "

@@ -34,10 +34,12 @@ class HeldOut:
 
     dataset: Dataset
     model: np.ndarray  # (samples, horizon)
-    smoothed: np.ndarray  # (samples, horizon)
+    smoothed: np.ndarray | None  # (samples, horizon); None where no share of smoothing is to be mixed in
     source: str  # where the forecasts come from, in words
 
     def forecast(self, smoothing_weight: float) -> np.ndarray:
+        if self.smoothed is None:
+            return self.model
         return (1 - smoothing_weight) * self.model + smoothing_weight * self.smoothed
 
     def error(self, smoothing_weight: float, metric: str) -> float:
@@ -48,10 +50,11 @@ class HeldOut:
         return part_residuals(self.dataset, "validation", self.forecast(smoothing_weight))
 
 
-def refit_held_out(forecaster: Forecaster, folds: list[Dataset], configs: list[Config], seed: int) -> list[HeldOut]:
+def refit_held_out(forecaster: Forecaster, folds: list[Dataset], configs: list[Config], seed: int,
+                   smoothed: bool) -> list[HeldOut]:
     """For a forecaster refitted on train + validation: its recipe (the same members, epochs and
     seed) trained again on each walk-forward fold's training rows only, forecasting that fold's
-    validation rows, which it did not see."""
+    validation rows, which it did not see; `smoothed`: exponential smoothing's forecasts too."""
     held_out = []
     for fold in folds:
         log.info("forecasting held-out rows: training on the rows before validation part %d of %d",
@@ -60,19 +63,25 @@ def refit_held_out(forecaster: Forecaster, folds: list[Dataset], configs: list[C
                    for c, m in zip(configs, forecaster.members)]
         boosting = Boosting.fit(fold.windows("train"), forecaster.boosting.levelled) if forecaster.boosting else None
         recipe = replace(forecaster, members=members, scaling=fold.scaling, boosting=boosting)
-        held_out.append(HeldOut(fold, recipe.forecast_part(fold, "validation"), smoothing_forecast(fold, "validation", "train"),
+        held_out.append(HeldOut(fold, recipe.forecast_part(fold, "validation"), smoothed_part(fold, smoothed),
                                 "the same recipe trained on the rows before each validation part, forecasting that part"))
     return held_out
 
 
-def own_weights_held_out(forecaster: Forecaster, dataset: Dataset) -> list[HeldOut]:
+def own_weights_held_out(forecaster: Forecaster, dataset: Dataset, smoothed: bool) -> list[HeldOut]:
     """For a forecaster of the trials' own networks (trained on the train part only): their
     forecasts of the validation part, mixed with those of a boosting member fitted on the train
-    part only, as the networks were."""
+    part only, as the networks were; `smoothed`: exponential smoothing's forecasts too."""
     boosting = Boosting.fit(dataset.windows("train"), forecaster.boosting.levelled) if forecaster.boosting else None
     recipe = replace(forecaster, boosting=boosting)
-    return [HeldOut(dataset, recipe.forecast_part(dataset, "validation"), smoothing_forecast(dataset, "validation", "train"),
+    return [HeldOut(dataset, recipe.forecast_part(dataset, "validation"), smoothed_part(dataset, smoothed),
                     "the trials' own networks (trained on the train part) on the validation part")]
+
+
+def smoothed_part(dataset: Dataset, smoothed: bool) -> np.ndarray | None:
+    """Exponential smoothing's forecasts of the validation part, fitted on the train part; None
+    without `smoothed`."""
+    return smoothing_forecast(dataset, "validation", "train") if smoothed else None
 
 
 def smoothing_scores(held_out: list[HeldOut], metric: str) -> dict[float, float]:
