@@ -28,10 +28,11 @@ train + validation, beside the trials' own networks too) with equal weights by d
 (`--boosting-weight`, 0: the networks alone): a neural and a tree model err in different places,
 and their mean erred less than the networks alone on validation parts no trial was chosen on
 (reliably on three series of five, no reliable difference on two) and on the test part of all five
-(BENCHMARKS.md, figure 19). That mix is then mixed with exponential smoothing (`tuner.ets`, each
-series' own ETS form, fitted on train + validation) at the share, in steps of 0.1, that erred least
-on held-out validation rows (`tuner.heldout`; `--ets-weight` sets it): a classical model of the
-series' own level, trend and season, where the networks and the trees lean on lags and inputs.
+(BENCHMARKS.md, figure 19). For monthly data without planned inputs, that mix is then mixed with
+exponential smoothing (`tuner.ets`, each series' own ETS form, fitted on train + validation) at the
+share, in steps of 0.1, that erred least on held-out validation rows (`tuner.heldout`;
+`--ets-weight` sets it): a classical model of the series' own level, trend and season, where the
+networks and the trees lean on lags and inputs.
 Quantile models are not combined: their quantiles are the networks' own.
 """
 
