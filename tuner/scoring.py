@@ -14,6 +14,7 @@ from tuner.baselines import baseline_forecasts
 from tuner.data import Dataset
 from tuner.intervals import Calibration, interval_metrics, interval_scores
 from tuner.metrics import errors_by_step, forecast_errors
+from tuner.names import MIX_PARTS
 
 if TYPE_CHECKING:
     from tuner.forecaster import Forecaster
@@ -38,7 +39,7 @@ class TestForecast:
         boosted = forecasts.get("boosting") if forecaster.boosting_on == "train+validation" else None
         return cls(dataset, forecasts["model"],
                    baseline_forecasts(dataset, "test", "train+validation", boosted, forecasts.get("ets")),
-                   {name: forecasts[name] for name in ("networks", "without_ets") if name in forecasts})
+                   {name: forecasts[name] for name in MIX_PARTS if name in forecasts})
 
 
 def test_metrics(test: TestForecast, calibration: Calibration | None = None) -> dict[str, Any]:
