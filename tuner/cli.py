@@ -67,8 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--ensemble", type=positive_int, metavar="K",
                      help="combine the K best trials' models into one (refitted, or their own weights with --from-trial)")
     fit.add_argument("--no-intervals", action="store_true",
-                     help="skip the calibration for prediction intervals (with --ets-weight given too, a refit then "
-                          "trains once, not twice)")
+                     help="skip the calibration for prediction intervals (a refit then trains once, not twice, "
+                          "unless exponential smoothing's share is chosen on held-out rows: --ets-weight auto)")
     fit.add_argument("--combine", choices=("mean", "median"), default="mean",
                      help="how an ensemble's forecasts are combined (default mean)")
     fit.add_argument("--boosting-weight", type=unit_fraction, metavar="W",
