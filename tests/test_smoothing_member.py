@@ -6,6 +6,7 @@ report forecast with the mix."""
 import io
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -134,16 +135,20 @@ def test_a_model_with_planned_inputs_leaves_smoothing_out_unless_asked(fitted):
     assert Forecaster.load(folder / "alone").smoothing_weight == 1.0  # a share given is kept
 
 
+def with_manifest(model: Path, copy: Path, change) -> Path:
+    """A copy of model directory `model` at `copy`, its model.json changed by `change`."""
+    copy.mkdir()
+    for path in model.iterdir():
+        (copy / path.name).write_bytes(path.read_bytes())
+    (copy / "model.json").write_text(json.dumps(change(json.loads((model / "model.json").read_text()))))
+    return copy
+
+
 def test_a_model_directory_from_before_smoothing_loads_without_it(fitted, tmp_path):
     folder, _ = fitted
-    old = tmp_path / "old"
-    old.mkdir()
-    for path in (folder / "without").iterdir():
-        (old / path.name).write_bytes(path.read_bytes())
-    manifest = json.loads((old / "model.json").read_text())
-    for key in ("smoothing", "smoothing_weight", "smoothing_scores"):
-        manifest.pop(key)
-    (old / "model.json").write_text(json.dumps({**manifest, "format": 3}))
+    before = ("smoothing", "smoothing_weight", "smoothing_scores")
+    old = with_manifest(folder / "without", tmp_path / "old",
+                        lambda manifest: {**{k: v for k, v in manifest.items() if k not in before}, "format": 3})
     loaded = Forecaster.load(old)
     assert loaded.smoothing is None and loaded.smoothing_weight == 0.0
     np.testing.assert_allclose(loaded.test_forecast().forecast, Forecaster.load(folder / "without").test_forecast().forecast)
@@ -151,13 +156,8 @@ def test_a_model_directory_from_before_smoothing_loads_without_it(fitted, tmp_pa
 
 def test_a_damaged_smoothing_member_is_one_line_and_exit_1(fitted, tmp_path):
     folder, _ = fitted
-    damaged = tmp_path / "damaged"
-    damaged.mkdir()
-    for path in (folder / "alone").iterdir():
-        (damaged / path.name).write_bytes(path.read_bytes())
-    manifest = json.loads((damaged / "model.json").read_text())
-    manifest["smoothing"] = [{"error": "add"}]
-    (damaged / "model.json").write_text(json.dumps(manifest))
+    damaged = with_manifest(folder / "alone", tmp_path / "damaged",
+                            lambda manifest: {**manifest, "smoothing": [{"error": "add"}]})
     run = tuner("predict", str(damaged), str(folder / "plan.csv"))
     assert run.returncode != 0 and "its exponential smoothing member is damaged" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1

@@ -467,17 +467,13 @@ def resolved_smoothing_weight(config: Config, weight: float | str | None) -> flo
     An error for a weight a model cannot take."""
     if weight is None:
         return None if smoothing_by_default(config) else 0.0
-    if weight == AUTO:
-        if model_quantiles(config):
-            raise ConfigError("--ets-weight auto: a quantile model (train.loss = \"quantile\") forecasts its "
-                              "networks' own quantiles and is not mixed with exponential smoothing; use 0 or leave it out")
-        return None
-    if not 0 <= weight <= 1:
-        raise ConfigError(f"--ets-weight {weight:g}: must lie between 0 (without exponential smoothing) and 1")
-    if weight and model_quantiles(config):
-        raise ConfigError(f"--ets-weight {weight:g}: a quantile model (train.loss = \"quantile\") forecasts its "
+    given = weight if weight == AUTO else f"{weight:g}"
+    if weight != AUTO and not 0 <= weight <= 1:
+        raise ConfigError(f"--ets-weight {given}: must lie between 0 (without exponential smoothing) and 1")
+    if weight and model_quantiles(config):  # "auto" too
+        raise ConfigError(f"--ets-weight {given}: a quantile model (train.loss = \"quantile\") forecasts its "
                           "networks' own quantiles and is not mixed with exponential smoothing; use 0 or leave it out")
-    return weight
+    return None if weight == AUTO else weight
 
 
 def resolved_boosting_weight(config: Config, weight: float | None) -> float:
