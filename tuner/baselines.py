@@ -37,12 +37,7 @@ def adjusted_naive_forecast(dataset: Dataset, part: str, fit_part: str) -> np.nd
 def smoothing_forecast(dataset: Dataset, part: str, fit_part: str) -> np.ndarray:
     """Exponential smoothing's forecasts of `part`: each series' form and parameters fitted on its
     `fit_part` rows, each sample forecast from its own series' values before it (`Smoothing`)."""
-    rows = dataset.rows(fit_part)
-    smoothing = Smoothing.fit(dataset.target[rows], dataset.index.codes[rows], len(dataset.index),
-                              dataset.config.seasonality)
-    windows = dataset.windows(part)
-    return smoothing.forecast(dataset.target, dataset.index.offsets, windows.target_rows, windows.series,
-                              dataset.config.horizon)
+    return Smoothing.fit_part(dataset, fit_part).forecast_part(dataset, part)
 
 
 def baseline_forecasts(dataset: Dataset, part: str, fit_part: str, boosted: np.ndarray | None = None,

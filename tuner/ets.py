@@ -15,9 +15,12 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tuner.data import Dataset
 
 FORMS = tuple((error, trend, damped, seasonal)
               for error in ("add", "mul")
@@ -125,6 +128,12 @@ class Smoothing:
         """From `target`'s rows (each series' rows together, in order; `codes`: the series of each)."""
         return cls(tuple(SeriesSmoothing.fit(target[codes == code], season) for code in range(count)))
 
+    @classmethod
+    def fit_part(cls, dataset: Dataset, part: str) -> Smoothing:
+        """Fitted on each series' rows of `dataset`'s split part `part`."""
+        rows = dataset.rows(part)
+        return cls.fit(dataset.target[rows], dataset.index.codes[rows], len(dataset.index), dataset.config.seasonality)
+
     def as_dict(self) -> list[dict[str, Any]]:
         return [asdict(series) for series in self.series]
 
@@ -144,3 +153,9 @@ class Smoothing:
             start, end = offsets[code], offsets[code + 1]
             forecast[chosen] = self.series[code].forecast(target[start:end], target_rows[chosen] - start, horizon)
         return forecast
+
+    def forecast_part(self, dataset: Dataset, part: str) -> np.ndarray:
+        """Forecasts of every sample of `dataset`'s split part `part`, in the target's units."""
+        windows = dataset.windows(part)
+        return self.forecast(dataset.target, dataset.index.offsets, windows.target_rows, windows.series,
+                             dataset.config.horizon)

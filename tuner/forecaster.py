@@ -47,10 +47,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tuner import ets
 from tuner.baselines import smoothable
 from tuner.boosting import Boosting
-from tuner.config import Config, ParamsConfig, model_quantiles, with_params
+from tuner.config import Config, ParamsConfig, with_params
 from tuner.data import Dataset
 from tuner.device import resolve_device
 from tuner.errors import ConfigError, DataError, ModelDirError
@@ -67,6 +66,7 @@ from tuner.scaling import Scaling
 from tuner.scoring import TestForecast, quantile_interval_metrics, series_errors, test_metrics
 from tuner.seasonal import season_positions
 from tuner.series import SeriesIndex
+from tuner.shares import resolved_boosting_weight, resolved_smoothing_weight, unsmoothed_weight
 from tuner.static import StaticEncoding
 from tuner.tables import not_better_warning
 from tuner.train import predict, predict_windows
@@ -75,8 +75,6 @@ from tuner.trialweights import load_trial_network
 log = logging.getLogger(__name__)
 
 COMBINES = {"mean": np.mean, "median": np.median}  # how an ensemble's members' forecasts are combined
-BOOSTING_WEIGHT = 0.5  # the boosting member's share of a point model's forecast (`--boosting-weight`)
-AUTO = "auto"  # `--ets-weight auto`: the share of exponential smoothing chosen on held-out validation rows
 NO_INTERVALS = "no calibration.json (fitted with --no-intervals, or before prediction intervals existed)"
 
 
@@ -136,9 +134,9 @@ class Forecaster:
         each trial's own network from its stored weights, trained on the training rows only),
         combine them, and with gradient boosting fitted on train + validation (also beside the
         trials' own networks: it takes seconds to fit) at `boosting_weight` (default
-        `BOOSTING_WEIGHT` for point models, 0 for quantile models), then mix in exponential smoothing
+        `shares.BOOSTING_WEIGHT` for point models, 0 for quantile models), then mix in exponential smoothing
         at `smoothing_weight` ("auto": the share, in steps of 0.1, that erred least on held-out
-        validation rows; the default where `smoothing_by_default`, else 0), then score the test
+        validation rows; the default where `shares.smoothing_by_default`, else 0), then score the test
         part once. The held-out rows'
         forecasts come from the recipe trained once more on the rows before them (a refit) or from
         the trials' own networks. `intervals`: calibrate prediction intervals on their residuals
@@ -181,9 +179,7 @@ class Forecaster:
             forecaster.smoothing_scores = smoothing_scores(held_out, config.study.metric)
             smoothing_weight = min(forecaster.smoothing_scores, key=forecaster.smoothing_scores.get)
         if smoothing_weight:
-            rows = dataset.rows("train+validation")
-            forecaster.smoothing = Smoothing.fit(dataset.target[rows], dataset.index.codes[rows], len(dataset.index),
-                                                 config.data.seasonality)
+            forecaster.smoothing = Smoothing.fit_part(dataset, "train+validation")
             forecaster.smoothing_weight = smoothing_weight
         if intervals:
             forecaster.calibration = calibration(held_out, smoothing_weight, bool(config.data.series))
@@ -287,8 +283,7 @@ class Forecaster:
                          (("model", self.mixed(networks, boosted)), ("networks", networks), ("boosting", boosted))}
         if self.smoothing is None:
             return forecasts
-        smoothed = self.smoothing.forecast(dataset.target, dataset.index.offsets, windows.target_rows, windows.series,
-                                           dataset.config.horizon)
+        smoothed = self.smoothing.forecast_part(dataset, part)
         return {**forecasts, "model": self.smoothed(forecasts["model"], smoothed), "without_ets": forecasts["model"],
                 "ets": smoothed}
 
@@ -439,52 +434,3 @@ class Forecaster:
         from tuner.modeldir import load
 
         return load(folder)
-
-
-def unsmoothed_weight(weight: float | None, series: int) -> float:
-    """0 for a panel too large for exponential smoothing (`ets.MAX_SERIES`); an error where a share
-    of it was asked for."""
-    if weight:
-        raise ConfigError(f"--ets-weight {weight:g}: this panel has {series:,} series, and exponential smoothing is "
-                          f"fitted per series on panels of at most {ets.MAX_SERIES}; use 0 or leave it out")
-    if weight is None:
-        log.info("exponential smoothing left out: %d series, more than %d", series, ets.MAX_SERIES)
-    return 0.0
-
-
-def smoothing_by_default(config: Config) -> bool:
-    """Whether `tuner fit` chooses a share of exponential smoothing without being asked: for a
-    point model (a quantile model forecasts its networks' own quantiles) without data.known_future
-    (a model that reads plans is meant to answer them, and smoothing does not) of monthly data
-    (`ets.SMOOTHED_FREQUENCIES`)."""
-    return (not model_quantiles(config) and not config.data.known_future
-            and config.data.frequency in ets.SMOOTHED_FREQUENCIES)
-
-
-def resolved_smoothing_weight(config: Config, weight: float | str | None) -> float | None:
-    """`--ets-weight`: a share, or None for "auto" (chosen on held-out validation rows). Its default
-    is "auto" for a monthly point model without planned inputs (`smoothing_by_default`), else 0.
-    An error for a weight a model cannot take."""
-    if weight is None:
-        return None if smoothing_by_default(config) else 0.0
-    given = weight if weight == AUTO else f"{weight:g}"
-    if weight != AUTO and not 0 <= weight <= 1:
-        raise ConfigError(f"--ets-weight {given}: must lie between 0 (without exponential smoothing) and 1")
-    if weight and model_quantiles(config):  # "auto" too
-        raise ConfigError(f"--ets-weight {given}: a quantile model (train.loss = \"quantile\") forecasts its "
-                          "networks' own quantiles and is not mixed with exponential smoothing; use 0 or leave it out")
-    return None if weight == AUTO else weight
-
-
-def resolved_boosting_weight(config: Config, weight: float | None) -> float:
-    """`--boosting-weight`, or its default: `BOOSTING_WEIGHT` for a point model, 0 for a quantile
-    model (whose quantiles are the networks' own); an error for a weight a model cannot take."""
-    quantile = bool(model_quantiles(config))
-    if weight is None:
-        return 0.0 if quantile else BOOSTING_WEIGHT
-    if not 0 <= weight <= 1:
-        raise ConfigError(f"--boosting-weight {weight:g}: must lie between 0 (the networks alone) and 1")
-    if weight and quantile:
-        raise ConfigError(f"--boosting-weight {weight:g}: a quantile model (train.loss = \"quantile\") forecasts "
-                          "its networks' own quantiles and is not combined with boosting; use 0 or leave it out")
-    return weight

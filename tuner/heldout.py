@@ -61,8 +61,7 @@ def refit_held_out(forecaster: Forecaster, folds: list[Dataset], configs: list[C
                  folds.index(fold) + 1, len(folds))
         members = [Member(train_member(fold, c, m.params, seed, part="train"), m.params, m.window)
                    for c, m in zip(configs, forecaster.members)]
-        boosting = Boosting.fit(fold.windows("train"), forecaster.boosting.levelled) if forecaster.boosting else None
-        recipe = replace(forecaster, members=members, scaling=fold.scaling, boosting=boosting)
+        recipe = replace(forecaster, members=members, scaling=fold.scaling, boosting=boosting_on_train(forecaster, fold))
         held_out.append(HeldOut(fold, recipe.forecast_part(fold, "validation"), smoothed_part(fold, smoothed),
                                 "the same recipe trained on the rows before each validation part, forecasting that part"))
     return held_out
@@ -72,10 +71,15 @@ def own_weights_held_out(forecaster: Forecaster, dataset: Dataset, smoothed: boo
     """For a forecaster of the trials' own networks (trained on the train part only): their
     forecasts of the validation part, mixed with those of a boosting member fitted on the train
     part only, as the networks were; `smoothed`: exponential smoothing's forecasts too."""
-    boosting = Boosting.fit(dataset.windows("train"), forecaster.boosting.levelled) if forecaster.boosting else None
-    recipe = replace(forecaster, boosting=boosting)
+    recipe = replace(forecaster, boosting=boosting_on_train(forecaster, dataset))
     return [HeldOut(dataset, recipe.forecast_part(dataset, "validation"), smoothed_part(dataset, smoothed),
                     "the trials' own networks (trained on the train part) on the validation part")]
+
+
+def boosting_on_train(forecaster: Forecaster, dataset: Dataset) -> Boosting | None:
+    """The forecaster's boosting member (in its form) fitted on `dataset`'s train part, as the
+    held-out networks were; None for a forecaster without one."""
+    return Boosting.fit(dataset.windows("train"), forecaster.boosting.levelled) if forecaster.boosting else None
 
 
 def smoothed_part(dataset: Dataset, smoothed: bool) -> np.ndarray | None:
