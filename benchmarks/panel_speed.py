@@ -4,14 +4,17 @@
   10 to 10,000 series × 3 years of daily rows, each load in a fresh process so that its peak
   RSS is the whole cost, against pandas' own `read_csv` + `groupby` on the same file;
 * 16: one training epoch of `train.samples_per_epoch` windows on a 10,000-series panel against
-  the same on a 10-series panel: an epoch's cost should not grow with the panel.
+  the same on a 10-series panel: an epoch's cost should not grow with the panel;
+* 15 also: the exponential smoothing baseline's form searches on a 50-series panel's training
+  rows, shared over every core against one process (its cost at each panel study's start).
 
-    python benchmarks/panel_speed.py    # both, quick sizes (up to 300 series)
+    python benchmarks/panel_speed.py    # all three, quick sizes (up to 300 series)
 """
 
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -33,6 +36,7 @@ from common import REPO, Figure, figure, interleaved
 from tuner.config import Config, ModelConfig, TrainConfig, load_config
 from tuner.data import Dataset, Windows
 from tuner.demo import AD_CARRYOVER, CATEGORIES, NOISE_SIGMA, WEEKDAY_EFFECT
+from tuner.ets import Smoothing
 from tuner.loading import load_frame
 from tuner.models import build_model, model_config
 from tuner.train import WindowTensors, configure_threads, fit
@@ -55,6 +59,10 @@ EPOCH_REPEATS = 9
 EPOCH_REPEATS_QUICK = 3
 SAMPLES_PER_EPOCH = 4096
 EPOCH_RATIO_TARGET = 1.10
+SMOOTHING_SERIES = 50
+SMOOTHING_SERIES_QUICK = 10
+SMOOTHING_REPEATS = 2
+SPREAD_SLACK = 1.3  # target: every core's time at most this × one core's / the cores in use
 PARAMS = {"model": "lstm", "hidden_size": 32, "num_layers": 1, "dropout": 0.0, "lr": 1e-3}
 
 # A fresh interpreter per load (Linux: /proc), so that its peak RSS is this load's alone. Both kinds import
@@ -281,10 +289,32 @@ def panel_epoch(quick: bool, workdir: Path) -> list[Figure]:
     )]
 
 
+def panel_smoothing(quick: bool, workdir: Path) -> list[Figure]:
+    """Figure 15 (start-up): `Smoothing.fit` on a panel's training rows in one process against
+    every core (joblib's process pool), interleaved."""
+    size = SMOOTHING_SERIES_QUICK if quick else SMOOTHING_SERIES
+    config = panel_config(panel_csv(workdir, size))
+    dataset = Dataset(load_frame(config.data), config.data, config.split)
+    rows = dataset.rows("train")
+    history = (dataset.target[rows], dataset.index.codes[rows], len(dataset.index), config.data.seasonality)
+    cores = min(os.cpu_count() or 1, size)
+    seconds = interleaved({jobs: partial(Smoothing.fit, *history, jobs=jobs) for jobs in (1, cores)},
+                          1 if quick else SMOOTHING_REPEATS)
+    target = SPREAD_SLACK / cores
+    return [figure(
+        f"15. exponential smoothing baseline, {size} series, {cores} cores vs 1",
+        [shared / alone for shared, alone in zip(seconds[cores], seconds[1])], "× one core",
+        f"the same form searches (statsmodels ETSModel, {len(rows) // size} training days each) in one process",
+        target=f"≤ {target:.2f}", check=lambda r: r <= target,
+        note=f"{statistics.median(seconds[cores]):.1f} s vs {statistics.median(seconds[1]):.1f} s",
+        details={"seconds": {str(jobs): values for jobs, values in seconds.items()}, "cores": cores},
+    )]
+
+
 def main() -> None:
-    """Both figures at the quick sizes, printed one per line."""
+    """The three figures at the quick sizes, printed one per line."""
     with tempfile.TemporaryDirectory(prefix="tuner-panel-") as folder:
-        for run in (panel_loading, panel_epoch):
+        for run in (panel_loading, panel_smoothing, panel_epoch):
             started = time.perf_counter()
             for found in run(True, Path(folder)):
                 print(json.dumps({key: value for key, value in asdict(found).items() if key != "details"},

@@ -65,6 +65,15 @@ def test_a_series_with_zeros_gets_no_multiplicative_form_and_a_short_one_is_naiv
     np.testing.assert_allclose(naive.forecast(short, np.array([2, 4]), horizon=3), [[7.0] * 3, [9.0] * 3])
 
 
+def test_a_panels_form_searches_shared_over_processes_give_the_forms_of_one_process():
+    histories = [monthly_sales(seed, months=36 + 6 * seed) * (1 + seed) for seed in range(ets.PARALLEL_FROM)]
+    target = np.concatenate(histories)
+    codes = np.repeat(np.arange(len(histories)), [len(history) for history in histories])
+    shared = Smoothing.fit(target, codes, len(histories), 1, jobs=2)  # season 1: the six unseasonal forms, quick
+    assert shared == Smoothing.fit(target, codes, len(histories), 1, jobs=1)
+    assert len({series.params for series in shared.series}) == len(histories)  # each from its own rows
+
+
 def test_ets_baseline_forecasts_a_trending_seasonal_series_and_each_panel_series_from_its_own_rows(tmp_path):
     months = pd.date_range("2000-01-01", periods=MONTHS, freq="MS")
     frame = pd.concat([pd.DataFrame({"date": months, "shop": shop, "sales": monthly_sales(seed) * scale})

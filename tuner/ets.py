@@ -13,6 +13,7 @@ form (the ETS point forecast), so a part's hundreds of windows cost one pass, no
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ SMOOTHED_FREQUENCIES = ("M",)  # data.frequency where `tuner fit` mixes it in by
 # season (the year) is ETS's; daily data also has a yearly season, and a weekly one's 52-week season is too long
 MAX_SERIES = 200  # a panel with more series goes without exponential smoothing: its form search takes
 # 0.3-3 s per series, so 10,000 series would add hours to every study's baselines and every fit
+PARALLEL_FROM = 8  # series: from this many, the form searches are shared out over the cores (joblib's
+# process pool); with fewer, starting the pool costs about as much as it saves
 
 
 @dataclass(frozen=True)
@@ -49,8 +52,12 @@ class SeriesSmoothing:
     @classmethod
     def fit(cls, values: np.ndarray, season: int) -> SeriesSmoothing:
         """The form with the lowest AICc over `values`; no parameters (the naive forecast: the
-        last value) where no form has enough rows."""
-        fits = [cls.fitted_form(values, season, form) for form in FORMS if cls.fits(values, season, form)]
+        last value) where no form has enough rows. The optimiser's matrices are tiny, so BLAS runs on
+        one thread: on several, its threads' hand-offs made the search 3-4 times slower."""
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1, user_api="blas"):
+            fits = [cls.fitted_form(values, season, form) for form in FORMS if cls.fits(values, season, form)]
         fits = [fit for fit in fits if fit is not None]
         if not fits:
             return cls("add", None, False, None, season, ())
@@ -124,9 +131,17 @@ class Smoothing:
     series: tuple[SeriesSmoothing, ...]
 
     @classmethod
-    def fit(cls, target: np.ndarray, codes: np.ndarray, count: int, season: int) -> Smoothing:
-        """From `target`'s rows (each series' rows together, in order; `codes`: the series of each)."""
-        return cls(tuple(SeriesSmoothing.fit(target[codes == code], season) for code in range(count)))
+    def fit(cls, target: np.ndarray, codes: np.ndarray, count: int, season: int, jobs: int = 0) -> Smoothing:
+        """From `target`'s rows (each series' rows together, in order; `codes`: the series of each),
+        the form searches in `jobs` processes (0: every core for panels of `PARALLEL_FROM` series or
+        more, else one)."""
+        histories = [target[codes == code] for code in range(count)]
+        jobs = jobs or (min(os.cpu_count() or 1, count) if count >= PARALLEL_FROM else 1)
+        if jobs == 1:
+            return cls(tuple(SeriesSmoothing.fit(history, season) for history in histories))
+        from joblib import Parallel, delayed
+
+        return cls(tuple(Parallel(n_jobs=jobs)(delayed(SeriesSmoothing.fit)(history, season) for history in histories)))
 
     @classmethod
     def fit_part(cls, dataset: Dataset, part: str) -> Smoothing:
