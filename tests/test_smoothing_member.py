@@ -104,6 +104,24 @@ def test_a_given_share_is_kept_zero_leaves_smoothing_out_and_one_is_smoothing_al
     assert "exponential smoothing" not in outputs["without"].splitlines()[0]
     assert alone.smoothing_weight == 1.0 and alone.smoothing_scores == {}
     assert alone.metrics["model"]["test_mae"] == pytest.approx(alone.metrics["ets"]["test_mae"])
+    assert min(alone.metrics[name]["test_mae"] for name in ("naive", "seasonal_naive", "boosting")) > \
+        alone.metrics["model"]["test_mae"]  # else the warning names the baseline that beat it
+    expected = "warning: the fitted model is exponential smoothing alone (--ets-weight 1), the same forecast as that baseline"
+    assert [line for line in outputs["alone"].splitlines() if line.startswith("warning:")] == [expected]
+
+
+def test_a_model_that_held_out_rows_made_smoothing_alone_says_the_networks_add_nothing(fitted):
+    model = Forecaster.load(fitted[0] / "chosen")
+    scores = {weight: 2.0 - weight for weight in SMOOTHING_WEIGHTS}  # each share better than the one before
+    metrics = {**model.metrics, "model": model.metrics["ets"], "seasonal_naive": {"test_mae": float("inf")},
+               "naive": {"test_mae": float("inf")}, "boosting": {"test_mae": float("inf")}}
+    alone = replace(model, smoothing_weight=1.0, smoothing_scores=scores, metrics=metrics)
+    assert alone.baseline_warning() == (
+        "warning: the fitted model is exponential smoothing alone, the same forecast as that baseline: no share of "
+        "the networks and boosting lowered val_mae on held-out validation rows (1 alone, 2 without smoothing); they "
+        "add nothing on this data")
+    beaten = replace(alone, metrics={**metrics, "naive": {"test_mae": 0.0}})
+    assert beaten.baseline_warning().startswith("warning: the fitted model is not better than naive on test_mae")
 
 
 def test_predict_forecasts_from_the_state_the_whole_history_reaches(fitted, tmp_path):

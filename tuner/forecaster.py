@@ -224,7 +224,21 @@ class Forecaster:
         than every baseline's."""
         key = self.test_metric
         baselines = {name: errors for name, errors in self.metrics.items() if name in BASELINES}
-        return not_better_warning("the fitted model", self.metrics.get("model", {}).get(key, math.nan), baselines, key)
+        value = self.metrics.get("model", {}).get(key, math.nan)
+        if self.smoothing_weight < 1:
+            return not_better_warning("the fitted model", value, baselines, key)
+        others = {name: errors for name, errors in baselines.items() if name != "ets"}
+        return not_better_warning("the fitted model", value, others, key) or self.smoothing_alone_warning()
+
+    def smoothing_alone_warning(self) -> str:
+        """The baseline warning of a model that is exponential smoothing alone: the same forecast
+        as the ETS baseline, so the networks' cost buys nothing."""
+        scores, metric = self.smoothing_scores, self.config.study.metric
+        if not scores:
+            return "warning: the fitted model is exponential smoothing alone (--ets-weight 1), the same forecast as that baseline"
+        return ("warning: the fitted model is exponential smoothing alone, the same forecast as that baseline: no share "
+                f"of the networks and boosting lowered {metric} on held-out validation rows ({scores[1.0]:.4g} alone, "
+                f"{scores[0.0]:.4g} without smoothing); they add nothing on this data")
 
     def networks_note(self) -> str | None:
         """One line when the networks alone did better on the test part than combined with boosting
