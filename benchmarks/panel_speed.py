@@ -304,7 +304,7 @@ def panel_smoothing(quick: bool, workdir: Path) -> list[Figure]:
     return [figure(
         f"15. exponential smoothing baseline, {size} series, {cores} cores vs 1",
         [shared / alone for shared, alone in zip(seconds[cores], seconds[1])], "× one core",
-        f"the same form searches (statsmodels ETSModel, {len(rows) // size} training days each) in one process",
+        f"the same ETS form searches and Theta fits ({len(rows) // size} training days each) in one process",
         target=f"≤ {target:.2f}", check=lambda r: r <= target,
         note=f"{statistics.median(seconds[cores]):.1f} s vs {statistics.median(seconds[1]):.1f} s",
         details={"seconds": {str(jobs): values for jobs, values in seconds.items()}, "cores": cores},

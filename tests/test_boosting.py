@@ -15,7 +15,7 @@ import skops.io
 from tuner.baselines import boosting_forecast
 from tuner.demo import with_plan
 from tuner.forecaster import Forecaster
-from tuner.modeldir import BOOSTING
+from tuner.modeldir import BOOSTING, FORMAT
 from tuner.tuning.report import forecast_section
 
 from conftest import tuner, write_study
@@ -154,7 +154,7 @@ def test_a_directory_from_before_boosting_members_loads_as_the_networks_alone(fi
     for path in (fitted / "networks").iterdir():
         (model / path.name).write_bytes(path.read_bytes())
     manifest = json.loads((model / "model.json").read_text())
-    assert manifest["format"] == 4
+    assert manifest["format"] == FORMAT
     del manifest["boosting_weight"]
     (model / "model.json").write_text(json.dumps({**manifest, "format": 2}))
     loaded = Forecaster.load(model)

@@ -3,11 +3,13 @@ pass (checked against statsmodels' own forecast from the rows before it), each s
 smoothed on its own, and none on a panel too large for it."""
 
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
+from statsmodels.tsa.forecasting.theta import ThetaModel
 
 from tuner import ets
 from tuner.baselines import baseline_forecasts, smoothing_forecast
@@ -15,6 +17,7 @@ from tuner.config import ParamsConfig, load_config
 from tuner.data import Dataset
 from tuner.errors import ConfigError
 from tuner.ets import FORMS, SeriesSmoothing, Smoothing
+from tuner.theta import SeriesTheta
 from tuner.forecaster import Forecaster
 
 MONTHS = 144
@@ -44,11 +47,31 @@ def test_each_windows_forecast_is_statsmodels_forecast_from_the_rows_before_it(f
         np.testing.assert_allclose(row, expected, rtol=1e-9)
 
 
+@pytest.mark.parametrize("trend", [1.5, -0.4])
+def test_thetas_forecast_from_the_fitted_rows_is_statsmodels_theta_model(trend):
+    values = monthly_sales() + trend * np.arange(MONTHS)
+    fitted = SeriesTheta.fit(values[:100], 12)
+    assert fitted.seasonal and fitted.multiplicative  # the season's swing is significant here
+    expected = ThetaModel(values[:100], period=12).fit().forecast(14).to_numpy()
+    np.testing.assert_allclose(fitted.forecast(values, np.array([100]), 14)[0], expected, rtol=1e-5)  # running sums
+    flat = SeriesTheta.fit(np.random.default_rng(1).normal(50, 1, 60), 12)
+    assert not flat.seasonal  # no season to take out of noise
+
+
+def test_the_smoothing_forecast_is_the_mean_of_ets_and_theta():
+    values = monthly_sales()
+    chosen = SeriesSmoothing.fit(values[:100], 12)
+    origins = np.array([100, 120])
+    np.testing.assert_allclose(chosen.forecast(values, origins, 3), (replace(chosen, theta=None).forecast(
+        values, origins, 3) + chosen.theta.forecast(values, origins, 3)) / 2)
+    assert chosen.theta == SeriesTheta.fit(values[:100], 12) and chosen.name.endswith(" + Theta")
+
+
 def test_the_form_with_the_lowest_aicc_is_chosen_and_a_growing_swing_is_multiplicative():
     values = monthly_sales()
     chosen = SeriesSmoothing.fit(values, 12)
     assert chosen.seasonal == "mul" and chosen.trend == "add"
-    assert chosen.name in {"ETS(M,A,M)", "ETS(M,Ad,M)"}
+    assert chosen.name in {"ETS(M,A,M) + Theta", "ETS(M,Ad,M) + Theta"}
     aicc = SeriesSmoothing.fitted_form(values, 12, (chosen.error, chosen.trend, chosen.damped, chosen.seasonal))[0]
     others = [SeriesSmoothing.fitted_form(values, 12, form) for form in FORMS]
     assert aicc == pytest.approx(min(fit[0] for fit in others if fit is not None))

@@ -90,7 +90,7 @@ def test_the_share_that_erred_least_on_held_out_rows_is_chosen_and_the_test_fore
     assert model.metrics["without_ets"]["test_mae"] == pytest.approx(
         np.abs(test.dataset.actuals("test") - test.parts["without_ets"]).mean())
     assert model.label.endswith(f" + exponential smoothing (weight {weight:g})")
-    assert (f"mixed with exponential smoothing (each series' ETS form) at weight {weight:g}, the share that erred "
+    assert (f"mixed with exponential smoothing (each series' ETS form and Theta) at weight {weight:g}, the share that erred "
             f"least on held-out validation rows (val_mae {scores[weight]:.4g}, against {scores[0.0]:.4g} without it)"
             in outputs["chosen"])
     assert "  without exponential smoothing " in outputs["chosen"] and "  exponential smoothing " in outputs["chosen"]
@@ -144,6 +144,22 @@ def test_predict_forecasts_from_the_state_the_whole_history_reaches(fitted, tmp_
     assert "without exponential smoothing" in forecast_section(folder / "chosen").body
 
 
+def test_a_history_that_starts_elsewhere_in_the_season_is_smoothed_from_the_fitted_phase(fitted, tmp_path):
+    folder, _ = fitted
+    assert Forecaster.load(folder / "alone").smoothing.series[0].phase == 0  # monthly: January's place, from 1970
+    frame = pd.read_csv(folder / "plan.csv")
+    forecasts = []
+    for dropped in (5, 12):  # from June, then from the next January: the first 7 rows of the first are passed over
+        frame.iloc[dropped:].to_csv(tmp_path / f"from-{dropped}.csv", index=False)
+        run = tuner("predict", str(folder / "alone"), str(tmp_path / f"from-{dropped}.csv"))
+        assert run.returncode == 0, run.stderr
+        forecasts.append(pd.read_csv(io.StringIO(run.stdout))["sales_forecast"].to_numpy())
+    np.testing.assert_allclose(forecasts[0], forecasts[1])
+    model = Forecaster.load(folder / "alone")
+    unaligned = model.smoothing.series[0].forecast(frame["sales"].dropna().to_numpy()[5:], np.array([MONTHS - 5]), 2)[0]
+    assert np.abs(unaligned - forecasts[0]).max() > 1  # without it, the season's indices would be 5 months off
+
+
 def test_a_model_with_planned_inputs_leaves_smoothing_out_unless_asked(fitted):
     folder, outputs = fitted
     planned = Forecaster.load(folder / "planned")
@@ -172,10 +188,30 @@ def test_a_model_directory_from_before_smoothing_loads_without_it(fitted, tmp_pa
     np.testing.assert_allclose(loaded.test_forecast().forecast, Forecaster.load(folder / "without").test_forecast().forecast)
 
 
-def test_a_damaged_smoothing_member_is_one_line_and_exit_1(fitted, tmp_path):
+def test_a_model_directory_of_ets_alone_loads_and_forecasts_without_theta(fitted, tmp_path):
     folder, _ = fitted
-    damaged = with_manifest(folder / "alone", tmp_path / "damaged",
-                            lambda manifest: {**manifest, "smoothing": [{"error": "add"}]})
+    model = Forecaster.load(folder / "alone")
+    assert all(series.theta for series in model.smoothing.series) and model.smoothing.series[0].name.endswith(" + Theta")
+    old = with_manifest(folder / "alone", tmp_path / "format-4", lambda manifest: {
+        **manifest, "format": 4, "smoothing": [{k: v for k, v in entry.items() if k != "theta"}
+                                               for entry in manifest["smoothing"]]})
+    loaded = Forecaster.load(old)
+    assert loaded.smoothing.series[0] == replace(model.smoothing.series[0], theta=None)
+    test = loaded.test_forecast()
+    ets_alone = replace(model.smoothing.series[0], theta=None).forecast(test.dataset.target, test.dataset.windows(
+        "test").target_rows, test.dataset.config.horizon)
+    np.testing.assert_allclose(test.forecast, ets_alone)
+
+
+@pytest.mark.parametrize("smoothing", [[{"error": "add"}], "theta"])
+def test_a_damaged_smoothing_member_is_one_line_and_exit_1(fitted, tmp_path, smoothing):
+    folder, _ = fitted
+
+    def damage(manifest):
+        entries = [{**manifest["smoothing"][0], "theta": {"alpha": "x"}}] if smoothing == "theta" else smoothing
+        return {**manifest, "smoothing": entries}
+
+    damaged = with_manifest(folder / "alone", tmp_path / "damaged", damage)
     run = tuner("predict", str(damaged), str(folder / "plan.csv"))
     assert run.returncode != 0 and "its exponential smoothing member is damaged" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1

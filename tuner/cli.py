@@ -75,8 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="share of gradient boosting (fitted on train + validation) in the forecast: 0 for the networks "
                           "alone, 1 for boosting alone (default 0.5 for point models, 0 for quantile models)")
     fit.add_argument("--ets-weight", type=unit_fraction_or_auto, default=None, metavar="W",
-                     help="share of exponential smoothing (each series' ETS form, fitted on train + validation) in the "
-                          "forecast: 0 to leave it out; auto: the share in steps of 0.1 that erred least on held-out "
+                     help="share of exponential smoothing (the mean of each series' ETS form and Theta, fitted on "
+                          "train + validation) in the forecast: 0 to leave it out; auto: the share in steps of 0.1 "
+                          "that erred least on held-out "
                           "validation rows (the default for monthly data without data.known_future, whose plans "
                           "smoothing does not read; else 0)")
 

@@ -200,7 +200,7 @@ def smoothing_summary(forecaster: Forecaster, given: bool) -> str:
         return ""
     chosen = (f", the share that erred least on held-out validation rows ({metric} {scores[weight]:.4g}, against "
               f"{scores[0.0]:.4g} without it)") if scores else ""
-    return f"; mixed with exponential smoothing (each series' ETS form) at weight {weight:g}{chosen} (--ets-weight)"
+    return f"; mixed with exponential smoothing (each series' ETS form and Theta) at weight {weight:g}{chosen} (--ets-weight)"
 
 
 def fit_summary(forecaster: Forecaster, chosen: list[ParamsConfig], own_weights: bool, args: argparse.Namespace) -> list[str]:

@@ -1,13 +1,16 @@
-"""Exponential smoothing (ETS): the classical forecaster of a series from its own history, a
-baseline every model is measured against, as the forecasting competitions measure theirs.
+"""Exponential smoothing: the classical forecaster of a series from its own history, a baseline
+every model is measured against, as the forecasting competitions measure theirs. Its forecast is
+the mean of two exponential smoothing methods, ETS and Theta (`tuner.theta`), combined as the
+M3 and M4 competitions' classical benchmarks combine theirs.
 
 Per series, statsmodels' `ETSModel` is fitted in every form that its rows allow (additive or
 multiplicative error; no, additive or damped trend; no, additive or multiplicative season; the
 multiplicative ones only for a positive series, and a multiplicative season only with a
-multiplicative error) and the form with the lowest AICc is kept, as R's `forecast::ets` chooses. Forecasts of any window come from the state the fitted smoothing
-reaches just before the window's first target step: one smoothing pass over the series with the
-fitted parameters gives every state, and each window's steps follow from its state in closed
-form (the ETS point forecast), so a part's hundreds of windows cost one pass, not one fit each.
+multiplicative error) and the form with the lowest AICc is kept, as R's `forecast::ets` chooses.
+Forecasts of any window come from the state the fitted smoothing reaches just before the window's
+first target step: one smoothing pass over the series with the fitted parameters gives every
+state, and each window's steps follow from its state in closed form (the ETS point forecast), so a
+part's hundreds of windows cost one pass, not one fit each.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from tuner.theta import SeriesTheta
 
 if TYPE_CHECKING:
     from tuner.data import Dataset
@@ -40,7 +45,7 @@ PARALLEL_FROM = 8  # series: from this many, the form searches are shared out ov
 
 @dataclass(frozen=True)
 class SeriesSmoothing:
-    """One series' fitted form and parameters (in ETSModel's order)."""
+    """One series' fitted ETS form and parameters (in ETSModel's order), and its Theta method."""
 
     error: str
     trend: str | None
@@ -48,20 +53,30 @@ class SeriesSmoothing:
     seasonal: str | None
     season: int
     params: tuple[float, ...]  # empty: too few rows for any form, so the naive forecast
+    theta: SeriesTheta | None = None  # averaged with ETS; None: ETS alone (model directories of format 4)
+    phase: int | None = None  # the season position (`tuner.seasonal`) of the first fitted row; None: not known
+
+    def aligned(self, values: np.ndarray, position: int) -> np.ndarray:
+        """`values`, whose first row has season position `position`, from their first row at the
+        fitted phase: the initial seasonal states (and Theta's indices) are by place in the season
+        from the first row, so a history that starts elsewhere in the season loses up to a season's
+        first rows."""
+        return values if self.phase is None else values[(self.phase - position) % self.season:]
 
     @classmethod
     def fit(cls, values: np.ndarray, season: int) -> SeriesSmoothing:
-        """The form with the lowest AICc over `values`; no parameters (the naive forecast: the
-        last value) where no form has enough rows. The optimiser's matrices are tiny, so BLAS runs on
-        one thread: on several, its threads' hand-offs made the search 3-4 times slower."""
+        """The form with the lowest AICc over `values`, with the Theta method fitted on them too;
+        no parameters (the naive forecast: the last value) where no form has enough rows. The
+        optimiser's matrices are tiny, so BLAS runs on one thread: on several, its threads'
+        hand-offs made the search 3-4 times slower."""
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=1, user_api="blas"):
             fits = [cls.fitted_form(values, season, form) for form in FORMS if cls.fits(values, season, form)]
-        fits = [fit for fit in fits if fit is not None]
-        if not fits:
-            return cls("add", None, False, None, season, ())
-        return min(fits, key=lambda pair: pair[0])[1]
+            fits = [fit for fit in fits if fit is not None]
+            if not fits:
+                return cls("add", None, False, None, season, ())
+            return replace(min(fits, key=lambda pair: pair[0])[1], theta=SeriesTheta.fit(values, season))
 
     @staticmethod
     def fits(values: np.ndarray, season: int, form: tuple) -> bool:
@@ -95,9 +110,13 @@ class SeriesSmoothing:
 
     def forecast(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
         """(origins, horizon): the forecast of values[origin : origin + horizon] from values[:origin]
-        alone, for each origin (1 .. len(values); at least one season in, for a seasonal form)."""
+        alone, for each origin (1 .. len(values); at least one season in, for a seasonal form): the
+        mean of ETS's and Theta's."""
         if not self.params:
             return np.repeat(values[origins - 1][:, None], horizon, axis=1)
+        if self.theta:
+            return (replace(self, theta=None).forecast(values, origins, horizon)
+                    + self.theta.forecast(values, origins, horizon)) / 2
         model = self.model(values)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
@@ -117,11 +136,13 @@ class SeriesSmoothing:
 
     @property
     def name(self) -> str:
-        """The form in the usual ETS(error, trend, season) letters: ETS(M,Ad,M); "naive" without parameters."""
+        """The form in the usual ETS(error, trend, season) letters, and "+ Theta" where it is
+        averaged in: "ETS(M,Ad,M) + Theta"; "naive" without parameters."""
         if not self.params:
             return "naive"
         trend = {None: "N", "add": "A"}[self.trend] + ("d" if self.damped else "")
-        return f"ETS({self.error[0].upper()},{trend},{ {None: 'N', 'add': 'A', 'mul': 'M'}[self.seasonal]})"
+        name = f"ETS({self.error[0].upper()},{trend},{ {None: 'N', 'add': 'A', 'mul': 'M'}[self.seasonal]})"
+        return f"{name} + Theta" if self.theta else name
 
 
 @dataclass(frozen=True)
@@ -147,7 +168,11 @@ class Smoothing:
     def fit_part(cls, dataset: Dataset, part: str) -> Smoothing:
         """Fitted on each series' rows of `dataset`'s split part `part`."""
         rows = dataset.rows(part)
-        return cls.fit(dataset.target[rows], dataset.index.codes[rows], len(dataset.index), dataset.config.seasonality)
+        codes = dataset.index.codes[rows]
+        fitted = cls.fit(dataset.target[rows], codes, len(dataset.index), dataset.config.seasonality)
+        fitted_codes, first = np.unique(codes, return_index=True)
+        phases = dict(zip(fitted_codes.tolist(), dataset.positions[rows[first]].tolist()))
+        return cls(tuple(replace(series, phase=phases.get(code)) for code, series in enumerate(fitted.series)))
 
     def as_dict(self) -> list[dict[str, Any]]:
         return [asdict(series) for series in self.series]
@@ -155,7 +180,10 @@ class Smoothing:
     @classmethod
     def from_dict(cls, data: list[dict[str, Any]]) -> Smoothing:
         return cls(tuple(SeriesSmoothing(str(entry["error"]), entry["trend"], bool(entry["damped"]), entry["seasonal"],
-                                         int(entry["season"]), tuple(map(float, entry["params"]))) for entry in data))
+                                         int(entry["season"]), tuple(map(float, entry["params"])),
+                                         SeriesTheta.from_dict(entry["theta"]) if entry.get("theta") else None,
+                                         None if entry.get("phase") is None else int(entry["phase"]))
+                         for entry in data))
 
     def forecast(self, target: np.ndarray, offsets: np.ndarray, target_rows: np.ndarray, series: np.ndarray,
                  horizon: int) -> np.ndarray:

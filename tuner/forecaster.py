@@ -29,10 +29,10 @@ train + validation, beside the trials' own networks too) with equal weights by d
 and their mean erred less than the networks alone on validation parts no trial was chosen on
 (reliably on three series of five, no reliable difference on two) and on the test part of all five
 (BENCHMARKS.md, figure 19). For monthly data without planned inputs, that mix is then mixed with
-exponential smoothing (`tuner.ets`, each series' own ETS form, fitted on train + validation) at the
-share, in steps of 0.1, that erred least on held-out validation rows (`tuner.heldout`;
-`--ets-weight` sets it): a classical model of the series' own level, trend and season, where the
-networks and the trees lean on lags and inputs.
+exponential smoothing (`tuner.ets`, the mean of each series' own ETS form and Theta method, fitted
+on train + validation) at the share, in steps of 0.1, that erred least on held-out validation rows
+(`tuner.heldout`; `--ets-weight` sets it): a classical model of the series' own level, trend and
+season, where the networks and the trees lean on lags and inputs.
 Quantile models are not combined: their quantiles are the networks' own.
 """
 
@@ -232,7 +232,7 @@ class Forecaster:
 
     def smoothing_alone_warning(self) -> str:
         """The baseline warning of a model that is exponential smoothing alone: the same forecast
-        as the ETS baseline, so the networks' cost buys nothing."""
+        as the exponential smoothing baseline, so the networks' cost buys nothing."""
         scores, metric = self.smoothing_scores, self.config.study.metric
         if not scores:
             return "warning: the fitted model is exponential smoothing alone (--ets-weight 1), the same forecast as that baseline"
@@ -370,8 +370,10 @@ class Forecaster:
         forecast = inputs.scaling.to_units(forecast, positions=inputs.positions[None, len(inputs.history):])[0]
         if self.smoothing is None or quantiles:
             return forecast
-        return self.smoothed(forecast, self.series_smoothing(inputs).forecast(inputs.past, np.array([len(inputs.past)]),
-                                                                               data.horizon)[0])
+        smoothing = self.series_smoothing(inputs)
+        first = (inputs.positions[0] - (len(inputs.past) - len(inputs.history))) % data.seasonality
+        past = smoothing.aligned(inputs.past, int(first))
+        return self.smoothed(forecast, smoothing.forecast(past, np.array([len(past)]), data.horizon)[0])
 
     def series_smoothing(self, inputs: ForecastInputs) -> SeriesSmoothing:
         """The exponential smoothing of one series: as fitted, or for a series the model was not

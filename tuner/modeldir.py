@@ -28,10 +28,10 @@ from tuner.models import build_model
 from tuner.scaling import Scaling
 from tuner.static import StaticEncoding
 
-FORMAT = 4  # 4: an exponential smoothing member; 3: a boosting member (older tuners refuse each instead of
-# forecasting without it); 2: members
-READABLE = (1, 2, 3, FORMAT)  # format 1 directories (one network), 2 (no boosting member) and 3 (no exponential
-# smoothing) are still read
+FORMAT = 5  # 5: Theta in the exponential smoothing member; 4: an exponential smoothing member; 3: a boosting
+# member (older tuners refuse each instead of forecasting without it); 2: members
+READABLE = (1, 2, 3, 4, FORMAT)  # format 1 directories (one network), 2 (no boosting member), 3 (no exponential
+# smoothing) and 4 (ETS alone, without Theta) are still read
 FILES = ("weights.pt", "model.json", "config.json", "metrics.json")
 CALIBRATION = "calibration.json"  # optional: absent after --no-intervals or from before prediction intervals
 SERIES_METRICS = "series_metrics.csv"  # panels only
