@@ -135,7 +135,7 @@ def real_data(budget: Budget, workdir: Path) -> list[Figure]:
         path.write_text(REAL_STUDY.format(model=model, epochs=epochs, trials=budget.real_trials,
                                            threads=budget.threads), encoding="utf-8")
         config = load_config(path)
-        fitted, test = tune_and_fit(config, f"sqlite:///{workdir / 'wineind.db'}")
+        fitted, _ = tune_and_fit(config, f"sqlite:///{workdir / 'wineind.db'}")
         table = {name: metrics for name, metrics in fitted.metrics.items() if name not in ("by_step", "intervals")}
         details = {name: {key: round(metrics[f"test_{key}"], 2) for key in ("mae", "rmse", "mape")}
                    for name, metrics in table.items()}

@@ -17,8 +17,8 @@ from tuner.config import ParamsConfig, load_config
 from tuner.data import Dataset
 from tuner.errors import ConfigError
 from tuner.ets import FORMS, SeriesSmoothing, Smoothing
-from tuner.theta import SeriesTheta
 from tuner.forecaster import Forecaster
+from tuner.theta import SeriesTheta
 
 MONTHS = 144
 SEASON = np.array([0.8, 0.85, 0.9, 1.0, 1.05, 1.1, 1.2, 1.25, 1.1, 1.0, 0.9, 0.85])

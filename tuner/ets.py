@@ -67,8 +67,8 @@ class SeriesSmoothing:
     def fit(cls, values: np.ndarray, season: int) -> SeriesSmoothing:
         """The form with the lowest AICc over `values`, with the Theta method fitted on them too;
         no parameters (the naive forecast: the last value) where no form has enough rows. The
-        optimiser's matrices are tiny, so BLAS runs on one thread: on several, its threads'
-        hand-offs made the search 3-4 times slower."""
+        optimiser's matrices are tiny, so BLAS runs on one thread: on two, beside one other busy
+        process on two cores, its threads' hand-offs made the search 2.5 times slower."""
         from threadpoolctl import threadpool_limits
 
         with threadpool_limits(limits=1, user_api="blas"):
