@@ -158,6 +158,8 @@ def test_a_history_that_starts_elsewhere_in_the_season_is_smoothed_from_the_fitt
     model = Forecaster.load(folder / "alone")
     unaligned = model.smoothing.series[0].forecast(frame["sales"].dropna().to_numpy()[5:], np.array([MONTHS - 5]), 2)[0]
     assert np.abs(unaligned - forecasts[0]).max() > 1  # without it, the season's indices would be 5 months off
+    short = np.arange(5.0)  # fewer rows than it would pass over: all are kept
+    np.testing.assert_array_equal(model.smoothing.series[0].aligned(short, 5), short)
 
 
 def test_a_model_with_planned_inputs_leaves_smoothing_out_unless_asked(fitted):

@@ -60,8 +60,9 @@ class SeriesSmoothing:
         """`values`, whose first row has season position `position`, from their first row at the
         fitted phase: the initial seasonal states (and Theta's indices) are by place in the season
         from the first row, so a history that starts elsewhere in the season loses up to a season's
-        first rows."""
-        return values if self.phase is None else values[(self.phase - position) % self.season:]
+        first rows (none where that would leave no row)."""
+        offset = 0 if self.phase is None else (self.phase - position) % self.season
+        return values[offset:] if offset < len(values) else values
 
     @classmethod
     def fit(cls, values: np.ndarray, season: int) -> SeriesSmoothing:
