@@ -189,12 +189,9 @@ def smoothing_summary(forecaster: Forecaster, given: bool) -> str:
                 f"({scores[0.0]:.4g}) (--ets-weight)")
     if not weight and not given and not forecaster.quantiles:
         from tuner import ets
+        from tuner.shares import unsuited_data
 
-        data = forecaster.config.data
-        why = ("which does not read the plans of data.known_future" if data.known_future else
-               "whose one season misses the others of daily and weekly data"
-               if data.frequency not in ets.SMOOTHED_FREQUENCIES else
-               f"fitted per series on panels of at most {ets.MAX_SERIES}")
+        why = unsuited_data(forecaster.config) or f"fitted per series on panels of at most {ets.MAX_SERIES}"
         return f"; without exponential smoothing, {why} (--ets-weight auto mixes it in)"
     if not weight:
         return ""

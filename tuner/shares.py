@@ -27,11 +27,20 @@ def resolved_boosting_weight(config: Config, weight: float | None) -> float:
 
 def smoothing_by_default(config: Config) -> bool:
     """Whether `tuner fit` chooses a share of exponential smoothing without being asked: for a
-    point model (a quantile model forecasts its networks' own quantiles) without data.known_future
-    (a model that reads plans is meant to answer them, and smoothing does not) of monthly data
-    (`ets.SMOOTHED_FREQUENCIES`)."""
-    return (not model_quantiles(config) and not config.data.known_future
-            and config.data.frequency in ets.SMOOTHED_FREQUENCIES)
+    point model (a quantile model forecasts its networks' own quantiles) whose data it suits
+    (`unsuited_data`)."""
+    return not model_quantiles(config) and unsuited_data(config) is None
+
+
+def unsuited_data(config: Config) -> str | None:
+    """Why `tuner fit` leaves exponential smoothing out of this data by default, in words; None for
+    monthly data (`ets.SMOOTHED_FREQUENCIES`) without data.known_future (a model that reads plans
+    is meant to answer them, and smoothing does not)."""
+    if config.data.known_future:
+        return "which does not read the plans of data.known_future"
+    if config.data.frequency not in ets.SMOOTHED_FREQUENCIES:
+        return "whose one season misses the others of daily and weekly data"
+    return None
 
 
 def resolved_smoothing_weight(config: Config, weight: float | str | None) -> float | None:
