@@ -112,12 +112,14 @@ class SeriesSmoothing:
     def forecast(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
         """(origins, horizon): the forecast of values[origin : origin + horizon] from values[:origin]
         alone, for each origin (1 .. len(values); at least one season in, for a seasonal form): the
-        mean of ETS's and Theta's."""
+        mean of ETS's and Theta's (ETS's alone without a Theta method)."""
         if not self.params:
             return np.repeat(values[origins - 1][:, None], horizon, axis=1)
-        if self.theta:
-            return (replace(self, theta=None).forecast(values, origins, horizon)
-                    + self.theta.forecast(values, origins, horizon)) / 2
+        ets = self.ets_forecast(values, origins, horizon)
+        return (ets + self.theta.forecast(values, origins, horizon)) / 2 if self.theta else ets
+
+    def ets_forecast(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+        """`forecast`'s ETS part: each origin's steps from the state one smoothing pass reaches."""
         model = self.model(values)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
