@@ -16,6 +16,7 @@ from tuner.baselines import boosting_forecast
 from tuner.demo import with_plan
 from tuner.forecaster import Forecaster
 from tuner.modeldir import BOOSTING, FORMAT
+from tuner.testnotes import networks_note
 from tuner.tuning.report import forecast_section
 
 from conftest import tuner, write_study
@@ -79,16 +80,16 @@ def test_fit_prints_the_networks_alone_beside_the_combination(tmp_path):
 def test_a_note_says_when_the_networks_alone_did_better_on_the_test_part(fitted):
     forecaster = Forecaster.load(fitted / "combined")
     forecaster.metrics = {"model": {"test_mae": 100.0}, "networks": {"test_mae": 99.0}}
-    assert forecaster.networks_note() == ("note: the networks alone did better on the test part than combined with "
+    assert networks_note(forecaster) == ("note: the networks alone did better on the test part than combined with "
                                           "boosting (test_mae 99 vs 100); `tuner fit --boosting-weight 0` fits them alone; "
                                           "on a series that trends past the fitted rows' range, try "
                                           "data.boosting_scaling = \"level\"")
     levelled = Forecaster.load(fitted / "levelled")
     levelled.metrics = forecaster.metrics
-    assert levelled.networks_note().endswith("fits them alone")
+    assert networks_note(levelled).endswith("fits them alone")
     forecaster.metrics["networks"]["test_mae"] = 101.0
-    assert forecaster.networks_note() is None
-    assert Forecaster.load(fitted / "networks").networks_note() is None
+    assert networks_note(forecaster) is None
+    assert networks_note(Forecaster.load(fitted / "networks")) is None
 
 
 def test_predict_whatif_and_the_report_forecast_with_the_combination(fitted, tmp_path):

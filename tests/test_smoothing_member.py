@@ -16,6 +16,7 @@ from tuner.baselines import smoothing_forecast
 from tuner.forecaster import Forecaster
 from tuner.heldout import SMOOTHING_WEIGHTS
 from tuner.modeldir import FORMAT
+from tuner.testnotes import baseline_warning
 from tuner.tuning.report import forecast_section
 
 from conftest import tuner
@@ -116,12 +117,12 @@ def test_a_model_that_held_out_rows_made_smoothing_alone_says_the_networks_add_n
     metrics = {**model.metrics, "model": model.metrics["ets"], "seasonal_naive": {"test_mae": float("inf")},
                "naive": {"test_mae": float("inf")}, "boosting": {"test_mae": float("inf")}}
     alone = replace(model, smoothing_weight=1.0, smoothing_scores=scores, metrics=metrics)
-    assert alone.baseline_warning() == (
+    assert baseline_warning(alone) == (
         "warning: the fitted model is exponential smoothing alone, the same forecast as that baseline: no share of "
         "the networks and boosting lowered val_mae on held-out validation rows (1 alone, 2 without smoothing); they "
         "add nothing on this data")
     beaten = replace(alone, metrics={**metrics, "naive": {"test_mae": 0.0}})
-    assert beaten.baseline_warning().startswith("warning: the fitted model is not better than naive on test_mae")
+    assert baseline_warning(beaten).startswith("warning: the fitted model is not better than naive on test_mae")
 
 
 def test_predict_forecasts_from_the_state_the_whole_history_reaches(fitted, tmp_path):

@@ -204,6 +204,7 @@ def fit_summary(forecaster: Forecaster, chosen: list[ParamsConfig], own_weights:
     """What `tuner fit` prints: what was fitted and how, the test table, the warnings and notes,
     the intervals' test coverage and the errors by forecast step."""
     from tuner.tables import intervals_lines, metrics_table, series_table
+    from tuner.testnotes import test_notes
 
     shown = [name for name in ("model", *MIX_PARTS, *BASELINES) if name in forecaster.metrics]
     rows = {display_name(name): forecaster.metrics[name] for name in shown}
@@ -215,7 +216,7 @@ def fit_summary(forecaster: Forecaster, chosen: list[ParamsConfig], own_weights:
     smoothing = smoothing_summary(forecaster, args.ets_weight is not None)
     lines = [f"Fitted {what} {how}{combined}{boosting}{smoothing}; saved to {args.output}",
              "Test (in the target's units, never seen while tuning):", *metrics_table(rows, prefix="test_"),
-             *forecaster.test_notes()]
+             *test_notes(forecaster)]
     if forecaster.series_metrics is not None:
         per_series = forecaster.series_metrics
         worse = int((per_series["vs_seasonal_naive"] > 1).sum())

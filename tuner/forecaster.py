@@ -61,14 +61,13 @@ from tuner.loading import load_frame, load_with_plan
 from tuner.members import Member, train_member
 from tuner.metrics import forecast_errors, quantile_pairs
 from tuner.models import LSTMForecaster
-from tuner.names import BASELINES, DATA_VARIANTS
+from tuner.names import DATA_VARIANTS
 from tuner.scaling import Scaling
 from tuner.scoring import TestForecast, quantile_interval_metrics, series_errors, test_metrics
 from tuner.seasonal import season_positions
 from tuner.series import SeriesIndex
 from tuner.shares import resolved_boosting_weight, resolved_smoothing_weight, unsmoothed_weight
 from tuner.static import StaticEncoding
-from tuner.tables import not_better_warning
 from tuner.train import predict, predict_windows
 from tuner.trialweights import load_trial_network
 
@@ -208,62 +207,6 @@ class Forecaster:
             raise DataError(f"{self.config.data.path}: the data changed since the model was fitted on it; "
                             "fit the model again")
         return TestForecast.of(self, dataset)
-
-    @property
-    def test_metric(self) -> str:
-        """The study's metric on the test part (`test_mae` for `val_mae`)."""
-        return self.config.study.metric.replace("val_", "test_", 1)
-
-    def test_notes(self) -> list[str]:
-        """The lines `tuner fit` and the report print under the test table: `baseline_warning`,
-        `networks_note` and `smoothing_note`, where they apply."""
-        return [line for line in (self.baseline_warning(), self.networks_note(), self.smoothing_note()) if line]
-
-    def baseline_warning(self) -> str | None:
-        """One line when the model's test metric (the study's, on the test part) is not better
-        than every baseline's."""
-        key = self.test_metric
-        baselines = {name: errors for name, errors in self.metrics.items() if name in BASELINES}
-        value = self.metrics.get("model", {}).get(key, math.nan)
-        if self.smoothing_weight < 1:
-            return not_better_warning("the fitted model", value, baselines, key)
-        others = {name: errors for name, errors in baselines.items() if name != "ets"}
-        return not_better_warning("the fitted model", value, others, key) or self.smoothing_alone_warning()
-
-    def smoothing_alone_warning(self) -> str:
-        """The baseline warning of a model that is exponential smoothing alone: the same forecast
-        as the exponential smoothing baseline, so the networks' cost buys nothing."""
-        scores, metric = self.smoothing_scores, self.config.study.metric
-        if not scores:
-            return "warning: the fitted model is exponential smoothing alone (--ets-weight 1), the same forecast as that baseline"
-        return ("warning: the fitted model is exponential smoothing alone, the same forecast as that baseline: no share "
-                f"of the networks and boosting lowered {metric} on held-out validation rows ({scores[1.0]:.4g} alone, "
-                f"{scores[0.0]:.4g} without smoothing); they add nothing on this data")
-
-    def networks_note(self) -> str | None:
-        """One line when the networks alone did better on the test part than combined with boosting
-        (the default was chosen on validation parts, and a test part may disagree); for plain
-        boosting, it also points to levelled boosting (`data.boosting_scaling`)."""
-        key = self.test_metric
-        alone = self.metrics.get("networks", {}).get(key, math.nan)
-        combined = self.metrics.get("without_ets", self.metrics.get("model", {})).get(key, math.nan)
-        if not alone < combined:
-            return None
-        levelling = "" if self.boosting is None or self.boosting.levelled else (
-            "; on a series that trends past the fitted rows' range, try data.boosting_scaling = \"level\"")
-        return (f"note: the networks alone did better on the test part than combined with boosting ({key} {alone:.4g} "
-                f"vs {combined:.4g}); `tuner fit --boosting-weight 0` fits them alone{levelling}")
-
-    def smoothing_note(self) -> str | None:
-        """One line when the model did better on the test part without its exponential smoothing
-        member (its share was chosen on held-out validation rows, and a test part may disagree)."""
-        key = self.test_metric
-        without = self.metrics.get("without_ets", {}).get(key, math.nan)
-        mixed = self.metrics.get("model", {}).get(key, math.nan)
-        if not without < mixed:
-            return None
-        return (f"note: without exponential smoothing the model did better on the test part ({key} {without:.4g} vs "
-                f"{mixed:.4g}); `tuner fit --ets-weight 0` fits it without")
 
     # ---- forecast ----
 

@@ -20,6 +20,7 @@ from optuna.trial import TrialState
 
 from tuner.names import BASELINES, METRIC_LABELS, MIX_PARTS, MODEL_LABELS, PARAMS, display_name
 from tuner.tables import calibrated_text, interval_levels, interval_method, metric_cell, metrics_table, not_better_warning, params_text, series_table
+from tuner.testnotes import test_notes
 from tuner.tuning.study import top_trials
 
 if TYPE_CHECKING:
@@ -312,7 +313,7 @@ def forecast_section(model_dir: Path) -> Section:
             for key, label in names.items()]
     table = html_table(["test part", *METRIC_LABELS.values()], rows,
                        ["", *([""] * len(parts)), *(["baseline"] * len(BASELINES))])
-    note = "".join(f'<p class="warning">{escape(line)}</p>' for line in forecaster.test_notes())
+    note = "".join(f'<p class="warning">{escape(line)}</p>' for line in test_notes(forecaster))
     return Section("forecast", "Forecast vs actual (test part)", table + note + intervals_html(forecaster.metrics)
                    + worst_series_html(forecaster) + chart(fig))
 
