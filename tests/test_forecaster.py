@@ -3,18 +3,23 @@
 
 import io
 import json
+from dataclasses import replace
 
 import numpy as np
 import optuna
 import pandas as pd
 import pytest
+import torch
 
 from tuner.baselines import smoothing_forecast
 from tuner.boosting import Boosting
 from tuner.config import ParamsConfig, load_config, with_params
+from tuner.data import Dataset
 from tuner.errors import ConfigError
 from tuner.evaluation import Evaluator, tuning_folds
 from tuner.forecaster import Forecaster
+from tuner.heldout import refit_held_out
+from tuner.loading import load_frame
 from tuner.train import predict_windows
 from tuner.tuning.objective import Objective
 from tuner.tuning.study import fitted_trials
@@ -58,8 +63,9 @@ def test_predict_on_a_cut_file_equals_the_test_forecast_fit_scored(tmp_path, hor
         f"feature_scaling = {json.dumps(features)}\n{dates}", 1)
     config.write_text(text)
     model = tmp_path / "model"
-    run = tuner("fit", str(config), "-o", str(model), "--no-intervals", "--ets-weight", "0.3")  # smoothing's state
-    assert run.returncode == 0, run.stderr  # comes from the cut file's history
+    run = tuner("fit", str(config), "-o", str(model), "--no-intervals", "--ets-weight", "0.3",  # smoothing's state
+                "--seeds", "2")  # comes from the cut file's history; two networks' mean from their windows
+    assert run.returncode == 0, run.stderr
 
     forecaster = Forecaster.load(model)
     assert forecaster.smoothing_weight == 0.3
@@ -136,14 +142,51 @@ def test_fit_from_a_trials_weights_and_an_ensemble_of_them(searched, tmp_path):
     np.testing.assert_allclose(predicted(tmp_path / "ensemble", sales), np.mean(members, axis=0), rtol=1e-5)
 
     run = tuner("fit", str(searched), "--ensemble", "2", "--combine", "median", "-o", str(tmp_path / "refit"),
-                "--no-intervals", "--ets-weight", "0")
+                "--no-intervals", "--ets-weight", "0", "--seeds", "2")
     assert run.returncode == 0, run.stderr
-    assert len(Forecaster.load(tmp_path / "refit").members) == 2
+    assert "median of 2, median of 2 seeds each (--seeds)" in run.stdout
+    refit = Forecaster.load(tmp_path / "refit")
+    assert [member.seed for member in refit.members] == [1, 2, 1, 2] and refit.seeds == 2
     run = tuner("report", str(searched), "--model", str(tmp_path / "refit"), "-o", str(tmp_path / "report.html"))
     assert run.returncode == 0, run.stderr
     assert "ensemble (median) of" in (tmp_path / "report.html").read_text()
+    assert "(median of 2 seeds each)" in refit.label
+    run = tuner("fit", str(searched), "--from-trial", "--seeds", "2", "-o", str(tmp_path / "x"))
+    assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
+    assert "--seeds 2: --from-trial takes each trial's own network, trained once" in run.stderr
     run = tuner("fit", str(searched), "--ensemble", "4", "-o", str(tmp_path / "x"), "--no-intervals")
     assert run.returncode == 2 and "--ensemble 4: study 'small' has only 3 completed trial(s)" in run.stderr
+
+
+def test_a_refit_trains_several_seeds_and_forecasts_their_mean(tmp_path):
+    """`--seeds 3`: three networks of the same parameters, trained with the seeds study.seed, +1, +2
+    (the first the same network as a refit of one seed), forecasting their mean, whose MAE is no
+    more than theirs on average; the held-out refit trains each with its own seed again."""
+    config = load_config(write_study(tmp_path, days=220, extra=PARAMS))
+    networks_alone = {"intervals": False, "boosting_weight": 0, "smoothing_weight": 0}
+    single, _ = Forecaster.fit(config, config.params, seeds=1, **networks_alone)
+    fitted, test = Forecaster.fit(config, config.params, seeds=3, **networks_alone)
+    assert [member.seed for member in fitted.members] == [1, 2, 3] and fitted.seeds == 3
+    first, second = (member.network.state_dict() for member in fitted.members[:2])
+    assert all(torch.equal(first[key], value) for key, value in single.network.state_dict().items())
+    assert not all(torch.equal(first[key], second[key]) for key in first)
+    dataset, actual = test.dataset, test.dataset.actuals("test")
+    alone = [replace(fitted, members=[member], seeds=1).forecast_part(dataset, "test") for member in fitted.members]
+    np.testing.assert_allclose(test.forecast, np.mean(alone, axis=0), rtol=1e-5)
+    assert np.abs(actual - test.forecast).mean() <= np.mean([np.abs(actual - one).mean() for one in alone])
+
+    fitted.save(tmp_path / "model")
+    loaded = Forecaster.load(tmp_path / "model")
+    assert [member.seed for member in loaded.members] == [1, 2, 3] and loaded.label == "lstm_transformer (mean of 3 seeds)"
+
+    folds = Dataset.folds(load_frame(config.data), config.data, config.split, (config.data.window,))
+    pair = replace(fitted, members=fitted.members[:2], seeds=2)
+    configs = [with_params(config, config.params.trial_params())] * 2
+    held_out = refit_held_out(pair, folds, configs, smoothed=False)[0].model
+    each = [refit_held_out(replace(pair, members=[member], seeds=1), folds, configs[:1], smoothed=False)[0].model
+            for member in pair.members]
+    assert not np.allclose(each[0], each[1])
+    np.testing.assert_allclose(held_out, np.mean(each, axis=0), rtol=1e-5)
 
 
 def test_from_trial_combines_with_boosting_fitted_on_train_and_validation(searched, tmp_path):

@@ -66,11 +66,14 @@ def build_parser() -> argparse.ArgumentParser:
                      help="no retraining: take trial N's own stored weights (default: the best trial's)")
     fit.add_argument("--ensemble", type=positive_int, metavar="K",
                      help="combine the K best trials' models into one (refitted, or their own weights with --from-trial)")
+    fit.add_argument("--seeds", type=positive_int, metavar="K",
+                     help="train each network K times, with the seeds study.seed, study.seed + 1, ..., and combine their "
+                          "forecasts as an ensemble's (default 5; with --from-trial 1: a trial's own network was trained once)")
     fit.add_argument("--no-intervals", action="store_true",
                      help="skip the calibration for prediction intervals (a refit then trains once, not twice, "
                           "unless exponential smoothing's share is chosen on held-out rows: --ets-weight auto)")
     fit.add_argument("--combine", choices=("mean", "median"), default="mean",
-                     help="how an ensemble's forecasts are combined (default mean)")
+                     help="how an ensemble's forecasts, and each network's seeds', are combined (default mean)")
     fit.add_argument("--boosting-weight", type=unit_fraction, metavar="W",
                      help="share of gradient boosting (fitted on train + validation) in the forecast: 0 for the networks "
                           "alone, 1 for boosting alone (default 0.5 for point models, 0 for quantile models)")

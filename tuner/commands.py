@@ -168,7 +168,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         configure_threads(config.train.threads)
         forecaster, test = Forecaster.fit(config, chosen, combine=args.combine, weights=weights,
                                           intervals=not args.no_intervals, boosting_weight=args.boosting_weight,
-                                          smoothing_weight=args.ets_weight)
+                                          smoothing_weight=args.ets_weight, seeds=args.seeds)
     forecaster.save(Path(args.output))
     print("\n".join(fit_summary(forecaster, chosen, weights is not None, args)))
     if args.plot:
@@ -211,6 +211,8 @@ def fit_summary(forecaster: Forecaster, chosen: list[ParamsConfig], own_weights:
     what = ", ".join(p.model if own_weights else f"{p.model} ({p.epochs} epochs)" for p in chosen)
     how = "from the trials' own weights (trained on train)" if own_weights else "on train + validation"
     combined = f", {args.combine} of {len(chosen)}" if len(chosen) > 1 else ""
+    if forecaster.seeds > 1:
+        combined += f", {args.combine} of {forecaster.seeds} seeds{' each' if len(chosen) > 1 else ''} (--seeds)"
     boosting = (f"; combined with {forecaster.boosting.name} fitted on train + validation at weight "
                 f"{forecaster.boosting_weight:g} (--boosting-weight)") if forecaster.boosting else ""
     smoothing = smoothing_summary(forecaster, args.ets_weight is not None)

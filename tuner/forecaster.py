@@ -1,12 +1,13 @@
-"""The fitted forecaster: one network, or an ensemble of them, with the scaling they were trained
-with and the config, and fit / forecast / save / load. `tuner fit`, `predict`, `whatif`,
+"""The fitted forecaster: its networks (the tuned configuration, or an ensemble of the best ones,
+each trained with several seeds), with the scaling they were trained with and the config, and
+fit / forecast / save / load. `tuner fit`, `predict`, `whatif`,
 `report --model` and the benchmarks all go through it.
 
 A model directory holds:
 
     weights.pt     torch.save of the state dict (tensors only; loaded with weights_only=True);
                    an ensemble's further members are weights-2.pt, weights-3.pt, ...
-    model.json     format, tuner version, members (architecture, parameters, window, checksum),
+    model.json     format, tuner version, members (architecture, parameters, window, training seed, checksum),
                    how they are combined, scaling, fitted ranges, and the exponential smoothing
                    member (each series' form and parameters), its weight and the scores it was
                    chosen on
@@ -22,6 +23,12 @@ A model directory holds:
                    or before intervals existed: they forecast points only)
 
 No pickled Python objects: a model directory can be read by anyone without running code.
+
+A refit trains each configuration `members.REFIT_SEEDS` times, with the seeds `seed`, `seed + 1`,
+..., and combines their forecasts as an ensemble's, the mean by default (`--seeds`): the seed
+alone moves a refit's test error by several percent, and the mean forecast errs less than its
+networks do on average (on the scale they are averaged on, never more: absolute error is convex;
+BENCHMARKS.md, figure 12's section "Seeds of the refit").
 
 The networks' forecast is combined with gradient boosting's (on lags and the same inputs, fitted on
 train + validation, beside the trials' own networks too) with equal weights by default
@@ -58,7 +65,7 @@ from tuner.heldout import calibration, own_weights_held_out, part_residuals, ref
 from tuner.inputs import ForecastInputs, chosen_series, series_inputs
 from tuner.intervals import Calibration, level_name
 from tuner.loading import load_frame, load_with_plan
-from tuner.members import Member, train_member
+from tuner.members import Member, resolved_seeds, train_member
 from tuner.metrics import forecast_errors, quantile_pairs
 from tuner.models import LSTMForecaster
 from tuner.names import DATA_VARIANTS
@@ -98,6 +105,7 @@ class Forecaster:
     smoothing_weight: float = 0.0  # its share of the forecast
     smoothing_scores: dict[float, float] = field(default_factory=dict)  # each share tried -> the study's metric on
     # held-out validation rows (`tuner.heldout`); empty where the share was given (--ets-weight)
+    seeds: int = 1  # networks per trial, each trained with its own seed (`--seeds`), combined as an ensemble's
 
     @property
     def params(self) -> ParamsConfig:
@@ -110,12 +118,16 @@ class Forecaster:
 
     @property
     def label(self) -> str:
-        """What the model is, for titles: "lstm", "ensemble (mean) of lstm, lstm_transformer", and
-        " + gradient boosting (weight 0.5)" after either when combined with boosting ("levelled
-        gradient boosting" with data.boosting_scaling = "level"), then " + exponential smoothing
-        (weight 0.3)" when mixed with it."""
-        kinds = ", ".join(member.params.model for member in self.members)
-        label = kinds if len(self.members) == 1 else f"ensemble ({self.combine}) of {kinds}"
+        """What the model is, for titles: "lstm", "ensemble (mean) of lstm, lstm_transformer", then
+        " (mean of 5 seeds)" when each trial's network was trained with several, and " + gradient
+        boosting (weight 0.5)" when combined with boosting ("levelled gradient boosting" with
+        data.boosting_scaling = "level"), then " + exponential smoothing (weight 0.3)" when mixed
+        with it."""
+        trials = self.members[::self.seeds]
+        kinds = ", ".join(member.params.model for member in trials)
+        label = kinds if len(trials) == 1 else f"ensemble ({self.combine}) of {kinds}"
+        if self.seeds > 1:
+            label += f" ({self.combine} of {self.seeds} seeds{' each' if len(trials) > 1 else ''})"
         if self.boosting:
             label += f" + {self.boosting.name} (weight {self.boosting_weight:g})"
         if self.smoothing:
@@ -128,10 +140,11 @@ class Forecaster:
     def fit(cls, config: Config, params: ParamsConfig | list[ParamsConfig], seed: int | None = None,
             combine: str = "mean", weights: list[Path] | None = None,
             intervals: bool = True, boosting_weight: float | None = None,
-            smoothing_weight: float | str | None = None) -> tuple[Forecaster, TestForecast]:
-        """Train each of `params` on train + validation for its `epochs` (or, with `weights`, take
-        each trial's own network from its stored weights, trained on the training rows only),
-        combine them, and with gradient boosting fitted on train + validation (also beside the
+            smoothing_weight: float | str | None = None, seeds: int | None = None) -> tuple[Forecaster, TestForecast]:
+        """Train each of `params` on train + validation for its `epochs`, `seeds` times with the
+        seeds `seed`, `seed + 1`, ... (default `members.REFIT_SEEDS`), or, with `weights`, take
+        each trial's own network from its stored weights, trained on the training rows only;
+        combine them all, and with gradient boosting fitted on train + validation (also beside the
         trials' own networks: it takes seconds to fit) at `boosting_weight` (default
         `shares.BOOSTING_WEIGHT` for point models, 0 for quantile models), then mix in exponential smoothing
         at `smoothing_weight` ("auto": the share, in steps of 0.1, that erred least on held-out
@@ -141,6 +154,7 @@ class Forecaster:
         the trials' own networks. `intervals`: calibrate prediction intervals on their residuals
         (then adapted over the test residuals); without, the model forecasts points only."""
         resolve_device(config.train.device, config.train.precision)  # a device this machine lacks fails first
+        seeds = resolved_seeds(seeds, weights is not None)
         boosting_weight = resolved_boosting_weight(config, boosting_weight)
         smoothing_weight = resolved_smoothing_weight(config, smoothing_weight)
         listed = params if isinstance(params, list) else [params]
@@ -160,11 +174,14 @@ class Forecaster:
         if not smoothable(dataset):
             smoothing_weight = unsmoothed_weight(smoothing_weight, len(dataset.index))
         if weights is None:
-            networks = [train_member(dataset, c, p, seed) for c, p in zip(configs, listed)]
+            runs = [(c, p, w, s) for c, p, w in zip(configs, listed, windows) for s in range(seed, seed + seeds)]
+            configs = [c for c, *_ in runs]  # each member's, as `refit_held_out` trains them again
+            members = [Member(train_member(dataset, c, p, s), p, w, s) for c, p, w, s in runs]
         else:
-            networks = [load_trial_network(dataset, c, p, path) for c, p, path in zip(configs, listed, weights)]
-        forecaster = cls([Member(n, p, w) for n, p, w in zip(networks, listed, windows)], dataset.scaling, config, {},
-                         dataset.fitted_range(scale_on), dataset.last_date(scale_on).isoformat(), scale_on, combine,
+            members = [Member(load_trial_network(dataset, c, p, path), p, w)
+                       for c, p, w, path in zip(configs, listed, windows, weights)]
+        forecaster = cls(members, dataset.scaling, config, {}, dataset.fitted_range(scale_on),
+                         dataset.last_date(scale_on).isoformat(), scale_on, combine, seeds=seeds,
                          series=dataset.index.keys, encoding=dataset.encoding)
         if boosting_weight:  # cheap to fit: on train + validation beside the trials' own networks too
             forecaster.boosting = Boosting.fit(dataset.windows("train+validation"), config.data.boosting_levelled)
@@ -172,7 +189,7 @@ class Forecaster:
         held_out = []
         if intervals or smoothing_weight is None:
             smoothed = smoothing_weight != 0  # to choose its share, or to calibrate the mix
-            held_out = (refit_held_out(forecaster, Dataset.folds(frame, config.data, config.split, windows), configs, seed,
+            held_out = (refit_held_out(forecaster, Dataset.folds(frame, config.data, config.split, windows), configs,
                                        smoothed) if weights is None else own_weights_held_out(forecaster, dataset, smoothed))
         if smoothing_weight is None:
             forecaster.smoothing_scores = smoothing_scores(held_out, config.study.metric)

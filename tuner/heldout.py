@@ -50,16 +50,17 @@ class HeldOut:
         return part_residuals(self.dataset, "validation", self.forecast(smoothing_weight))
 
 
-def refit_held_out(forecaster: Forecaster, folds: list[Dataset], configs: list[Config], seed: int,
+def refit_held_out(forecaster: Forecaster, folds: list[Dataset], configs: list[Config],
                    smoothed: bool) -> list[HeldOut]:
     """For a forecaster refitted on train + validation: its recipe (the same members, epochs and
-    seed) trained again on each walk-forward fold's training rows only, forecasting that fold's
-    validation rows, which it did not see; `smoothed`: exponential smoothing's forecasts too."""
+    seeds; `configs`: each member's) trained again on each walk-forward fold's training rows only,
+    forecasting that fold's validation rows, which it did not see; `smoothed`: exponential
+    smoothing's forecasts too."""
     held_out = []
     for fold in folds:
         log.info("forecasting held-out rows: training on the rows before validation part %d of %d",
                  folds.index(fold) + 1, len(folds))
-        members = [Member(train_member(fold, c, m.params, seed, part="train"), m.params, m.window)
+        members = [Member(train_member(fold, c, m.params, m.seed, part="train"), m.params, m.window, m.seed)
                    for c, m in zip(configs, forecaster.members)]
         recipe = replace(forecaster, members=members, scaling=fold.scaling, boosting=boosting_on_train(forecaster, fold))
         held_out.append(HeldOut(fold, recipe.forecast_part(fold, "validation"), smoothed_part(fold, smoothed),

@@ -1,5 +1,5 @@
-"""A fitted forecaster's networks: one member per tuned configuration, and training a fresh one
-on a part of the data for the epochs its trial's refit asks."""
+"""A fitted forecaster's networks: one member per tuned configuration and training seed, and
+training a fresh one on a part of the data for the epochs its trial's refit asks."""
 
 from __future__ import annotations
 
@@ -8,10 +8,13 @@ from dataclasses import dataclass
 
 from tuner.config import Config, ParamsConfig, model_quantiles
 from tuner.data import Dataset
+from tuner.errors import ConfigError
 from tuner.models import LSTMForecaster, build_model, model_config
 from tuner.train import EpochResult, fit, seeded
 
 log = logging.getLogger(__name__)
+
+REFIT_SEEDS = 5  # networks a refit trains per trial, each with its own seed, their forecasts averaged (`--seeds`)
 
 
 @dataclass
@@ -21,6 +24,16 @@ class Member:
     network: LSTMForecaster
     params: ParamsConfig
     window: int  # past steps it reads
+    seed: int | None = None  # the seed it was trained with; None: a trial's own network (or an older model)
+
+
+def resolved_seeds(seeds: int | None, own_weights: bool) -> int:
+    """`--seeds`: how many networks a refit trains per trial, with the seeds `seed`, `seed + 1`, ...
+    (default `REFIT_SEEDS`); 1 for the trials' own networks, which were trained once."""
+    if own_weights and seeds is not None and seeds > 1:
+        raise ConfigError(f"--seeds {seeds}: --from-trial takes each trial's own network, trained once with its "
+                          "trial's seed; leave --seeds out, or refit without --from-trial")
+    return 1 if own_weights else seeds or REFIT_SEEDS
 
 
 def train_member(dataset: Dataset, config: Config, params: ParamsConfig, seed: int,

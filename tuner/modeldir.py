@@ -50,13 +50,15 @@ def save(forecaster: Forecaster, folder: Path) -> None:
         weights = folder / weights_name(index)
         torch.save(member.network.state_dict(), weights)
         members.append({"model": asdict(member.network.config), "params": asdict(member.params),
-                        "window": member.window, "weights": weights.name, "weights_sha256": sha256(weights)})
+                        "window": member.window, "seed": member.seed, "weights": weights.name,
+                        "weights_sha256": sha256(weights)})
     manifest = {
         "format": FORMAT,
         "tuner_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "members": members,
         "combine": forecaster.combine,
+        "seeds": forecaster.seeds,
         "columns": forecaster.config.data.columns,
         "scaler": forecaster.scaling.as_dict(),
         "series": [list(key) for key in forecaster.series],
@@ -116,7 +118,7 @@ def load(folder: Path) -> Forecaster:
                       StaticEncoding.from_dict(manifest.get("static", {"categories": {}, "numeric": {}})),
                       load_series_metrics(folder), *load_boosting(folder, manifest),
                       manifest.get("boosting_on", manifest.get("scaled_on", "train+validation")),
-                      *load_smoothing(folder, manifest))
+                      *load_smoothing(folder, manifest), manifest.get("seeds", 1))
 
 
 def load_smoothing(folder: Path, manifest: dict[str, Any]) -> tuple[Smoothing | None, float, dict[float, float]]:
@@ -185,7 +187,7 @@ def load_member(folder: Path, entry: dict[str, Any]) -> Member:
     except (RuntimeError, KeyError, TypeError, ValueError, EOFError) as exc:
         reason = str(exc).strip().splitlines()[0]
         raise ModelDirError(f"{folder}: weights do not match model.json ({reason}); fit the model again") from None
-    return Member(network, ParamsConfig(**entry["params"]), entry["window"])
+    return Member(network, ParamsConfig(**entry["params"]), entry["window"], entry.get("seed"))
 
 
 def sha256(path: Path) -> str:
