@@ -97,15 +97,16 @@ def improvement(baseline: float, model: float) -> float:
 
 
 def fit_variants(study: optuna.Study, config: Config, url: str) -> dict[str, float]:
-    """Test MAE of the other ways `tuner fit` can turn the same study into a model: the refit for
-    the trial's best epoch + 1 (before), the best trial's own weights, and ensembles of the best 3
-    (each combined with boosting, as by default)."""
+    """Test MAE of the other ways `tuner fit` can turn the same study into a model: the refit of one
+    seed (before `--seeds`), the refit for the trial's best epoch + 1 (before), the best trial's own
+    weights, and ensembles of the best 3 (each combined with boosting, as by default)."""
     top = min(ENSEMBLE, len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))))
     with tempfile.TemporaryDirectory(prefix="tuner-weights-") as folder:
         members, weights = fitted_trials(study, config, url, top, -1, Path(folder))
         best = members[0]  # the best trial, as best_params(study) gives it
         old_epochs = replace(best, epochs=best_trial(study).user_attrs["best_epoch"] + 1)
         variants = {  # point forecasts only: figure 13 measures the intervals
+            "refit of one seed (--seeds 1, before)": lambda: fit_points(config, best, seeds=1),
             "refit for best epoch + 1 (before)": lambda: fit_points(config, old_epochs),
             "trial's own weights (--from-trial)": lambda: fit_points(config, best, weights=weights[:1]),
             f"ensemble of {ENSEMBLE}, mean (refit)": lambda: fit_points(config, members),
