@@ -33,6 +33,7 @@ epochs = {epochs}
 batch_size = 64
 patience = 3
 threads = 1
+refit_seeds = 2
 
 [search]
 hidden_size = [16, 32]

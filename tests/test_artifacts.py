@@ -42,10 +42,9 @@ def test_export_fit_predict_end_to_end(request, tmp_path, study_name, backend, h
     assert "seasonal-naive" in run.stdout and "Test" in run.stdout and "exponential smoothing" in run.stdout
     assert ("without exponential smoothing, whose one season misses the others of daily and weekly data "
             "(--ets-weight auto mixes it in)") in run.stdout  # a daily study: not mixed in by default
-    assert "mean of 5 seeds (--seeds)" in run.stdout  # the default refit: five networks, their mean
+    assert "mean of 2 seeds (--seeds)" in run.stdout  # the config's train.refit_seeds: two networks, their mean
     assert sorted(p.name for p in model_dir.iterdir()) == ["boosting.skops", "calibration.json", "config.json",
-                                                          "metrics.json", "model.json", "weights-2.pt", "weights-3.pt",
-                                                          "weights-4.pt", "weights-5.pt", "weights.pt"]
+                                                          "metrics.json", "model.json", "weights-2.pt", "weights.pt"]
 
     forecast_csv = tmp_path / "forecast.csv"
     run = tuner("predict", str(model_dir), str(tmp_path / "sales.csv"), "-o", str(forecast_csv))

@@ -52,6 +52,7 @@ def write(tmp_path: Path, text: str) -> Path:
         ("[data]\n", r"not valid TOML"),
         ("[search]\nhidden_size = []\n", r"search.hidden_size = \[\]: must list at least one choice"),
         ("[train]\nloss = 'l1'\n", r"train.loss = 'l1': must be one of mae, mse, huber"),
+        ("[train]\nrefit_seeds = 0\n", r"train.refit_seeds = 0: must be greater than 0"),
         ("[search]\nloss = ['mae', 'pinball']\n", r"search.loss = 'pinball': must be one of mae, mse, huber, quantile"),
         ("[search]\nscaling = ['revin']\n", r"search.scaling = 'revin': must be one of window, level, global"),
         ("[search]\nfeature_scaling = ['window']\n",

@@ -115,6 +115,7 @@ def check_train(p: Problems, train: TrainConfig) -> None:
     p.not_negative("train.threads", train.threads, "0 (automatic)")
     p.not_negative("train.samples_per_epoch", train.samples_per_epoch, "0 (every window)")
     p.not_negative("train.min_samples_per_epoch", train.min_samples_per_epoch, "0 (one pass)")
+    p.positive("train.refit_seeds", train.refit_seeds)
     p.one_of("train.loss", train.loss, LOSSES)
     if not re.fullmatch(r"auto|cpu|cuda|mps|cuda:\d+", train.device):
         p.add("train.device", train.device, f"must be one of {', '.join(DEVICES)}")

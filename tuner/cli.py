@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="combine the K best trials' models into one (refitted, or their own weights with --from-trial)")
     fit.add_argument("--seeds", type=positive_int, metavar="K",
                      help="train each network K times, with the seeds study.seed, study.seed + 1, ..., and combine their "
-                          "forecasts as an ensemble's (default 5; with --from-trial 1: a trial's own network was trained once)")
+                          "forecasts as an ensemble's (default train.refit_seeds, 5; with --from-trial 1: a trial's own network was "
+                          "trained once)")
     fit.add_argument("--no-intervals", action="store_true",
                      help="skip the calibration for prediction intervals (a refit then trains once, not twice, "
                           "unless exponential smoothing's share is chosen on held-out rows: --ets-weight auto)")

@@ -131,6 +131,7 @@ class TrainConfig:
     precision: str = "32"  # 32, or bf16 (autocast on CUDA only)
     samples_per_epoch: int = 0  # windows drawn per epoch, uniformly over series and time; 0: every window once
     min_samples_per_epoch: int = 640  # fewer training windows are passed over several whole times per epoch; 0: once
+    refit_seeds: int = 5  # networks `tuner fit` trains per configuration, each with its own seed, forecasts averaged
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ A model directory holds:
 
 No pickled Python objects: a model directory can be read by anyone without running code.
 
-A refit trains each configuration `members.REFIT_SEEDS` times, with the seeds `seed`, `seed + 1`,
+A refit trains each configuration `train.refit_seeds` times (5), with the seeds `seed`, `seed + 1`,
 ..., and combines their forecasts as an ensemble's, the mean by default (`--seeds`): the seed
 alone moves a refit's test error by several percent, and the mean forecast errs less than its
 networks do on average (on the scale they are averaged on, never more: absolute error is convex;
@@ -142,7 +142,7 @@ class Forecaster:
             intervals: bool = True, boosting_weight: float | None = None,
             smoothing_weight: float | str | None = None, seeds: int | None = None) -> tuple[Forecaster, TestForecast]:
         """Train each of `params` on train + validation for its `epochs`, `seeds` times with the
-        seeds `seed`, `seed + 1`, ... (default `members.REFIT_SEEDS`), or, with `weights`, take
+        seeds `seed`, `seed + 1`, ... (default `train.refit_seeds`), or, with `weights`, take
         each trial's own network from its stored weights, trained on the training rows only;
         combine them all, and with gradient boosting fitted on train + validation (also beside the
         trials' own networks: it takes seconds to fit) at `boosting_weight` (default
@@ -154,7 +154,7 @@ class Forecaster:
         the trials' own networks. `intervals`: calibrate prediction intervals on their residuals
         (then adapted over the test residuals); without, the model forecasts points only."""
         resolve_device(config.train.device, config.train.precision)  # a device this machine lacks fails first
-        seeds = resolved_seeds(seeds, weights is not None)
+        seeds = resolved_seeds(config, seeds, weights is not None)
         boosting_weight = resolved_boosting_weight(config, boosting_weight)
         smoothing_weight = resolved_smoothing_weight(config, smoothing_weight)
         listed = params if isinstance(params, list) else [params]

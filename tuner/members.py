@@ -14,8 +14,6 @@ from tuner.train import EpochResult, fit, seeded
 
 log = logging.getLogger(__name__)
 
-REFIT_SEEDS = 5  # networks a refit trains per trial, each with its own seed, their forecasts averaged (`--seeds`)
-
 
 @dataclass
 class Member:
@@ -27,13 +25,13 @@ class Member:
     seed: int | None = None  # the seed it was trained with; None: a trial's own network (or an older model)
 
 
-def resolved_seeds(seeds: int | None, own_weights: bool) -> int:
+def resolved_seeds(config: Config, seeds: int | None, own_weights: bool) -> int:
     """`--seeds`: how many networks a refit trains per trial, with the seeds `seed`, `seed + 1`, ...
-    (default `REFIT_SEEDS`); 1 for the trials' own networks, which were trained once."""
+    (default `train.refit_seeds`); 1 for the trials' own networks, which were trained once."""
     if own_weights and seeds is not None and seeds > 1:
         raise ConfigError(f"--seeds {seeds}: --from-trial takes each trial's own network, trained once with its "
                           "trial's seed; leave --seeds out, or refit without --from-trial")
-    return 1 if own_weights else seeds or REFIT_SEEDS
+    return 1 if own_weights else seeds or config.train.refit_seeds
 
 
 def train_member(dataset: Dataset, config: Config, params: ParamsConfig, seed: int,
