@@ -55,16 +55,16 @@ def improvement(baseline: float, model: float) -> float:
     return 100 * (1 - model / baseline)
 
 
-def tune_and_fit(config: Config, url: str) -> tuple[Forecaster, TestForecast]:
+def tune_and_fit(config: Config, url: str, seeds: int | None) -> tuple[Forecaster, TestForecast]:
     """`tuner tune`, then `tuner fit` with the best trial: the test part is touched only here."""
     study = tune(config, url, progress=False).study
-    return Forecaster.fit(config, best_params(study), intervals=False)
+    return Forecaster.fit(config, best_params(study), intervals=False, seeds=seeds)
 
 
-def noise_floor(pruned: Config, url: str) -> Figure:
+def noise_floor(pruned: Config, url: str, seeds: int | None) -> Figure:
     """Figure 7: the demo study tuned in figure 4 (median pruner), fitted and tested."""
     config = replace(pruned, study=replace(pruned.study, name=f"pruning-{pruned.study.pruner}"))
-    fitted, test = Forecaster.fit(config, best_params(load_existing_study(config, url)), intervals=False)
+    fitted, test = Forecaster.fit(config, best_params(load_existing_study(config, url)), intervals=False, seeds=seeds)
     rows = test.dataset.windows("test").target_rows
     demo = pd.read_csv(config.data.path, parse_dates=["date"])
     expected = demo["expected_sales"].to_numpy()[rows]
@@ -135,7 +135,7 @@ def real_data(budget: Budget, workdir: Path) -> list[Figure]:
         path.write_text(REAL_STUDY.format(model=model, epochs=epochs, trials=budget.real_trials,
                                            threads=budget.threads), encoding="utf-8")
         config = load_config(path)
-        fitted, _ = tune_and_fit(config, f"sqlite:///{workdir / 'wineind.db'}")
+        fitted, _ = tune_and_fit(config, f"sqlite:///{workdir / 'wineind.db'}", budget.refit_seeds)
         table = {name: metrics for name, metrics in fitted.metrics.items() if name not in ("by_step", "intervals")}
         details = {name: {key: round(metrics[f"test_{key}"], 2) for key in ("mae", "rmse", "mape")}
                    for name, metrics in table.items()}
@@ -162,7 +162,7 @@ def frequencies(budget: Budget, workdir: Path) -> list[Figure]:
         config = demo_config(f"data.path={csv}", f"data.frequency={frequency}", f"data.window={window}",
                              f"data.calendar={FREQUENCY_CALENDAR[frequency]}", f"study.name=frequency-{frequency}", f"study.n_trials={budget.frequency_trials}",
                              f"train.epochs={budget.frequency_epochs}", f"train.threads={budget.threads}")
-        fitted, test = tune_and_fit(config, f"sqlite:///{workdir / 'frequencies.db'}")
+        fitted, test = tune_and_fit(config, f"sqlite:///{workdir / 'frequencies.db'}", budget.refit_seeds)
         model, seasonal = fitted.metrics["model"]["test_mae"], fitted.metrics["seasonal_naive"]["test_mae"]
         rows = len(test.dataset.values)
         figures.append(figure(

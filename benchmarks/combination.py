@@ -47,10 +47,10 @@ def nested(config: Config, folder: Path) -> Config:
     return replace(config, data=replace(config.data, path=path), split=split)
 
 
-def scored(config: Config, url: str) -> dict[str, float]:
+def scored(config: Config, url: str, seeds: int | None) -> dict[str, float]:
     """Tune, fit the best trial (the default combination) and return both test MAEs."""
     study = tune(config, url, progress=False).study
-    metrics = Forecaster.fit(config, best_params(study), intervals=False)[0].metrics
+    metrics = Forecaster.fit(config, best_params(study), intervals=False, seeds=seeds)[0].metrics
     return {"combined": metrics["model"]["test_mae"], "networks": metrics["networks"]["test_mae"],
             "boosting": metrics["boosting"]["test_mae"]}
 
@@ -69,7 +69,7 @@ def series_runs(name: str, budget: Budget, workdir: Path) -> dict[str, list[dict
         for kind, variant in (("nested", nested(config, folder)), ("test", config)):
             study = f"{name}-{kind}-s{seed}"
             variant = replace(variant, study=replace(variant.study, name=study))
-            runs[kind].append(scored(variant, f"sqlite:///{folder / (study + '.db')}"))
+            runs[kind].append(scored(variant, f"sqlite:///{folder / (study + '.db')}", budget.refit_seeds))
     return runs
 
 

@@ -69,7 +69,7 @@ def measure(name: str, budget: Budget, folder: Path, seed: int | None = None) ->
     config = case_config(name, budget, folder, seed)
     url = config.study.storage
     study = tune(config, url, progress=False).study
-    fitted, test = Forecaster.fit(config, best_params(study))
+    fitted, test = Forecaster.fit(config, best_params(study), seeds=budget.refit_seeds)
     actual, dataset = test.dataset.actuals("test"), test.dataset
     realized = actual - test.forecast
     members, weights = fitted_trials(study, config, url, 1, -1, folder)
@@ -88,7 +88,7 @@ def measure(name: str, budget: Budget, folder: Path, seed: int | None = None) ->
         "test_mae": fitted.metrics["model"]["test_mae"],
     }
     quantile_config = replace(config, train=replace(config.train, loss="quantile", quantiles=QUANTILES))
-    quantile_model = Forecaster.fit(quantile_config, best_params(study))[0]
+    quantile_model = Forecaster.fit(quantile_config, best_params(study), seeds=budget.refit_seeds)[0]
     result["quantile"] = quantile_model.metrics["intervals"]
     result["quantile_test_mae"] = quantile_model.metrics["model"]["test_mae"]
     return result

@@ -106,10 +106,11 @@ class PanelBudget:
     epochs: int
     patience: int
     seeds: int  # study.seed = 0 .. seeds - 1, for the global and the local studies alike
+    refit_seeds: int | None  # networks each fit trains (`--seeds`); None: the config's, as `tuner fit`
 
 
-FULL = PanelBudget(series=12, trials=6, epochs=15, patience=4, seeds=3)
-QUICK = PanelBudget(series=3, trials=2, epochs=2, patience=2, seeds=1)
+FULL = PanelBudget(series=12, trials=6, epochs=15, patience=4, seeds=3, refit_seeds=None)
+QUICK = PanelBudget(series=3, trials=2, epochs=2, patience=2, seeds=1, refit_seeds=1)
 
 
 @dataclass(frozen=True)
@@ -202,11 +203,11 @@ class Scored:
                 "mae": float(self.rows[column].mean())}
 
 
-def tune_and_fit(config: Config, url: str) -> tuple[Forecaster, TestForecast, float]:
+def tune_and_fit(config: Config, url: str, seeds: int | None) -> tuple[Forecaster, TestForecast, float]:
     """Tune the study, fit its best trial on train + validation, score the test part once; wall seconds."""
     started = time.perf_counter()
     study = tune(config, url, progress=False).study
-    fitted, test = Forecaster.fit(config, best_params(study), intervals=False)
+    fitted, test = Forecaster.fit(config, best_params(study), intervals=False, seeds=seeds)
     return fitted, test, time.perf_counter() - started
 
 
@@ -230,7 +231,7 @@ def run_global(panel: Panel, frame: pd.DataFrame, budget: PanelBudget, seed: int
     frame.to_csv(csv, index=False)
     toml = folder / f"{panel.name}-global-s{seed}.toml"
     toml.write_text(panel.study(csv, f"{panel.name}-global-s{seed}", budget, seed, panel=True), encoding="utf-8")
-    fitted, test, seconds = tune_and_fit(load_config(toml), f"sqlite:///{folder / 'studies.db'}")
+    fitted, test, seconds = tune_and_fit(load_config(toml), f"sqlite:///{folder / 'studies.db'}", budget.refit_seeds)
     fitted.save(folder / f"{panel.name}-global-s{seed}-model")
     result = scored(test, seconds)
     for name in ("model", *BASELINES):  # what metrics.json says, pooled over the series
@@ -249,7 +250,7 @@ def run_local(panel: Panel, frame: pd.DataFrame, budget: PanelBudget, seed: int,
         name = f"{panel.name}-local-{index:02d}-s{seed}"
         toml = folder / f"{name}.toml"
         toml.write_text(panel.study(csv, name, budget, seed, panel=False), encoding="utf-8")
-        _, test, spent = tune_and_fit(load_config(toml), f"sqlite:///{folder / 'studies.db'}")
+        _, test, spent = tune_and_fit(load_config(toml), f"sqlite:///{folder / 'studies.db'}", budget.refit_seeds)
         one = scored(test, spent, str(label))
         parts.append(one.rows)
         seconds += spent

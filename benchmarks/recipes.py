@@ -96,7 +96,7 @@ def improvement(baseline: float, model: float) -> float:
     return 100 * (1 - model / baseline)
 
 
-def fit_variants(study: optuna.Study, config: Config, url: str) -> dict[str, float]:
+def fit_variants(study: optuna.Study, config: Config, url: str, seeds: int | None) -> dict[str, float]:
     """Test MAE of the other ways `tuner fit` can turn the same study into a model: the refit of one
     seed (before `--seeds`), the refit for the trial's best epoch + 1 (before), the best trial's own
     weights, and ensembles of the best 3 (each combined with boosting, as by default)."""
@@ -107,10 +107,10 @@ def fit_variants(study: optuna.Study, config: Config, url: str) -> dict[str, flo
         old_epochs = replace(best, epochs=best_trial(study).user_attrs["best_epoch"] + 1)
         variants = {  # point forecasts only: figure 13 measures the intervals
             "refit of one seed (--seeds 1, before)": lambda: fit_points(config, best, seeds=1),
-            "refit for best epoch + 1 (before)": lambda: fit_points(config, old_epochs),
+            "refit for best epoch + 1 (before)": lambda: fit_points(config, old_epochs, seeds=seeds),
             "trial's own weights (--from-trial)": lambda: fit_points(config, best, weights=weights[:1]),
-            f"ensemble of {ENSEMBLE}, mean (refit)": lambda: fit_points(config, members),
-            f"ensemble of {ENSEMBLE}, median (refit)": lambda: fit_points(config, members, combine="median"),
+            f"ensemble of {ENSEMBLE}, mean (refit)": lambda: fit_points(config, members, seeds=seeds),
+            f"ensemble of {ENSEMBLE}, median (refit)": lambda: fit_points(config, members, combine="median", seeds=seeds),
             f"ensemble of {ENSEMBLE}, mean (own weights)": lambda: fit_points(config, members, weights=weights),
         }
         return {name: make()[0].metrics["model"]["test_mae"] for name, make in variants.items()}
@@ -121,12 +121,13 @@ def fit_points(config: Config, params: Any, **options: Any) -> tuple[Forecaster,
     return Forecaster.fit(config, params, intervals=False, **options)
 
 
-def run_once(config: Config, url: str, variants: bool) -> dict[str, Any]:
-    """Tune, fit the best trial, score the test part once; with `variants`, the other fits too."""
+def run_once(config: Config, url: str, variants: bool, seeds: int | None) -> dict[str, Any]:
+    """Tune, fit the best trial (`seeds`: networks per refit, None for the config's), score the test
+    part once; with `variants`, the other fits too."""
     started = time.perf_counter()
     study = tune(config, url, progress=False).study
     params = best_params(study)
-    fitted, _ = fit_points(config, params)
+    fitted, _ = fit_points(config, params, seeds=seeds)
     maes = {name: m["test_mae"] for name, m in fitted.metrics.items() if isinstance(m, dict) and "test_mae" in m}
     networks = maes.pop("networks", None)  # the networks alone, beside the default combination with boosting
     without_ets = maes.pop("without_ets", None)  # the mix before exponential smoothing, where the fit chose a share
@@ -135,7 +136,7 @@ def run_once(config: Config, url: str, variants: bool) -> dict[str, Any]:
               "params": {k: v for k, v in asdict(params).items() if v not in (0, "")},
               "seconds": round(time.perf_counter() - started, 1)}
     if variants:
-        result["fit_variants"] = {"networks alone (--boosting-weight 0)": networks, **fit_variants(study, config, url)}
+        result["fit_variants"] = {"networks alone (--boosting-weight 0)": networks, **fit_variants(study, config, url, seeds)}
     return result
 
 
@@ -187,7 +188,7 @@ def compare_series(series: RealSeries, budget: Budget, workdir: Path) -> dict[st
                 break
             try:
                 entry["runs"][seed] = run_once(config, f"sqlite:///{folder / (run_name + '.db')}",
-                                               variants=name == FIT_VARIANTS_RECIPE)
+                                               variants=name == FIT_VARIANTS_RECIPE, seeds=budget.refit_seeds)
             except TunerError as exc:
                 entry["runs"][seed] = {"failed": short_reason(exc, toml)}
         summarize(entry, simple, hgb)

@@ -55,7 +55,7 @@ def what_if_truth(budget: Budget, workdir: Path) -> list[Figure]:
     """How close the what-if totals and the response to halving the plan's impressions come to the truth."""
     config = load_config(REPO / "studies" / "ecommerce_weekly_plan.toml", [f"train.threads={budget.threads}"])
     params = replace(WEEKLY_PLAN_PARAMS, epochs=budget.response_epochs)
-    Forecaster.fit(config, params, intervals=False)[0].save(workdir / "weekly-plan")
+    Forecaster.fit(config, params, intervals=False, seeds=budget.refit_seeds)[0].save(workdir / "weekly-plan")
     loaded = Forecaster.load(workdir / "weekly-plan")
     weeks = budget.response_weeks
     world = demo.generate(days=FIRST_PLAN_DAY + PLAN_DAYS * weeks)

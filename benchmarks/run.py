@@ -84,7 +84,7 @@ def run(budget: Budget, only: set[int], peer_python: str | None, workdir: Path) 
         elif number == 6:
             figures += peers(budget, peer_python, config, url, workdir)
         elif number == 7:
-            figures.append(noise_floor(config, url))
+            figures.append(noise_floor(config, url, budget.refit_seeds))
         else:
             figures += steps[number]()
         logging.getLogger("benchmarks").warning("figure %d: %.0f s\n%s", number, time.perf_counter() - started,

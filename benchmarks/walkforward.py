@@ -69,7 +69,7 @@ def walk_forward(budget: Budget, workdir: Path) -> list[Figure]:
         scores, winners = {}, {}
         for name, evaluator in protocols.items():
             scores[name], winners[name] = winner(evaluator, params, seed=repeat)
-            test_mae[name].append(Forecaster.fit(config, winners[name], intervals=False)[0].metrics["model"]["test_mae"])
+            test_mae[name].append(Forecaster.fit(config, winners[name], intervals=False, seeds=budget.refit_seeds)[0].metrics["model"]["test_mae"])
         single, walked = PROTOCOLS
         same.append(winners[single].trial_params() == winners[walked].trial_params())
         ratios.append(test_mae[walked][-1] / test_mae[single][-1])
