@@ -33,7 +33,7 @@ epochs = {epochs}
 batch_size = 64
 patience = 3
 threads = 1
-refit_seeds = 2
+refit_seeds = 1
 
 [search]
 hidden_size = [16, 32]

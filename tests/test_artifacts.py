@@ -37,12 +37,12 @@ def test_export_fit_predict_end_to_end(request, tmp_path, study_name, backend, h
     assert params.trial_params() == report["best"][0]["params"]
 
     model_dir = tmp_path / "models" / "best"
-    run = tuner("fit", str(exported), "-o", str(model_dir))
+    run = tuner("fit", str(exported), "-o", str(model_dir), "--seeds", "2")
     assert run.returncode == 0, run.stderr
     assert "seasonal-naive" in run.stdout and "Test" in run.stdout and "exponential smoothing" in run.stdout
     assert ("without exponential smoothing, whose one season misses the others of daily and weekly data "
             "(--ets-weight auto mixes it in)") in run.stdout  # a daily study: not mixed in by default
-    assert "mean of 2 seeds (--seeds)" in run.stdout  # the config's train.refit_seeds: two networks, their mean
+    assert "mean of 2 seeds (--seeds)" in run.stdout  # two networks, their mean
     assert sorted(p.name for p in model_dir.iterdir()) == ["boosting.skops", "calibration.json", "config.json",
                                                           "metrics.json", "model.json", "weights-2.pt", "weights.pt"]
 

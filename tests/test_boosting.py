@@ -64,7 +64,7 @@ def test_the_forecast_is_the_mean_of_the_networks_and_boosting_fitted_on_the_sam
     assert metrics["networks"]["test_mae"] == pytest.approx(json.loads(
         (fitted / "networks" / "metrics.json").read_text())["model"]["test_mae"])
     assert "networks" not in json.loads((fitted / "networks" / "metrics.json").read_text())
-    assert combined.label == "lstm (mean of 2 seeds) + gradient boosting (weight 0.5)"
+    assert combined.label == "lstm + gradient boosting (weight 0.5)"
 
 
 def test_fit_prints_the_networks_alone_beside_the_combination(tmp_path):
@@ -174,7 +174,7 @@ def test_levelled_boosting_is_the_member_and_the_baseline_and_survives_a_save(fi
 
     levelled = Forecaster.load(fitted / "levelled")
     assert levelled.boosting.levelled and not Forecaster.load(fitted / "combined").boosting.levelled
-    assert levelled.label == "lstm (mean of 2 seeds) + levelled gradient boosting (weight 0.5)"
+    assert levelled.label == "lstm + levelled gradient boosting (weight 0.5)"
     test = levelled.test_forecast()
     boosting = boosting_forecast(test.dataset, "test", "train+validation")
     np.testing.assert_allclose(test.baselines["boosting"], boosting, rtol=1e-6)

@@ -159,15 +159,15 @@ def test_fit_from_a_trials_weights_and_an_ensemble_of_them(searched, tmp_path):
 
 
 def test_a_refit_trains_several_seeds_and_forecasts_their_mean(tmp_path):
-    """`--seeds 3`: three networks of the same parameters, trained with the seeds study.seed, +1, +2
-    (the first the same network as a refit of one seed), forecasting their mean, whose MAE is no
-    more than theirs on average; the held-out refit trains each with its own seed again. Without
-    `--seeds`, `train.refit_seeds` says how many."""
-    config = load_config(write_study(tmp_path, days=220, extra=PARAMS), ["train.refit_seeds=1"])
+    """`train.refit_seeds = 3`: three networks of the same parameters, trained with the seeds
+    study.seed, +1, +2 (the first the same network as `--seeds 1` trains), forecasting their mean,
+    whose MAE is no more than theirs on average; the held-out refit trains each with its own seed
+    again."""
+    config = load_config(write_study(tmp_path, days=220, extra=PARAMS), ["train.refit_seeds=3"])
     networks_alone = {"intervals": False, "boosting_weight": 0, "smoothing_weight": 0}
-    single, _ = Forecaster.fit(config, config.params, **networks_alone)
+    single, _ = Forecaster.fit(config, config.params, seeds=1, **networks_alone)  # --seeds 1 over the config's 3
     assert single.seeds == 1 and single.label == "lstm_transformer"
-    fitted, test = Forecaster.fit(config, config.params, seeds=3, **networks_alone)
+    fitted, test = Forecaster.fit(config, config.params, **networks_alone)
     assert [member.seed for member in fitted.members] == [1, 2, 3] and fitted.seeds == 3
     first, second = (member.network.state_dict() for member in fitted.members[:2])
     assert all(torch.equal(first[key], value) for key, value in single.network.state_dict().items())
