@@ -36,6 +36,7 @@ horizon = 2
 epochs = 2
 batch_size = 64
 threads = 1
+refit_seeds = 1
 samples_per_epoch = 256
 
 [search]

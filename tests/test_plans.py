@@ -38,6 +38,7 @@ epochs = 25
 batch_size = 32
 patience = 25
 threads = 1
+refit_seeds = 1
 
 [study]
 name = "plans"

@@ -35,6 +35,7 @@ horizon = 2
 epochs = 2
 batch_size = 16
 threads = 1
+refit_seeds = 1
 
 [params]
 model = "lstm"
