@@ -173,7 +173,7 @@ def test_a_refit_trains_several_seeds_and_forecasts_their_mean(tmp_path):
     assert all(torch.equal(first[key], value) for key, value in single.network.state_dict().items())
     assert not all(torch.equal(first[key], second[key]) for key in first)
     dataset, actual = test.dataset, test.dataset.actuals("test")
-    alone = [replace(fitted, members=[member], seeds=1).forecast_part(dataset, "test") for member in fitted.members]
+    alone = [replace(fitted, members=[member]).forecast_part(dataset, "test") for member in fitted.members]
     np.testing.assert_allclose(test.forecast, np.mean(alone, axis=0), rtol=1e-5)
     assert np.abs(actual - test.forecast).mean() <= np.mean([np.abs(actual - one).mean() for one in alone])
 
@@ -182,10 +182,10 @@ def test_a_refit_trains_several_seeds_and_forecasts_their_mean(tmp_path):
     assert [member.seed for member in loaded.members] == [1, 2, 3] and loaded.label == "lstm_transformer (mean of 3 seeds)"
 
     folds = Dataset.folds(load_frame(config.data), config.data, config.split, (config.data.window,))
-    pair = replace(fitted, members=fitted.members[:2], seeds=2)
+    pair = replace(fitted, members=fitted.members[:2])
     configs = [with_params(config, config.params.trial_params())] * 2
     held_out = refit_held_out(pair, folds, configs, smoothed=False)[0].model
-    each = [refit_held_out(replace(pair, members=[member], seeds=1), folds, configs[:1], smoothed=False)[0].model
+    each = [refit_held_out(replace(pair, members=[member]), folds, configs[:1], smoothed=False)[0].model
             for member in pair.members]
     assert not np.allclose(each[0], each[1])
     np.testing.assert_allclose(held_out, np.mean(each, axis=0), rtol=1e-5)

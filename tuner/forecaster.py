@@ -105,12 +105,17 @@ class Forecaster:
     smoothing_weight: float = 0.0  # its share of the forecast
     smoothing_scores: dict[float, float] = field(default_factory=dict)  # each share tried -> the study's metric on
     # held-out validation rows (`tuner.heldout`); empty where the share was given (--ets-weight)
-    seeds: int = 1  # networks per trial, each trained with its own seed (`--seeds`), combined as an ensemble's
 
     @property
     def params(self) -> ParamsConfig:
         """The (first) member's parameters."""
         return self.members[0].params
+
+    @property
+    def seeds(self) -> int:
+        """Networks per trial, each trained with its own seed (`--seeds`) and combined as an
+        ensemble's; 1 for the trials' own networks (`--from-trial`) and older model directories."""
+        return len({member.seed for member in self.members})
 
     @property
     def network(self) -> LSTMForecaster:
@@ -181,7 +186,7 @@ class Forecaster:
             members = [Member(load_trial_network(dataset, c, p, path), p, w)
                        for c, p, w, path in zip(configs, listed, windows, weights)]
         forecaster = cls(members, dataset.scaling, config, {}, dataset.fitted_range(scale_on),
-                         dataset.last_date(scale_on).isoformat(), scale_on, combine, seeds=seeds,
+                         dataset.last_date(scale_on).isoformat(), scale_on, combine,
                          series=dataset.index.keys, encoding=dataset.encoding)
         if boosting_weight:  # cheap to fit: on train + validation beside the trials' own networks too
             forecaster.boosting = Boosting.fit(dataset.windows("train+validation"), config.data.boosting_levelled)

@@ -58,7 +58,6 @@ def save(forecaster: Forecaster, folder: Path) -> None:
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "members": members,
         "combine": forecaster.combine,
-        "seeds": forecaster.seeds,
         "columns": forecaster.config.data.columns,
         "scaler": forecaster.scaling.as_dict(),
         "series": [list(key) for key in forecaster.series],
@@ -118,7 +117,7 @@ def load(folder: Path) -> Forecaster:
                       StaticEncoding.from_dict(manifest.get("static", {"categories": {}, "numeric": {}})),
                       load_series_metrics(folder), *load_boosting(folder, manifest),
                       manifest.get("boosting_on", manifest.get("scaled_on", "train+validation")),
-                      *load_smoothing(folder, manifest), manifest.get("seeds", 1))
+                      *load_smoothing(folder, manifest))
 
 
 def load_smoothing(folder: Path, manifest: dict[str, Any]) -> tuple[Smoothing | None, float, dict[float, float]]:
