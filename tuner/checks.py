@@ -57,11 +57,16 @@ def check_data(p: Problems, data: DataConfig) -> None:
         p.add("data.features", list(data.features), "lists a column twice")
     for column, how in data.aggregation.items():
         p.one_of(f"data.aggregation.{column}", how, AGGREGATIONS)
-        if column not in data.file_columns:
-            p.add(f"data.aggregation.{column}", how, "names a column that is neither the target nor a feature")
+        if column not in data.resampled_columns:
+            p.add(f"data.aggregation.{column}", how, "names a column that is neither the target, a feature nor an "
+                  "interaction")
     p.one_of("data.fill_missing", data.fill_missing, FILL_POLICIES)
+    check_derived(p, data)
     for column in data.known_future:
-        if column not in data.features:
+        if column in data.derived_columns:
+            p.add("data.known_future", list(data.known_future), f"{column!r} is computed from the history "
+                  "(data.interactions, data.carryover), so it cannot be planned; plan the features it is computed from")
+        elif column not in data.features:
             p.add("data.known_future", list(data.known_future), f"{column!r} is not in data.features; a known-future "
                   "input is a feature whose values are also known for the forecast dates")
     if len(set(data.known_future)) != len(data.known_future):
@@ -96,6 +101,31 @@ def check_data(p: Problems, data: DataConfig) -> None:
     p.positive("data.window", data.window)
     p.positive("data.horizon", data.horizon)
     p.not_negative("data.season_length", data.season_length, "0 (from the frequency)")
+
+
+def check_derived(p: Problems, data: DataConfig) -> None:
+    """`data.interactions` and `data.carryover`: new columns from features, named apart from the file's."""
+    taken = [data.date_column, data.target, *data.features, *data.series, *data.static]
+    for name, sources in data.interactions.items():
+        key = f"data.interactions.{name}"
+        if name in taken:
+            p.add(key, list(sources), f"the new column {name!r} is already a column of the file; give it another name")
+        if len(sources) < 2:
+            p.add(key, list(sources), "must list at least two features: the column is their product")
+        for source in sources:
+            if source not in data.features:
+                p.add(key, list(sources), f"{source!r} is not in data.features; an interaction multiplies features")
+    for column, half_lives in data.carryover.items():
+        key = f"data.carryover.{column}"
+        if column not in data.features and column not in data.interactions:
+            p.add(key, list(half_lives), f"{column!r} is neither in data.features nor in data.interactions")
+        if not half_lives or any(h <= 0 for h in half_lives) or len(set(half_lives)) != len(half_lives):
+            p.add(key, list(half_lives), "must list one or more different half-lives, each greater than 0 (in steps "
+                  "of data.frequency)")
+    clash = set(data.derived_columns[len(data.interactions):]) & set(taken + list(data.interactions))
+    if clash:
+        p.add("data.carryover", {c: list(h) for c, h in data.carryover.items()},
+              f"adds a column {sorted(clash)[0]!r}, which the file or data.interactions already name")
 
 
 def check_split(p: Problems, split: SplitConfig) -> None:

@@ -57,6 +57,8 @@ class DataConfig:
     holidays: str = ""  # a country code (US, DE, ...): adds a holiday flag (a count per week or month)
     season_length: int = 0  # 0: from the frequency (7 daily, 52 weekly, 12 monthly)
     aggregation: dict[str, str] = field(default_factory=dict)  # per column; default sum for the target, mean otherwise
+    interactions: dict[str, tuple[str, ...]] = field(default_factory=dict)  # new column -> the features it is the product of
+    carryover: dict[str, tuple[float, ...]] = field(default_factory=dict)  # column -> half-lives in steps of its carry-over inputs
     fill_missing: str = "error"  # empty or NaN cells: error, zero, ffill (last value) or interpolate
     max_file_mb: float = 1024  # larger files are refused before reading (memory safety)
 
@@ -78,9 +80,31 @@ class DataConfig:
         return [*self.features, self.target]
 
     @property
+    def resampled_columns(self) -> list[str]:
+        """The columns aggregated per week or month: the file's and the interactions (each day's product)."""
+        return [*self.file_columns, *self.interactions]
+
+    @property
+    def carryover_columns(self) -> list[tuple[str, float, str]]:
+        """(source column, half-life, generated column) of each carry-over input."""
+        return [(column, half_life, f"{column}_carryover_{half_life:g}")
+                for column, half_lives in self.carryover.items() for half_life in half_lives]
+
+    @property
+    def derived_columns(self) -> list[str]:
+        """The inputs computed from the features: the interactions, then the carry-over inputs. Both are
+        history only, never planned."""
+        return [*self.interactions, *(column for _, _, column in self.carryover_columns)]
+
+    @property
+    def inputs(self) -> list[str]:
+        """The inputs taken from the file's values: the features and the columns derived from them."""
+        return [*self.features, *self.derived_columns]
+
+    @property
     def columns(self) -> list[str]:
         """Model inputs, the target last."""
-        return [*self.features, *self.calendar_columns, self.target]
+        return [*self.inputs, *self.calendar_columns, self.target]
 
     @property
     def known_inputs(self) -> list[str]:
@@ -397,7 +421,8 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
             return tuple(_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value))
     elif origin is dict:
         if isinstance(value, dict):
-            return {str(k): _coerce(v, str, f"{key}.{k}") for k, v in value.items()}
+            item = typing.get_args(hint)[1]
+            return {str(k): _coerce(v, item, f"{key}.{k}") for k, v in value.items()}
     elif origin in (typing.Union, types.UnionType):
         for option in typing.get_args(hint):
             try:
@@ -411,9 +436,10 @@ def _describe(hint: Any) -> str:
     if hint is Range:
         return "a range like { low = 1, high = 3 }"
     if typing.get_origin(hint) is tuple:
-        return f"a list of {_describe(typing.get_args(hint)[0])}s"
+        item = _describe(typing.get_args(hint)[0])
+        return f"a list of {item.removeprefix('an ').removeprefix('a ')}s"
     if typing.get_origin(hint) is dict:
-        return "a table of column = aggregation"
+        return f"a table of column = {_describe(typing.get_args(hint)[1])}"
     return {int: "an integer", float: "a number", str: "a string", Path: "a path", bool: "true or false"}.get(
         hint, str(hint)
     )

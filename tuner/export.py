@@ -54,7 +54,7 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Path):
         return value.as_posix()
     if isinstance(value, dict):
-        return dict(value)
+        return {key: _plain(item) for key, item in value.items()}
     return value
 
 

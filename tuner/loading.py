@@ -17,6 +17,7 @@ import pandas as pd
 
 from tuner.calendar import calendar_frame
 from tuner.config import DataConfig
+from tuner.derived import add_carryover, add_interactions
 from tuner.errors import DataError
 from tuner.series import SeriesIndex, key_label, listed_labels
 
@@ -69,7 +70,8 @@ def load_with_plan(config: DataConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
         log.info("%s: %d row(s) after the last %s value are read as plans, not history",
                  config.path, planned.sum(), config.target)
     history = raw[~planned].copy() if planned.any() else raw
-    history = resample(_validate(history, config, codes[~planned], header), config)
+    history = resample(add_interactions(_validate(history, config, codes[~planned], header), config), config)
+    history = add_carryover(history, config)
     if config.calendar_columns:
         calendar = calendar_frame(pd.DatetimeIndex(history.index), config)
         history[calendar.columns] = calendar.to_numpy()
@@ -294,7 +296,7 @@ def resample(frame: pd.DataFrame, config: DataConfig) -> pd.DataFrame:
             raise DataError(str(exc).replace(f"{config.path}: ", f"{config.path}: series {label}: ", 1)) from None
         for column in (*config.series, *config.static):
             resampled[column] = series[column].iloc[0]
-        parts.append(resampled[[*config.series, *config.static, *config.file_columns]])
+        parts.append(resampled[[*config.series, *config.static, *config.resampled_columns]])
     return pd.concat(parts)
 
 

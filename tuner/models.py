@@ -189,7 +189,7 @@ def model_config(params: dict[str, Any], data: DataConfig, quantiles: tuple[floa
     feature_scaling = params.get("feature_scaling") or data.feature_scaling
     return ModelConfig(kind=params["model"], n_inputs=len(data.columns), horizon=data.horizon,
                        known_columns=data.known_future_columns, scaling=params.get("scaling") or data.scaling,
-                       levelled_columns=tuple(range(len(data.features))) if feature_scaling == "level" else (),
+                       levelled_columns=tuple(range(len(data.inputs))) if feature_scaling == "level" else (),
                        window=params.get("window") or data.window, quantiles=tuple(quantiles),
                        series_count=series.count if params.get("series_embedding") else 0,
                        static_levels=series.static_levels, static_numeric=series.static_numeric, **architecture)

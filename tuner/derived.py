@@ -1,0 +1,37 @@
+"""Inputs computed from the features (`data.interactions`, `data.carryover`), history only.
+
+- An interaction is the product of features on each row, before rows are aggregated to weeks or
+  months: ad conversions are impressions × CTR × CVR, and a week's are the sum of its days'.
+- A carry-over input is a column's exponentially weighted mean over its past rows, with a given
+  half-life in rows (geometric adstock, as marketing-mix models write an ad's effect that fades
+  over the days after it ran). The networks could learn such a sum from their window, but with
+  a few hundred windows they learn it poorly, and the trees and a linear model cannot at all
+  (BENCHMARKS.md, figure 12's section "Ad carry-over").
+
+Each series' carry-over starts at its first row, so its first values are not yet warmed up: a
+file given to `tuner predict` should hold a few half-lives of rows before the model's window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from tuner.config import DataConfig
+
+
+def add_interactions(frame: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
+    """`frame` with each interaction's column: the row-wise product of its features."""
+    for name, sources in data.interactions.items():
+        frame[name] = np.prod(frame[list(sources)].to_numpy(dtype=np.float64), axis=1)
+    return frame
+
+
+def add_carryover(frame: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
+    """`frame` (sorted by series, then date) with each carry-over column, computed within each series."""
+    for source, half_life, name in data.carryover_columns:
+        values = frame[source]
+        smooth = lambda column: column.ewm(halflife=half_life, adjust=False).mean()
+        frame[name] = smooth(values) if not data.series else values.groupby(
+            [frame[c] for c in data.series], sort=False).transform(smooth)
+    return frame
