@@ -6,14 +6,13 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tuner, write_study
 
 from tuner.config import load_config
 from tuner.data import Dataset
 from tuner.demo import generate, panel
 from tuner.loading import load_frame
 from tuner.models import model_config
-
-from conftest import tuner, write_study
 
 DERIVED = """
 [data]

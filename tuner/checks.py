@@ -125,7 +125,7 @@ def check_derived(p: Problems, data: DataConfig) -> None:
     clash = set(data.derived_columns[len(data.interactions):]) & set(taken + list(data.interactions))
     if clash:
         p.add("data.carryover", {c: list(h) for c, h in data.carryover.items()},
-              f"adds a column {sorted(clash)[0]!r}, which the file or data.interactions already name")
+              f"adds a column {min(clash)!r}, which the file or data.interactions already name")
 
 
 def check_split(p: Problems, split: SplitConfig) -> None:

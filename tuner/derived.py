@@ -30,8 +30,13 @@ def add_interactions(frame: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
 def add_carryover(frame: pd.DataFrame, data: DataConfig) -> pd.DataFrame:
     """`frame` (sorted by series, then date) with each carry-over column, computed within each series."""
     for source, half_life, name in data.carryover_columns:
-        values = frame[source]
-        smooth = lambda column: column.ewm(halflife=half_life, adjust=False).mean()
-        frame[name] = smooth(values) if not data.series else values.groupby(
-            [frame[c] for c in data.series], sort=False).transform(smooth)
+        column = frame[source]
+        frame[name] = (column.groupby([frame[c] for c in data.series], sort=False).transform(carried_over, half_life)
+                       if data.series else carried_over(column, half_life))
     return frame
+
+
+def carried_over(column: pd.Series, half_life: float) -> pd.Series:
+    """The exponentially weighted mean of `column` up to each row: its first value, then each row
+    carries 0.5 ** (1 / half_life) of the row before."""
+    return column.ewm(halflife=half_life, adjust=False).mean()
