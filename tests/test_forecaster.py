@@ -49,18 +49,22 @@ def cut_before(sales: pd.DataFrame, row: int, horizon: int, known: list[str]) ->
     return pd.concat([sales.iloc[:row], plan])
 
 
-@pytest.mark.parametrize("horizon, known, calendar, transform, features", [
-    (1, [], False, "none", "global"), (7, [], False, "none", "global"),
-    (7, ["ad_impressions", "discount_rate"], False, "none", "global"), (7, ["discount_rate"], True, "none", "global"),
-    (7, ["discount_rate"], False, "log", "global"), (1, [], False, "seasonal", "global"),
-    (7, ["discount_rate"], True, "log+seasonal", "global"), (7, ["ad_impressions"], True, "log", "level")])
+DERIVED = 'interactions = { ad_conversions = ["ad_impressions", "ctr", "cvr"] }\ncarryover = { ad_conversions = [1, 5] }\n'
+
+
+@pytest.mark.parametrize("horizon, known, calendar, transform, features, derived", [
+    (1, [], False, "none", "global", False), (7, [], False, "none", "global", False),
+    (7, ["ad_impressions", "discount_rate"], False, "none", "global", False),
+    (7, ["discount_rate"], True, "none", "global", False), (7, ["discount_rate"], False, "log", "global", False),
+    (1, [], False, "seasonal", "global", False), (7, ["discount_rate"], True, "log+seasonal", "global", False),
+    (7, ["ad_impressions"], True, "log", "level", False), (7, ["discount_rate"], True, "log", "level", True)])
 def test_predict_on_a_cut_file_equals_the_test_forecast_fit_scored(tmp_path, horizon, known, calendar, transform,
-                                                                    features):
+                                                                    features, derived):
     config = write_study(tmp_path, days=260, horizon=horizon, extra=PARAMS)
     dates = 'calendar = ["day_of_week", "month"]\ncalendar_harmonics = 3\nholidays = "US"\n' if calendar else ""
     text = config.read_text().replace(
         "[data]\n", f"[data]\nknown_future = {json.dumps(known)}\ntransform = {json.dumps(transform)}\n"
-        f"feature_scaling = {json.dumps(features)}\n{dates}", 1)
+        f"feature_scaling = {json.dumps(features)}\n{dates}{DERIVED if derived else ''}", 1)
     config.write_text(text)
     model = tmp_path / "model"
     run = tuner("fit", str(config), "-o", str(model), "--no-intervals", "--ets-weight", "0.3",  # smoothing's state
@@ -70,7 +74,8 @@ def test_predict_on_a_cut_file_equals_the_test_forecast_fit_scored(tmp_path, hor
     forecaster = Forecaster.load(model)
     assert forecaster.smoothing_weight == 0.3
     levelled = forecaster.members[0].network.config.levelled_columns
-    assert levelled == (tuple(range(5)) if features == "level" else ())  # the five drivers, not the calendar's
+    inputs = 5 + (3 if derived else 0)  # the five drivers (and the conversions and their two carry-overs)
+    assert levelled == (tuple(range(inputs)) if features == "level" else ())  # not the calendar's
     test = forecaster.test_forecast()
     scored = json.loads((model / "metrics.json").read_text())["model"]["test_mae"]
     assert np.mean(np.abs(test.forecast - test.dataset.actuals("test"))) == pytest.approx(scored, rel=1e-9)
