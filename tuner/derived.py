@@ -4,9 +4,10 @@
   months: ad conversions are impressions × CTR × CVR, and a week's are the sum of its days'.
 - A carry-over input is a column's exponentially weighted mean over its past rows, with a given
   half-life in rows (geometric adstock, as marketing-mix models write an ad's effect that fades
-  over the days after it ran). The networks could learn such a sum from their window, but with
-  a few hundred windows they learn it poorly, and the trees and a linear model cannot at all
-  (BENCHMARKS.md, figure 12's section "Ad carry-over").
+  over the days after it ran). The networks could learn such a sum from their window, but from
+  a few hundred windows they learn it poorly, and gradient boosting, which sees the drivers of
+  the window's last row only, cannot form it at all (BENCHMARKS.md, figure 12's section "Ad
+  carry-over").
 
 Each series' carry-over starts at its first row, so its first values are not yet warmed up: a
 file given to `tuner predict` should hold a few half-lives of rows before the model's window.
