@@ -122,7 +122,7 @@ def check_derived(p: Problems, data: DataConfig) -> None:
         if not half_lives or any(h <= 0 for h in half_lives) or len(set(half_lives)) != len(half_lives):
             p.add(key, list(half_lives), "must list one or more different half-lives, each greater than 0 (in steps "
                   "of data.frequency)")
-    clash = set(data.derived_columns[len(data.interactions):]) & set(taken + list(data.interactions))
+    clash = {name for _, _, name in data.carryover_columns} & {*taken, *data.interactions}
     if clash:
         p.add("data.carryover", {c: list(h) for c, h in data.carryover.items()},
               f"adds a column {min(clash)!r}, which the file or data.interactions already name")
