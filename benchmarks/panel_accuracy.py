@@ -110,7 +110,7 @@ class PanelBudget:
 
 
 FULL = PanelBudget(series=12, trials=6, epochs=15, patience=4, seeds=3, refit_seeds=None)
-QUICK = PanelBudget(series=3, trials=2, epochs=2, patience=2, seeds=1, refit_seeds=1)
+QUICK = PanelBudget(series=2, trials=2, epochs=2, patience=2, seeds=1, refit_seeds=1)
 
 
 @dataclass(frozen=True)
@@ -375,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
     import tempfile
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="3 series, 2 trials, 2 epochs, 1 seed")
+    parser.add_argument("--quick", action="store_true", help="2 series, 2 trials, 2 epochs, 1 seed")
     args = parser.parse_args(argv)
     logging.basicConfig(format="%(name)s: %(message)s", level=logging.WARNING)
     quiet_optuna()
