@@ -98,8 +98,9 @@ def improvement(baseline: float, model: float) -> float:
 
 def fit_variants(study: optuna.Study, config: Config, url: str, seeds: int | None) -> dict[str, float]:
     """Test MAE of the other ways `tuner fit` can turn the same study into a model: the refit of one
-    seed (before `--seeds`), the refit for the trial's best epoch + 1 (before), the best trial's own
-    weights, and ensembles of the best 3 (each combined with boosting, as by default)."""
+    seed (before `--seeds`), the refit for the trial's best epoch + 1 (before), the refit without
+    the linear member (before it), the best trial's own weights, and ensembles of the best 3 (each
+    combined with boosting, as by default)."""
     top = min(ENSEMBLE, len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))))
     with tempfile.TemporaryDirectory(prefix="tuner-weights-") as folder:
         members, weights = fitted_trials(study, config, url, top, -1, Path(folder))
@@ -108,6 +109,8 @@ def fit_variants(study: optuna.Study, config: Config, url: str, seeds: int | Non
         variants = {  # point forecasts only: figure 13 measures the intervals
             "refit of one seed (--seeds 1, before)": lambda: fit_points(config, best, seeds=1),
             "refit for best epoch + 1 (before)": lambda: fit_points(config, old_epochs, seeds=seeds),
+            "without the linear member (--linear-weight 0, before)": lambda: fit_points(config, best, seeds=seeds,
+                                                                                        linear_weight=0),
             "trial's own weights (--from-trial)": lambda: fit_points(config, best, weights=weights[:1]),
             f"ensemble of {ENSEMBLE}, mean (refit)": lambda: fit_points(config, members, seeds=seeds),
             f"ensemble of {ENSEMBLE}, median (refit)": lambda: fit_points(config, members, combine="median", seeds=seeds),
@@ -131,8 +134,10 @@ def run_once(config: Config, url: str, variants: bool, seeds: int | None) -> dic
     maes = {name: m["test_mae"] for name, m in fitted.metrics.items() if isinstance(m, dict) and "test_mae" in m}
     networks = maes.pop("networks", None)  # the networks alone, beside the default combination with boosting
     without_ets = maes.pop("without_ets", None)  # the mix before exponential smoothing, where the fit chose a share
+    without_linear = maes.pop("without_linear", None)  # the mix before the linear member, where the fit chose a share
     result = {"test_mae": maes.pop("model"), "val_mae": study.best_value, "baselines": maes,
               "without_ets": without_ets, "ets_weight": fitted.smoothing_weight,
+              "without_linear": without_linear, "linear_weight": fitted.linear_weight,
               "params": {k: v for k, v in asdict(params).items() if v not in (0, "")},
               "seconds": round(time.perf_counter() - started, 1)}
     if variants:

@@ -1,7 +1,8 @@
 """The boosting member: `tuner fit` combines the networks' forecast with gradient boosting's
 (fitted on train + validation) at `--boosting-weight`, saves it in the model directory without pickle,
 and `predict`, `whatif` and `report` forecast with the combination (without exponential smoothing
-here, `--ets-weight 0`: tests/test_smoothing_member.py mixes it in)."""
+here, `--ets-weight 0 --linear-weight 0`: tests/test_smoothing_member.py and tests/test_linear_member.py mix
+them in)."""
 
 import hashlib
 import io
@@ -46,7 +47,8 @@ def fitted(tmp_path_factory):
     config.write_text(config.read_text().replace("[data]\n", "[data]\nknown_future = ['discount_rate']\n", 1))
     for name, flags in (("combined", []), ("networks", ["--boosting-weight", "0"]),
                         ("levelled", ["--set", "data.boosting_scaling='level'"])):
-        run = tuner("fit", str(config), "-o", str(folder / name), "--no-intervals", "--ets-weight", "0", *flags)
+        run = tuner("fit", str(config), "-o", str(folder / name), "--no-intervals", "--ets-weight", "0",
+                    "--linear-weight", "0", *flags)
         assert run.returncode == 0, run.stderr
         assert ("combined with levelled gradient boosting" in run.stdout) == (name == "levelled")
     return folder

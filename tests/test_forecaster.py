@@ -131,8 +131,8 @@ def test_fit_from_a_trials_weights_and_an_ensemble_of_them(searched, tmp_path):
     trials = sorted(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)), key=lambda t: t.value)
     assert all({"window", "scaling", "feature_scaling", "loss"} <= set(t.params) and "weights_artifact" in t.user_attrs
                for t in trials)
-    networks_alone = ["--boosting-weight", "0", "--ets-weight", "0"]  # boosting's window is the longest member's:
-    # one per model here; and each model would choose its own share of exponential smoothing
+    networks_alone = ["--boosting-weight", "0", "--ets-weight", "0", "--linear-weight", "0"]  # boosting's and the
+    # linear member's window is the longest member's: one per model here; and each model would choose its own shares
     for trial in trials[:2]:
         run = tuner("fit", str(searched), "--from-trial", str(trial.number), "-o", str(tmp_path / f"t{trial.number}"),
                     *networks_alone)
@@ -169,7 +169,7 @@ def test_a_refit_trains_several_seeds_and_forecasts_their_mean(tmp_path):
     whose MAE is no more than theirs on average; the held-out refit trains each with its own seed
     again."""
     config = load_config(write_study(tmp_path, days=220, extra=PARAMS), ["train.refit_seeds=3"])
-    networks_alone = {"intervals": False, "boosting_weight": 0, "smoothing_weight": 0}
+    networks_alone = {"intervals": False, "boosting_weight": 0, "smoothing_weight": 0, "linear_weight": 0}
     single, _ = Forecaster.fit(config, config.params, seeds=1, **networks_alone)  # --seeds 1 over the config's 3
     assert single.seeds == 1 and single.label == "lstm_transformer"
     fitted, test = Forecaster.fit(config, config.params, **networks_alone)
@@ -204,7 +204,7 @@ def test_from_trial_combines_with_boosting_fitted_on_train_and_validation(search
     config = load_config(searched)
     study = optuna.load_study(study_name="small", storage=url)
     chosen, weights = fitted_trials(study, config, url, 1, -1, tmp_path)
-    fitted, test = Forecaster.fit(config, chosen, weights=weights)
+    fitted, test = Forecaster.fit(config, chosen, weights=weights, linear_weight=0)  # the mix of tests/test_linear_member.py
     dataset = test.dataset
     assert fitted.scaled_on == "train" and fitted.boosting_weight == 0.5
     on_train_and_validation = Boosting.fit(dataset.windows("train+validation"))

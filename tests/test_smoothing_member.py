@@ -14,7 +14,7 @@ import pytest
 
 from tuner.baselines import smoothing_forecast
 from tuner.forecaster import Forecaster
-from tuner.heldout import SMOOTHING_WEIGHTS
+from tuner.heldout import SHARES
 from tuner.modeldir import FORMAT
 from tuner.testnotes import baseline_warning
 from tuner.tuning.report import forecast_section
@@ -81,7 +81,7 @@ def test_the_share_that_erred_least_on_held_out_rows_is_chosen_and_the_test_fore
     folder, outputs = fitted
     model = Forecaster.load(folder / "chosen")
     scores = model.smoothing_scores
-    assert tuple(scores) == SMOOTHING_WEIGHTS
+    assert tuple(scores) == SHARES
     assert model.smoothing_weight == min(scores, key=scores.get) > 0  # the network alone is far off here
     assert scores[model.smoothing_weight] < scores[0.0]
     test = model.test_forecast()
@@ -114,7 +114,7 @@ def test_a_given_share_is_kept_zero_leaves_smoothing_out_and_one_is_smoothing_al
 
 def test_a_model_that_held_out_rows_made_smoothing_alone_says_the_networks_add_nothing(fitted):
     model = Forecaster.load(fitted[0] / "chosen")
-    scores = {weight: 2.0 - weight for weight in SMOOTHING_WEIGHTS}  # each share better than the one before
+    scores = {weight: 2.0 - weight for weight in SHARES}  # each share better than the one before
     metrics = {**model.metrics, "model": model.metrics["ets"], "seasonal_naive": {"test_mae": float("inf")},
                "naive": {"test_mae": float("inf")}, "boosting": {"test_mae": float("inf")}}
     alone = replace(model, smoothing_weight=1.0, smoothing_scores=scores, metrics=metrics)

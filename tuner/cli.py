@@ -72,12 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
                           "trained once)")
     fit.add_argument("--no-intervals", action="store_true",
                      help="skip the calibration for prediction intervals (a refit then trains once, not twice, "
-                          "unless exponential smoothing's share is chosen on held-out rows: --ets-weight auto)")
+                          "unless a share is chosen on held-out rows: --linear-weight or --ets-weight auto, "
+                          "the default for one series)")
     fit.add_argument("--combine", choices=("mean", "median"), default="mean",
                      help="how an ensemble's forecasts, and each network's seeds', are combined (default mean)")
     fit.add_argument("--boosting-weight", type=unit_fraction, metavar="W",
                      help="share of gradient boosting (fitted on train + validation) in the forecast: 0 for the networks "
                           "alone, 1 for boosting alone (default 0.5 for point models, 0 for quantile models)")
+    fit.add_argument("--linear-weight", type=unit_fraction_or_auto, default=None, metavar="W",
+                     help="share of the linear member (ridge regression on lags and the same inputs, in the data's "
+                          "units, fitted on train + validation) in the forecast, mixed in before exponential "
+                          "smoothing: 0 to leave it out; auto: the share in steps of 0.1 that erred least on held-out "
+                          "validation rows (the default for one series; 0 for panels and quantile models)")
     fit.add_argument("--ets-weight", type=unit_fraction_or_auto, default=None, metavar="W",
                      help="share of exponential smoothing (the mean of each series' ETS form and Theta, fitted on "
                           "train + validation) in the forecast: 0 to leave it out; auto: the share in steps of 0.1 "

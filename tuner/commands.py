@@ -168,7 +168,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         configure_threads(config.train.threads)
         forecaster, test = Forecaster.fit(config, chosen, combine=args.combine, weights=weights,
                                           intervals=not args.no_intervals, boosting_weight=args.boosting_weight,
-                                          smoothing_weight=args.ets_weight, seeds=args.seeds)
+                                          smoothing_weight=args.ets_weight, seeds=args.seeds,
+                                          linear_weight=args.linear_weight)
     forecaster.save(Path(args.output))
     print("\n".join(fit_summary(forecaster, chosen, weights is not None, args)))
     if args.plot:
@@ -178,6 +179,20 @@ def cmd_fit(args: argparse.Namespace) -> int:
         write_png(lines, title_on_test_part(config.data, forecaster.label), config.data.target, Path(args.plot))
         print(f"Wrote {args.plot}", file=sys.stderr)
     return 0
+
+
+def linear_summary(forecaster: Forecaster) -> str:
+    """How the linear member enters the fitted model, for `fit_summary`."""
+    scores, weight = forecaster.linear_scores, forecaster.linear_weight
+    metric = forecaster.config.study.metric
+    if scores and not weight:
+        return (f"; without the linear member: no share of it lowered {metric} on held-out validation rows "
+                f"({scores[0.0]:.4g}) (--linear-weight)")
+    if not weight:
+        return ""
+    chosen = (f", the share that erred least on held-out validation rows ({metric} {scores[weight]:.4g}, against "
+              f"{scores[0.0]:.4g} without it)") if scores else ""
+    return f"; mixed with the linear member (ridge regression in the data's units) at weight {weight:g}{chosen} (--linear-weight)"
 
 
 def smoothing_summary(forecaster: Forecaster, given: bool) -> str:
@@ -215,8 +230,9 @@ def fit_summary(forecaster: Forecaster, chosen: list[ParamsConfig], own_weights:
         combined += f", {args.combine} of {forecaster.seeds} seeds{' each' if len(chosen) > 1 else ''} (--seeds)"
     boosting = (f"; combined with {forecaster.boosting.name} fitted on train + validation at weight "
                 f"{forecaster.boosting_weight:g} (--boosting-weight)") if forecaster.boosting else ""
+    linear = linear_summary(forecaster)
     smoothing = smoothing_summary(forecaster, args.ets_weight is not None)
-    lines = [f"Fitted {what} {how}{combined}{boosting}{smoothing}; saved to {args.output}",
+    lines = [f"Fitted {what} {how}{combined}{boosting}{linear}{smoothing}; saved to {args.output}",
              "Test (in the target's units, never seen while tuning):", *metrics_table(rows, prefix="test_"),
              *test_notes(forecaster)]
     if forecaster.series_metrics is not None:

@@ -8,9 +8,9 @@ A model directory holds:
     weights.pt     torch.save of the state dict (tensors only; loaded with weights_only=True);
                    an ensemble's further members are weights-2.pt, weights-3.pt, ...
     model.json     format, tuner version, members (architecture, parameters, window, training seed, checksum),
-                   how they are combined, scaling, fitted ranges, and the exponential smoothing
-                   member (each series' form and parameters), its weight and the scores it was
-                   chosen on
+                   how they are combined, scaling, fitted ranges, the linear member (its ridge
+                   coefficients) and the exponential smoothing member (each series' form and
+                   parameters), each with its weight and the scores it was chosen on
     config.json    the full study config the model was fitted with
     metrics.json   test metrics of the model and the baselines, and the intervals' test coverage
     series_metrics.csv  a panel's test MAE and WAPE per series, for the model and each baseline,
@@ -35,7 +35,11 @@ train + validation, beside the trials' own networks too) with equal weights by d
 (`--boosting-weight`, 0: the networks alone): a neural and a tree model err in different places,
 and their mean erred less than the networks alone on validation parts no trial was chosen on
 (reliably on three series of five, no reliable difference on two) and on the test part of all five
-(BENCHMARKS.md, figure 19). For monthly data without planned inputs, that mix is then mixed with
+(BENCHMARKS.md, figure 19). For one series, that mix is then mixed with a linear member (`tuner.linear`:
+ridge regression on lags and the same inputs, in the data's own units, fitted on train + validation)
+at the share, in steps of 0.1, that erred least on held-out validation rows (`--linear-weight`):
+a linear model carries a level, a trend or an additive effect past the fitted rows' range.
+For monthly data without planned inputs, that mix is then mixed with
 exponential smoothing (`tuner.ets`, the mean of each series' own ETS form and Theta method, fitted
 on train + validation) at the share, in steps of 0.1, that erred least on held-out validation rows
 (`tuner.heldout`; `--ets-weight` sets it): a classical model of the series' own level, trend and
@@ -61,9 +65,17 @@ from tuner.data import Dataset
 from tuner.device import resolve_device
 from tuner.errors import ConfigError, DataError, ModelDirError
 from tuner.ets import SeriesSmoothing, Smoothing
-from tuner.heldout import calibration, own_weights_held_out, part_residuals, refit_held_out, smoothing_scores
+from tuner.heldout import (
+    calibration,
+    linear_scores,
+    own_weights_held_out,
+    part_residuals,
+    refit_held_out,
+    smoothing_scores,
+)
 from tuner.inputs import ForecastInputs, chosen_series, series_inputs
 from tuner.intervals import Calibration, level_name
+from tuner.linear import Linear
 from tuner.loading import load_frame, load_with_plan
 from tuner.members import Member, resolved_seeds, train_member
 from tuner.metrics import forecast_errors, quantile_pairs
@@ -73,7 +85,7 @@ from tuner.scaling import Scaling
 from tuner.scoring import TestForecast, quantile_interval_metrics, series_errors, test_metrics
 from tuner.seasonal import season_positions
 from tuner.series import SeriesIndex
-from tuner.shares import resolved_boosting_weight, resolved_smoothing_weight, unsmoothed_weight
+from tuner.shares import resolved_boosting_weight, resolved_linear_weight, resolved_smoothing_weight, unsmoothed_weight
 from tuner.static import StaticEncoding
 from tuner.train import predict, predict_windows
 from tuner.trialweights import load_trial_network
@@ -105,6 +117,9 @@ class Forecaster:
     smoothing_weight: float = 0.0  # its share of the forecast
     smoothing_scores: dict[float, float] = field(default_factory=dict)  # each share tried -> the study's metric on
     # held-out validation rows (`tuner.heldout`); empty where the share was given (--ets-weight)
+    linear: Linear | None = None  # the linear member mixed into the forecast before smoothing; None: without it
+    linear_weight: float = 0.0  # its share of the forecast
+    linear_scores: dict[float, float] = field(default_factory=dict)  # as smoothing_scores, for --linear-weight
 
     @property
     def params(self) -> ParamsConfig:
@@ -126,8 +141,8 @@ class Forecaster:
         """What the model is, for titles: "lstm", "ensemble (mean) of lstm, lstm_transformer", then
         " (mean of 5 seeds)" when each trial's network was trained with several, and " + gradient
         boosting (weight 0.5)" when combined with boosting ("levelled gradient boosting" with
-        data.boosting_scaling = "level"), then " + exponential smoothing (weight 0.3)" when mixed
-        with it."""
+        data.boosting_scaling = "level"), then " + linear (weight 0.8)" and " + exponential
+        smoothing (weight 0.3)" when mixed with them."""
         trials = self.members[::self.seeds]
         kinds = ", ".join(member.params.model for member in trials)
         label = kinds if len(trials) == 1 else f"ensemble ({self.combine}) of {kinds}"
@@ -135,6 +150,8 @@ class Forecaster:
             label += f" ({self.combine} of {self.seeds} seeds{' each' if len(trials) > 1 else ''})"
         if self.boosting:
             label += f" + {self.boosting.name} (weight {self.boosting_weight:g})"
+        if self.linear:
+            label += f" + linear (weight {self.linear_weight:g})"
         if self.smoothing:
             label += f" + exponential smoothing (weight {self.smoothing_weight:g})"
         return label
@@ -145,13 +162,16 @@ class Forecaster:
     def fit(cls, config: Config, params: ParamsConfig | list[ParamsConfig], seed: int | None = None,
             combine: str = "mean", weights: list[Path] | None = None,
             intervals: bool = True, boosting_weight: float | None = None,
-            smoothing_weight: float | str | None = None, seeds: int | None = None) -> tuple[Forecaster, TestForecast]:
+            smoothing_weight: float | str | None = None, seeds: int | None = None,
+            linear_weight: float | str | None = None) -> tuple[Forecaster, TestForecast]:
         """Train each of `params` on train + validation for its `epochs`, `seeds` times with the
         seeds `seed`, `seed + 1`, ... (default `train.refit_seeds`), or, with `weights`, take
         each trial's own network from its stored weights, trained on the training rows only;
         combine them all, and with gradient boosting fitted on train + validation (also beside the
         trials' own networks: it takes seconds to fit) at `boosting_weight` (default
-        `shares.BOOSTING_WEIGHT` for point models, 0 for quantile models), then mix in exponential smoothing
+        `shares.BOOSTING_WEIGHT` for point models, 0 for quantile models), then mix in the linear member at
+        `linear_weight` ("auto", the default for one-series point models: chosen as smoothing's share is;
+        `shares.resolved_linear_weight`), then exponential smoothing
         at `smoothing_weight` ("auto": the share, in steps of 0.1, that erred least on held-out
         validation rows; the default where `shares.smoothing_by_default`, else 0), then score the test
         part once. The held-out rows'
@@ -162,6 +182,7 @@ class Forecaster:
         seeds = resolved_seeds(config, seeds, weights is not None)
         boosting_weight = resolved_boosting_weight(config, boosting_weight)
         smoothing_weight = resolved_smoothing_weight(config, smoothing_weight)
+        linear_weight = resolved_linear_weight(config, linear_weight)
         listed = params if isinstance(params, list) else [params]
         configs = [with_params(config, p.trial_params()) for p in listed]
         for key in DATA_VARIANTS:
@@ -192,18 +213,25 @@ class Forecaster:
             forecaster.boosting = Boosting.fit(dataset.windows("train+validation"), config.data.boosting_levelled)
             forecaster.boosting_weight = boosting_weight
         held_out = []
-        if intervals or smoothing_weight is None:
-            smoothed = smoothing_weight != 0  # to choose its share, or to calibrate the mix
+        if intervals or smoothing_weight is None or linear_weight is None:
+            smoothed, linear = smoothing_weight != 0, linear_weight != 0  # to choose their shares, or to calibrate the mix
             held_out = (refit_held_out(forecaster, Dataset.folds(frame, config.data, config.split, windows), configs,
-                                       smoothed) if weights is None else own_weights_held_out(forecaster, dataset, smoothed))
+                                       smoothed, linear) if weights is None
+                        else own_weights_held_out(forecaster, dataset, smoothed, linear))
+        if linear_weight is None:
+            forecaster.linear_scores = linear_scores(held_out, config.study.metric)
+            linear_weight = min(forecaster.linear_scores, key=forecaster.linear_scores.get)
+        if linear_weight:
+            forecaster.linear = Linear.fit_part(dataset, "train+validation")
+            forecaster.linear_weight = linear_weight
         if smoothing_weight is None:
-            forecaster.smoothing_scores = smoothing_scores(held_out, config.study.metric)
+            forecaster.smoothing_scores = smoothing_scores(held_out, config.study.metric, linear_weight)
             smoothing_weight = min(forecaster.smoothing_scores, key=forecaster.smoothing_scores.get)
         if smoothing_weight:
             forecaster.smoothing = Smoothing.fit_part(dataset, "train+validation")
             forecaster.smoothing_weight = smoothing_weight
         if intervals:
-            forecaster.calibration = calibration(held_out, smoothing_weight, bool(config.data.series))
+            forecaster.calibration = calibration(held_out, smoothing_weight, bool(config.data.series), linear_weight)
         else:
             log.info("no prediction intervals: calibration skipped")
         test = TestForecast.of(forecaster, dataset)
@@ -248,8 +276,8 @@ class Forecaster:
     def part_forecasts(self, dataset: Dataset, part: str, quantiles: bool = False) -> dict[str, np.ndarray]:
         """`forecast_part` as "model" and what it mixes, each made once: for a model combined with
         boosting, its networks' forecast ("networks") and its boosting member's ("boosting"); for
-        one mixed with exponential smoothing, that member's ("ets") and the mix without it
-        ("without_ets")."""
+        one mixed with the linear member, the mix without it ("without_linear"); for one mixed with
+        exponential smoothing, that member's ("ets") and the mix without it ("without_ets")."""
         windows = dataset.windows(part)
         networks = self.combined([predict_windows(member.network, dataset.windows(part, member.window), quantiles)
                                   for member in self.members])
@@ -260,11 +288,18 @@ class Forecaster:
             boosted = self.boosting.predict_windows(windows)
             forecasts = {name: self.scaling.to_units(scaled, windows.series, positions) for name, scaled in
                          (("model", self.mixed(networks, boosted)), ("networks", networks), ("boosting", boosted))}
+        if self.linear is not None:
+            forecasts["without_linear"] = forecasts["model"]
+            forecasts["model"] = self.lineared(forecasts["model"], self.linear.forecast_part(dataset, part))
         if self.smoothing is None:
             return forecasts
         smoothed = self.smoothing.forecast_part(dataset, part)
         return {**forecasts, "model": self.smoothed(forecasts["model"], smoothed), "without_ets": forecasts["model"],
                 "ets": smoothed}
+
+    def lineared(self, forecast: np.ndarray, linear: np.ndarray) -> np.ndarray:
+        """A forecast in the target's units mixed with the linear member's at its weight."""
+        return (1 - self.linear_weight) * forecast + self.linear_weight * linear
 
     def smoothed(self, forecast: np.ndarray, smoothed: np.ndarray) -> np.ndarray:
         """A forecast in the target's units mixed with exponential smoothing's at its weight."""
@@ -333,7 +368,12 @@ class Forecaster:
         if self.boosting is not None:
             forecast = self.mixed(forecast, self.boosting.predict(history, future))
         forecast = inputs.scaling.to_units(forecast, positions=inputs.positions[None, len(inputs.history):])[0]
-        if self.smoothing is None or quantiles:
+        if quantiles:
+            return forecast
+        if self.linear is not None:
+            linear = self.linear.predict(inputs.history[None, :, -1], history[:, -1, :-1], future)[0]
+            forecast = self.lineared(forecast, linear)
+        if self.smoothing is None:
             return forecast
         smoothing = self.series_smoothing(inputs)
         first = (inputs.positions[0] - (len(inputs.past) - len(inputs.history))) % data.seasonality

@@ -23,15 +23,16 @@ from tuner.ets import Smoothing
 from tuner.export import config_to_dict
 from tuner.forecaster import Forecaster
 from tuner.intervals import Calibration
+from tuner.linear import Linear
 from tuner.members import Member
 from tuner.models import build_model
 from tuner.scaling import Scaling
 from tuner.static import StaticEncoding
 
-FORMAT = 5  # 5: Theta in the exponential smoothing member; 4: an exponential smoothing member; 3: a boosting
+FORMAT = 6  # 6: a linear member; 5: Theta in the exponential smoothing member; 4: an exponential smoothing member; 3: a boosting
 # member (older tuners refuse each instead of forecasting without it); 2: members
-READABLE = (1, 2, 3, 4, FORMAT)  # format 1 directories (one network), 2 (no boosting member), 3 (no exponential
-# smoothing) and 4 (ETS alone, without Theta) are still read
+READABLE = (1, 2, 3, 4, 5, FORMAT)  # format 1 directories (one network), 2 (no boosting member), 3 (no exponential
+# smoothing), 4 (ETS alone, without Theta) and 5 (no linear member) are still read
 FILES = ("weights.pt", "model.json", "config.json", "metrics.json")
 CALIBRATION = "calibration.json"  # optional: absent after --no-intervals or from before prediction intervals
 SERIES_METRICS = "series_metrics.csv"  # panels only
@@ -70,6 +71,9 @@ def save(forecaster: Forecaster, folder: Path) -> None:
         "smoothing_weight": forecaster.smoothing_weight,
         "smoothing": forecaster.smoothing.as_dict() if forecaster.smoothing else None,
         "smoothing_scores": {f"{weight:g}": score for weight, score in forecaster.smoothing_scores.items()},
+        "linear_weight": forecaster.linear_weight,
+        "linear": forecaster.linear.as_dict() if forecaster.linear else None,
+        "linear_scores": {f"{weight:g}": score for weight, score in forecaster.linear_scores.items()},
     }
     if forecaster.boosting is not None:
         forecaster.boosting.save(folder / BOOSTING)
@@ -117,7 +121,7 @@ def load(folder: Path) -> Forecaster:
                       StaticEncoding.from_dict(manifest.get("static", {"categories": {}, "numeric": {}})),
                       load_series_metrics(folder), *load_boosting(folder, manifest),
                       manifest.get("boosting_on", manifest.get("scaled_on", "train+validation")),
-                      *load_smoothing(folder, manifest))
+                      *load_smoothing(folder, manifest), *load_linear(folder, manifest))
 
 
 def load_smoothing(folder: Path, manifest: dict[str, Any]) -> tuple[Smoothing | None, float, dict[float, float]]:
@@ -132,6 +136,19 @@ def load_smoothing(folder: Path, manifest: dict[str, Any]) -> tuple[Smoothing | 
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelDirError(f"{folder / 'model.json'}: its exponential smoothing member is damaged ({exc!r}); "
                             "fit the model again") from None
+
+
+def load_linear(folder: Path, manifest: dict[str, Any]) -> tuple[Linear | None, float, dict[float, float]]:
+    """The linear member, its weight and the scores its weight was chosen on; (None, 0, {}) for a
+    model without it (and for directories from before it)."""
+    scores = {float(weight): float(score) for weight, score in manifest.get("linear_scores", {}).items()}
+    weight = float(manifest.get("linear_weight", 0.0))
+    if not weight:
+        return None, 0.0, scores
+    try:
+        return Linear.from_dict(manifest["linear"]), weight, scores
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelDirError(f"{folder / 'model.json'}: its linear member is damaged ({exc!r}); fit the model again") from None
 
 
 def load_boosting(folder: Path, manifest: dict[str, Any]) -> tuple[Boosting | None, float]:

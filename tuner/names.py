@@ -57,7 +57,8 @@ def calendar_waves(name: str, harmonics: int) -> list[tuple[str, str, int]]:
     return waves
 
 
-MIX_PARTS = {"networks": "networks alone", "without_ets": "without exponential smoothing"}  # what a fitted model
+MIX_PARTS = {"networks": "networks alone", "without_linear": "without the linear member",
+             "without_ets": "without exponential smoothing"}  # what a fitted model
 # mixes, scored alone beside it (metrics.json)
 DISPLAY_NAMES = {**BASELINES, **MIX_PARTS}  # metrics.json key -> shown as; others as they are
 

@@ -1,6 +1,6 @@
 """How much of a fitted model's forecast each member gives: gradient boosting's share
-(`--boosting-weight`) and exponential smoothing's (`--ets-weight`), their defaults and the shares a
-model cannot take."""
+(`--boosting-weight`), the linear member's (`--linear-weight`) and exponential smoothing's
+(`--ets-weight`), their defaults and the shares a model cannot take."""
 
 from __future__ import annotations
 
@@ -23,6 +23,20 @@ def resolved_boosting_weight(config: Config, weight: float | None) -> float:
         return 0.0 if model_quantiles(config) else BOOSTING_WEIGHT
     check_share(config, "--boosting-weight", weight, "the networks alone", "combined with boosting")
     return weight
+
+
+def resolved_linear_weight(config: Config, weight: float | str | None) -> float | None:
+    """`--linear-weight`: a share, or None for "auto" (chosen on held-out validation rows, the
+    default for a one-series point model); 0 by default for a quantile model (whose quantiles are
+    the networks' own) and a panel. An error for a weight a model cannot take."""
+    if weight is None:
+        return 0.0 if model_quantiles(config) or config.data.series else None
+    check_share(config, "--linear-weight", weight, "without the linear member", "mixed with a linear member")
+    if weight and config.data.series:
+        raise ConfigError(f"--linear-weight {weight if weight == AUTO else f'{weight:g}'}: the linear member is "
+                          "fitted on one series' own units, and this model is a panel (data.series); use 0 or leave "
+                          "it out")
+    return None if weight == AUTO else weight
 
 
 def smoothing_by_default(config: Config) -> bool:

@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 
 
 def test_notes(forecaster: Forecaster) -> list[str]:
-    """`baseline_warning`, `networks_note` and `smoothing_note`, where they apply."""
-    notes = (baseline_warning(forecaster), networks_note(forecaster), smoothing_note(forecaster))
+    """`baseline_warning`, `networks_note`, `linear_note` and `smoothing_note`, where they apply."""
+    notes = (baseline_warning(forecaster), networks_note(forecaster), linear_note(forecaster),
+             smoothing_note(forecaster))
     return [line for line in notes if line]
 
 
@@ -53,13 +54,24 @@ def networks_note(forecaster: Forecaster) -> str | None:
     for plain boosting, it also points to levelled boosting (`data.boosting_scaling`)."""
     key, metrics = test_metric(forecaster), forecaster.metrics
     alone = metrics.get("networks", {}).get(key, math.nan)
-    combined = metrics.get("without_ets", metrics.get("model", {})).get(key, math.nan)
+    combined = metrics.get("without_linear", metrics.get("without_ets", metrics.get("model", {}))).get(key, math.nan)
     if not alone < combined:
         return None
     levelling = "" if forecaster.boosting is None or forecaster.boosting.levelled else (
         "; on a series that trends past the fitted rows' range, try data.boosting_scaling = \"level\"")
     return (f"note: the networks alone did better on the test part than combined with boosting ({key} {alone:.4g} "
             f"vs {combined:.4g}); `tuner fit --boosting-weight 0` fits them alone{levelling}")
+
+
+def linear_note(forecaster: Forecaster) -> str | None:
+    """One line when the mix did better on the test part without its linear member."""
+    key, metrics = test_metric(forecaster), forecaster.metrics
+    without = metrics.get("without_linear", {}).get(key, math.nan)
+    mixed = metrics.get("without_ets", metrics.get("model", {})).get(key, math.nan)
+    if not without < mixed:
+        return None
+    return (f"note: without the linear member the model did better on the test part ({key} {without:.4g} vs "
+            f"{mixed:.4g}); `tuner fit --linear-weight 0` fits it without")
 
 
 def smoothing_note(forecaster: Forecaster) -> str | None:
