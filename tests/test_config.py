@@ -82,6 +82,9 @@ def write(tmp_path: Path, text: str) -> Path:
          r"'ctr_carryover_3' is computed from the history"),
         ("features = ['ctr', 'ctr_carryover_3']\ncarryover = { ctr = [3] }\n",
          r"data.carryover = .*adds a column 'ctr_carryover_3', which the file or data.interactions already name"),
+        ("features = ['ctr', 'cvr']\ninteractions = { month_sin = ['ctr', 'cvr'] }\ncalendar = ['month']\n",
+         r"data.calendar = \['month'\]: adds a column 'month_sin', which the file's columns \(data.features, "
+         r"data.target\) or the computed ones \(data.interactions, data.carryover\) already name"),
         ("features = 'ctr'\n", r"data.features = 'ctr': expected a list of strings$"),
     ],
 )

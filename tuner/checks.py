@@ -82,11 +82,11 @@ def check_data(p: Problems, data: DataConfig) -> None:
     p.positive("data.calendar_harmonics", data.calendar_harmonics)
     if data.holidays:
         check_country(p, data.holidays)
-    for column in set(data.calendar_columns) & set(data.file_columns):
+    for column in sorted(set(data.calendar_columns) & {*data.file_columns, *data.derived_columns}):
         key = "data.holidays" if column == HOLIDAY_COLUMN else "data.calendar"
         p.add(key, data.holidays if column == HOLIDAY_COLUMN else list(data.calendar),
-              f"adds a column {column!r}, which the file's columns (data.features, data.target) already name; "
-              "rename that column, or leave this out")
+              f"adds a column {column!r}, which the file's columns (data.features, data.target) or the computed "
+              "ones (data.interactions, data.carryover) already name; rename that column, or leave this out")
     named = [data.date_column, data.target, *data.features]
     for key in ("series", "static"):
         columns = getattr(data, key)
