@@ -83,8 +83,8 @@ def write(tmp_path: Path, text: str) -> Path:
         ("features = ['ctr', 'ctr_carryover_3']\ncarryover = { ctr = [3] }\n",
          r"data.carryover = .*adds a column 'ctr_carryover_3', which the file or data.interactions already name"),
         ("features = ['ctr', 'cvr']\ninteractions = { month_sin = ['ctr', 'cvr'] }\ncalendar = ['month']\n",
-         r"data.calendar = \['month'\]: adds a column 'month_sin', which the file's columns \(data.features, "
-         r"data.target\) or the computed ones \(data.interactions, data.carryover\) already name"),
+         (r"data.calendar = \['month'\]: adds a column 'month_sin', which the file's columns \(data.features, "
+          r"data.target\) or the computed ones \(data.interactions, data.carryover\) already name")),
         ("features = 'ctr'\n", r"data.features = 'ctr': expected a list of strings$"),
     ],
 )
