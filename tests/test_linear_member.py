@@ -5,6 +5,7 @@ report forecast with the mix."""
 
 import io
 import json
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ from tuner.heldout import SHARES
 from tuner.linear import Linear
 from tuner.loading import load_frame
 from tuner.modeldir import FORMAT
+from tuner.testnotes import linear_note
 
 DAYS = 400
 STUDY = """
@@ -180,3 +182,12 @@ def test_shares_a_model_cannot_take_are_one_line_errors(tmp_path, flags, message
     run = tuner("fit", str(config), "-o", str(tmp_path / "model"), "--no-intervals", *flags)
     assert run.returncode == 2 and message in run.stderr, run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_a_note_says_when_the_model_did_better_on_the_test_part_without_the_member(fitted):
+    model = Forecaster.load(fitted[0] / "chosen")
+    assert linear_note(model) is None  # the member helped here
+    metrics = {**model.metrics, "without_linear": {"test_mae": 1.0}, "model": {"test_mae": 2.0}}
+    assert linear_note(replace(model, metrics=metrics)) == (
+        "note: without the linear member the model did better on the test part (test_mae 1 vs 2); "
+        "`tuner fit --linear-weight 0` fits it without")
