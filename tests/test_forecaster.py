@@ -19,6 +19,7 @@ from tuner.errors import ConfigError
 from tuner.evaluation import Evaluator, tuning_folds
 from tuner.forecaster import Forecaster
 from tuner.heldout import refit_held_out
+from tuner.linear import Linear
 from tuner.loading import load_frame
 from tuner.train import predict_windows
 from tuner.tuning.objective import Objective
@@ -204,7 +205,7 @@ def test_from_trial_combines_with_boosting_fitted_on_train_and_validation(search
     config = load_config(searched)
     study = optuna.load_study(study_name="small", storage=url)
     chosen, weights = fitted_trials(study, config, url, 1, -1, tmp_path)
-    fitted, test = Forecaster.fit(config, chosen, weights=weights, linear_weight=0)  # the mix of tests/test_linear_member.py
+    fitted, test = Forecaster.fit(config, chosen, weights=weights, linear_weight=0)  # without the linear member first
     dataset = test.dataset
     assert fitted.scaled_on == "train" and fitted.boosting_weight == 0.5
     on_train_and_validation = Boosting.fit(dataset.windows("train+validation"))
@@ -222,6 +223,10 @@ def test_from_trial_combines_with_boosting_fitted_on_train_and_validation(search
                 + weight * smoothing_forecast(dataset, "validation", "train"))
     expected_residuals = dataset.actuals("validation") - expected
     np.testing.assert_allclose(fitted.calibration.residuals, expected_residuals, rtol=1e-6)
+    auto, _ = Forecaster.fit(config, chosen, weights=weights, intervals=False)  # its share is chosen on the same rows,
+    ridge = Linear.fit_part(dataset, "train").forecast_part(dataset, "validation")  # beside a ridge fitted on train
+    assert auto.linear_scores[0.0] == pytest.approx(np.abs(expected_residuals).mean())
+    assert auto.linear_scores[1.0] == pytest.approx(np.abs(dataset.actuals("validation") - ridge).mean())
     fitted.save(tmp_path / "model")
     assert Forecaster.load(tmp_path / "model").boosting_on == "train+validation"
     manifest = json.loads((tmp_path / "model" / "model.json").read_text())
