@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
@@ -127,28 +128,26 @@ def load(folder: Path) -> Forecaster:
 def load_smoothing(folder: Path, manifest: dict[str, Any]) -> tuple[Smoothing | None, float, dict[float, float]]:
     """The exponential smoothing member, its weight and the scores its weight was chosen on; (None,
     0, {}) for a model without it (and for directories from before it)."""
-    scores = {float(weight): float(score) for weight, score in manifest.get("smoothing_scores", {}).items()}
-    weight = float(manifest.get("smoothing_weight", 0.0))
-    if not weight:
-        return None, 0.0, scores
-    try:
-        return Smoothing.from_dict(manifest["smoothing"]), weight, scores
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ModelDirError(f"{folder / 'model.json'}: its exponential smoothing member is damaged ({exc!r}); "
-                            "fit the model again") from None
+    return load_mixed(folder, manifest, "smoothing", Smoothing.from_dict, "exponential smoothing member")
 
 
 def load_linear(folder: Path, manifest: dict[str, Any]) -> tuple[Linear | None, float, dict[float, float]]:
-    """The linear member, its weight and the scores its weight was chosen on; (None, 0, {}) for a
-    model without it (and for directories from before it)."""
-    scores = {float(weight): float(score) for weight, score in manifest.get("linear_scores", {}).items()}
-    weight = float(manifest.get("linear_weight", 0.0))
+    """The linear member, its weight and the scores its weight was chosen on, as `load_smoothing`."""
+    return load_mixed(folder, manifest, "linear", Linear.from_dict, "linear member")
+
+
+def load_mixed(folder: Path, manifest: dict[str, Any], key: str, build: Callable[[Any], Any],
+               what: str) -> tuple[Any, float, dict[float, float]]:
+    """A member mixed in at a share chosen on held-out rows, from manifest[key], its weight
+    (`<key>_weight`) and scores (`<key>_scores`); (None, 0, scores) at weight 0 or where absent."""
+    scores = {float(weight): float(score) for weight, score in manifest.get(f"{key}_scores", {}).items()}
+    weight = float(manifest.get(f"{key}_weight", 0.0))
     if not weight:
         return None, 0.0, scores
     try:
-        return Linear.from_dict(manifest["linear"]), weight, scores
+        return build(manifest[key]), weight, scores
     except (KeyError, TypeError, ValueError) as exc:
-        raise ModelDirError(f"{folder / 'model.json'}: its linear member is damaged ({exc!r}); fit the model again") from None
+        raise ModelDirError(f"{folder / 'model.json'}: its {what} is damaged ({exc!r}); fit the model again") from None
 
 
 def load_boosting(folder: Path, manifest: dict[str, Any]) -> tuple[Boosting | None, float]:
