@@ -103,7 +103,9 @@ class Budget:
     interval_trials: int
     interval_epochs: int
     gpu_epochs: int  # figure 14 (GPU machines only): epochs per speed measurement
-    threads: int  # torch threads per tuning process (1: steadiest on a shared machine); figure 5 uses cores / workers
+    busy_epochs: int  # figure 20: epochs of the timed trial
+    busy_repeats: int
+    threads: int  # threads per benchmark process (1, the default of train.threads)
     refit_seeds: int | None  # networks each `Forecaster.fit` trains (`--seeds`); None: the config's, as `tuner fit`
 
 
@@ -115,7 +117,7 @@ FULL = Budget(quick=False, window_rows=(10_000, 100_000, 1_000_000), window_repe
               response_weeks=8, response_epochs=36, recipe_series=("chicago", "txhousing", "avocado", "wineind"),
               recipe_seeds=5, recipe_trials=8, recipe_epochs=40, recipe_patience=6,
               interval_cases=("demo daily", "demo weekly plan", "chicago", "txhousing", "avocado", "wineind"),
-              interval_trials=8, interval_epochs=40, gpu_epochs=3, threads=1,
+              interval_trials=8, interval_epochs=40, gpu_epochs=3, busy_epochs=10, busy_repeats=3, threads=1,
               refit_seeds=None)
 QUICK = Budget(quick=True, window_rows=(10_000, 100_000), window_repeats=3, train_epochs=1, train_repeats=2,
                overhead_trials=2, overhead_epochs=2, overhead_repeats=2, pruning_trials=3, pruning_epochs=3,
@@ -123,7 +125,8 @@ QUICK = Budget(quick=True, window_rows=(10_000, 100_000), window_repeats=3, trai
                frequency_trials=1, frequency_days=2650, frequency_epochs=1, walk_forward_candidates=2,
                walk_forward_repeats=1, walk_forward_epochs=2, response_weeks=1, response_epochs=1,
                recipe_series=("txhousing",), recipe_seeds=1, recipe_trials=2, recipe_epochs=2, recipe_patience=2,
-               interval_cases=("wineind",), interval_trials=2, interval_epochs=2, gpu_epochs=1, threads=1,
+               interval_cases=("wineind",), interval_trials=2, interval_epochs=2, gpu_epochs=1, busy_epochs=1,
+               busy_repeats=1, threads=1,
                refit_seeds=1)
 
 

@@ -66,7 +66,7 @@ def device_figures(budget: Budget, workdir: Path) -> list[Figure]:
         for hidden in (64, 128):
             params = {"model": kind, "hidden_size": hidden, "num_layers": 2, "dropout": 0.1, "lr": 1e-3,
                       "num_heads": 4, "ff_size": 2 * hidden}
-            configure_threads(0)
+            configure_threads(os.cpu_count() or 1)  # the GPU against the whole CPU
             cpu, _ = samples_per_second(config, dataset, params, "cpu", epochs=budget.gpu_epochs)
             gpu, mae32 = samples_per_second(config, dataset, params, "cuda", epochs=budget.gpu_epochs)
             bf16, mae16 = samples_per_second(config, dataset, params, "cuda", "bf16", epochs=budget.gpu_epochs)

@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling modules, also in spawned workers
 
+from busy import busy_machine  # noqa: E402
 from accuracy import frequencies, noise_floor, real_data  # noqa: E402
 from combination import combination  # noqa: E402
 from common import FULL, QUICK, Budget, Figure, postgres_url, quiet_optuna  # noqa: E402
@@ -40,7 +41,7 @@ from walkforward import walk_forward  # noqa: E402
 from tuner.train import configure_threads  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
-FIGURES = range(1, 20)
+FIGURES = range(1, 21)
 
 
 def machine() -> dict[str, str | int]:
@@ -75,6 +76,7 @@ def run(budget: Budget, only: set[int], peer_python: str | None, workdir: Path) 
         17: lambda: global_vs_local(budget.quick, workdir),
         18: lambda: pruner_comparison(budget.quick, workdir),
         19: lambda: combination(budget, workdir),
+        20: lambda: busy_machine(budget, workdir),
     }
     for number in sorted(only | ({4} if only & {6, 7} else set())):  # 6 and 7 need 4's study
         started, before = time.perf_counter(), len(figures)

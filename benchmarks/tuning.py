@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -199,8 +200,8 @@ def workers(budget: Budget, workdir: Path, postgres: str | None) -> list[Figure]
 
     url = postgres or f"sqlite:///{workdir / 'workers.db'}"
     params = fixed_params(demo_config(*overrides(0)), budget.worker_trials)
-    cores = thread_count(0)
-    defaults = {(thread_count(0, count), count) for count in (1, 2)}  # what (0, 1) and (0, 2) resolve to here
+    cores = os.cpu_count() or 1
+    defaults = {(thread_count(0), count) for count in (1, 2)}  # what (0, 1) and (0, 2) resolve to here
     layouts = [(0, 1), (0, 2)] + ([] if budget.quick else [layout for layout in LAYOUTS if layout not in defaults])
     speed: dict[tuple[int, int], list[float]] = {layout: [] for layout in layouts}
     steady: dict[tuple[int, int], list[float]] = {layout: [] for layout in layouts}
@@ -222,7 +223,7 @@ def workers(budget: Budget, workdir: Path, postgres: str | None) -> list[Figure]
         f"`tuner tune --workers 1`, same trials, {backend}", target=f"≥ {WORKER_TARGET}",
         check=lambda v: v >= WORKER_TARGET,
         note=f"median {statistics.median(speed[0, 2]):.1f} vs {statistics.median(speed[0, 1]):.1f} trials/min; "
-             f"{trials}; threads = cores / workers; start-up included",
+             f"{trials}; the default threads (train.threads = 0); start-up included",
     ), figure(
         "5. trials/minute once started, 2 workers vs 1", [two / one for one, two in zip(steady[0, 1], steady[0, 2])],
         "×", f"`tuner tune --workers 1`, same trials, {backend}",
@@ -240,7 +241,7 @@ def workers(budget: Budget, workdir: Path, postgres: str | None) -> list[Figure]
         found.append(figure(
             f"5. trials/minute, {threads} thread(s) × {count} worker(s)",
             [layout / default for layout, default in zip(speed[threads, count], speed[0, 1])], "×",
-            f"the default layout here ({cores} threads × 1 worker), same trials, {backend}",
+            f"the default layout ({thread_count(0)} thread × 1 worker), same trials, {backend}",
             note=f"median {statistics.median(speed[threads, count]):.1f} vs {statistics.median(speed[0, 1]):.1f} "
                  f"trials/min on {cores} cores (once started: {statistics.median(steady[threads, count]):.1f} vs "
                  f"{statistics.median(steady[0, 1]):.1f})",

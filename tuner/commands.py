@@ -266,9 +266,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from tuner.forecaster import Forecaster
     from tuner.intervals import parse_levels
     from tuner.series import parse_filter
+    from tuner.train import configure_threads
 
     levels = parse_levels(args.intervals)  # bad levels fail before the model is read
     forecaster = Forecaster.load(Path(args.model))
+    configure_threads(forecaster.config.train.threads)
     check_intervals(forecaster, args.model, levels)
     chosen = parse_filter(args.series, forecaster.config.data.series) if args.series else None
     result = forecaster.forecast(Path(args.data), levels, chosen)
@@ -297,11 +299,13 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     from tuner.forecaster import Forecaster
     from tuner.intervals import parse_levels
     from tuner.series import parse_filter
+    from tuner.train import configure_threads
 
     column, factors = whatif.parse_scale(args.scale)
     fixed = whatif.parse_fixed(args.set)
     levels = parse_levels(args.intervals)  # bad levels fail before the model is read
     forecaster = Forecaster.load(Path(args.model))
+    configure_threads(forecaster.config.train.threads)
     check_intervals(forecaster, args.model, levels, per_date=False)
     chosen = parse_filter(args.series, forecaster.config.data.series) if args.series else None
     inputs = forecaster.read_inputs(Path(args.data), chosen)
@@ -333,6 +337,10 @@ def cmd_report(args: argparse.Namespace) -> int:
     from tuner.tuning.storage import mask_password
 
     study, _, url = open_existing(args, config)
+    if args.model:  # it forecasts the model's test part
+        from tuner.train import configure_threads
+
+        configure_threads(config.train.threads)
     page = html_report(study, mask_password(url), args.top, Path(args.model) if args.model else None)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)

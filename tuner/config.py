@@ -147,7 +147,7 @@ class TrainConfig:
     batch_size: int = 64
     patience: int = 5  # epochs without validation improvement before stopping
     grad_clip: float = 1.0  # max gradient norm
-    threads: int = 0  # torch threads per process; 0: the machine's cores / workers
+    threads: int = 0  # threads per process (torch, BLAS, OpenMP); 0: $OMP_NUM_THREADS, else 1
     loss: str = "auto"  # mae, mse, huber or quantile (on scaled targets); auto: the study metric's family (mae for val_mae)
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)  # loss = "quantile": the head's outputs; 0.5 is the point forecast
     device: str = "auto"  # auto (CUDA when present, else the CPU), cpu, cuda, cuda:N or mps

@@ -22,6 +22,7 @@ from tuner.errors import TrainingDiverged
 from tuner.stopping import raise_if_stop_requested
 
 PREDICT_BATCH = 4096
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # set by configure_threads
 LOSSES = {"mae": nn.L1Loss, "mse": nn.MSELoss, "huber": nn.HuberLoss}  # train.loss, on scaled targets
 
 
@@ -55,17 +56,31 @@ class FitResult:
     val_quantiles: np.ndarray | None = None  # quantile models: the kept weights' validation quantiles, scaled
 
 
-def configure_threads(threads: int, workers: int = 1) -> int:
-    """Set this process's torch intra-op threads: `threads`, or the machine's cores shared among
-    `workers`. For process entry points (the CLI, a worker), never for library code."""
-    count = thread_count(threads, workers)
+def configure_threads(threads: int) -> int:
+    """Set this process's threads for torch and for the BLAS and OpenMP pools of the members
+    (scikit-learn, statsmodels): `thread_count(threads)` each. For process entry points (the CLI,
+    a worker), never for library code: it changes the whole process."""
+    from threadpoolctl import threadpool_limits
+
+    count = thread_count(threads)
+    for name in THREAD_VARIABLES:  # for the pools that load later (scikit-learn's OpenMP runtime)
+        if threads or name not in os.environ:
+            os.environ[name] = str(count)
     torch.set_num_threads(count)
+    threadpool_limits(limits=count)  # the pools loaded already (numpy's BLAS)
     return count
 
 
-def thread_count(threads: int, workers: int = 1) -> int:
-    """`train.threads`, or (0) the machine's cores shared among `workers`."""
-    return threads or max(1, (os.cpu_count() or 1) // workers)
+def thread_count(threads: int) -> int:
+    """`train.threads`; for 0, the user's own `OMP_NUM_THREADS`, else one thread per process.
+
+    One thread: OpenMP's threads spin while they wait for each other, so a process with a thread
+    per core slows several-fold when anything else takes a core (BENCHMARKS.md, figure 20), and
+    these networks train hardly faster on more threads. More processes (`--workers`) use more cores."""
+    if threads:
+        return threads
+    user = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    return int(user) if user.isdigit() and int(user) > 0 else 1
 
 
 @contextmanager

@@ -103,7 +103,7 @@ def worker_main(config: Config, url: str, run_id: str, seed_offset: int, workers
     logging.basicConfig(format="%(levelname)s %(name)s: %(message)s", level=logging.WARNING)
     logging.getLogger("tuner").setLevel(log_level)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    configure_threads(config.train.threads, workers)
+    configure_threads(config.train.threads)
     try:
         study = open_study(config, open_storage(url, config.study), seed_offset)
         run_trials(study, config, run_id, open_artifact_store(config, url), share, deadline)
@@ -190,7 +190,7 @@ class WorkerPool:
         """Run until the run's trials are finished or a stop is requested; True when stopped."""
         from tqdm import tqdm
 
-        threads = thread_count(self.config.train.threads, self.workers)
+        threads = thread_count(self.config.train.threads)
         print("\n".join(placement_lines(self.placement, threads)), file=sys.stderr)  # where each worker runs
         bar = tqdm(total=self.config.study.n_trials or None, disable=not progress, unit="trial")
         processes = {i: self.start(i) for i in range(self.workers)}
