@@ -85,7 +85,13 @@ from tuner.scaling import Scaling
 from tuner.scoring import TestForecast, quantile_interval_metrics, series_errors, test_metrics
 from tuner.seasonal import season_positions
 from tuner.series import SeriesIndex
-from tuner.shares import resolved_boosting_weight, resolved_linear_weight, resolved_smoothing_weight, unsmoothed_weight
+from tuner.shares import (
+    blend,
+    resolved_boosting_weight,
+    resolved_linear_weight,
+    resolved_smoothing_weight,
+    unsmoothed_weight,
+)
 from tuner.static import StaticEncoding
 from tuner.train import predict, predict_windows
 from tuner.trialweights import load_trial_network
@@ -266,7 +272,7 @@ class Forecaster:
 
     def mixed(self, networks: np.ndarray, boosted: np.ndarray) -> np.ndarray:
         """The networks' combined forecast mixed with the boosting member's at its weight (both scaled)."""
-        return (1 - self.boosting_weight) * networks + self.boosting_weight * boosted
+        return blend(networks, boosted, self.boosting_weight)
 
     def forecast_part(self, dataset: Dataset, part: str, quantiles: bool = False) -> np.ndarray:
         """Forecasts of every sample of a split part, in the target's units; with `quantiles`, a
@@ -299,11 +305,11 @@ class Forecaster:
 
     def lineared(self, forecast: np.ndarray, linear: np.ndarray) -> np.ndarray:
         """A forecast in the target's units mixed with the linear member's at its weight."""
-        return (1 - self.linear_weight) * forecast + self.linear_weight * linear
+        return blend(forecast, linear, self.linear_weight)
 
     def smoothed(self, forecast: np.ndarray, smoothed: np.ndarray) -> np.ndarray:
         """A forecast in the target's units mixed with exponential smoothing's at its weight."""
-        return (1 - self.smoothing_weight) * forecast + self.smoothing_weight * smoothed
+        return blend(forecast, smoothed, self.smoothing_weight)
 
     @property
     def quantiles(self) -> tuple[float, ...]:

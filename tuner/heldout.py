@@ -19,6 +19,7 @@ from tuner.linear import Linear
 from tuner.members import Member, train_member
 from tuner.metrics import forecast_errors
 from tuner.scoring import series_scale
+from tuner.shares import blend
 
 if TYPE_CHECKING:
     from tuner.forecaster import Forecaster
@@ -43,10 +44,10 @@ class HeldOut:
     def forecast(self, smoothing_weight: float, linear_weight: float = 0.0) -> np.ndarray:
         """The mix as a fitted model makes it: the networks' (with boosting) and the linear
         member's at `linear_weight`, then that and smoothing's at `smoothing_weight`."""
-        mixed = self.model if self.linear is None else (1 - linear_weight) * self.model + linear_weight * self.linear
+        mixed = self.model if self.linear is None else blend(self.model, self.linear, linear_weight)
         if self.smoothed is None:
             return mixed
-        return (1 - smoothing_weight) * mixed + smoothing_weight * self.smoothed
+        return blend(mixed, self.smoothed, smoothing_weight)
 
     def error(self, smoothing_weight: float, metric: str, linear_weight: float = 0.0) -> float:
         """The study's `metric` (val_mae, ...) of the mix at these shares."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
+
 from tuner import ets
 from tuner.config import Config, model_quantiles
 from tuner.errors import ConfigError
@@ -14,6 +16,11 @@ log = logging.getLogger(__name__)
 
 BOOSTING_WEIGHT = 0.5  # the boosting member's share of a point model's forecast (`--boosting-weight`)
 AUTO = "auto"  # `--ets-weight auto`: the share of exponential smoothing chosen on held-out validation rows
+
+
+def blend(forecast: np.ndarray, member: np.ndarray, weight: float) -> np.ndarray:
+    """`forecast` with `member`'s forecast mixed in at its share `weight` (the same units for both)."""
+    return (1 - weight) * forecast + weight * member
 
 
 def resolved_boosting_weight(config: Config, weight: float | None) -> float:
