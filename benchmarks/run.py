@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling modules, also in spawned workers
 
-from busy import busy_machine  # noqa: E402
 from accuracy import frequencies, noise_floor, real_data  # noqa: E402
+from busy import busy_machine  # noqa: E402
 from combination import combination  # noqa: E402
 from common import FULL, QUICK, Budget, Figure, postgres_url, quiet_optuna  # noqa: E402
 from compare import peers  # noqa: E402
