@@ -58,3 +58,21 @@ def test_thread_count(monkeypatch, threads, omp, expected):
     else:
         monkeypatch.setenv("OMP_NUM_THREADS", omp)
     assert thread_count(threads) == expected
+
+
+def test_library_calls_leave_the_process_threads_as_they_found_them(tmp_path):
+    """`train.threads` is applied by the entry points only: tuning and fitting from Python do not
+    change the caller's torch threads or thread variables."""
+    import torch
+
+    from tuner.config import ParamsConfig, load_config
+    from tuner.forecaster import Forecaster
+    from tuner.tuning.runner import tune
+
+    from conftest import write_study
+
+    config = load_config(write_study(tmp_path, epochs=1), ["train.threads=3", "study.n_trials=1"])
+    before = torch.get_num_threads(), {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    tune(config, f"sqlite:///{tmp_path / 'study.db'}", progress=False)
+    Forecaster.fit(config, ParamsConfig(model="lstm", hidden_size=8, epochs=1), intervals=False, seeds=1)
+    assert (torch.get_num_threads(), {name: os.environ.get(name) for name in THREAD_VARIABLES}) == before
