@@ -47,7 +47,7 @@ def busy_process() -> Iterator[None]:
 def start_trial(url: str, overrides: list[str], params: dict) -> tuple[subprocess.Popen, str]:
     """`tuner tune` running the one enqueued trial `params` on a fresh study; (the process, its study)."""
     name = f"busy-{uuid.uuid4().hex[:8]}"
-    config = demo_config(*overrides, f"study.name={name}", f"study.storage='{url}'")
+    config = demo_config(*overrides, f"study.name={name}")
     study = optuna.create_study(study_name=name, storage=url, direction=config.study.direction)
     study.enqueue_trial(params)
     command = [sys.executable, "-m", "tuner.cli", "tune", str(DEMO_CONFIG), "--storage", url, "--study", name,
@@ -82,13 +82,17 @@ def busy_machine(budget: Budget, workdir: Path) -> list[Figure]:
     beside a busy process and beside a second `tuner tune`, interleaved over repeats."""
     url = f"sqlite:///{workdir / 'busy.db'}"
     settings = {"default": 0, "every core": os.cpu_count() or 1}
-    fixed = fixed_trials_overrides(1, budget.busy_epochs, 0)[:-1]  # the thread setting comes from `settings`
-    params = fixed_params(demo_config(*fixed), 1)[0]
+
+    def overrides(threads: int) -> list[str]:
+        return [f"study.artifacts='{workdir / 'busy-artifacts'}'",  # not beside the demo config
+                *fixed_trials_overrides(1, budget.busy_epochs, threads)]
+
+    params = fixed_params(demo_config(*overrides(0)), 1)[0]
     rounds: dict[str, list[dict[str, float]]] = {name: [] for name in settings}
     for repeat in range(budget.busy_repeats):
         order = list(settings) if repeat % 2 == 0 else list(reversed(settings))
         for name in order:
-            rounds[name].append(cases(url, [*fixed, f"train.threads={settings[name]}"], params))
+            rounds[name].append(cases(url, overrides(settings[name]), params))
 
     def seconds(name: str, case: str) -> list[float]:
         return [one[case] for one in rounds[name]]
