@@ -44,6 +44,13 @@ def test_the_users_omp_num_threads_wins_over_the_default():
     assert result["env"] == {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "3", "OPENBLAS_NUM_THREADS": "2"}
 
 
+def test_the_users_blas_setting_wins_for_blas_only():
+    result = probe(0, OPENBLAS_NUM_THREADS="2")
+    assert result["count"] == result["torch"] == result["openmp"] == 1
+    assert result["blas"] == 2
+    assert result["env"] == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "2"}
+
+
 def test_train_threads_wins_over_the_environment():
     result = probe(2, OMP_NUM_THREADS="1")
     assert result["count"] == result["torch"] == result["blas"] == result["openmp"] == 2
@@ -64,12 +71,11 @@ def test_library_calls_leave_the_process_threads_as_they_found_them(tmp_path):
     """`train.threads` is applied by the entry points only: tuning and fitting from Python do not
     change the caller's torch threads or thread variables."""
     import torch
+    from conftest import write_study
 
     from tuner.config import ParamsConfig, load_config
     from tuner.forecaster import Forecaster
     from tuner.tuning.runner import tune
-
-    from conftest import write_study
 
     config = load_config(write_study(tmp_path, epochs=1), ["train.threads=3", "study.n_trials=1"])
     before = torch.get_num_threads(), {name: os.environ.get(name) for name in THREAD_VARIABLES}

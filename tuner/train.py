@@ -22,7 +22,9 @@ from tuner.errors import TrainingDiverged
 from tuner.stopping import raise_if_stop_requested
 
 PREDICT_BATCH = 4096
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")  # set by configure_threads
+THREAD_POOLS = {"openmp": ("OMP_NUM_THREADS",), "blas": ("MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}  # threadpoolctl's
+THREAD_VARIABLES = tuple(name for names in THREAD_POOLS.values() for name in names)  # set by configure_threads
+DEFAULT_THREADS = 1  # per process, for train.threads = 0 without $OMP_NUM_THREADS (`thread_count`)
 LOSSES = {"mae": nn.L1Loss, "mse": nn.MSELoss, "huber": nn.HuberLoss}  # train.loss, on scaled targets
 
 
@@ -63,11 +65,13 @@ def configure_threads(threads: int) -> int:
     from threadpoolctl import threadpool_limits
 
     count = thread_count(threads)
-    for name in THREAD_VARIABLES:  # for the pools that load later (scikit-learn's OpenMP runtime)
-        if threads or name not in os.environ:
-            os.environ[name] = str(count)
+    users = set() if threads else {name for name in THREAD_VARIABLES if name in os.environ}  # theirs win
+    for name in set(THREAD_VARIABLES) - users:  # for the pools that load later (scikit-learn's OpenMP runtime)
+        os.environ[name] = str(count)
     torch.set_num_threads(count)
-    threadpool_limits(limits=count)  # the pools loaded already (numpy's BLAS)
+    for api, names in THREAD_POOLS.items():  # the pools loaded already (numpy's BLAS)
+        if not users & set(names):
+            threadpool_limits(limits=count, user_api=api)
     return count
 
 
@@ -80,7 +84,7 @@ def thread_count(threads: int) -> int:
     if threads:
         return threads
     user = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    return int(user) if user.isdigit() and int(user) > 0 else 1
+    return int(user) if user.isdigit() and int(user) > 0 else DEFAULT_THREADS
 
 
 @contextmanager
