@@ -25,12 +25,13 @@ import optuna
 from common import DEMO_CONFIG, Budget, Figure, demo_config, figure
 from tuning import fixed_params, fixed_trials_overrides
 
-from tuner.train import THREAD_VARIABLES
+from tuner.train import DEFAULT_THREADS, THREAD_VARIABLES
+from tuner.tuning.storage import open_storage
+from tuner.tuning.study import open_study
 
 BUSY_TARGET = 1.5  # trial time beside one busy process / idle, with the default settings
 IDLE_TOLERANCE = 1.05  # the default's idle trial time / the former default's (all cores)
 HOG = "while True: pass"
-DEFAULT_THREADS = 1  # what train.threads = 0 resolves to without $OMP_NUM_THREADS
 
 
 @contextmanager
@@ -47,8 +48,7 @@ def busy_process() -> Iterator[None]:
 def start_trial(url: str, overrides: list[str], params: dict) -> tuple[subprocess.Popen, str]:
     """`tuner tune` running the one enqueued trial `params` on a fresh study; (the process, its study)."""
     name = f"busy-{uuid.uuid4().hex[:8]}"
-    config = demo_config(*overrides, f"study.name={name}")
-    study = optuna.create_study(study_name=name, storage=url, direction=config.study.direction)
+    study = open_study(demo_config(*overrides, f"study.name={name}"), open_storage(url))
     study.enqueue_trial(params)
     command = [sys.executable, "-m", "tuner.cli", "tune", str(DEMO_CONFIG), "--storage", url, "--study", name,
                "--no-progress", *(f"--set={o}" for o in overrides)]
