@@ -9,8 +9,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tuner.config import Config, DataConfig, ParamsConfig, SearchConfig, SplitConfig, StudyConfig, TrainConfig
-from tuner.names import (BOOSTING_SCALINGS, CALENDAR_PERIODS, DEVICES, FEATURE_SCALINGS, HOLIDAY_COLUMN, LOSSES, MODEL_TYPES,
+from tuner.config import Config, DataConfig, FitConfig, ParamsConfig, SearchConfig, SplitConfig, StudyConfig, TrainConfig
+from tuner.names import (CALENDAR_PERIODS, COMBINES, DEVICES, FEATURE_SCALINGS, HOLIDAY_COLUMN, LOSSES, MEMBERS, MODEL_TYPES,
                          PINBALL_METRIC, PRECISIONS, SCALINGS, STUDY_METRICS, TRANSFORMS)
 
 SAMPLERS = ("tpe", "random")
@@ -73,7 +73,6 @@ def check_data(p: Problems, data: DataConfig) -> None:
         p.add("data.known_future", list(data.known_future), "lists a column twice")
     p.one_of("data.scaling", data.scaling, SCALINGS)
     p.one_of("data.feature_scaling", data.feature_scaling, FEATURE_SCALINGS)
-    p.one_of("data.boosting_scaling", data.boosting_scaling, BOOSTING_SCALINGS)
     p.one_of("data.transform", data.transform, TRANSFORMS)
     for name in data.calendar:
         p.one_of("data.calendar", name, tuple(CALENDAR_PERIODS))
@@ -145,7 +144,6 @@ def check_train(p: Problems, train: TrainConfig) -> None:
     p.not_negative("train.threads", train.threads, "0 (automatic)")
     p.not_negative("train.samples_per_epoch", train.samples_per_epoch, "0 (every window)")
     p.not_negative("train.min_samples_per_epoch", train.min_samples_per_epoch, "0 (one pass)")
-    p.positive("train.refit_seeds", train.refit_seeds)
     p.one_of("train.loss", train.loss, LOSSES)
     if not re.fullmatch(r"auto|cpu|cuda|mps|cuda:\d+", train.device):
         p.add("train.device", train.device, f"must be one of {', '.join(DEVICES)}")
@@ -269,6 +267,25 @@ def check_pinball(p: Problems, config: Config) -> None:
               '"quantile"): only quantile models have a pinball loss')
 
 
+def check_fit(p: Problems, fit: FitConfig) -> None:
+    for name in fit.members:
+        p.one_of("fit.members", name, tuple(MEMBERS))
+    if len(set(fit.members)) != len(fit.members):
+        p.add("fit.members", list(fit.members), "lists a member twice")
+    for name, weight in fit.weights.items():
+        p.one_of(f"fit.weights.{name}", name, tuple(MEMBERS))
+        if not 0 <= weight <= 1:
+            p.add(f"fit.weights.{name}", weight, "must lie between 0 (left out) and 1")
+        elif fit.members and name not in fit.members and weight:
+            p.add(f"fit.weights.{name}", weight, "names a member that fit.members leaves out; list it there too")
+    total = sum(fit.weights.values())
+    if total > 1 + 1e-9:
+        p.add("fit.weights", dict(fit.weights), f"the fixed shares sum to {total:g}, more than 1")
+    for key in ("rounds", "backtest_windows", "seeds"):
+        p.positive(f"fit.{key}", getattr(fit, key))
+    p.one_of("fit.combine", fit.combine, COMBINES)
+
+
 SECTION_CHECKS: tuple[Callable[[Problems, Config], None], ...] = (
     lambda p, c: check_data(p, c.data),
     lambda p, c: check_split(p, c.split),
@@ -276,6 +293,7 @@ SECTION_CHECKS: tuple[Callable[[Problems, Config], None], ...] = (
     lambda p, c: check_search(p, c.search),
     lambda p, c: check_params(p, c.params),
     lambda p, c: check_study(p, c.study, c.split),
+    lambda p, c: check_fit(p, c.fit),
     check_pinball,
     check_series_embedding,
     check_calendar_harmonics,

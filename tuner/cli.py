@@ -14,6 +14,7 @@ from tuner import __version__
 from tuner.argtypes import gpu_list, non_negative_float, png_file, positive_int, unit_fraction, unit_fraction_or_auto
 from tuner.commands import cmd_best, cmd_dashboard, cmd_export, cmd_fit, cmd_predict, cmd_report, cmd_tune, cmd_whatif
 from tuner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, TunerError
+from tuner.names import COMBINES
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
@@ -68,28 +69,21 @@ def build_parser() -> argparse.ArgumentParser:
                      help="combine the K best trials' models into one (refitted, or their own weights with --from-trial)")
     fit.add_argument("--seeds", type=positive_int, metavar="K",
                      help="train each network K times, with the seeds study.seed, study.seed + 1, ..., and combine their "
-                          "forecasts as an ensemble's (default train.refit_seeds, 5; with --from-trial 1: a trial's own network was "
-                          "trained once)")
+                          "forecasts (default fit.seeds, 5; with --from-trial 1: a trial's own network was trained once)")
     fit.add_argument("--no-intervals", action="store_true",
-                     help="skip the calibration for prediction intervals (a refit then trains once, not twice, "
-                          "unless a share is chosen on held-out rows: --linear-weight or --ets-weight auto, "
-                          "the default for one series)")
-    fit.add_argument("--combine", choices=("mean", "median"), default="mean",
-                     help="how an ensemble's forecasts, and each network's seeds', are combined (default mean)")
+                     help="skip the calibration for prediction intervals (the backtest windows still run where the "
+                          "ensemble has more than one candidate)")
+    fit.add_argument("--combine", choices=COMBINES, default=None,
+                     help="how an --ensemble's forecasts, and each network's seeds', are combined (default fit.combine, mean)")
     fit.add_argument("--boosting-weight", type=unit_fraction, metavar="W",
-                     help="share of gradient boosting (fitted on train + validation) in the forecast: 0 for the networks "
-                          "alone, 1 for boosting alone (default 0.5 for point models, 0 for quantile models)")
+                     help="a fixed share of gradient boosting in the forecast (fit.weights.boosting): 0 leaves it out; "
+                          "default: chosen on the backtest windows")
     fit.add_argument("--linear-weight", type=unit_fraction_or_auto, default=None, metavar="W",
-                     help="share of the linear member (ridge regression on lags and the same inputs, in the data's "
-                          "units, fitted on train + validation) in the forecast, mixed in before exponential "
-                          "smoothing: 0 to leave it out; auto: the share in steps of 0.1 that erred least on held-out "
-                          "validation rows (the default for one series; 0 for panels and quantile models)")
+                     help="a fixed share of the linear member (fit.weights.linear): 0 leaves it out; auto: chosen on "
+                          "the backtest windows (the default)")
     fit.add_argument("--ets-weight", type=unit_fraction_or_auto, default=None, metavar="W",
-                     help="share of exponential smoothing (the mean of each series' ETS form and Theta, fitted on "
-                          "train + validation) in the forecast: 0 to leave it out; auto: the share in steps of 0.1 "
-                          "that erred least on held-out "
-                          "validation rows (the default for monthly data without data.known_future, whose plans "
-                          "smoothing does not read; else 0)")
+                     help="a fixed share of exponential smoothing (fit.weights.ets): 0 leaves it out; auto: chosen on "
+                          "the backtest windows (the default)")
 
     predict = command("predict", cmd_predict, [common])
     predict.add_argument("model", help="model directory written by `tuner fit`")

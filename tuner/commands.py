@@ -9,11 +9,12 @@ import json
 import logging
 import sys
 import typing
+from dataclasses import replace
 from pathlib import Path
 
 from tuner.config import Config, ParamsConfig, load_config
 from tuner.errors import EXIT_INTERRUPTED
-from tuner.names import BASELINES, MIX_PARTS, display_name
+from tuner.names import MEMBERS, display_name
 
 if typing.TYPE_CHECKING:
     from tuner.forecaster import Forecaster
@@ -21,11 +22,23 @@ if typing.TYPE_CHECKING:
 log = logging.getLogger("tuner")
 
 
+WEIGHT_FLAGS = {"boosting_weight": "boosting", "linear_weight": "linear", "ets_weight": "ets"}  # flag -> member
+
+
 def load(args: argparse.Namespace) -> Config:
-    """The config file with `--set` overrides, then the dedicated flags on top."""
-    flags = {"n_trials": "study.n_trials", "timeout": "study.timeout", "study": "study.name", "devices": "train.devices"}
+    """The config file with `--set` overrides, then the dedicated flags on top (`tuner fit`'s
+    --boosting-weight, --linear-weight and --ets-weight as fit.weights; "auto" drops a fixed share)."""
+    flags = {"n_trials": "study.n_trials", "timeout": "study.timeout", "study": "study.name", "devices": "train.devices",
+             "seeds": "fit.seeds", "combine": "fit.combine"}
     values = {key: getattr(args, flag) for flag, key in flags.items() if getattr(args, flag, None) is not None}
-    return load_config(args.config, args.set, values)
+    weights = {member: getattr(args, flag) for flag, member in WEIGHT_FLAGS.items() if getattr(args, flag, None) is not None}
+    values |= {f"fit.weights.{member}": weight for member, weight in weights.items() if weight != "auto"}
+    config = load_config(args.config, args.set, values)
+    automatic = [member for member, weight in weights.items() if weight == "auto"]
+    if automatic:
+        kept = {member: weight for member, weight in config.fit.weights.items() if member not in automatic}
+        config = replace(config, fit=replace(config.fit, weights=kept))
+    return config
 
 
 def open_existing(args: argparse.Namespace, config: Config) -> tuple:
@@ -166,12 +179,10 @@ def cmd_fit(args: argparse.Namespace) -> int:
             study, config, url = open_existing(args, config)
             chosen, weights = fitted_trials(study, config, url, args.ensemble or 1, args.from_trial, Path(folder))
         configure_threads(config.train.threads)
-        forecaster, test = Forecaster.fit(config, chosen, combine=args.combine, weights=weights,
-                                          intervals=not args.no_intervals, boosting_weight=args.boosting_weight,
-                                          smoothing_weight=args.ets_weight, seeds=args.seeds,
-                                          linear_weight=args.linear_weight)
+        forecaster, test = Forecaster.fit(config, chosen, trial_weights=weights, intervals=not args.no_intervals,
+                                          seeds=args.seeds)
     forecaster.save(Path(args.output))
-    print("\n".join(fit_summary(forecaster, chosen, weights is not None, args)))
+    print("\n".join(fit_summary(forecaster, chosen, weights is not None, args.output)))
     if args.plot:
         from tuner.plots import lines_on_test_part, title_on_test_part, write_png
 
@@ -181,64 +192,44 @@ def cmd_fit(args: argparse.Namespace) -> int:
     return 0
 
 
-def linear_summary(forecaster: Forecaster) -> str:
-    """How the linear member enters the fitted model, for `fit_summary`."""
-    scores, weight = forecaster.linear_scores, forecaster.linear_weight
-    metric = forecaster.config.study.metric
-    if scores and not weight:
-        return (f"; without the linear member: no share of it lowered {metric} on held-out validation rows "
-                f"({scores[0.0]:.4g}) (--linear-weight)")
-    if not weight:
-        return ""
-    chosen = (f", the share that erred least on held-out validation rows ({metric} {scores[weight]:.4g}, against "
-              f"{scores[0.0]:.4g} without it)") if scores else ""
-    return f"; mixed with the linear member (ridge regression in the data's units) at weight {weight:g}{chosen} (--linear-weight)"
-
-
-def smoothing_summary(forecaster: Forecaster, given: bool) -> str:
-    """How exponential smoothing enters the fitted model, for `fit_summary`; `given`: --ets-weight was."""
-    scores, weight = forecaster.smoothing_scores, forecaster.smoothing_weight
-    metric = forecaster.config.study.metric
-    if scores and not weight:
-        return (f"; without exponential smoothing: no share of it lowered {metric} on held-out validation rows "
-                f"({scores[0.0]:.4g}) (--ets-weight)")
-    if not weight and not given and not forecaster.quantiles:
-        from tuner import ets
-        from tuner.shares import unsuited_data
-
-        why = unsuited_data(forecaster.config) or f"fitted per series on panels of at most {ets.MAX_SERIES}"
-        return f"; without exponential smoothing, {why} (--ets-weight auto mixes it in)"
-    if not weight:
-        return ""
-    chosen = (f", the share that erred least on held-out validation rows ({metric} {scores[weight]:.4g}, against "
-              f"{scores[0.0]:.4g} without it)") if scores else ""
-    return f"; mixed with exponential smoothing (each series' ETS form and Theta) at weight {weight:g}{chosen} (--ets-weight)"
-
-
-def fit_summary(forecaster: Forecaster, chosen: list[ParamsConfig], own_weights: bool, args: argparse.Namespace) -> list[str]:
-    """What `tuner fit` prints: what was fitted and how, the test table, the warnings and notes,
-    the intervals' test coverage and the errors by forecast step."""
-    from tuner.tables import intervals_lines, metrics_table, series_table
+def fit_summary(forecaster: Forecaster, chosen: list[ParamsConfig], own_weights: bool, output: str) -> list[str]:
+    """What `tuner fit` prints: what was fitted and how the ensemble was chosen, the table of
+    members (backtest score, weight, test metrics), the warnings and notes, the intervals' test
+    coverage and the errors by forecast step."""
+    from tuner.forecaster import selection_metric
+    from tuner.tables import ensemble_table, intervals_lines, series_table
     from tuner.testnotes import test_notes
 
-    shown = [name for name in ("model", *MIX_PARTS, *BASELINES) if name in forecaster.metrics]
-    rows = {display_name(name): forecaster.metrics[name] for name in shown}
+    config = forecaster.config
     what = ", ".join(p.model if own_weights else f"{p.model} ({p.epochs} epochs)" for p in chosen)
     how = "from the trials' own weights (trained on train)" if own_weights else "on train + validation"
-    combined = f", {args.combine} of {len(chosen)}" if len(chosen) > 1 else ""
+    combine = forecaster.networks.combine
+    combined = f", {combine} of {len(chosen)}" if len(chosen) > 1 else ""
     if forecaster.seeds > 1:
-        combined += f", {args.combine} of {forecaster.seeds} seeds{' each' if len(chosen) > 1 else ''} (--seeds)"
-    boosting = (f"; combined with {forecaster.boosting.name} fitted on train + validation at weight "
-                f"{forecaster.boosting_weight:g} (--boosting-weight)") if forecaster.boosting else ""
-    linear = linear_summary(forecaster)
-    smoothing = smoothing_summary(forecaster, args.ets_weight is not None)
-    lines = [f"Fitted {what} {how}{combined}{boosting}{linear}{smoothing}; saved to {args.output}",
-             "Test (in the target's units, never seen while tuning):", *metrics_table(rows, prefix="test_"),
-             *test_notes(forecaster)]
+        combined += f", {combine} of {forecaster.seeds} seeds{' each' if len(chosen) > 1 else ''} (--seeds)"
+    metric = selection_metric(config)
+    fixed = ", ".join(f"{name} {weight:g}" for name, weight in config.fit.weights.items())
+    if forecaster.backtest:
+        windows = config.fit.backtest_windows
+        weighed = (f"members weighed by greedy ensemble selection on {metric} over {windows} backtest "
+                   f"window{'s' if windows > 1 else ''} ({config.fit.rounds} rounds){f'; fixed: {fixed}' if fixed else ''}")
+    else:
+        weighed = "the networks alone" + (" (a quantile model's quantiles are its networks' own)" if forecaster.quantiles else "")
+    lines = [f"Fitted {what} {how}{combined}; {weighed}; saved to {output}",
+             f"Members: {metric} on the backtest windows, weight, and test metrics (in the target's units, the test "
+             "part never seen while tuning or weighing):",
+             *ensemble_table(forecaster.metrics, forecaster.weights, forecaster.backtest, metric)]
+    key = metric.replace("val_", "test_", 1)
+    scored = {name: forecaster.metrics[name][key] for name in MEMBERS if name in forecaster.metrics}
+    if scored:
+        best = min(scored, key=scored.get)
+        lines.append(f"Best single member on the test part: {MEMBERS[best]} ({key} {scored[best]:.4g}; the ensemble "
+                     f"{forecaster.metrics['model'][key]:.4g})")
+    lines += test_notes(forecaster)
     if forecaster.series_metrics is not None:
         per_series = forecaster.series_metrics
         worse = int((per_series["vs_seasonal_naive"] > 1).sum())
-        lines.append(f"Pooled over {len(per_series)} series; per series in {Path(args.output) / 'series_metrics.csv'} "
+        lines.append(f"Pooled over {len(per_series)} series; per series in {Path(output) / 'series_metrics.csv'} "
                      f"(the model's test MAE is above seasonal-naive's on {worse} of them)")
     if "intervals" in forecaster.metrics:
         lines += intervals_lines(forecaster.metrics["intervals"])
@@ -312,14 +303,11 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     result = whatif.run(forecaster, inputs, column, factors, fixed, args.cost_per_impression, args.ad_spend, levels)
     target = forecaster.config.data.target
     print(whatif.table(result, target))
-    if forecaster.boosting:
-        print(f"note: a share of {forecaster.boosting_weight:g} of this model's forecast comes from gradient boosting, "
-              "whose trees answer a plan in steps; for planning, `tuner fit --boosting-weight 0` fits the networks "
-              "alone (BENCHMARKS.md, figure 11)", file=sys.stderr)
-    if forecaster.smoothing:
-        print(f"note: a share of {forecaster.smoothing_weight:g} of this model's forecast comes from exponential "
-              "smoothing, which reads the history only, not the plan; for planning, `tuner fit --ets-weight 0` fits "
-              "the model without it", file=sys.stderr)
+    responders = ", ".join(f"{MEMBERS[name]} {share:.2g}" for name, share in forecaster.responders().items())
+    still = [MEMBERS[name] for name in forecaster.weights if name not in forecaster.responders()]
+    print(f"note: the response to the plan comes from {responders} (the members that read plans, their weights "
+          "renormalised)" + (f"; {', '.join(still)} read the history only and forecast the base plan's sales"
+                             if still else ""), file=sys.stderr)
     if args.output:
         whatif.frame(result, target).to_csv(args.output, index=False)
         print(f"Wrote {args.output}", file=sys.stderr)

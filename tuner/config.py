@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import logging
 import sys
 import types
 import typing
@@ -26,6 +27,7 @@ from tuner.names import (CALENDAR_PERIODS, HOLIDAY_COLUMN, METRIC_LOSS, MODEL_TY
                          TRANSFORMER_PARAMS, calendar_waves)
 
 SEASON_LENGTHS = {"D": 7, "W": 52, "M": 12}
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,6 @@ class DataConfig:
     horizon: int = 1  # future steps it predicts
     scaling: str = "level"  # level: each window's target history less its own mean; window: also over its spread
     feature_scaling: str = "global"  # level: each window's mean taken off each feature (`names.FEATURE_SCALINGS`)
-    boosting_scaling: str = "global"  # level: gradient boosting forecasts each step relative to its window's mean
     transform: str = "none"  # of the target before scaling (`names.TRANSFORMS`): log, seasonal, log+seasonal
     calendar: tuple[str, ...] = ()  # date features (day_of_week, month, ...), cyclic, known for the forecast dates
     calendar_harmonics: int = 1  # sine and cosine pairs per calendar feature (its Fourier order)
@@ -61,11 +62,6 @@ class DataConfig:
     carryover: dict[str, tuple[float, ...]] = field(default_factory=dict)  # column -> half-lives in steps of its carry-over inputs
     fill_missing: str = "error"  # empty or NaN cells: error, zero, ffill (last value) or interpolate
     max_file_mb: float = 1024  # larger files are refused before reading (memory safety)
-
-    @property
-    def boosting_levelled(self) -> bool:
-        """Gradient boosting forecasts relative to each window's mean (`boosting_scaling = "level"`)."""
-        return self.boosting_scaling == "level"
 
     @property
     def calendar_columns(self) -> list[str]:
@@ -155,7 +151,19 @@ class TrainConfig:
     precision: str = "32"  # 32, or bf16 (autocast on CUDA only)
     samples_per_epoch: int = 0  # windows drawn per epoch, uniformly over series and time; 0: every window once
     min_samples_per_epoch: int = 640  # fewer training windows are passed over several whole times per epoch; 0: once
-    refit_seeds: int = 5  # networks `tuner fit` trains per configuration, each with its own seed, forecasts averaged
+
+
+@dataclass(frozen=True)
+class FitConfig:
+    """How `tuner fit` makes the forecaster: its candidate members, weighed by greedy ensemble
+    selection on backtest windows, or at fixed weights."""
+
+    members: tuple[str, ...] = ()  # the candidates (`names.MEMBERS`); empty: every member that serves the data
+    weights: dict[str, float] = field(default_factory=dict)  # fixed shares, e.g. { boosting = 0.3 }; the rest chosen
+    rounds: int = 100  # greedy ensemble selection: members added, with replacement; the weights are their counts
+    backtest_windows: int = 1  # windows of validation length at the end of train + validation the candidates forecast
+    seeds: int = 5  # networks trained per configuration, each with its own seed
+    combine: str = "mean"  # how the networks' seeds (and an --ensemble's trials) are combined: mean or median
 
 
 @dataclass(frozen=True)
@@ -269,6 +277,7 @@ class Config:
     search: SearchConfig = SearchConfig()
     study: StudyConfig = StudyConfig()
     params: ParamsConfig = ParamsConfig()
+    fit: FitConfig = FitConfig()
     source: Path = Path("tuner.toml")  # the file it came from (for messages and relative paths)
 
 
@@ -279,7 +288,11 @@ SECTIONS: dict[str, type] = {
     "search": SearchConfig,
     "study": StudyConfig,
     "params": ParamsConfig,
+    "fit": FitConfig,
 }
+MOVED = {"train.refit_seeds": "fit.seeds"}  # old key -> the key it is read as, with a notice
+RETIRED = {"data.boosting_scaling": "both forms of gradient boosting are candidate members (boosting, "
+           "levelled_boosting), weighed on backtest windows; choose among them with fit.members"}  # read, not used
 
 
 def load_config(path: str | Path, overrides: typing.Sequence[str] = (), values: dict[str, Any] | None = None) -> Config:
@@ -302,8 +315,11 @@ def load_config(path: str | Path, overrides: typing.Sequence[str] = (), values: 
     for override in overrides:
         apply_override(raw, override, path)
     for dotted, value in (values or {}).items():
-        section, _, key = dotted.partition(".")
-        raw.setdefault(section, {})[key] = value
+        *tables, key = dotted.split(".")
+        table = raw
+        for name in tables:
+            table = table.setdefault(name, {})
+        table[key] = value
     return build_config(raw, path)
 
 
@@ -328,7 +344,8 @@ def apply_override(raw: dict[str, Any], override: str, source: Path) -> None:
     section, dot, key = dotted.strip().partition(".")
     if not sep or not dot or not key:
         raise ConfigError(f"--set {override!r}: expected section.key=value, e.g. train.epochs=5")
-    problem = _unknown(section, SECTIONS, "section") or _unknown(key, _field_names(SECTIONS[section]), "key")
+    problem = _unknown(section, SECTIONS, "section") or (
+        None if f"{section}.{key}" in {**MOVED, **RETIRED} else _unknown(key, _field_names(SECTIONS[section]), "key"))
     if problem:
         raise ConfigError(f"{source}: --set {dotted}: {problem}")
     try:
@@ -345,6 +362,7 @@ def build_config(raw: dict[str, Any], source: Path) -> Config:
     problems = [problem for section in raw if (problem := _unknown(section, SECTIONS, "section"))]
     if "data" not in raw or "path" not in raw.get("data", {}):
         raise ConfigError(f"{source}: [data] path is required (the CSV file with your sales)")
+    raw = renamed_keys(raw, source)
     parts, bad_keys = {}, set()
     for name, cls in SECTIONS.items():
         section = raw.get(name, {})
@@ -364,6 +382,23 @@ def build_config(raw: dict[str, Any], source: Path) -> Config:
     if problems:
         raise ConfigError(f"{source}: " + "; ".join(problems))
     return config
+
+
+def renamed_keys(raw: dict[str, Any], source: Path) -> dict[str, Any]:
+    """`raw` with each old key of `MOVED` read as its new key and each of `RETIRED` dropped, with a
+    one-line notice for each."""
+    raw = {name: dict(section) if isinstance(section, dict) else section for name, section in raw.items()}
+    for old, reason in [*((old, None) for old in MOVED), *RETIRED.items()]:
+        section, _, key = old.partition(".")
+        if not isinstance(raw.get(section), dict) or key not in raw[section]:
+            continue
+        value = raw[section].pop(key)
+        if reason is None:
+            new_section, _, new_key = MOVED[old].partition(".")
+            raw.setdefault(new_section, {}).setdefault(new_key, value)
+            reason = f"read as {MOVED[old]}"
+        log.warning("notice: %s: %s is an older key; %s", source, old, reason)
+    return raw
 
 
 def _field_names(cls: type) -> list[str]:

@@ -1,56 +1,42 @@
-"""The fitted forecaster: its networks (the tuned configuration, or an ensemble of the best ones,
-each trained with several seeds), with the scaling they were trained with and the config, and
-fit / forecast / save / load. `tuner fit`, `predict`, `whatif`,
-`report --model` and the benchmarks all go through it.
+"""The fitted forecaster: its members (the networks of the tuned configuration, each trained with
+several seeds, gradient boosting, the linear member, exponential smoothing and the naive
+forecasters; `tuner.members`), the weights of the ensemble they make, the scaling the networks
+were trained with and the config, and fit / forecast / save / load. `tuner fit`, `predict`,
+`whatif`, `report --model` and the benchmarks all go through it.
 
-A model directory holds:
+The weights are chosen on backtest windows (`tuner.ensemble`): every candidate forecasts the same
+windows at the end of train + validation, fitted on the rows before each, and greedy ensemble
+selection weighs them on the study's metric there; fit.weights fixes shares instead. Every member
+is then fitted on train + validation, the test part is scored once, for the ensemble and for each
+member alone (the baselines among them), and prediction intervals are calibrated on the
+ensemble's backtest residuals. Quantile models are not combined: their quantiles are the
+networks' own.
 
-    weights.pt     torch.save of the state dict (tensors only; loaded with weights_only=True);
-                   an ensemble's further members are weights-2.pt, weights-3.pt, ...
-    model.json     format, tuner version, members (architecture, parameters, window, training seed, checksum),
-                   how they are combined, scaling, fitted ranges, the linear member (its ridge
-                   coefficients) and the exponential smoothing member (each series' form and
-                   parameters), each with its weight and the scores it was chosen on
+A model directory (`tuner.modeldir`) holds:
+
+    model.json     format, tuner version, each member's weight, backtest score and state (the
+                   networks' architecture, parameters, window, training seed and weights files
+                   with their checksums), scaling and fitted ranges
+    weights.pt     the networks' state dicts (tensors only; loaded with weights_only=True): one
+                   per configuration and seed, weights-2.pt, weights-3.pt, ...
+    boosting.skops, levelled_boosting.skops  the boosting members (skops format: read without
+                   pickle, only the sklearn types it names as trusted)
     config.json    the full study config the model was fitted with
-    metrics.json   test metrics of the model and the baselines, and the intervals' test coverage
-    series_metrics.csv  a panel's test MAE and WAPE per series, for the model and each baseline,
+    metrics.json   test metrics of the ensemble ("model") and of each member alone, and the
+                   intervals' test coverage
+    series_metrics.csv  a panel's test MAE and WAPE per series, for the model and each member,
                    worst against seasonal-naive first (absent for one series)
-    boosting.skops the gradient-boosting member its forecasts are combined with (skops format: read
-                   without pickle, only the sklearn types it names as trusted; absent when the
-                   boosting weight is 0)
-    calibration.json  the residuals that prediction intervals are calibrated on, and the test
-                   residuals they adapt over (absent in directories fitted with --no-intervals
-                   or before intervals existed: they forecast points only)
+    calibration.json  the backtest residuals that prediction intervals are calibrated on, and the
+                   test residuals they adapt over (absent in directories fitted with --no-intervals)
 
 No pickled Python objects: a model directory can be read by anyone without running code.
-
-A refit trains each configuration `train.refit_seeds` times (5), with the seeds `seed`, `seed + 1`,
-..., and combines their forecasts as an ensemble's, the mean by default (`--seeds`): the seed
-alone moves a refit's test error by several percent, and the mean forecast errs less than its
-networks do on average (on the scale they are averaged on, never more: absolute error is convex;
-BENCHMARKS.md, figure 12's section "Seeds of the refit").
-
-The networks' forecast is combined with gradient boosting's (on lags and the same inputs, fitted on
-train + validation, beside the trials' own networks too) with equal weights by default
-(`--boosting-weight`, 0: the networks alone): a neural and a tree model err in different places,
-and their mean erred less than the networks alone on validation parts no trial was chosen on
-(reliably on three series of five, no reliable difference on two) and on the test part of all five
-(BENCHMARKS.md, figure 19). For one series, that mix is then mixed with a linear member (`tuner.linear`:
-ridge regression on lags and the same inputs, in the data's own units, fitted on train + validation)
-at the share, in steps of 0.1, that erred least on held-out validation rows (`--linear-weight`):
-a linear model carries a level, a trend or an additive effect past the fitted rows' range.
-For monthly data without planned inputs, that mix is then mixed with
-exponential smoothing (`tuner.ets`, the mean of each series' own ETS form and Theta method, fitted
-on train + validation) at the share, in steps of 0.1, that erred least on held-out validation rows
-(`tuner.heldout`; `--ets-weight` sets it): a classical model of the series' own level, trend and
-season, where the networks and the trees lean on lags and inputs.
-Quantile models are not combined: their quantiles are the networks' own.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import typing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -58,186 +44,137 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tuner.baselines import smoothable
-from tuner.boosting import Boosting
 from tuner.config import Config, ParamsConfig, with_params
 from tuner.data import Dataset
 from tuner.device import resolve_device
+from tuner.ensemble.backtest import Backtest, own_weights_backtest, refit_backtest
+from tuner.ensemble.choice import Choice, choose
+from tuner.ensemble.selection import greedy_weights, weighted
 from tuner.errors import ConfigError, DataError, ModelDirError
-from tuner.ets import SeriesSmoothing, Smoothing
-from tuner.heldout import (
-    calibration,
-    linear_scores,
-    own_weights_held_out,
-    part_residuals,
-    refit_held_out,
-    smoothing_scores,
-)
 from tuner.inputs import ForecastInputs, chosen_series, series_inputs
 from tuner.intervals import Calibration, level_name
-from tuner.linear import Linear
 from tuner.loading import load_frame, load_with_plan
-from tuner.members import Member, resolved_seeds, train_member
+from tuner.members import KINDS, Member, Recipe
+from tuner.members.networks import Network, Networks, resolved_seeds
 from tuner.metrics import forecast_errors, quantile_pairs
 from tuner.models import LSTMForecaster
-from tuner.names import DATA_VARIANTS
+from tuner.names import DATA_VARIANTS, MEMBERS, VALIDATION_METRICS
 from tuner.scaling import Scaling
-from tuner.scoring import TestForecast, quantile_interval_metrics, series_errors, test_metrics
+from tuner.scoring import TestForecast, part_residuals, quantile_interval_metrics, series_errors, test_metrics
 from tuner.seasonal import season_positions
 from tuner.series import SeriesIndex
-from tuner.shares import (
-    blend,
-    resolved_boosting_weight,
-    resolved_linear_weight,
-    resolved_smoothing_weight,
-    unsmoothed_weight,
-)
 from tuner.static import StaticEncoding
-from tuner.train import predict, predict_windows
 from tuner.trialweights import load_trial_network
 
 log = logging.getLogger(__name__)
 
-COMBINES = {"mean": np.mean, "median": np.median}  # how an ensemble's members' forecasts are combined
-NO_INTERVALS = "no calibration.json (fitted with --no-intervals, or before prediction intervals existed)"
+NO_INTERVALS = "no calibration.json (fitted with --no-intervals)"
 
 
 @dataclass
 class Forecaster:
-    members: list[Member]
+    members: dict[str, Member]  # every fitted member, by name (`names.MEMBERS` order); "networks" always
+    weights: dict[str, float]  # the ensemble: member -> its share (the shares sum to 1)
     scaling: Scaling
-    config: Config  # data.window: the longest member's
-    metrics: dict[str, Any]  # "model" and each baseline -> test metrics; "by_step" -> per step
+    config: Config  # data.window: the longest network's
+    metrics: dict[str, Any]  # "model" and each member -> test metrics; "by_step" -> per step
     seen: dict[str, tuple[float, float]]  # column -> (min, max) over the fitted rows
     trained_through: str = ""  # the last fitted date, ISO
     scaled_on: str = "train+validation"  # the rows scaling and networks were fitted on ("train": trials' own)
-    combine: str = "mean"  # how an ensemble's forecasts are combined: mean or median
     calibration: Calibration | None = None  # residuals for prediction intervals; None: NO_INTERVALS
     series: tuple[tuple[str, ...], ...] = ((),)  # the fitted series' id values, in scaling's row order
     encoding: StaticEncoding = field(default_factory=lambda: StaticEncoding({}, {}))  # how a series' id and static covariates are given to the networks
     series_metrics: pd.DataFrame | None = None  # a panel's test metrics per series (`series_errors`)
-    boosting: Boosting | None = None  # the gradient boosting combined with the networks; None: networks alone
-    boosting_weight: float = 0.0  # its share of the forecast
-    boosting_on: str = "train+validation"  # the rows its member was fitted on (older --from-trial models: "train")
-    smoothing: Smoothing | None = None  # exponential smoothing mixed into the forecast; None: without it
-    smoothing_weight: float = 0.0  # its share of the forecast
-    smoothing_scores: dict[float, float] = field(default_factory=dict)  # each share tried -> the study's metric on
-    # held-out validation rows (`tuner.heldout`); empty where the share was given (--ets-weight)
-    linear: Linear | None = None  # the linear member mixed into the forecast before smoothing; None: without it
-    linear_weight: float = 0.0  # its share of the forecast
-    linear_scores: dict[float, float] = field(default_factory=dict)  # as smoothing_scores, for --linear-weight
+    backtest: dict[str, float] = field(default_factory=dict)  # each candidate's (and "model": the ensemble's)
+    # `selection_metric` on the backtest windows; empty where nothing was chosen there
+
+    @property
+    def networks(self) -> Networks:
+        return self.members["networks"]
 
     @property
     def params(self) -> ParamsConfig:
-        """The (first) member's parameters."""
-        return self.members[0].params
+        """The (first) network's parameters."""
+        return self.networks.networks[0].params
 
     @property
     def seeds(self) -> int:
-        """Networks per trial, each trained with its own seed (`--seeds`) and combined as an
-        ensemble's; 1 for the trials' own networks (`--from-trial`) and older model directories."""
-        return len({member.seed for member in self.members})
+        """Networks per trial, each trained with its own seed (`--seeds`); 1 for the trials' own
+        networks (`--from-trial`)."""
+        return len({network.seed for network in self.networks.networks})
 
     @property
     def network(self) -> LSTMForecaster:
-        return self.members[0].network
+        return self.networks.networks[0].network
 
     @property
     def label(self) -> str:
         """What the model is, for titles: "lstm", "ensemble (mean) of lstm, lstm_transformer", then
-        " (mean of 5 seeds)" when each trial's network was trained with several, and " + gradient
-        boosting (weight 0.5)" when combined with boosting ("levelled gradient boosting" with
-        data.boosting_scaling = "level"), then " + linear (weight 0.8)" and " + exponential
-        smoothing (weight 0.3)" when mixed with them."""
-        trials = self.members[::self.seeds]
-        kinds = ", ".join(member.params.model for member in trials)
-        label = kinds if len(trials) == 1 else f"ensemble ({self.combine}) of {kinds}"
+        " (mean of 5 seeds)" when each trial's network was trained with several; then, for an
+        ensemble of several members, each member's weight ("networks 0.6 + gradient boosting 0.4")."""
+        networks, combine = self.networks.networks, self.networks.combine
+        trials = networks[::self.seeds]
+        kinds = ", ".join(network.params.model for network in trials)
+        label = kinds if len(trials) == 1 else f"ensemble ({combine}) of {kinds}"
         if self.seeds > 1:
-            label += f" ({self.combine} of {self.seeds} seeds{' each' if len(trials) > 1 else ''})"
-        if self.boosting:
-            label += f" + {self.boosting.name} (weight {self.boosting_weight:g})"
-        if self.linear:
-            label += f" + linear (weight {self.linear_weight:g})"
-        if self.smoothing:
-            label += f" + exponential smoothing (weight {self.smoothing_weight:g})"
+            label += f" ({combine} of {self.seeds} seeds{' each' if len(trials) > 1 else ''})"
+        if list(self.weights) != ["networks"]:
+            label += ": " + " + ".join(f"{MEMBERS[name]} {weight:.2g}" for name, weight in self.weights.items())
         return label
 
     # ---- fit ----
 
     @classmethod
     def fit(cls, config: Config, params: ParamsConfig | list[ParamsConfig], seed: int | None = None,
-            combine: str = "mean", weights: list[Path] | None = None,
-            intervals: bool = True, boosting_weight: float | None = None,
-            smoothing_weight: float | str | None = None, seeds: int | None = None,
-            linear_weight: float | str | None = None) -> tuple[Forecaster, TestForecast]:
+            trial_weights: list[Path] | None = None, intervals: bool = True,
+            seeds: int | None = None) -> tuple[Forecaster, TestForecast]:
         """Train each of `params` on train + validation for its `epochs`, `seeds` times with the
-        seeds `seed`, `seed + 1`, ... (default `train.refit_seeds`), or, with `weights`, take
-        each trial's own network from its stored weights, trained on the training rows only;
-        combine them all, and with gradient boosting fitted on train + validation (also beside the
-        trials' own networks: it takes seconds to fit) at `boosting_weight` (default
-        `shares.BOOSTING_WEIGHT` for point models, 0 for quantile models), then mix in the linear member at
-        `linear_weight` ("auto", the default for one-series point models: chosen as smoothing's share is;
-        `shares.resolved_linear_weight`), then exponential smoothing
-        at `smoothing_weight` ("auto": the share, in steps of 0.1, that erred least on held-out
-        validation rows; the default where `shares.smoothing_by_default`, else 0), then score the test
-        part once. The held-out rows'
-        forecasts come from the recipe trained once more on the rows before them (a refit) or from
-        the trials' own networks. `intervals`: calibrate prediction intervals on their residuals
-        (then adapted over the test residuals); without, the model forecasts points only."""
+        seeds `seed`, `seed + 1`, ... (default `fit.seeds`), or, with `trial_weights`, take each
+        trial's own network from its stored weights, trained on the training rows only; fit the
+        other members on train + validation; weigh the candidates on backtest windows (`choose`,
+        `weigh`); score the test part once. `intervals`: calibrate prediction intervals on the
+        ensemble's backtest residuals (then adapted over the test residuals); without, the model
+        forecasts points only."""
         resolve_device(config.train.device, config.train.precision)  # a device this machine lacks fails first
-        seeds = resolved_seeds(config, seeds, weights is not None)
-        boosting_weight = resolved_boosting_weight(config, boosting_weight)
-        smoothing_weight = resolved_smoothing_weight(config, smoothing_weight)
-        linear_weight = resolved_linear_weight(config, linear_weight)
+        seeds = resolved_seeds(config, seeds, trial_weights is not None)
         listed = params if isinstance(params, list) else [params]
         configs = [with_params(config, p.trial_params()) for p in listed]
         for key in DATA_VARIANTS:
             values = sorted({str(getattr(c.data, key)) for c in configs})
             if len(values) > 1:
                 raise ConfigError(f"--ensemble: its trials were tuned with different data.{key} values "
-                                  f"({', '.join(values)}), but an ensemble's members share one scaled copy of the "
+                                  f"({', '.join(values)}), but an ensemble's networks share one scaled copy of the "
                                   f"data; combine fewer trials, or tune with one {key.replace('_', ' ')}")
         windows = tuple(c.data.window for c in configs)
         config = replace(configs[0], data=replace(configs[0].data, window=max(windows)))
-        scale_on = "train+validation" if weights is None else "train"
+        scale_on = "train+validation" if trial_weights is None else "train"
         seed = config.study.seed if seed is None else seed
         frame = load_frame(config.data)
         dataset = Dataset(frame, config.data, config.split, scale_on, search_windows=windows)
-        if not smoothable(dataset):
-            smoothing_weight = unsmoothed_weight(smoothing_weight, len(dataset.index))
-        if weights is None:
-            runs = [(c, p, w, s) for c, p, w in zip(configs, listed, windows) for s in range(seed, seed + seeds)]
-            configs = [c for c, *_ in runs]  # each member's, as `refit_held_out` trains them again
-            members = [Member(train_member(dataset, c, p, s), p, w, s) for c, p, w, s in runs]
-        else:
-            members = [Member(load_trial_network(dataset, c, p, path), p, w)
-                       for c, p, w, path in zip(configs, listed, windows, weights)]
-        forecaster = cls(members, dataset.scaling, config, {}, dataset.fitted_range(scale_on),
-                         dataset.last_date(scale_on).isoformat(), scale_on, combine,
+        runs = ([(c, p, s) for c, p in zip(configs, listed) for s in range(seed, seed + seeds)] if trial_weights is None
+                else [(c, p, None) for c, p in zip(configs, listed)])
+        recipe = Recipe(*(tuple(values) for values in zip(*runs)), combine=config.fit.combine)
+        choice = choose(config, dataset)
+        networks = (Networks.fit(dataset, "train+validation", recipe) if trial_weights is None else
+                    Networks([Network(load_trial_network(dataset, c, p, path), p, c.data.window)
+                              for c, p, path in zip(configs, listed, trial_weights)], config.fit.combine))
+        members = {name: networks if name == "networks" else KINDS[name].fit(dataset, "train+validation", recipe)
+                   for name in choice.fitted}
+        forecaster = cls(members, {}, dataset.scaling, config, {}, dataset.fitted_range(scale_on),
+                         dataset.last_date(scale_on).isoformat(), scale_on,
                          series=dataset.index.keys, encoding=dataset.encoding)
-        if boosting_weight:  # cheap to fit: on train + validation beside the trials' own networks too
-            forecaster.boosting = Boosting.fit(dataset.windows("train+validation"), config.data.boosting_levelled)
-            forecaster.boosting_weight = boosting_weight
-        held_out = []
-        if intervals or smoothing_weight is None or linear_weight is None:
-            smoothed, linear = smoothing_weight != 0, linear_weight != 0  # to choose their shares, or to calibrate the mix
-            held_out = (refit_held_out(forecaster, Dataset.folds(frame, config.data, config.split, windows), configs,
-                                       smoothed, linear) if weights is None
-                        else own_weights_held_out(forecaster, dataset, smoothed, linear))
-        if linear_weight is None:
-            forecaster.linear_scores = linear_scores(held_out, config.study.metric)
-            linear_weight = min(forecaster.linear_scores, key=forecaster.linear_scores.get)
-        if linear_weight:
-            forecaster.linear = Linear.fit_part(dataset, "train+validation")
-            forecaster.linear_weight = linear_weight
-        if smoothing_weight is None:
-            forecaster.smoothing_scores = smoothing_scores(held_out, config.study.metric, linear_weight)
-            smoothing_weight = min(forecaster.smoothing_scores, key=forecaster.smoothing_scores.get)
-        if smoothing_weight:
-            forecaster.smoothing = Smoothing.fit_part(dataset, "train+validation")
-            forecaster.smoothing_weight = smoothing_weight
+        backtest = None
+        if intervals or len(choice.candidates) > 1:
+            backtest = (refit_backtest(frame, config, recipe, choice.candidates, windows) if trial_weights is None
+                        else own_weights_backtest(dataset, networks, recipe, choice.candidates))
+        forecaster.weights = weigh(choice, backtest, config)
+        if backtest is not None and len(choice.candidates) > 1:
+            metric = selection_metric(config)
+            forecaster.backtest = {**backtest.scores(metric),
+                                   "model": backtest.score(weighted({n: backtest.joined(n) for n in forecaster.weights},
+                                                                    forecaster.weights), metric)}
         if intervals:
-            forecaster.calibration = calibration(held_out, smoothing_weight, bool(config.data.series), linear_weight)
+            forecaster.calibration = backtest.calibration(forecaster.weights, bool(config.data.series))
         else:
             log.info("no prediction intervals: calibration skipped")
         test = TestForecast.of(forecaster, dataset)
@@ -246,8 +183,6 @@ class Forecaster:
                 part_residuals(dataset, "test", test.forecast),
                 dataset.windows("test").series if config.data.series else None)
         forecaster.metrics = test_metrics(test, forecaster.calibration)
-        for name, forecast in test.parts.items():  # what the networks alone, and the mix without smoothing, reach
-            forecaster.metrics[name] = forecast_errors(dataset.actuals("test"), forecast, prefix="test_")
         if config.data.series:
             forecaster.series_metrics = series_errors(test)
         if forecaster.quantiles and intervals:
@@ -256,7 +191,7 @@ class Forecaster:
 
     def test_forecast(self) -> TestForecast:
         """The test part of the data the model was fitted on, read again, and its forecast."""
-        windows = tuple(member.window for member in self.members)
+        windows = tuple(network.window for network in self.networks.networks)
         dataset = Dataset(load_frame(self.config.data), self.config.data, self.config.split, self.scaled_on,
                           search_windows=windows)
         if not dataset.scaling.same_as(self.scaling):
@@ -266,50 +201,17 @@ class Forecaster:
 
     # ---- forecast ----
 
-    def combined(self, forecasts: list[np.ndarray]) -> np.ndarray:
-        """The members' scaled forecasts combined (still scaled)."""
-        return COMBINES[self.combine](np.stack(forecasts), axis=0)
-
-    def mixed(self, networks: np.ndarray, boosted: np.ndarray) -> np.ndarray:
-        """The networks' combined forecast mixed with the boosting member's at its weight (both scaled)."""
-        return blend(networks, boosted, self.boosting_weight)
-
     def forecast_part(self, dataset: Dataset, part: str, quantiles: bool = False) -> np.ndarray:
-        """Forecasts of every sample of a split part, in the target's units; with `quantiles`, a
-        quantile model's (samples, horizon, quantiles)."""
-        return self.part_forecasts(dataset, part, quantiles)["model"]
+        """The ensemble's forecasts of every sample of a split part, in the target's units; with
+        `quantiles`, a quantile model's networks' (samples, horizon, quantiles)."""
+        if quantiles:
+            return self.networks.forecast_part(dataset, part, quantiles=True)
+        return weighted({name: self.members[name].forecast_part(dataset, part) for name in self.weights}, self.weights)
 
-    def part_forecasts(self, dataset: Dataset, part: str, quantiles: bool = False) -> dict[str, np.ndarray]:
-        """`forecast_part` as "model" and what it mixes, each made once: for a model combined with
-        boosting, its networks' forecast ("networks") and its boosting member's ("boosting"); for
-        one mixed with the linear member, the mix without it ("without_linear"); for one mixed with
-        exponential smoothing, that member's ("ets") and the mix without it ("without_ets")."""
-        windows = dataset.windows(part)
-        networks = self.combined([predict_windows(member.network, dataset.windows(part, member.window), quantiles)
-                                  for member in self.members])
-        positions = dataset.step_positions(part)
-        if self.boosting is None:
-            forecasts = {"model": self.scaling.to_units(networks, windows.series, positions)}
-        else:
-            boosted = self.boosting.predict_windows(windows)
-            forecasts = {name: self.scaling.to_units(scaled, windows.series, positions) for name, scaled in
-                         (("model", self.mixed(networks, boosted)), ("networks", networks), ("boosting", boosted))}
-        if self.linear is not None:
-            forecasts["without_linear"] = forecasts["model"]
-            forecasts["model"] = self.lineared(forecasts["model"], self.linear.forecast_part(dataset, part))
-        if self.smoothing is None:
-            return forecasts
-        smoothed = self.smoothing.forecast_part(dataset, part)
-        return {**forecasts, "model": self.smoothed(forecasts["model"], smoothed), "without_ets": forecasts["model"],
-                "ets": smoothed}
-
-    def lineared(self, forecast: np.ndarray, linear: np.ndarray) -> np.ndarray:
-        """A forecast in the target's units mixed with the linear member's at its weight."""
-        return blend(forecast, linear, self.linear_weight)
-
-    def smoothed(self, forecast: np.ndarray, smoothed: np.ndarray) -> np.ndarray:
-        """A forecast in the target's units mixed with exponential smoothing's at its weight."""
-        return blend(forecast, smoothed, self.smoothing_weight)
+    def part_forecasts(self, dataset: Dataset, part: str) -> dict[str, np.ndarray]:
+        """Every member's forecasts of `part`, each made once, and the ensemble's ("model")."""
+        forecasts = {name: member.forecast_part(dataset, part) for name, member in self.members.items()}
+        return {"model": weighted(forecasts, self.weights), **forecasts}
 
     @property
     def quantiles(self) -> tuple[float, ...]:
@@ -354,44 +256,42 @@ class Forecaster:
         """Series the model was not fitted on: an error for a model that learned each series' own
         embedding; else a notice, as they are forecast from their own history and scaling."""
         listed = f"{len(unseen)} series the model was not fitted on ({index.listed(unseen)})"
-        if any(member.network.config.series_count for member in self.members):
+        if any(network.network.config.series_count for network in self.networks.networks):
             raise DataError(f"{csv}: {listed}; this model learned an embedding of each fitted series, so it "
                             "forecasts only those: fit it again with these series in the data")
         log.warning("%s: %s: forecast from their own history, scaled on it", csv, listed)
 
     def forecast_values(self, inputs: ForecastInputs, plan: pd.DataFrame | None = None,
                         quantiles: bool = False) -> np.ndarray:
-        """The `horizon` forecasts of one series in the target's units, under `plan` (default: the
-        CSV's own); with `quantiles`, a quantile model's (horizon, quantiles)."""
-        data = self.config.data
+        """The ensemble's `horizon` forecasts of one series in the target's units, under `plan`
+        (default: the CSV's own); with `quantiles`, a quantile model's networks' (horizon, quantiles)."""
         plan = inputs.plan if plan is None else plan
-        future = None
-        if data.known_inputs:
-            future = inputs.scaling.apply(plan[data.known_inputs].to_numpy(), list(data.known_future_columns))[None]
-        history = inputs.scaling.apply(inputs.history, positions=inputs.positions[: len(inputs.history)])[None]
-        forecast = self.combined([predict(m.network, history[:, -m.window:], future, quantiles, inputs.fields)
-                                  for m in self.members])
-        if self.boosting is not None:
-            forecast = self.mixed(forecast, self.boosting.predict(history, future))
-        forecast = inputs.scaling.to_units(forecast, positions=inputs.positions[None, len(inputs.history):])[0]
         if quantiles:
-            return forecast
-        if self.linear is not None:
-            linear = self.linear.predict(inputs.history[None, :, -1], history[:, -1, :-1], future)[0]
-            forecast = self.lineared(forecast, linear)
-        if self.smoothing is None:
-            return forecast
-        smoothing = self.series_smoothing(inputs)
-        first = (inputs.positions[0] - (len(inputs.past) - len(inputs.history))) % data.seasonality
-        past = smoothing.aligned(inputs.past, int(first))
-        return self.smoothed(forecast, smoothing.forecast(past, np.array([len(past)]), data.horizon)[0])
+            return self.networks.forecast_series(inputs, plan, self.config.data, quantiles=True)
+        return weighted(self.member_values(inputs, plan, self.weights), self.weights)
 
-    def series_smoothing(self, inputs: ForecastInputs) -> SeriesSmoothing:
-        """The exponential smoothing of one series: as fitted, or for a series the model was not
-        fitted on, fitted on its history."""
-        if inputs.fitted is not None:
-            return self.smoothing.series[inputs.fitted]
-        return SeriesSmoothing.fit(inputs.past, self.config.data.seasonality)
+    def member_values(self, inputs: ForecastInputs, plan: pd.DataFrame | None = None,
+                      names: typing.Iterable[str] | None = None) -> dict[str, np.ndarray]:
+        """Each member's (of `names`; default every one) `horizon` forecasts of one series, under `plan`."""
+        plan = inputs.plan if plan is None else plan
+        return {name: self.members[name].forecast_series(inputs, plan, self.config.data)
+                for name in (self.members if names is None else names)}
+
+    def responders(self) -> dict[str, float]:
+        """The members a scenario's change from the base plan comes from, with their shares: the
+        ensemble's members that read the plans of data.known_future, their weights renormalised to
+        sum to 1; the networks alone where the ensemble has none."""
+        reading = {name: weight for name, weight in self.weights.items() if KINDS[name].reads_plans}
+        total = sum(reading.values())
+        return {name: weight / total for name, weight in reading.items()} if total else {"networks": 1.0}
+
+    def scenario_values(self, inputs: ForecastInputs, plan: pd.DataFrame) -> np.ndarray:
+        """One series' forecast under a scenario `plan`: the ensemble's under the CSV's own plan, plus
+        the change `plan` makes to the `responders`' forecasts, at their shares."""
+        responders = self.responders()
+        changed, unchanged = (self.member_values(inputs, given, responders) for given in (plan, None))
+        return self.forecast_values(inputs) + weighted(
+            {name: changed[name] - unchanged[name] for name in responders}, responders)
 
     def forecast(self, csv: Path, levels: list[float] | None = None, chosen: dict[str, str] | None = None) -> pd.DataFrame:
         """Forecast the `horizon` steps after each series' last target value in `csv`, from its last
@@ -461,3 +361,23 @@ class Forecaster:
         from tuner.modeldir import load
 
         return load(folder)
+
+
+def selection_metric(config: Config) -> str:
+    """The metric the ensemble is chosen on: the study's, or val_mae for a quantile study's pinball
+    loss (the ensemble forecasts points)."""
+    return config.study.metric if config.study.metric in VALIDATION_METRICS else "val_mae"
+
+
+def weigh(choice: Choice, backtest: Backtest | None, config: Config) -> dict[str, float]:
+    """The ensemble's weights: the fixed shares, and the rest by greedy ensemble selection over the
+    chosen candidates' backtest forecasts (`fit.rounds` rounds); the one candidate's, alone."""
+    if len(choice.candidates) == 1:
+        return {choice.candidates[0]: 1.0}
+    fixed = weighted({name: backtest.joined(name) for name in choice.fixed}, choice.fixed) if choice.fixed else None
+    metric = selection_metric(config)
+    chosen = greedy_weights({name: backtest.joined(name) for name in choice.chosen},
+                            lambda forecast: backtest.score(forecast, metric), config.fit.rounds, fixed,
+                            choice.share) if choice.share > 1e-9 else {}
+    weights = {**choice.fixed, **chosen}
+    return {name: weights[name] for name in MEMBERS if name in weights}

@@ -31,6 +31,22 @@ class ForecastInputs:
     fitted: int | None = None  # its code among the model's fitted series; None: a series the model was not fitted on
     past: np.ndarray = field(default_factory=lambda: np.empty(0))  # its whole target history, in the data's units
 
+    def scaled(self, plan: pd.DataFrame, data: DataConfig) -> tuple[np.ndarray, np.ndarray | None]:
+        """(1, window, columns): the history scaled as the networks and boosting read it, and (1,
+        horizon, known columns) `plan`'s known-future values scaled (None without any)."""
+        future = (self.scaling.apply(plan[data.known_inputs].to_numpy(), list(data.known_future_columns))[None]
+                  if data.known_inputs else None)
+        return self.scaling.apply(self.history, positions=self.positions[: len(self.history)])[None], future
+
+    def to_units(self, scaled: np.ndarray) -> np.ndarray:
+        """(horizon, ...): a forecast (1, horizon, ...) of the scaled target in the data's units."""
+        return self.scaling.to_units(scaled, positions=self.positions[None, len(self.history):])[0]
+
+    def past_positions(self, season: int) -> np.ndarray:
+        """The place in the season of each value of `past`."""
+        first = self.positions[0] - (len(self.past) - len(self.history))
+        return (first + np.arange(len(self.past))) % season
+
 
 def series_inputs(rows: pd.DataFrame, plan: pd.DataFrame, data: DataConfig, where: str, scaling: Scaling,
                   key: tuple[str, ...], fields: np.ndarray | None, fitted: int | None) -> ForecastInputs:

@@ -19,8 +19,6 @@ SCALINGS = ("window", "level", "global")  # data.scaling: on top of the global s
 FEATURE_SCALINGS = ("global", "level")  # data.feature_scaling: the features as the global scaler leaves them, or
 # each window's own mean taken off each feature (and off its planned values), so a driver that trends past the
 # training rows' range (a price, impressions, listings) stays in range
-BOOSTING_SCALINGS = ("global", "level")  # data.boosting_scaling: gradient boosting's lags as the global scaler
-# leaves them, or relative to each window's target mean, with the mean as one more input (`tuner.boosting`)
 TRANSFORMS = ("none", "log", "seasonal", "log+seasonal")  # data.transform: of the target before the global scaler;
 # log: log(1 + value); seasonal: its seasonal index taken out (`tuner.seasonal`); log+seasonal: the index taken out
 # of log(1 + value), where it is additive
@@ -39,8 +37,12 @@ PINBALL_METRIC = "val_pinball"  # mean pinball loss over train.quantiles, in the
 STUDY_METRICS = (*VALIDATION_METRICS, PINBALL_METRIC)  # the choices of study.metric
 METRIC_LABELS = {"mae": "MAE", "rmse": "RMSE", "mape": "MAPE %", "smape": "sMAPE %", "wape": "WAPE %"}
 
-BASELINES = {"naive": "naive", "seasonal_naive": "seasonal-naive", "adjusted_naive": "seasonally-adjusted naive",
-             "ets": "exponential smoothing", "boosting": "gradient-boosting"}  # key -> shown as
+MEMBERS = {"networks": "networks", "boosting": "gradient boosting", "levelled_boosting": "levelled gradient boosting",
+           "linear": "linear", "ets": "exponential smoothing", "naive": "naive", "seasonal_naive": "seasonal-naive",
+           "adjusted_naive": "seasonally-adjusted naive"}  # the members a fitted forecaster weighs (`tuner.members`):
+# name -> shown as
+BASELINES = ("naive", "seasonal_naive", "adjusted_naive", "ets", "boosting")  # the members a model must beat
+COMBINES = ("mean", "median")  # fit.combine: how the networks' seeds are combined
 
 
 def calendar_waves(name: str, harmonics: int) -> list[tuple[str, str, int]]:
@@ -57,10 +59,7 @@ def calendar_waves(name: str, harmonics: int) -> list[tuple[str, str, int]]:
     return waves
 
 
-MIX_PARTS = {"networks": "networks alone", "without_linear": "without the linear member",
-             "without_ets": "without exponential smoothing"}  # what a fitted model
-# mixes, scored alone beside it (metrics.json)
-DISPLAY_NAMES = {**BASELINES, **MIX_PARTS}  # metrics.json key -> shown as; others as they are
+DISPLAY_NAMES = dict(MEMBERS)  # metrics.json key -> shown as; others as they are
 
 
 def display_name(key: str) -> str:

@@ -1,5 +1,5 @@
-"""Scoring a fitted forecaster on the test part, once: its forecast beside the baselines' on the
-same samples, the test metrics (per step too), the errors per series of a panel, and the test
+"""Scoring a fitted forecaster on the test part, once: the ensemble's forecast beside each of its
+members' alone on the same samples (the baselines among them), the test metrics (per step too), the errors per series of a panel, and the test
 coverage and width of its intervals."""
 
 from __future__ import annotations
@@ -10,11 +10,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from tuner.baselines import baseline_forecasts
 from tuner.data import Dataset
 from tuner.intervals import Calibration, interval_metrics, interval_scores
 from tuner.metrics import errors_by_step, forecast_errors
-from tuner.names import MIX_PARTS
+from tuner.names import BASELINES
 
 if TYPE_CHECKING:
     from tuner.forecaster import Forecaster
@@ -22,31 +21,34 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class TestForecast:
-    """The forecaster's test part: the data as fitted, its forecast of every test sample and the
-    baselines' forecasts of the same samples."""
+    """The forecaster's test part: the data as fitted, the ensemble's forecast of every test sample
+    and each member's forecast of the same samples."""
 
     dataset: Dataset
     forecast: np.ndarray  # (samples, horizon), in the target's units
-    baselines: dict[str, np.ndarray]  # name -> (samples, horizon)
-    parts: dict[str, np.ndarray] = field(default_factory=dict)  # what the model mixes, alone: "networks" (beside
-    # boosting) and "without_ets" (the mix before exponential smoothing)
+    members: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (samples, horizon)
 
     @classmethod
     def of(cls, forecaster: Forecaster, dataset: Dataset) -> TestForecast:
-        """The boosting and exponential smoothing baselines are fitted on train + validation: the
-        forecaster's own members' forecasts when they were fitted on those rows too."""
         forecasts = forecaster.part_forecasts(dataset, "test")
-        boosted = forecasts.get("boosting") if forecaster.boosting_on == "train+validation" else None
-        return cls(dataset, forecasts["model"],
-                   baseline_forecasts(dataset, "test", "train+validation", boosted, forecasts.get("ets")),
-                   {name: forecasts[name] for name in MIX_PARTS if name in forecasts})
+        return cls(dataset, forecasts.pop("model"), forecasts)
+
+    @property
+    def baselines(self) -> dict[str, np.ndarray]:
+        """The members a model must beat (`names.BASELINES`), those fitted."""
+        return {name: self.members[name] for name in BASELINES if name in self.members}
+
+    @property
+    def scored(self) -> dict[str, np.ndarray]:
+        """The ensemble ("model") and every member."""
+        return {"model": self.forecast, **self.members}
 
 
 def test_metrics(test: TestForecast, calibration: Calibration | None = None) -> dict[str, Any]:
-    """Test metrics of the forecast and the baselines (per step too when the horizon is over 1),
+    """Test metrics of the ensemble and of each member (per step too when the horizon is over 1),
     and the coverage and width of the model's intervals."""
     actual = test.dataset.actuals("test")
-    forecasts = {"model": test.forecast, **test.baselines}
+    forecasts = test.scored
     metrics: dict[str, Any] = {name: forecast_errors(actual, values, prefix="test_") for name, values in forecasts.items()}
     if test.dataset.config.horizon > 1:
         metrics["by_step"] = {name: errors_by_step(actual, values, prefix="test_") for name, values in forecasts.items()}
@@ -57,12 +59,12 @@ def test_metrics(test: TestForecast, calibration: Calibration | None = None) -> 
 
 
 def series_errors(test: TestForecast) -> pd.DataFrame:
-    """Test MAE and WAPE of the model and each baseline per series, and the model's MAE over
+    """Test MAE and WAPE of the model and each member per series, and the model's MAE over
     seasonal-naive's (`vs_seasonal_naive`, above 1: worse), worst first; series by their id columns."""
     dataset = test.dataset
     windows = dataset.windows("test")
     actual = dataset.actuals("test")
-    forecasts = {"model": test.forecast, **test.baselines}
+    forecasts = test.scored
     frame = pd.DataFrame({"code": np.repeat(windows.series, actual.shape[1]), "actual": np.abs(actual).ravel(),
                           **{name: np.abs(actual - values).ravel() for name, values in forecasts.items()}})
     grouped = frame.groupby("code")
@@ -87,3 +89,9 @@ def quantile_interval_metrics(forecaster: Forecaster, dataset: Dataset) -> dict[
 def series_scale(dataset: Dataset, part: str) -> np.ndarray:
     """(samples, 1): the target scale of each sample's series in `part`."""
     return dataset.scaling.target_scale(dataset.windows(part).series)[:, None]
+
+
+def part_residuals(dataset: Dataset, part: str, forecast: np.ndarray) -> np.ndarray:
+    """Actual - forecast on `part`; a panel's over each sample's series target scale."""
+    residuals = dataset.actuals(part) - forecast
+    return residuals / series_scale(dataset, part) if dataset.config.series else residuals

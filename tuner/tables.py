@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from tuner.intervals import calibrated_range
-from tuner.names import PARAMS, display_name
+from tuner.names import MEMBERS, PARAMS, display_name
 
 TABLE_METRICS = ("mae", "rmse", "mape", "wape")  # the columns of `metrics_table`; every metric is in the JSON outputs
 
@@ -29,6 +29,23 @@ def metrics_table(rows: dict[str, dict[str, float]], prefix: str = "val_") -> li
     for name, metrics in rows.items():
         mae, rmse, mape, wape = (metrics.get(f"{prefix}{m}", float("nan")) for m in TABLE_METRICS)
         lines.append(f"  {name:<{width}}  {mae:>10.2f}  {rmse:>10.2f}  {mape:>7.2f}%  {wape:>7.2f}%")
+    return lines
+
+
+def ensemble_table(metrics: dict[str, Any], weights: dict[str, float], backtest: dict[str, float],
+                   metric: str) -> list[str]:
+    """Aligned lines: the ensemble ("model"), then each member: its `metric` on the backtest windows
+    (blank where it was not a candidate), its weight and its test MAE, RMSE, MAPE and WAPE."""
+    names = ["model", *(name for name in metrics if name in MEMBERS)]
+    labels = {name: "ensemble" if name == "model" else display_name(name) for name in names}
+    width = max(len(label) for label in labels.values())
+    lines = [f"  {'':<{width}}  {'backtest':>10}  {'weight':>6}  {'test MAE':>10}  {'RMSE':>10}  {'MAPE':>8}  {'WAPE':>8}"]
+    for name in names:
+        score = backtest.get(name)
+        weight = 1.0 if name == "model" else weights.get(name, 0.0)
+        mae, rmse, mape, wape = (metrics[name].get(f"test_{m}", float("nan")) for m in TABLE_METRICS)
+        lines.append(f"  {labels[name]:<{width}}  {'' if score is None else f'{score:.4g}':>10}  {weight:>6.2f}  "
+                     f"{mae:>10.2f}  {rmse:>10.2f}  {mape:>7.2f}%  {wape:>7.2f}%")
     return lines
 
 

@@ -1,13 +1,13 @@
 """What the test part says about a fitted model, in the lines `tuner fit` and the report print
-under its test table: whether it beat every baseline, and whether it did better on the test part
-without a member (whose share was chosen on validation, which a test part may disagree with)."""
+under its test table: whether it beat every baseline, and whether one member alone did better on
+the test part than the ensemble chosen on the backtest windows (which a test part may disagree with)."""
 
 from __future__ import annotations
 
 import math
 from typing import TYPE_CHECKING
 
-from tuner.names import BASELINES
+from tuner.names import BASELINES, MEMBERS
 from tuner.tables import not_better_warning
 
 if TYPE_CHECKING:
@@ -15,10 +15,8 @@ if TYPE_CHECKING:
 
 
 def test_notes(forecaster: Forecaster) -> list[str]:
-    """`baseline_warning`, `networks_note`, `linear_note` and `smoothing_note`, where they apply."""
-    notes = (baseline_warning(forecaster), networks_note(forecaster), linear_note(forecaster),
-             smoothing_note(forecaster))
-    return [line for line in notes if line]
+    """`baseline_warning` and `member_note`, where they apply."""
+    return [line for line in (baseline_warning(forecaster), member_note(forecaster)) if line]
 
 
 def test_metric(forecaster: Forecaster) -> str:
@@ -28,58 +26,26 @@ def test_metric(forecaster: Forecaster) -> str:
 
 def baseline_warning(forecaster: Forecaster) -> str | None:
     """One line when the model's test metric (the study's, on the test part) is not better than
-    every baseline's."""
+    every baseline's; a baseline that is the whole ensemble is not compared with itself, and said so."""
     key, metrics = test_metric(forecaster), forecaster.metrics
-    baselines = {name: errors for name, errors in metrics.items() if name in BASELINES}
+    alone = next((name for name, weight in forecaster.weights.items() if weight >= 1 - 1e-9), None)
+    baselines = {name: errors for name, errors in metrics.items() if name in BASELINES and name != alone}
     value = metrics.get("model", {}).get(key, math.nan)
-    if forecaster.smoothing_weight < 1:
-        return not_better_warning("the fitted model", value, baselines, key)
-    others = {name: errors for name, errors in baselines.items() if name != "ets"}
-    return not_better_warning("the fitted model", value, others, key) or smoothing_alone_warning(forecaster)
+    warning = not_better_warning("the fitted model", value, baselines, key)
+    if alone in BASELINES:
+        same = (f"warning: the fitted model is {MEMBERS[alone]} alone: no other member lowered "
+                f"{forecaster.config.study.metric} on the backtest windows, so the networks' cost buys nothing on this data")
+        return same if warning is None else f"{same}; {warning.removeprefix('warning: ')}"
+    return warning
 
 
-def smoothing_alone_warning(forecaster: Forecaster) -> str:
-    """The baseline warning of a model that is exponential smoothing alone: the same forecast as the
-    exponential smoothing baseline, so the networks' cost buys nothing."""
-    scores, metric = forecaster.smoothing_scores, forecaster.config.study.metric
-    if not scores:
-        return "warning: the fitted model is exponential smoothing alone (--ets-weight 1), the same forecast as that baseline"
-    return ("warning: the fitted model is exponential smoothing alone, the same forecast as that baseline: no share "
-            f"of the networks and boosting lowered {metric} on held-out validation rows ({scores[1.0]:.4g} alone, "
-            f"{scores[0.0]:.4g} without smoothing); they add nothing on this data")
-
-
-def networks_note(forecaster: Forecaster) -> str | None:
-    """One line when the networks alone did better on the test part than combined with boosting;
-    for plain boosting, it also points to levelled boosting (`data.boosting_scaling`)."""
+def member_note(forecaster: Forecaster) -> str | None:
+    """One line when a member alone did better on the test part than the ensemble."""
     key, metrics = test_metric(forecaster), forecaster.metrics
-    alone = metrics.get("networks", {}).get(key, math.nan)
-    combined = metrics.get("without_linear", metrics.get("without_ets", metrics.get("model", {}))).get(key, math.nan)
-    if not alone < combined:
+    value = metrics.get("model", {}).get(key, math.nan)
+    scored = {name: metrics[name][key] for name in MEMBERS if name in metrics and math.isfinite(metrics[name].get(key, math.nan))}
+    best = min(scored, key=scored.get, default=None)
+    if best is None or not scored[best] < value or forecaster.weights.get(best, 0) >= 1 - 1e-9:
         return None
-    levelling = "" if forecaster.boosting is None or forecaster.boosting.levelled else (
-        "; on a series that trends past the fitted rows' range, try data.boosting_scaling = \"level\"")
-    return (f"note: the networks alone did better on the test part than combined with boosting ({key} {alone:.4g} "
-            f"vs {combined:.4g}); `tuner fit --boosting-weight 0` fits them alone{levelling}")
-
-
-def linear_note(forecaster: Forecaster) -> str | None:
-    """One line when the mix did better on the test part without its linear member."""
-    key, metrics = test_metric(forecaster), forecaster.metrics
-    without = metrics.get("without_linear", {}).get(key, math.nan)
-    mixed = metrics.get("without_ets", metrics.get("model", {})).get(key, math.nan)
-    if not without < mixed:
-        return None
-    return (f"note: without the linear member the model did better on the test part ({key} {without:.4g} vs "
-            f"{mixed:.4g}); `tuner fit --linear-weight 0` fits it without")
-
-
-def smoothing_note(forecaster: Forecaster) -> str | None:
-    """One line when the model did better on the test part without its exponential smoothing member."""
-    key, metrics = test_metric(forecaster), forecaster.metrics
-    without = metrics.get("without_ets", {}).get(key, math.nan)
-    mixed = metrics.get("model", {}).get(key, math.nan)
-    if not without < mixed:
-        return None
-    return (f"note: without exponential smoothing the model did better on the test part ({key} {without:.4g} vs "
-            f"{mixed:.4g}); `tuner fit --ets-weight 0` fits it without")
+    return (f"note: {MEMBERS[best]} alone did better on the test part than the ensemble ({key} {scored[best]:.4g} vs "
+            f"{value:.4g}); the weights were chosen on the backtest windows, which the test part can disagree with")

@@ -122,7 +122,7 @@ def run(forecaster: Forecaster, inputs: list[ForecastInputs], column: str, facto
             scenario_plan[column] = plan[column] * factor
             where = f"at {factor:g} x" + (f", series {label(forecaster, series)}" if series.key else "")
             warnings += outside_seen(forecaster, scenario_plan, where)
-            forecasts.append(forecaster.forecast_values(series, scenario_plan))
+            forecasts.append(forecaster.scenario_values(series, scenario_plan))
             planned += float(scenario_plan[column].sum())
         if cost_per_impression is not None:
             spend = cost_per_impression * planned

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
-from tuner.names import BASELINES, METRIC_LABELS, MIX_PARTS, MODEL_LABELS, PARAMS, display_name
+from tuner.names import BASELINES, MEMBERS, METRIC_LABELS, MODEL_LABELS, PARAMS, display_name
 from tuner.tables import calibrated_text, interval_levels, interval_method, metric_cell, metrics_table, not_better_warning, params_text, series_table
 from tuner.testnotes import test_notes
 from tuner.tuning.study import top_trials
@@ -307,12 +307,13 @@ def forecast_section(model_dir: Path) -> Section:
     test = forecaster.test_forecast()
     data, model = forecaster.config.data, forecaster.label
     fig = figure(lines_on_test_part(test), title_on_test_part(data, model), data.target)
-    parts = {key: label for key, label in MIX_PARTS.items() if key in forecaster.metrics}
-    names = {"model": escape(f"{MODEL_LABELS.get(model, model)} ({model_dir})"), **parts, **BASELINES}
+    members = [name for name in MEMBERS if name in forecaster.metrics]
+    names = {"model": escape(f"{MODEL_LABELS.get(model, model)} ({model_dir})"),
+             **{name: f"{MEMBERS[name]} (weight {forecaster.weights.get(name, 0):.2g})" for name in members}}
     rows = [[label, *(metric_cell(forecaster.metrics.get(key, {}).get(f"test_{m}")) for m in METRIC_LABELS)]
             for key, label in names.items()]
     table = html_table(["test part", *METRIC_LABELS.values()], rows,
-                       ["", *([""] * len(parts)), *(["baseline"] * len(BASELINES))])
+                       ["", *("baseline" if name in BASELINES else "" for name in members)])
     note = "".join(f'<p class="warning">{escape(line)}</p>' for line in test_notes(forecaster))
     return Section("forecast", "Forecast vs actual (test part)", table + note + intervals_html(forecaster.metrics)
                    + worst_series_html(forecaster) + chart(fig))

@@ -1,0 +1,57 @@
+"""The linear member (`tuner.linear`): ridge regression on lags and the same inputs, in the data's
+own units, so it carries a level, a trend or an additive effect past the fitted rows' range. One
+series only: its coefficients are in that series' units."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from tuner.config import DataConfig
+from tuner.errors import ModelDirError
+from tuner.linear import Linear
+from tuner.members.base import Kind, Recipe
+
+if TYPE_CHECKING:
+    from tuner.data import Dataset
+    from tuner.inputs import ForecastInputs
+
+
+@dataclass(frozen=True)
+class LinearMember:
+    linear: Linear
+    name: str = "linear"
+
+    def forecast_part(self, dataset: Dataset, part: str) -> np.ndarray:
+        return self.linear.forecast_part(dataset, part)
+
+    def forecast_series(self, inputs: ForecastInputs, plan: pd.DataFrame, data: DataConfig) -> np.ndarray:
+        history, future = inputs.scaled(plan, data)
+        return self.linear.predict(inputs.history[None, :, -1], history[:, -1, :-1], future)[0]
+
+    def save(self, folder: Path) -> dict[str, Any]:
+        return self.linear.as_dict()
+
+    @classmethod
+    def load(cls, folder: Path, state: dict[str, Any]) -> LinearMember:
+        try:
+            return cls(Linear.from_dict(state))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelDirError(f"{folder / 'model.json'}: its linear member is damaged ({exc!r}); fit the model again") from None
+
+
+def fit(dataset: Dataset, part: str, recipe: Recipe | None = None) -> LinearMember:
+    return LinearMember(Linear.fit_part(dataset, part))
+
+
+def unserved(dataset: Dataset) -> str | None:
+    if dataset.config.series:
+        return "it is fitted in one series' own units, and this data is a panel (data.series)"
+    return None
+
+
+KIND = Kind("linear", True, fit, LinearMember.load, unserved)
