@@ -140,8 +140,7 @@ def real_data(budget: Budget, workdir: Path) -> list[Figure]:
         details = {name: {key: round(metrics[f"test_{key}"], 2) for key in ("mae", "rmse", "mape")}
                    for name, metrics in table.items()}
         mae = {name: metrics["test_mae"] for name, metrics in table.items()}
-        smoothing = (f"; exponential smoothing's share {fitted.smoothing_weight:g} (chosen on held-out validation "
-                     f"rows), the model without it {mae['without_ets']:.0f}") if "without_ets" in mae else ""
+        smoothing = "; weights " + ", ".join(f"{name} {weight:.2g}" for name, weight in fitted.weights.items())
         for baseline, target in (("seasonal_naive", SEASONAL_NAIVE_TARGET), ("boosting", BOOSTING_TARGET)):
             figures.append(figure(
                 f"8. wineind test MAE, {model}, better than {baseline.replace('_', '-')}",

@@ -1,8 +1,8 @@
-"""Figure 19: the networks alone against their forecast combined with gradient boosting (`tuner fit`'s
-default, `--boosting-weight 0.5`), on rows that tuning did not select on.
+"""Figure 19: the networks alone against the fitted ensemble (`tuner fit`'s default: every member
+weighed by greedy ensemble selection on backtest windows), on rows that tuning did not select on.
 
 A study's best validation MAE is the least of its trials', so it flatters the networks against any
-model that was not chosen on those rows: it cannot decide fairly whether to combine. So, as
+model that was not chosen on those rows: it cannot decide fairly how to combine. So, as
 /work/shared/ACCURACY.md asks (choose on validation, confirm on test), each series and seed
 (`study.seed`) is run twice with figure 12's "defaults + calendar" recipe and budget:
 
@@ -12,7 +12,7 @@ model that was not chosen on those rows: it cannot decide fairly whether to comb
 * test: the full study, tuned, fitted and scored on the test part once (the confirmation).
 
 Each fit reports both forecasts (`metrics.json`'s "model" and "networks"), so both come from the
-same networks and the same boosting member.
+same networks.
 """
 
 from __future__ import annotations
@@ -48,10 +48,10 @@ def nested(config: Config, folder: Path) -> Config:
 
 
 def scored(config: Config, url: str, seeds: int | None) -> dict[str, float]:
-    """Tune, fit the best trial (combined with boosting as by default; without the linear member, whose
-    share figure 12 measures) and return both test MAEs."""
+    """Tune, fit the best trial (weighed with the other members, as by default) and return the
+    ensemble's, the networks' and boosting's test MAEs."""
     study = tune(config, url, progress=False).study
-    metrics = Forecaster.fit(config, best_params(study), intervals=False, seeds=seeds, linear_weight=0)[0].metrics
+    metrics = Forecaster.fit(config, best_params(study), intervals=False, seeds=seeds)[0].metrics
     return {"combined": metrics["model"]["test_mae"], "networks": metrics["networks"]["test_mae"],
             "boosting": metrics["boosting"]["test_mae"]}
 
@@ -81,20 +81,20 @@ def summary(runs: list[dict[str, float]]) -> dict[str, Any]:
 
 
 def combination(budget: Budget, workdir: Path) -> list[Figure]:
-    """Figure 19 on every series of `budget.recipe_series`: the combined MAE over the networks'
+    """Figure 19 on every series of `budget.recipe_series`: the ensemble's MAE over the networks'
     alone, median over seeds, on the nested validation part and on the test part."""
     reason = available()
     if reason:
-        return [skipped("19. combined with boosting", "ratio", "", reason)]
+        return [skipped("19. ensemble vs networks alone", "ratio", "", reason)]
     figures = []
     for name in budget.recipe_series:
         runs = series_runs(name, budget, workdir)
         for kind, words in (("nested", "validation part, tuned and fitted before it"), ("test", "test part")):
             found = summary(runs[kind])
             figures.append(figure(
-                f"19. {name}: combined with boosting / networks alone, MAE on the {words}", found["ratio"],
-                "ratio (below 1: the combination errs less)", "the same fits' networks alone",
-                note=(f"combined better in {found['better_in']} of {len(found['ratio'])} seeds; medians: combined "
+                f"19. {name}: ensemble / networks alone, MAE on the {words}", found["ratio"],
+                "ratio (below 1: the ensemble errs less)", "the same fits' networks alone",
+                note=(f"ensemble better in {found['better_in']} of {len(found['ratio'])} seeds; medians: ensemble "
                       f"{found['combined']:.4g}, networks {found['networks']:.4g}, boosting {found['boosting']:.4g}"),
                 details={"runs": runs[kind]}))
     return figures

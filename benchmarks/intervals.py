@@ -73,7 +73,7 @@ def measure(name: str, budget: Budget, folder: Path, seed: int | None = None) ->
     actual, dataset = test.dataset.actuals("test"), test.dataset
     realized = actual - test.forecast
     members, weights = fitted_trials(study, config, url, 1, -1, folder)
-    own_weights = Forecaster.fit(config, members, weights=weights)[0].calibration.adapted(realized)
+    own_weights = Forecaster.fit(config, members, trial_weights=weights)[0].calibration.adapted(realized)
     in_sample = Calibration(dataset.actuals("validation") - fitted.forecast_part(dataset, "validation"),
                             "the refitted model on the validation part it trained on").adapted(realized)
     snaive = test.baselines["seasonal_naive"]

@@ -25,12 +25,12 @@ import optuna
 
 from common import Budget, Figure, figure, skipped
 from realdata import SERIES, RealSeries, available
-from tuner.baselines import boosting_forecast, smoothing_forecast
+from tuner.baselines import member_forecast
 from tuner.config import Config, load_config
 from tuner.data import Dataset
 from tuner.errors import ConfigError, TunerError
 from tuner.forecaster import Forecaster
-from tuner.names import display_name
+from tuner.names import BASELINES, display_name
 from tuner.tuning.runner import tune
 from tuner.tuning.study import best_params, best_trial, fitted_trials
 
@@ -60,8 +60,6 @@ RECIPES: dict[str, list[str]] = {
                                                 "data.feature_scaling='level'"],
     "defaults + calendar + feature scaling search": ["data.calendar={calendar}", "data.holidays={holidays}",
                                                      "search.feature_scaling=['global', 'level']"],
-    "defaults + calendar + levelled boosting": ["data.calendar={calendar}", "data.holidays={holidays}",
-                                                "data.boosting_scaling='level'"],
 }
 FIT_VARIANTS_RECIPE = "defaults + calendar"  # its studies are also fitted the other ways (`fit_variants`)
 ENSEMBLE = 3  # members of the ensembles compared there (all completed trials, when a study has fewer)
@@ -98,9 +96,9 @@ def improvement(baseline: float, model: float) -> float:
 
 def fit_variants(study: optuna.Study, config: Config, url: str, seeds: int | None) -> dict[str, float]:
     """Test MAE of the other ways `tuner fit` can turn the same study into a model: the refit of one
-    seed (before `--seeds`), the refit for the trial's best epoch + 1 (before), the refit without
-    the linear member (before it), the best trial's own weights, and ensembles of the best 3 (each
-    combined with boosting, as by default)."""
+    seed (before `--seeds`), the refit for the trial's best epoch + 1 (before), the networks alone
+    (fit.members = ["networks"]), the best trial's own weights, and ensembles of the best 3 (each
+    weighed with the other members, as by default)."""
     top = min(ENSEMBLE, len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))))
     with tempfile.TemporaryDirectory(prefix="tuner-weights-") as folder:
         members, weights = fitted_trials(study, config, url, top, -1, Path(folder))
@@ -109,14 +107,20 @@ def fit_variants(study: optuna.Study, config: Config, url: str, seeds: int | Non
         variants = {  # point forecasts only: figure 13 measures the intervals
             "refit of one seed (--seeds 1, before)": lambda: fit_points(config, best, seeds=1),
             "refit for best epoch + 1 (before)": lambda: fit_points(config, old_epochs, seeds=seeds),
-            "without the linear member (--linear-weight 0, before)": lambda: fit_points(config, best, seeds=seeds,
-                                                                                        linear_weight=0),
-            "trial's own weights (--from-trial)": lambda: fit_points(config, best, weights=weights[:1]),
+            "networks alone (fit.members = ['networks'])": lambda: fit_points(with_fit(config, members=("networks",)),
+                                                                              best, seeds=seeds),
+            "trial's own weights (--from-trial)": lambda: fit_points(config, best, trial_weights=weights[:1]),
             f"ensemble of {ENSEMBLE}, mean (refit)": lambda: fit_points(config, members, seeds=seeds),
-            f"ensemble of {ENSEMBLE}, median (refit)": lambda: fit_points(config, members, combine="median", seeds=seeds),
-            f"ensemble of {ENSEMBLE}, mean (own weights)": lambda: fit_points(config, members, weights=weights),
+            f"ensemble of {ENSEMBLE}, median (refit)": lambda: fit_points(with_fit(config, combine="median"), members,
+                                                                                 seeds=seeds),
+            f"ensemble of {ENSEMBLE}, mean (own weights)": lambda: fit_points(config, members, trial_weights=weights),
         }
         return {name: make()[0].metrics["model"]["test_mae"] for name, make in variants.items()}
+
+
+def with_fit(config: Config, **changes: Any) -> Config:
+    """`config` with these [fit] keys changed."""
+    return replace(config, fit=replace(config.fit, **changes))
 
 
 def fit_points(config: Config, params: Any, **options: Any) -> tuple[Forecaster, Any]:
@@ -132,16 +136,13 @@ def run_once(config: Config, url: str, variants: bool, seeds: int | None) -> dic
     params = best_params(study)
     fitted, _ = fit_points(config, params, seeds=seeds)
     maes = {name: m["test_mae"] for name, m in fitted.metrics.items() if isinstance(m, dict) and "test_mae" in m}
-    networks = maes.pop("networks", None)  # the networks alone, beside the default combination with boosting
-    without_ets = maes.pop("without_ets", None)  # the mix before exponential smoothing, where the fit chose a share
-    without_linear = maes.pop("without_linear", None)  # the mix before the linear member, where the fit chose a share
-    result = {"test_mae": maes.pop("model"), "val_mae": study.best_value, "baselines": maes,
-              "without_ets": without_ets, "ets_weight": fitted.smoothing_weight,
-              "without_linear": without_linear, "linear_weight": fitted.linear_weight,
+    result = {"test_mae": maes.pop("model"), "val_mae": study.best_value,
+              "baselines": {name: maes[name] for name in BASELINES if name in maes}, "members": maes,
+              "weights": fitted.weights, "backtest": fitted.backtest,
               "params": {k: v for k, v in asdict(params).items() if v not in (0, "")},
               "seconds": round(time.perf_counter() - started, 1)}
     if variants:
-        result["fit_variants"] = {"networks alone (--boosting-weight 0)": networks, **fit_variants(study, config, url, seeds)}
+        result["fit_variants"] = fit_variants(study, config, url, seeds)
     return result
 
 
@@ -165,8 +166,8 @@ def compare_series(series: RealSeries, budget: Budget, workdir: Path) -> dict[st
     actual = dataset.actuals("test")[:, 0]
     simple = {name: float(np.mean(np.abs(actual - forecast[:, 0])))
               for name, forecast in dataset.baseline_forecasts("test").items()}
-    hgb = float(np.mean(np.abs(actual - boosting_forecast(dataset, "test", "train+validation")[:, 0])))
-    ets = float(np.mean(np.abs(actual - smoothing_forecast(dataset, "test", "train+validation")[:, 0])))
+    hgb = float(np.mean(np.abs(actual - member_forecast("boosting", dataset, "test", "train+validation")[:, 0])))
+    ets = float(np.mean(np.abs(actual - member_forecast("ets", dataset, "test", "train+validation")[:, 0])))
     rows = dataset.windows("test").target_rows
     table: dict[str, Any] = {
         "source": series.source, "unit": UNITS.get(series.name, ""), "frequency": series.frequency,
@@ -227,7 +228,7 @@ def summarize(entry: dict[str, Any], simple: dict[str, float], hgb: float) -> No
             entry[f"{name}_test_mae"] = statistics.median(values)
             entry[f"improvement_vs_{name}_pct"] = statistics.median(improvement(v, t) for v, t in zip(values, test))
     if all("fit_variants" in run for run in runs):
-        variants = {"refit, epoch floor, combined with boosting (default)": [run["test_mae"] for run in runs]}
+        variants = {"refit, epoch floor, members weighed on the backtest (default)": [run["test_mae"] for run in runs]}
         for run in runs:
             for variant, value in run["fit_variants"].items():
                 variants.setdefault(variant, []).append(value)

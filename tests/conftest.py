@@ -33,7 +33,6 @@ epochs = {epochs}
 batch_size = 64
 patience = 3
 threads = 1
-refit_seeds = 1
 
 [search]
 hidden_size = [16, 32]
@@ -46,6 +45,9 @@ n_trials = 4
 seed = 1
 startup_trials = 2
 prune_startup_trials = 2
+
+[fit]
+seeds = 1
 """
 
 

@@ -11,6 +11,7 @@ import torch
 from tuner.config import ParamsConfig, load_config
 from tuner.errors import DataError, ModelDirError
 from tuner.forecaster import Forecaster
+from tuner.names import MEMBERS
 
 from conftest import tuner, write_study
 
@@ -39,12 +40,11 @@ def test_export_fit_predict_end_to_end(request, tmp_path, study_name, backend, h
     model_dir = tmp_path / "models" / "best"
     run = tuner("fit", str(exported), "-o", str(model_dir), "--seeds", "2")
     assert run.returncode == 0, run.stderr
-    assert "seasonal-naive" in run.stdout and "Test" in run.stdout and "exponential smoothing" in run.stdout
-    assert ("without exponential smoothing, whose one season misses the others of daily and weekly data "
-            "(--ets-weight auto mixes it in)") in run.stdout  # a daily study: not mixed in by default
+    assert "seasonal-naive" in run.stdout and "test MAE" in run.stdout and "exponential smoothing" in run.stdout
     assert "mean of 2 seeds (--seeds)" in run.stdout  # two networks, their mean
     assert sorted(p.name for p in model_dir.iterdir()) == ["boosting.skops", "calibration.json", "config.json",
-                                                          "metrics.json", "model.json", "weights-2.pt", "weights.pt"]
+                                                          "levelled_boosting.skops", "metrics.json", "model.json",
+                                                          "weights-2.pt", "weights.pt"]
 
     forecast_csv = tmp_path / "forecast.csv"
     run = tuner("predict", str(model_dir), str(tmp_path / "sales.csv"), "-o", str(forecast_csv))
@@ -89,9 +89,7 @@ def test_scaler_of_the_final_fit_covers_train_and_validation(fitted):
     config, result, test, _ = fitted
     end = test.dataset.bounds["validation"][1]
     np.testing.assert_allclose(result.scaling.mean[0], test.dataset.values[:end].mean(axis=0))
-    mixed = {"without_linear"} if result.linear else set()  # the linear member's share is chosen on held-out rows
-    assert set(result.metrics) == {"model", "networks", "naive", "seasonal_naive", "adjusted_naive", "ets", "boosting",
-                                   "by_step", "intervals", *mixed}  # horizon 2: per step; daily: no share of smoothing
+    assert set(result.metrics) == {"model", *MEMBERS, "by_step", "intervals"}  # every member alone; horizon 2: per step
     assert all(len(errors["test_mae"]) == 2 for errors in result.metrics["by_step"].values())
 
 

@@ -12,7 +12,7 @@ from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 from statsmodels.tsa.forecasting.theta import ThetaModel
 
 from tuner import ets
-from tuner.baselines import baseline_forecasts, smoothing_forecast
+from tuner.baselines import baseline_forecasts, member_forecast
 from tuner.config import ParamsConfig, load_config
 from tuner.data import Dataset
 from tuner.errors import ConfigError
@@ -106,7 +106,7 @@ def test_ets_baseline_forecasts_a_trending_seasonal_series_and_each_panel_series
                                          'series = ["shop"]\n')
     config = load_config(tmp_path / "shops.toml")
     dataset = Dataset.from_config(config.data, config.split, scale_on="train+validation")
-    forecast = smoothing_forecast(dataset, "test", "train+validation")
+    forecast = member_forecast("ets", dataset, "test", "train+validation")
     actual, series = dataset.actuals("test"), dataset.windows("test").series
     seasonal_naive = dataset.baseline_forecasts("test")["seasonal_naive"]
     for code in (0, 1):
@@ -133,6 +133,7 @@ def test_a_panel_of_more_series_than_smoothing_takes_goes_without_it(tmp_path, m
     monkeypatch.setattr(ets, "MAX_SERIES", 2)
     assert set(baseline_forecasts(dataset, "validation", "train")) == {"naive", "seasonal_naive", "adjusted_naive",
                                                                          "boosting"}
-    with pytest.raises(ConfigError, match=r"--ets-weight 0.5: this panel has 3 series, and exponential smoothing is "
-                                          r"fitted per series on panels of at most 2; use 0 or leave it out"):
-        Forecaster.fit(config, ParamsConfig(model="lstm", hidden_size=8, epochs=1), intervals=False, smoothing_weight=0.5)
+    with pytest.raises(ConfigError, match=r"fit.weights: the exponential smoothing member \(ets\) cannot serve this data: "
+                                          r"it is fitted per series, on panels of at most 2 series, and this one has 3"):
+        Forecaster.fit(replace(config, fit=replace(config.fit, weights={"ets": 0.5})),
+                       ParamsConfig(model="lstm", hidden_size=8, epochs=1), intervals=False)

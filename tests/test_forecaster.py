@@ -11,17 +11,17 @@ import pandas as pd
 import pytest
 import torch
 
-from tuner.baselines import smoothing_forecast
 from tuner.boosting import Boosting
 from tuner.config import ParamsConfig, load_config, with_params
 from tuner.data import Dataset
+from tuner.ensemble.backtest import own_weights_backtest
+from tuner.ensemble.selection import weighted
 from tuner.errors import ConfigError
 from tuner.evaluation import Evaluator, tuning_folds
 from tuner.forecaster import Forecaster
-from tuner.heldout import refit_held_out
-from tuner.linear import Linear
 from tuner.loading import load_frame
-from tuner.train import predict_windows
+from tuner.members import Recipe
+from tuner.members.networks import Networks
 from tuner.tuning.objective import Objective
 from tuner.tuning.study import fitted_trials
 
@@ -73,8 +73,8 @@ def test_predict_on_a_cut_file_equals_the_test_forecast_fit_scored(tmp_path, hor
     assert run.returncode == 0, run.stderr
 
     forecaster = Forecaster.load(model)
-    assert forecaster.smoothing_weight == 0.3
-    levelled = forecaster.members[0].network.config.levelled_columns
+    assert forecaster.weights["ets"] == 0.3
+    levelled = forecaster.network.config.levelled_columns
     inputs = 5 + (3 if derived else 0)  # the five drivers (and the conversions and their two carry-overs)
     assert levelled == (tuple(range(inputs)) if features == "level" else ())  # not the calendar's
     test = forecaster.test_forecast()
@@ -132,14 +132,13 @@ def test_fit_from_a_trials_weights_and_an_ensemble_of_them(searched, tmp_path):
     trials = sorted(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)), key=lambda t: t.value)
     assert all({"window", "scaling", "feature_scaling", "loss"} <= set(t.params) and "weights_artifact" in t.user_attrs
                for t in trials)
-    networks_alone = ["--boosting-weight", "0", "--ets-weight", "0", "--linear-weight", "0"]  # boosting's and the
-    # linear member's window is the longest member's: one per model here; and each model would choose its own shares
+    networks_alone = ["--set", "fit.members=['networks']"]  # each model would choose its own weights
     for trial in trials[:2]:
         run = tuner("fit", str(searched), "--from-trial", str(trial.number), "-o", str(tmp_path / f"t{trial.number}"),
                     *networks_alone)
         assert run.returncode == 0, run.stderr
         manifest = json.loads((tmp_path / f"t{trial.number}" / "model.json").read_text())
-        assert manifest["scaled_on"] == "train" and manifest["members"][0]["window"] == trial.params["window"]
+        assert manifest["scaled_on"] == "train" and manifest["members"]["networks"]["state"]["networks"][0]["window"] == trial.params["window"]
     run = tuner("fit", str(searched), "--ensemble", "2", "--from-trial", "-o", str(tmp_path / "ensemble"), *networks_alone)
     assert run.returncode == 0, run.stderr
     assert "mean of 2" in run.stdout
@@ -152,7 +151,7 @@ def test_fit_from_a_trials_weights_and_an_ensemble_of_them(searched, tmp_path):
     assert run.returncode == 0, run.stderr
     assert "median of 2, median of 2 seeds each (--seeds)" in run.stdout
     refit = Forecaster.load(tmp_path / "refit")
-    assert [member.seed for member in refit.members] == [1, 2, 1, 2] and refit.seeds == 2
+    assert [network.seed for network in refit.networks.networks] == [1, 2, 1, 2] and refit.seeds == 2
     run = tuner("report", str(searched), "--model", str(tmp_path / "refit"), "-o", str(tmp_path / "report.html"))
     assert run.returncode == 0, run.stderr
     assert "ensemble (median) of" in (tmp_path / "report.html").read_text()
@@ -165,74 +164,62 @@ def test_fit_from_a_trials_weights_and_an_ensemble_of_them(searched, tmp_path):
 
 
 def test_a_refit_trains_several_seeds_and_forecasts_their_mean(tmp_path):
-    """`train.refit_seeds = 3`: three networks of the same parameters, trained with the seeds
-    study.seed, +1, +2 (the first the same network as `--seeds 1` trains), forecasting their mean,
-    whose MAE is no more than theirs on average; the held-out refit trains each with its own seed
-    again."""
-    config = load_config(write_study(tmp_path, days=220, extra=PARAMS), ["train.refit_seeds=3"])
-    networks_alone = {"intervals": False, "boosting_weight": 0, "smoothing_weight": 0, "linear_weight": 0}
-    single, _ = Forecaster.fit(config, config.params, seeds=1, **networks_alone)  # --seeds 1 over the config's 3
+    """`fit.seeds = 3`: three networks of the same parameters, trained with the seeds study.seed,
+    +1, +2 (the first the same network as `--seeds 1` trains), forecasting their mean, whose MAE
+    is no more than theirs on average; a backtest window trains each with its own seed again."""
+    config = load_config(write_study(tmp_path, days=220, extra=PARAMS), ["fit.seeds=3", "fit.members=['networks']"])
+    single, _ = Forecaster.fit(config, config.params, seeds=1, intervals=False)  # --seeds 1 over the config's 3
     assert single.seeds == 1 and single.label == "lstm_transformer"
-    fitted, test = Forecaster.fit(config, config.params, **networks_alone)
-    assert [member.seed for member in fitted.members] == [1, 2, 3] and fitted.seeds == 3
-    first, second = (member.network.state_dict() for member in fitted.members[:2])
+    fitted, test = Forecaster.fit(config, config.params, intervals=False)
+    networks = fitted.networks.networks
+    assert [network.seed for network in networks] == [1, 2, 3] and fitted.seeds == 3
+    first, second = (network.network.state_dict() for network in networks[:2])
     assert all(torch.equal(first[key], value) for key, value in single.network.state_dict().items())
     assert not all(torch.equal(first[key], second[key]) for key in first)
     dataset, actual = test.dataset, test.dataset.actuals("test")
-    alone = [replace(fitted, members=[member]).forecast_part(dataset, "test") for member in fitted.members]
+    alone = [Networks([network]).forecast_part(dataset, "test") for network in networks]
     np.testing.assert_allclose(test.forecast, np.mean(alone, axis=0), rtol=1e-5)
     assert np.abs(actual - test.forecast).mean() <= np.mean([np.abs(actual - one).mean() for one in alone])
 
     fitted.save(tmp_path / "model")
     loaded = Forecaster.load(tmp_path / "model")
-    assert [member.seed for member in loaded.members] == [1, 2, 3] and loaded.label == "lstm_transformer (mean of 3 seeds)"
+    assert [network.seed for network in loaded.networks.networks] == [1, 2, 3]
+    assert loaded.label == "lstm_transformer (mean of 3 seeds)"
 
-    folds = Dataset.folds(load_frame(config.data), config.data, config.split, (config.data.window,))
-    pair = replace(fitted, members=fitted.members[:2])
-    configs = [with_params(config, config.params.trial_params())] * 2
-    held_out = refit_held_out(pair, folds, configs, smoothed=False)[0].model
-    each = [refit_held_out(replace(pair, members=[member]), folds, configs[:1], smoothed=False)[0].model
-            for member in pair.members]
+    window = Dataset.folds(load_frame(config.data), config.data, config.split, (config.data.window,))[0]
+    trial = with_params(config, config.params.trial_params())
+    pair = Networks.fit(window, "train", Recipe((trial, trial), (config.params,) * 2, (1, 2)))
+    each = [Networks.fit(window, "train", Recipe((trial,), (config.params,), (seed,))).forecast_part(window, "validation")
+            for seed in (1, 2)]
     assert not np.allclose(each[0], each[1])
-    np.testing.assert_allclose(held_out, np.mean(each, axis=0), rtol=1e-5)
+    np.testing.assert_allclose(pair.forecast_part(window, "validation"), np.mean(each, axis=0), rtol=1e-5)
 
 
-def test_from_trial_combines_with_boosting_fitted_on_train_and_validation(searched, tmp_path):
-    """Beside a trial's own networks (trained on the train part), the boosting member is fitted on
-    train + validation, as in a refit: it is the boosting baseline of the test table. Its interval
-    residuals come from a boosting fitted on the train part only, as the networks were."""
+def test_from_trial_weighs_its_own_networks_beside_members_fitted_on_the_train_part(searched, tmp_path):
+    """Beside a trial's own networks (trained on the train part), the other members are fitted on
+    train + validation for the forecast and the test table; on the backtest (the validation part)
+    they are fitted on the train part only, as the networks were, and the intervals' residuals are
+    the ensemble's there."""
     url = f"sqlite:///{searched.parent / 'small.db'}"
     config = load_config(searched)
     study = optuna.load_study(study_name="small", storage=url)
     chosen, weights = fitted_trials(study, config, url, 1, -1, tmp_path)
-    fitted, test = Forecaster.fit(config, chosen, weights=weights, linear_weight=0)  # without the linear member first
+    fitted, test = Forecaster.fit(config, chosen, trial_weights=weights)
     dataset = test.dataset
-    assert fitted.scaled_on == "train" and fitted.boosting_weight == 0.5
+    assert fitted.scaled_on == "train"
     on_train_and_validation = Boosting.fit(dataset.windows("train+validation"))
     for part in ("test", "validation"):
-        np.testing.assert_allclose(fitted.boosting.predict_windows(dataset.windows(part)),
+        np.testing.assert_allclose(fitted.members["boosting"].boosting.predict_windows(dataset.windows(part)),
                                    on_train_and_validation.predict_windows(dataset.windows(part)))
-    member = fitted.part_forecasts(dataset, "test")
     assert fitted.metrics["boosting"]["test_mae"] == pytest.approx(
-        np.mean(np.abs(dataset.actuals("test") - member["boosting"])))
+        np.mean(np.abs(dataset.actuals("test") - test.members["boosting"])))
+    candidates = tuple(name for name in fitted.backtest if name != "model")
+    backtest = own_weights_backtest(dataset, fitted.networks, None, candidates)
     held_out = Boosting.fit(dataset.windows("train")).predict_windows(dataset.windows("validation"))
-    scaled_networks = fitted.combined([predict_windows(m.network, dataset.windows("validation", m.window))
-                                       for m in fitted.members])
-    weight = fitted.smoothing_weight  # the share of exponential smoothing (fitted on the train part there) too
-    expected = ((1 - weight) * dataset.to_units(fitted.mixed(scaled_networks, held_out), "validation")
-                + weight * smoothing_forecast(dataset, "validation", "train"))
-    expected_residuals = dataset.actuals("validation") - expected
+    np.testing.assert_allclose(backtest.forecasts[0]["boosting"], dataset.to_units(held_out, "validation"))
+    expected_residuals = dataset.actuals("validation") - weighted(backtest.forecasts[0], fitted.weights)
     np.testing.assert_allclose(fitted.calibration.residuals, expected_residuals, rtol=1e-6)
-    auto, _ = Forecaster.fit(config, chosen, weights=weights, intervals=False)  # its share is chosen on the same rows,
-    ridge = Linear.fit_part(dataset, "train").forecast_part(dataset, "validation")  # beside a ridge fitted on train
-    assert auto.linear_scores[0.0] == pytest.approx(np.abs(expected_residuals).mean())
-    assert auto.linear_scores[1.0] == pytest.approx(np.abs(dataset.actuals("validation") - ridge).mean())
-    fitted.save(tmp_path / "model")
-    assert Forecaster.load(tmp_path / "model").boosting_on == "train+validation"
-    manifest = json.loads((tmp_path / "model" / "model.json").read_text())
-    del manifest["boosting_on"]  # as written before the member moved to train + validation
-    (tmp_path / "model" / "model.json").write_text(json.dumps(manifest))
-    assert Forecaster.load(tmp_path / "model").boosting_on == "train"
+    assert fitted.backtest["model"] == pytest.approx(np.abs(expected_residuals).mean())
 
 
 def test_from_trial_needs_stored_weights(searched, tmp_path):
@@ -297,6 +284,6 @@ def test_searched_calendar_harmonics_give_each_trial_its_own_calendar_columns(tm
     members = [ParamsConfig(**{**t.params, "epochs": 1}) for t in trials.values()]
     with pytest.raises(ConfigError, match=r"different data.calendar_harmonics values \(1, 3\)"):
         Forecaster.fit(config, members, intervals=False)
-    fitted, _ = Forecaster.fit(config, members[0], intervals=False, smoothing_weight=0)
+    fitted, _ = Forecaster.fit(config, members[0], intervals=False)
     assert "month_cos3" in fitted.config.data.columns
     assert fitted.network.lstm.input_size == len(three) + 1  # and the flag that marks the forecast steps

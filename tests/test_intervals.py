@@ -188,7 +188,8 @@ def test_fit_calibrates_on_rows_its_recipe_did_not_train_on_and_scores_the_test_
     calibration = forecaster.calibration
     assert calibration.residuals.shape == (len(Forecaster.load(model).test_forecast().dataset.windows("validation")),
                                            HORIZON)
-    assert "trained on the rows before each validation part" in calibration.source
+    assert "backtest window of validation length at the end of train + validation, each forecast by the recipe " \
+           "fitted on the rows before it" in calibration.source
     intervals = json.loads((model / "metrics.json").read_text())["intervals"]
     assert intervals["calibration_samples"] == calibration.samples and intervals["method"] == "adaptive conformal"
     test = forecaster.test_forecast()
@@ -244,7 +245,7 @@ def test_bad_levels_exit_2_in_one_line(fitted, folder, capsys, args, message):
     assert error.count("\n") == 1 and re.search(message, error), error
 
 
-def test_a_model_fitted_before_intervals_forecasts_points_but_refuses_intervals(fitted, folder, capsys):
+def test_a_model_fitted_without_intervals_forecasts_points_but_refuses_intervals(fitted, folder, capsys):
     _, model = fitted
     old = folder / "old-model"
     shutil.copytree(model, old)
@@ -256,5 +257,4 @@ def test_a_model_fitted_before_intervals_forecasts_points_but_refuses_intervals(
     assert main(["predict", str(old), str(plan), "--intervals", "80"]) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1
-    assert f"{old}: this model has no calibration.json (fitted with --no-intervals, or before prediction " \
-           "intervals existed)" in error and "tuner fit" in error
+    assert f"{old}: this model has no calibration.json (fitted with --no-intervals)" in error and "tuner fit" in error

@@ -36,7 +36,6 @@ horizon = 2
 epochs = 2
 batch_size = 64
 threads = 1
-refit_seeds = 1
 samples_per_epoch = 256
 
 [search]
@@ -49,6 +48,9 @@ metric = "val_wape"
 n_trials = 2
 seed = 1
 startup_trials = 1
+
+[fit]
+seeds = 1
 """
 PARAMS = ParamsConfig(model="lstm", hidden_size=16, num_layers=1, dropout=0.0, lr=1e-3, epochs=2)
 
@@ -212,8 +214,8 @@ def test_a_series_the_model_never_saw(fitted, tmp_path, caplog):
     stranger.to_csv(tmp_path / "new.csv", index=False)
     with pytest.raises(DataError, match=r"new.csv: 1 series the model was not fitted on \(product=P999\)"):
         forecaster.forecast(tmp_path / "new.csv")
-    plain = Forecaster.fit(config, PARAMS, intervals=False, smoothing_weight=0.5)[0]  # no series embedding; its
-    # exponential smoothing of the new series is fitted on that series' history
+    plain = Forecaster.fit(replace(config, fit=replace(config.fit, weights={"ets": 0.5})), PARAMS, intervals=False)[0]
+    # no series embedding; its exponential smoothing of the new series is fitted on that series' history
     forecast = plain.forecast(tmp_path / "new.csv")
     assert list(forecast["product"]) == ["P999", "P999"] and forecast["sales_forecast"].notna().all()
     assert any("forecast from their own history" in r.getMessage() for r in caplog.records)

@@ -38,11 +38,13 @@ epochs = 25
 batch_size = 32
 patience = 25
 threads = 1
-refit_seeds = 1
 
 [study]
 name = "plans"
 seed = 3
+
+[fit]
+seeds = 1
 """
 
 
@@ -83,7 +85,7 @@ def folder(tmp_path_factory) -> Path:
 def model_dir(folder) -> Path:
     config = load_config(folder / "study.toml")
     params = ParamsConfig(model="lstm", hidden_size=32, num_layers=1, dropout=0.0, lr=2e-3, epochs=25)
-    Forecaster.fit(config, params, intervals=False, smoothing_weight=0)[0].save(folder / "model")
+    Forecaster.fit(config, params, intervals=False)[0].save(folder / "model")
     return folder / "model"
 
 
@@ -181,8 +183,7 @@ def test_what_if_refuses_bad_scenarios_in_one_line(folder, model_dir, capsys, ar
 
 def test_what_if_needs_a_model_with_known_future_inputs(tmp_path):
     config = load_config(write_study(tmp_path, days=200, epochs=1))
-    Forecaster.fit(config, ParamsConfig(model="lstm", hidden_size=8, epochs=1), intervals=False,
-                   smoothing_weight=0)[0].save(tmp_path / "m")
+    Forecaster.fit(config, ParamsConfig(model="lstm", hidden_size=8, epochs=1), intervals=False)[0].save(tmp_path / "m")
     with pytest.raises(TunerError, match="it has no known-future inputs"):
         loaded = Forecaster.load(tmp_path / "m")
         whatif.run(loaded, loaded.read_inputs(tmp_path / "sales.csv"), "ad_impressions", [1], {})

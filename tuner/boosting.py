@@ -1,14 +1,14 @@
 """Gradient boosting on lags and the same inputs (scikit-learn's HistGradientBoostingRegressor):
-the baseline every model is measured against, and the member `tuner fit` combines with the
-network(s) (`--boosting-weight`). On a panel, one regressor over every series' (scaled) windows,
-as the retail competitions' boosting models are.
+the baseline every model is measured against, and two members of a fitted forecaster
+(`tuner.members.boosting`). On a panel, one regressor over every series' (scaled) windows, as the
+retail competitions' boosting models are.
 
-Trees cannot forecast beyond the values they were fitted on. With `data.boosting_scaling = "level"`
-the regressors see each window's target history relative to that window's mean, with the mean as
-one more input, and forecast each step's departure from it (`levelled`), so a series that trends
-past its training range keeps its level, as the networks' `data.scaling = "level"` does for them.
-It is not the default: on stationary series it costs (BENCHMARKS.md, figure 12's section
-"Levelled boosting").
+Trees cannot forecast beyond the values they were fitted on. The levelled form (`levelled`) sees
+each window's target history relative to that window's mean, with the mean as one more input, and
+forecasts each step's departure from it, so a series that trends past its training range keeps its
+level, as the networks' `data.scaling = "level"` does for them; on stationary series it costs
+(BENCHMARKS.md, figure 12's section "Levelled boosting"), so both forms are candidates, weighed on
+the backtest windows.
 
 A fitted `Boosting` is saved with skops, whose loader builds only the types it is told to trust,
 so a model directory still runs no code from its files when it is read."""
@@ -53,7 +53,7 @@ class Boosting:
 
     regressors: tuple[HistGradientBoostingRegressor, ...]
     window: int  # past steps its rows are cut from
-    levelled: bool = False  # relative to each window's mean (data.boosting_scaling = "level")
+    levelled: bool = False  # relative to each window's mean (the levelled_boosting member)
 
     @classmethod
     def fit(cls, windows: Windows, levelled: bool = False) -> Boosting:

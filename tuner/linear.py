@@ -1,11 +1,10 @@
-"""Ridge regression on lags and the same inputs, in the data's own units: the linear member that
-`tuner fit` mixes into a one-series point model at the share that erred least on held-out
-validation rows (`--linear-weight`; `tuner.heldout`).
+"""Ridge regression on lags and the same inputs, in the data's own units: the linear member of a
+one-series forecaster (`tuner.members.linear`), weighed with the others on backtest windows.
 
 A linear model carries a level, a trend or an additive driver's effect past the rows it was fitted
 on, where trees cannot and networks on a transformed target may not: on the demo data, whose
 ad-driven sales add to the organic ones, it erred less on validation than every tuned network
-(BENCHMARKS.md, "The linear member"). Where it errs more, its share on held-out rows is 0.
+(BENCHMARKS.md, "The linear member").
 
 Its inputs are gradient boosting's (`tuner.boosting`): the window's target history, here in the
 data's units, the other inputs of the window's last step and the known inputs at the forecast step,

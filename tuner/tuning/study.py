@@ -31,8 +31,7 @@ REFIT_MIN_EPOCHS = 10  # the refit's floor (or train.epochs, when lower)
 SETTINGS_ATTR = "tuned_with"  # study user attribute: the settings of its trials
 SETTINGS_SECTIONS = ("data", "split", "train", "search")
 COMPARABLE_SECTIONS = ("data", "split")  # a change here changes what a trial's value means
-RUNTIME_KEYS = {"data.path", "data.max_file_mb", "train.threads",  # where and how a machine runs, not what
-                "train.refit_seeds"}  # (and what only `tuner fit` reads)
+RUNTIME_KEYS = {"data.path", "data.max_file_mb", "train.threads"}  # where and how a machine runs, not what
 
 
 def create_sampler(config: Config, seed_offset: int = 0) -> optuna.samplers.BaseSampler:
