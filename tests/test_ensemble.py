@@ -78,7 +78,10 @@ def fitted(tmp_path_factory):
 
 def test_greedy_selection_keeps_the_best_rounds_and_mixes_members_whose_errors_cancel():
     actual = np.zeros((50, 1))
-    score = lambda forecast: float(np.abs(actual - forecast).mean())  # noqa: E731
+
+    def score(forecast):
+        return float(np.abs(actual - forecast).mean())
+
     above, below, far = actual + 1.0, actual - 1.0, actual + 5.0
     weights = greedy_weights({"far": far, "above": above, "below": below}, score, rounds=20)
     assert weights == {"above": 0.5, "below": 0.5}  # their mean is exact; "far" never helps

@@ -3,7 +3,6 @@
 
 import io
 import json
-from dataclasses import replace
 
 import numpy as np
 import optuna

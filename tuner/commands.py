@@ -214,10 +214,11 @@ def fit_summary(forecaster: Forecaster, chosen: list[ParamsConfig], own_weights:
         weighed = (f"members weighed by greedy ensemble selection on {metric} over {windows} backtest "
                    f"window{'s' if windows > 1 else ''} ({config.fit.rounds} rounds){f'; fixed: {fixed}' if fixed else ''}")
     else:
-        weighed = "the networks alone" + (" (a quantile model's quantiles are its networks' own)" if forecaster.quantiles else "")
+        weighed = (" + ".join(MEMBERS[name] for name in forecaster.weights) + " alone"
+                   + (" (a quantile model's quantiles are its networks' own)" if forecaster.quantiles else ""))
     lines = [f"Fitted {what} {how}{combined}; {weighed}; saved to {output}",
-             f"Members: {metric} on the backtest windows, weight, and test metrics (in the target's units, the test "
-             "part never seen while tuning or weighing):",
+             (f"Members: {metric} on the backtest windows, weight, and test metrics (in the target's units, the test "
+              "part never seen while tuning or weighing):"),
              *ensemble_table(forecaster.metrics, forecaster.weights, forecaster.backtest, metric)]
     key = metric.replace("val_", "test_", 1)
     scored = {name: forecaster.metrics[name][key] for name in MEMBERS if name in forecaster.metrics}
@@ -264,7 +265,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     configure_threads(forecaster.config.train.threads)
     check_intervals(forecaster, args.model, levels)
     chosen = parse_filter(args.series, forecaster.config.data.series) if args.series else None
-    result = forecaster.forecast(Path(args.data), levels, chosen)
+    inputs = forecaster.read_inputs(Path(args.data), chosen)  # the file is read once, for the plot too
+    result = forecaster.forecast_inputs(inputs, levels)
     data = forecaster.config.data
     if args.plot and data.series and len(result) > data.horizon:
         raise DataError(f"--plot {args.plot}: the forecast holds {len(result) // data.horizon} series; "
@@ -277,7 +279,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if args.plot:
         from tuner.plots import prediction_bands, prediction_lines, write_png
 
-        lines = prediction_lines(data, Path(args.data), result)
+        lines = prediction_lines(data, inputs[0], result)
         write_png(lines, f"{data.target}: history and forecast", data.target, Path(args.plot),
                   prediction_bands(data, result, levels, lines))
         print(f"Wrote {args.plot}", file=sys.stderr)

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 import math
-import typing
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ from tuner.intervals import Calibration, level_name
 from tuner.loading import load_frame, load_with_plan
 from tuner.members import KINDS, Member, Recipe
 from tuner.members.networks import Network, Networks, resolved_seeds
-from tuner.metrics import forecast_errors, quantile_pairs
+from tuner.metrics import quantile_pairs
 from tuner.models import LSTMForecaster
 from tuner.names import DATA_VARIANTS, MEMBERS, VALIDATION_METRICS
 from tuner.scaling import Scaling
@@ -271,7 +271,7 @@ class Forecaster:
         return weighted(self.member_values(inputs, plan, self.weights), self.weights)
 
     def member_values(self, inputs: ForecastInputs, plan: pd.DataFrame | None = None,
-                      names: typing.Iterable[str] | None = None) -> dict[str, np.ndarray]:
+                      names: Iterable[str] | None = None) -> dict[str, np.ndarray]:
         """Each member's (of `names`; default every one) `horizon` forecasts of one series, under `plan`."""
         plan = inputs.plan if plan is None else plan
         return {name: self.members[name].forecast_series(inputs, plan, self.config.data)
@@ -297,8 +297,11 @@ class Forecaster:
         """Forecast the `horizon` steps after each series' last target value in `csv`, from its last
         `window` rows: one row per series and date, with the series columns; with `levels` (in %),
         each level's interval as `<target>_lo_<level>` and `_hi_` columns."""
-        return pd.concat([self.forecast_series(inputs, levels) for inputs in self.read_inputs(csv, chosen)],
-                         ignore_index=True)
+        return self.forecast_inputs(self.read_inputs(csv, chosen), levels)
+
+    def forecast_inputs(self, inputs: list[ForecastInputs], levels: list[float] | None = None) -> pd.DataFrame:
+        """`forecast` of series already read (`read_inputs`)."""
+        return pd.concat([self.forecast_series(series, levels) for series in inputs], ignore_index=True)
 
     def forecast_series(self, inputs: ForecastInputs, levels: list[float] | None) -> pd.DataFrame:
         """One series' forecast rows (see `forecast`)."""

@@ -30,6 +30,7 @@ class ForecastInputs:
     key: tuple[str, ...] = ()  # the series' id values (data.series); empty for a one-series model
     fitted: int | None = None  # its code among the model's fitted series; None: a series the model was not fitted on
     past: np.ndarray = field(default_factory=lambda: np.empty(0))  # its whole target history, in the data's units
+    past_dates: pd.DatetimeIndex = field(default_factory=lambda: pd.DatetimeIndex([]))  # the dates of `past`
 
     def scaled(self, plan: pd.DataFrame, data: DataConfig) -> tuple[np.ndarray, np.ndarray | None]:
         """(1, window, columns): the history scaled as the networks and boosting read it, and (1,
@@ -67,7 +68,7 @@ def series_inputs(rows: pd.DataFrame, plan: pd.DataFrame, data: DataConfig, wher
     history = rows.index[-data.window:]
     positions = season_positions(history.append(dates), data.frequency, data.seasonality)
     return ForecastInputs(dates, rows[data.columns].to_numpy()[-data.window:], positions, plan, scaling, fields, key,
-                          fitted, rows[data.target].to_numpy(dtype=np.float64))
+                          fitted, rows[data.target].to_numpy(dtype=np.float64), pd.DatetimeIndex(rows.index))
 
 
 def chosen_series(frame: pd.DataFrame, chosen: dict[str, str], data: DataConfig) -> pd.DataFrame:

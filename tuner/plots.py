@@ -6,19 +6,18 @@ same thing. Plotting libraries are imported inside the functions that need them.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from tuner.config import DataConfig
-from tuner.loading import load_frame
 from tuner.names import display_name
 
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
+    from tuner.inputs import ForecastInputs
     from tuner.scoring import TestForecast
 
 Lines = dict[str, pd.Series]  # label -> values indexed by date
@@ -48,9 +47,9 @@ def lines_on_test_part(test: TestForecast) -> Lines:
     return {label: pd.Series(values, index=dates).groupby(level=0).sum() for label, values in lines.items()}
 
 
-def prediction_lines(data: DataConfig, csv: Path, forecast: pd.DataFrame) -> Lines:
-    """The tail of `csv`'s target history and the forecast that `Forecaster.forecast` made from it."""
-    history = load_frame(replace(data, path=csv))[data.target].iloc[-HISTORY_WINDOWS * data.window:]
+def prediction_lines(data: DataConfig, inputs: ForecastInputs, forecast: pd.DataFrame) -> Lines:
+    """The tail of one series' target history and the forecast that `Forecaster.forecast` made from it."""
+    history = pd.Series(inputs.past, index=inputs.past_dates, name=data.target).iloc[-HISTORY_WINDOWS * data.window:]
     dates = pd.to_datetime(forecast[data.date_column])
     future = pd.Series(forecast[f"{data.target}_forecast"].to_numpy(), index=dates)
     joined = pd.concat([history.iloc[-1:], future])  # starts at the last actual value, so the lines meet

@@ -58,6 +58,6 @@ def choose(config: Config, dataset: Dataset) -> Choice:
     if choice.share > 1e-9 and not choice.chosen:
         raise ConfigError(f"fit.weights: the fixed shares sum to {1 - choice.share:g}, and no other candidate is left to "
                           "take the rest; give shares that sum to 1, or leave a candidate out of fit.weights")
-    for name in left_out:
-        log.info("member %s left out: %s", name, left_out[name])
+    for name, reason in left_out.items():
+        log.info("member %s left out: %s", name, reason)
     return choice
