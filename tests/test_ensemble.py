@@ -207,3 +207,17 @@ def test_a_model_directory_of_an_older_format_is_refused_in_one_line(fitted, tmp
     run = tuner("predict", str(copy), str(folder / "plan.csv"))
     assert run.returncode == 2 and "in model format 6, whose members were mixed at fixed shares" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_a_damaged_member_state_is_refused_in_one_line(fitted, tmp_path):
+    folder, _ = fitted
+    copy = tmp_path / "damaged"
+    copy.mkdir()
+    for path in (folder / "chosen").iterdir():
+        (copy / path.name).write_bytes(path.read_bytes())
+    manifest = json.loads((copy / "model.json").read_text())
+    manifest["members"]["linear"]["state"] = {"mean": [1.0]}
+    (copy / "model.json").write_text(json.dumps(manifest))
+    run = tuner("predict", str(copy), str(folder / "plan.csv"))
+    assert run.returncode == 2 and "model.json: its linear member is damaged" in run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1

@@ -12,7 +12,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -65,6 +65,17 @@ class Kind:
     fit: Callable[[Dataset, str, Recipe], Member]  # fitted on a split part ("train", "train+validation")
     load: Callable[[Path, dict[str, Any]], Member]  # from `Member.save`'s state and files
     unserved: Callable[[Dataset], str | None] = serves_any  # why it cannot serve this data; None: it can
+
+
+T = TypeVar("T")
+
+
+def from_state(build: Callable[[Any], T], state: Any, folder: Path, what: str) -> T:
+    """`build(state)`, or a one-line error naming `what` member of model.json is damaged."""
+    try:
+        return build(state)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelDirError(f"{folder / 'model.json'}: its {what} member is damaged ({exc!r}); fit the model again") from None
 
 
 def sha256(path: Path) -> str:

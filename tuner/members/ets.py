@@ -12,9 +12,8 @@ import pandas as pd
 
 from tuner import ets
 from tuner.config import DataConfig
-from tuner.errors import ModelDirError
 from tuner.ets import SeriesSmoothing, Smoothing
-from tuner.members.base import Kind, Recipe
+from tuner.members.base import Kind, Recipe, from_state
 
 if TYPE_CHECKING:
     from tuner.data import Dataset
@@ -41,11 +40,7 @@ class EtsMember:
 
     @classmethod
     def load(cls, folder: Path, state: dict[str, Any]) -> EtsMember:
-        try:
-            return cls(Smoothing.from_dict(state["series"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelDirError(f"{folder / 'model.json'}: its exponential smoothing member is damaged ({exc!r}); "
-                                "fit the model again") from None
+        return cls(from_state(lambda saved: Smoothing.from_dict(saved["series"]), state, folder, "exponential smoothing"))
 
 
 def fit(dataset: Dataset, part: str, recipe: Recipe | None = None) -> EtsMember:

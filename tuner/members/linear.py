@@ -12,9 +12,8 @@ import numpy as np
 import pandas as pd
 
 from tuner.config import DataConfig
-from tuner.errors import ModelDirError
 from tuner.linear import Linear
-from tuner.members.base import Kind, Recipe
+from tuner.members.base import Kind, Recipe, from_state
 
 if TYPE_CHECKING:
     from tuner.data import Dataset
@@ -38,10 +37,7 @@ class LinearMember:
 
     @classmethod
     def load(cls, folder: Path, state: dict[str, Any]) -> LinearMember:
-        try:
-            return cls(Linear.from_dict(state))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelDirError(f"{folder / 'model.json'}: its linear member is damaged ({exc!r}); fit the model again") from None
+        return cls(from_state(Linear.from_dict, state, folder, "linear"))
 
 
 def fit(dataset: Dataset, part: str, recipe: Recipe | None = None) -> LinearMember:

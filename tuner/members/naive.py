@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 
 from tuner.config import DataConfig
-from tuner.errors import ModelDirError
-from tuner.members.base import Kind, Recipe
+from tuner.members.base import Kind, Recipe, from_state
 from tuner.seasonal import SeasonalIndices
 
 if TYPE_CHECKING:
@@ -69,11 +68,7 @@ class AdjustedNaive:
 
     @classmethod
     def load(cls, folder: Path, state: dict[str, Any]) -> AdjustedNaive:
-        try:
-            return cls(SeasonalIndices.from_dict(state))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ModelDirError(f"{folder / 'model.json'}: its seasonally-adjusted naive member is damaged "
-                                f"({exc!r}); fit the model again") from None
+        return cls(from_state(SeasonalIndices.from_dict, state, folder, "seasonally-adjusted naive"))
 
 
 def fit_adjusted(dataset: Dataset, part: str, recipe: Recipe | None = None) -> AdjustedNaive:
