@@ -6,6 +6,7 @@ plans with the members that read them."""
 
 import io
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -198,10 +199,7 @@ def test_older_keys_are_read_with_a_notice(tmp_path):
 
 def test_a_model_directory_of_an_older_format_is_refused_in_one_line(fitted, tmp_path):
     folder, _ = fitted
-    copy = tmp_path / "old"
-    copy.mkdir()
-    for path in (folder / "fixed").iterdir():
-        (copy / path.name).write_bytes(path.read_bytes())
+    copy = shutil.copytree(folder / "fixed", tmp_path / "old")
     manifest = json.loads((copy / "model.json").read_text())
     (copy / "model.json").write_text(json.dumps({**manifest, "format": 6}))
     run = tuner("predict", str(copy), str(folder / "plan.csv"))
@@ -211,10 +209,7 @@ def test_a_model_directory_of_an_older_format_is_refused_in_one_line(fitted, tmp
 
 def test_a_damaged_member_state_is_refused_in_one_line(fitted, tmp_path):
     folder, _ = fitted
-    copy = tmp_path / "damaged"
-    copy.mkdir()
-    for path in (folder / "chosen").iterdir():
-        (copy / path.name).write_bytes(path.read_bytes())
+    copy = shutil.copytree(folder / "chosen", tmp_path / "damaged")
     manifest = json.loads((copy / "model.json").read_text())
     manifest["members"]["linear"]["state"] = {"mean": [1.0]}
     (copy / "model.json").write_text(json.dumps(manifest))
