@@ -167,8 +167,6 @@ BAD = [
     (["--set", "fit.backtest_windows=40"], "fit.backtest_windows = 40: too many for these rows"),
     (["--set", "fit.members=['networks', 'boosting']", "--set", "fit.weights={ networks = 0.5, boosting = 0.2 }"],
      "fit.weights: the fixed shares sum to 0.7, and no other candidate"),
-    (["--set", "data.series=['store']", "--set", "fit.members=['networks', 'linear']"],
-     "fit.members: the linear member (linear) cannot serve this data: it is fitted in one series' own units"),
     (["--set", "train.loss='quantile'", "--boosting-weight", "0.3"],
      "fit.weights.boosting = 0.3: a quantile model (train.loss = \"quantile\") forecasts its networks' own quantiles"),
 ]

@@ -140,26 +140,32 @@ def test_fit_from_a_trials_weights_and_an_ensemble_of_them(searched, tmp_path):
         assert manifest["scaled_on"] == "train" and manifest["members"]["networks"]["state"]["networks"][0]["window"] == trial.params["window"]
     run = tuner("fit", str(searched), "--ensemble", "2", "--from-trial", "-o", str(tmp_path / "ensemble"), *networks_alone)
     assert run.returncode == 0, run.stderr
-    assert "mean of 2" in run.stdout
+    assert "each a networks candidate (fit.configs = 2)" in run.stdout
+    ensemble = Forecaster.load(tmp_path / "ensemble")
+    assert list(ensemble.members)[:2] == ["networks", "networks_2"] and set(ensemble.backtest) == {"networks", "networks_2", "model"}
+    assert sum(ensemble.weights.values()) == pytest.approx(1.0)
+    assert ensemble.backtest["model"] <= min(ensemble.backtest["networks"], ensemble.backtest["networks_2"]) + 1e-9
     sales = searched.parent / "sales.csv"
-    members = [predicted(tmp_path / f"t{trial.number}", sales) for trial in trials[:2]]
-    np.testing.assert_allclose(predicted(tmp_path / "ensemble", sales), np.mean(members, axis=0), rtol=1e-5)
+    members = {name: predicted(tmp_path / f"t{trial.number}", sales) for name, trial in zip(["networks", "networks_2"], trials)}
+    np.testing.assert_allclose(predicted(tmp_path / "ensemble", sales),
+                               sum(ensemble.weights.get(name, 0) * values for name, values in members.items()), rtol=1e-5)
 
     run = tuner("fit", str(searched), "--ensemble", "2", "--combine", "median", "-o", str(tmp_path / "refit"),
                 "--no-intervals", "--ets-weight", "0", "--seeds", "2")
     assert run.returncode == 0, run.stderr
-    assert "median of 2, median of 2 seeds each (--seeds)" in run.stdout
+    assert "each a networks candidate (fit.configs = 2), median of 2 seeds each (--seeds)" in run.stdout
     refit = Forecaster.load(tmp_path / "refit")
-    assert [network.seed for network in refit.networks.networks] == [1, 2, 1, 2] and refit.seeds == 2
+    assert [network.seed for network in refit.all_networks] == [1, 2, 1, 2] and refit.seeds == 2
+    assert (tmp_path / "refit" / "networks_2-weights-2.pt").is_file()
     run = tuner("report", str(searched), "--model", str(tmp_path / "refit"), "-o", str(tmp_path / "report.html"))
     assert run.returncode == 0, run.stderr
-    assert "ensemble (median) of" in (tmp_path / "report.html").read_text()
+    assert "networks #2 (weight" in (tmp_path / "report.html").read_text()
     assert "(median of 2 seeds each)" in refit.label
     run = tuner("fit", str(searched), "--from-trial", "--seeds", "2", "-o", str(tmp_path / "x"))
     assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
     assert "--seeds 2: --from-trial takes each trial's own network, trained once" in run.stderr
     run = tuner("fit", str(searched), "--ensemble", "4", "-o", str(tmp_path / "x"), "--no-intervals")
-    assert run.returncode == 2 and "--ensemble 4: study 'small' has only 3 completed trial(s)" in run.stderr
+    assert run.returncode == 2 and "fit.configs = 4 (--ensemble): study 'small' has only 3 completed trial(s)" in run.stderr
 
 
 def test_a_refit_trains_several_seeds_and_forecasts_their_mean(tmp_path):
@@ -213,7 +219,7 @@ def test_from_trial_weighs_its_own_networks_beside_members_fitted_on_the_train_p
     assert fitted.metrics["boosting"]["test_mae"] == pytest.approx(
         np.mean(np.abs(dataset.actuals("test") - test.members["boosting"])))
     candidates = tuple(name for name in fitted.backtest if name != "model")
-    backtest = own_weights_backtest(dataset, fitted.networks, None, candidates)
+    backtest = own_weights_backtest(dataset, {"networks": fitted.networks}, None, candidates)
     held_out = Boosting.fit(dataset.windows("train")).predict_windows(dataset.windows("validation"))
     np.testing.assert_allclose(backtest.forecasts[0]["boosting"], dataset.to_units(held_out, "validation"))
     expected_residuals = dataset.actuals("validation") - weighted(backtest.forecasts[0], fitted.weights)
@@ -253,7 +259,7 @@ def test_a_searched_transform_scales_each_trial_its_own_way_and_an_ensemble_need
     run = tuner("fit", str(path), "--ensemble", "2", "-o", str(tmp_path / "both"), "--no-intervals")
     assert run.returncode == 2
     values = ", ".join(sorted((transform, "none")))
-    assert f"--ensemble: its trials were tuned with different data.transform values ({values})" in run.stderr
+    assert f"fit.configs = 2: its trials were tuned with different data.transform values ({values})" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
     run = tuner("fit", str(path), "-o", str(tmp_path / "best"), "--no-intervals", "--ets-weight", "0")
     assert run.returncode == 0, run.stderr

@@ -181,6 +181,10 @@ def test_pooled_metrics_per_series_metrics_and_predict_agree_with_the_test_forec
         expected = test.forecast[windows.series == code][-1]
         np.testing.assert_allclose(forecast["sales_forecast"], expected, rtol=1e-5)
         assert list(forecast["product"]) == [key, key]
+        inputs = loaded.read_inputs(folder / "cut.csv")[0]
+        assert "linear" in loaded.members  # a panel's, in each series' scaled units
+        for name, values in loaded.member_values(inputs).items():  # every member, from its own series' rows
+            np.testing.assert_allclose(values, test.members[name][windows.series == code][-1], rtol=1e-5, err_msg=name)
 
 
 def test_predict_writes_a_row_per_series_and_date_and_filters_with_series(fitted, capsys):

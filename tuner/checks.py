@@ -281,7 +281,7 @@ def check_fit(p: Problems, fit: FitConfig) -> None:
     total = sum(fit.weights.values())
     if total > 1 + 1e-9:
         p.add("fit.weights", dict(fit.weights), f"the fixed shares sum to {total:g}, more than 1")
-    for key in ("rounds", "backtest_windows", "seeds"):
+    for key in ("configs", "rounds", "backtest_windows", "seeds"):
         p.positive(f"fit.{key}", getattr(fit, key))
     p.one_of("fit.combine", fit.combine, COMBINES)
 

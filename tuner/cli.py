@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--from-trial", type=int, nargs="?", const=-1, metavar="N",
                      help="no retraining: take trial N's own stored weights (default: the best trial's)")
     fit.add_argument("--ensemble", type=positive_int, metavar="K",
-                     help="combine the K best trials' models into one (refitted, or their own weights with --from-trial)")
+                     help="the K best trials, each a networks candidate weighed with the other members (fit.configs; "
+                          "refitted, or their own weights with --from-trial)")
     fit.add_argument("--seeds", type=positive_int, metavar="K",
                      help="train each network K times, with the seeds study.seed, study.seed + 1, ..., and combine their "
                           "forecasts (default fit.seeds, 5; with --from-trial 1: a trial's own network was trained once)")
@@ -74,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="skip the calibration for prediction intervals (the backtest windows still run where the "
                           "ensemble has more than one candidate)")
     fit.add_argument("--combine", choices=COMBINES, default=None,
-                     help="how an --ensemble's forecasts, and each network's seeds', are combined (default fit.combine, mean)")
+                     help="how each configuration's seeds are combined (default fit.combine, mean)")
     fit.add_argument("--boosting-weight", type=unit_fraction, metavar="W",
                      help="a fixed share of gradient boosting in the forecast (fit.weights.boosting): 0 leaves it out; "
                           "default: chosen on the backtest windows")

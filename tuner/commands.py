@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tuner.config import Config, ParamsConfig, load_config
 from tuner.errors import EXIT_INTERRUPTED
-from tuner.names import MEMBERS, display_name
+from tuner.names import display_name, members_of
 
 if typing.TYPE_CHECKING:
     from tuner.forecaster import Forecaster
@@ -29,7 +29,7 @@ def load(args: argparse.Namespace) -> Config:
     """The config file with `--set` overrides, then the dedicated flags on top (`tuner fit`'s
     --boosting-weight, --linear-weight and --ets-weight as fit.weights; "auto" drops a fixed share)."""
     flags = {"n_trials": "study.n_trials", "timeout": "study.timeout", "study": "study.name", "devices": "train.devices",
-             "seeds": "fit.seeds", "combine": "fit.combine"}
+             "seeds": "fit.seeds", "combine": "fit.combine", "ensemble": "fit.configs"}
     values = {key: getattr(args, flag) for flag, key in flags.items() if getattr(args, flag, None) is not None}
     weights = {member: getattr(args, flag) for flag, member in WEIGHT_FLAGS.items() if getattr(args, flag, None) is not None}
     values |= {f"fit.weights.{member}": weight for member, weight in weights.items() if weight != "auto"}
@@ -171,13 +171,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     from tuner.train import configure_threads
 
     with tempfile.TemporaryDirectory(prefix="tuner-fit-") as folder:
-        if config.params.model and not (args.ensemble or args.from_trial is not None):
+        if config.params.model and not (config.fit.configs > 1 or args.from_trial is not None):
             chosen, weights = [config.params], None
         else:
             from tuner.tuning.study import fitted_trials
 
             study, config, url = open_existing(args, config)
-            chosen, weights = fitted_trials(study, config, url, args.ensemble or 1, args.from_trial, Path(folder))
+            chosen, weights = fitted_trials(study, config, url, config.fit.configs, args.from_trial, Path(folder))
         configure_threads(config.train.threads)
         forecaster, test = Forecaster.fit(config, chosen, trial_weights=weights, intervals=not args.no_intervals,
                                           seeds=args.seeds)
@@ -204,7 +204,8 @@ def fit_summary(forecaster: Forecaster, chosen: list[ParamsConfig], own_weights:
     what = ", ".join(p.model if own_weights else f"{p.model} ({p.epochs} epochs)" for p in chosen)
     how = "from the trials' own weights (trained on train)" if own_weights else "on train + validation"
     combine = forecaster.networks.combine
-    combined = f", {combine} of {len(chosen)}" if len(chosen) > 1 else ""
+    combined = ("" if len(chosen) == 1 else f", {combine} of {len(chosen)}" if forecaster.quantiles
+                else f", each a networks candidate (fit.configs = {len(chosen)})")
     if forecaster.seeds > 1:
         combined += f", {combine} of {forecaster.seeds} seeds{' each' if len(chosen) > 1 else ''} (--seeds)"
     metric = selection_metric(config)
@@ -214,17 +215,17 @@ def fit_summary(forecaster: Forecaster, chosen: list[ParamsConfig], own_weights:
         weighed = (f"members weighed by greedy ensemble selection on {metric} over {windows} backtest "
                    f"window{'s' if windows > 1 else ''} ({config.fit.rounds} rounds){f'; fixed: {fixed}' if fixed else ''}")
     else:
-        weighed = (" + ".join(MEMBERS[name] for name in forecaster.weights) + " alone"
+        weighed = (" + ".join(display_name(name) for name in forecaster.weights) + " alone"
                    + (" (a quantile model's quantiles are its networks' own)" if forecaster.quantiles else ""))
     lines = [f"Fitted {what} {how}{combined}; {weighed}; saved to {output}",
              (f"Members: {metric} on the backtest windows, weight, and test metrics (in the target's units, the test "
               "part never seen while tuning or weighing):"),
              *ensemble_table(forecaster.metrics, forecaster.weights, forecaster.backtest, metric)]
     key = metric.replace("val_", "test_", 1)
-    scored = {name: forecaster.metrics[name][key] for name in MEMBERS if name in forecaster.metrics}
+    scored = {name: forecaster.metrics[name][key] for name in members_of(forecaster.metrics)}
     if scored:
         best = min(scored, key=scored.get)
-        lines.append(f"Best single member on the test part: {MEMBERS[best]} ({key} {scored[best]:.4g}; the ensemble "
+        lines.append(f"Best single member on the test part: {display_name(best)} ({key} {scored[best]:.4g}; the ensemble "
                      f"{forecaster.metrics['model'][key]:.4g})")
     lines += test_notes(forecaster)
     if forecaster.series_metrics is not None:
@@ -305,8 +306,8 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     result = whatif.run(forecaster, inputs, column, factors, fixed, args.cost_per_impression, args.ad_spend, levels)
     target = forecaster.config.data.target
     print(whatif.table(result, target))
-    responders = ", ".join(f"{MEMBERS[name]} {share:.2g}" for name, share in forecaster.responders().items())
-    still = [MEMBERS[name] for name in forecaster.weights if name not in forecaster.responders()]
+    responders = ", ".join(f"{display_name(name)} {share:.2g}" for name, share in forecaster.responders().items())
+    still = [display_name(name) for name in forecaster.weights if name not in forecaster.responders()]
     print(f"note: the response to the plan comes from {responders} (the members that read plans, their weights "
           "renormalised)" + (f"; {', '.join(still)} read the history only and forecast the base plan's sales"
                              if still else ""), file=sys.stderr)

@@ -159,11 +159,12 @@ class FitConfig:
     selection on backtest windows, or at fixed weights."""
 
     members: tuple[str, ...] = ()  # the candidates (`names.MEMBERS`); empty: every member that serves the data
+    configs: int = 1  # the best K tuned configurations, each a networks candidate of its own (networks, networks_2, ...)
     weights: dict[str, float] = field(default_factory=dict)  # fixed shares, e.g. { boosting = 0.3 }; the rest chosen
     rounds: int = 100  # greedy ensemble selection: members added, with replacement; the weights are their counts
     backtest_windows: int = 1  # windows of validation length at the end of train + validation the candidates forecast
     seeds: int = 5  # networks trained per configuration, each with its own seed
-    combine: str = "mean"  # how the networks' seeds (and an --ensemble's trials) are combined: mean or median
+    combine: str = "mean"  # how each configuration's seeds (a quantile model's: its configurations') are combined
 
 
 @dataclass(frozen=True)

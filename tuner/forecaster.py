@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from tuner.config import Config, ParamsConfig, with_params
+from tuner.config import Config, ParamsConfig, model_quantiles, with_params
 from tuner.data import Dataset
 from tuner.device import resolve_device
 from tuner.ensemble.backtest import Backtest, own_weights_backtest, refit_backtest
@@ -54,11 +54,11 @@ from tuner.errors import ConfigError, DataError, ModelDirError
 from tuner.inputs import ForecastInputs, chosen_series, series_inputs
 from tuner.intervals import Calibration, level_name
 from tuner.loading import load_frame, load_with_plan
-from tuner.members import KINDS, Member, Recipe
+from tuner.members import Member, Recipe, kind_of
 from tuner.members.networks import Network, Networks, resolved_seeds
 from tuner.metrics import quantile_pairs
 from tuner.models import LSTMForecaster
-from tuner.names import DATA_VARIANTS, MEMBERS, VALIDATION_METRICS
+from tuner.names import DATA_VARIANTS, VALIDATION_METRICS, display_name, member_kind, members_of, networks_member
 from tuner.scaling import Scaling
 from tuner.scoring import TestForecast, part_residuals, quantile_interval_metrics, series_errors, test_metrics
 from tuner.seasonal import season_positions
@@ -73,7 +73,7 @@ NO_INTERVALS = "no calibration.json (fitted with --no-intervals)"
 
 @dataclass
 class Forecaster:
-    members: dict[str, Member]  # every fitted member, by name (`names.MEMBERS` order); "networks" always
+    members: dict[str, Member]  # every fitted member, by name (`names.members_of` order); "networks" always
     weights: dict[str, float]  # the ensemble: member -> its share (the shares sum to 1)
     scaling: Scaling
     config: Config  # data.window: the longest network's
@@ -90,7 +90,14 @@ class Forecaster:
 
     @property
     def networks(self) -> Networks:
+        """The networks of the best tuned configuration."""
         return self.members["networks"]
+
+    @property
+    def all_networks(self) -> list[Network]:
+        """Every network of every networks member (one per configuration, fit.configs), best first."""
+        return [network for name, member in self.members.items() if member_kind(name) == "networks"
+                for network in member.networks]
 
     @property
     def params(self) -> ParamsConfig:
@@ -112,14 +119,14 @@ class Forecaster:
         """What the model is, for titles: "lstm", "ensemble (mean) of lstm, lstm_transformer", then
         " (mean of 5 seeds)" when each trial's network was trained with several; then, for an
         ensemble of several members, each member's weight ("networks 0.6 + gradient boosting 0.4")."""
-        networks, combine = self.networks.networks, self.networks.combine
-        trials = networks[::self.seeds]
+        combine = self.networks.combine
+        trials = self.all_networks[::self.seeds]
         kinds = ", ".join(network.params.model for network in trials)
-        label = kinds if len(trials) == 1 else f"ensemble ({combine}) of {kinds}"
+        label = kinds if len(trials) == 1 else f"ensemble of {kinds}"
         if self.seeds > 1:
             label += f" ({combine} of {self.seeds} seeds{' each' if len(trials) > 1 else ''})"
         if list(self.weights) != ["networks"]:
-            label += ": " + " + ".join(f"{MEMBERS[name]} {weight:.2g}" for name, weight in self.weights.items())
+            label += ": " + " + ".join(f"{display_name(name)} {weight:.2g}" for name, weight in self.weights.items())
         return label
 
     # ---- fit ----
@@ -128,9 +135,10 @@ class Forecaster:
     def fit(cls, config: Config, params: ParamsConfig | list[ParamsConfig], seed: int | None = None,
             trial_weights: list[Path] | None = None, intervals: bool = True,
             seeds: int | None = None) -> tuple[Forecaster, TestForecast]:
-        """Train each of `params` on train + validation for its `epochs`, `seeds` times with the
-        seeds `seed`, `seed + 1`, ... (default `fit.seeds`), or, with `trial_weights`, take each
-        trial's own network from its stored weights, trained on the training rows only; fit the
+        """Train each of `params` (the best tuned configurations, best first: each a networks member
+        of its own, `names.networks_member`) on train + validation for its `epochs`, `seeds` times
+        with the seeds `seed`, `seed + 1`, ... (default `fit.seeds`), or, with `trial_weights`, take
+        each trial's own network from its stored weights, trained on the training rows only; fit the
         other members on train + validation; weigh the candidates on backtest windows (`choose`,
         `weigh`); score the test part once. `intervals`: calibrate prediction intervals on the
         ensemble's backtest residuals (then adapted over the test residuals); without, the model
@@ -142,7 +150,7 @@ class Forecaster:
         for key in DATA_VARIANTS:
             values = sorted({str(getattr(c.data, key)) for c in configs})
             if len(values) > 1:
-                raise ConfigError(f"--ensemble: its trials were tuned with different data.{key} values "
+                raise ConfigError(f"fit.configs = {len(configs)}: its trials were tuned with different data.{key} values "
                                   f"({', '.join(values)}), but an ensemble's networks share one scaled copy of the "
                                   f"data; combine fewer trials, or tune with one {key.replace('_', ' ')}")
         windows = tuple(c.data.window for c in configs)
@@ -151,22 +159,26 @@ class Forecaster:
         seed = config.study.seed if seed is None else seed
         frame = load_frame(config.data)
         dataset = Dataset(frame, config.data, config.split, scale_on, search_windows=windows)
-        runs = ([(c, p, s) for c, p in zip(configs, listed) for s in range(seed, seed + seeds)] if trial_weights is None
-                else [(c, p, None) for c, p in zip(configs, listed)])
-        recipe = Recipe(*(tuple(values) for values in zip(*runs)), combine=config.fit.combine)
-        choice = choose(config, dataset)
-        networks = (Networks.fit(dataset, "train+validation", recipe) if trial_weights is None else
-                    Networks([Network(load_trial_network(dataset, c, p, path), p, c.data.window)
-                              for c, p, path in zip(configs, listed, trial_weights)], config.fit.combine))
-        members = {name: networks if name == "networks" else KINDS[name].fit(dataset, "train+validation", recipe)
+        trials = list(zip(configs, listed, trial_weights or [None] * len(listed)))
+        groups = [trials] if model_quantiles(config) else [[trial] for trial in trials]  # quantiles are not weighed
+        recipes = {networks_member(rank): Recipe(*(tuple(values) for values in zip(*[
+            (c, p, s) for c, p, _ in group for s in (range(seed, seed + seeds) if trial_weights is None else [None])])),
+            combine=config.fit.combine, member=networks_member(rank)) for rank, group in enumerate(groups, 1)}
+        choice = choose(config, dataset, tuple(recipes))
+        networks = {name: (Networks.fit(dataset, "train+validation", recipe) if trial_weights is None else
+                           Networks([Network(load_trial_network(dataset, c, p, path), p, c.data.window)
+                                     for c, p, path in group], config.fit.combine, name))
+                    for (name, recipe), group in zip(recipes.items(), groups)}
+        first = recipes["networks"]
+        members = {name: networks[name] if name in networks else kind_of(name).fit(dataset, "train+validation", first)
                    for name in choice.fitted}
         forecaster = cls(members, {}, dataset.scaling, config, {}, dataset.fitted_range(scale_on),
                          dataset.last_date(scale_on).isoformat(), scale_on,
                          series=dataset.index.keys, encoding=dataset.encoding)
         backtest = None
         if intervals or len(choice.candidates) > 1:
-            backtest = (refit_backtest(frame, config, recipe, choice.candidates, windows) if trial_weights is None
-                        else own_weights_backtest(dataset, networks, recipe, choice.candidates))
+            backtest = (refit_backtest(frame, config, recipes, choice.candidates, windows) if trial_weights is None
+                        else own_weights_backtest(dataset, networks, first, choice.candidates))
         forecaster.weights = weigh(choice, backtest, config)
         if backtest is not None and len(choice.candidates) > 1:
             metric = selection_metric(config)
@@ -191,7 +203,7 @@ class Forecaster:
 
     def test_forecast(self) -> TestForecast:
         """The test part of the data the model was fitted on, read again, and its forecast."""
-        windows = tuple(network.window for network in self.networks.networks)
+        windows = tuple(network.window for network in self.all_networks)
         dataset = Dataset(load_frame(self.config.data), self.config.data, self.config.split, self.scaled_on,
                           search_windows=windows)
         if not dataset.scaling.same_as(self.scaling):
@@ -256,7 +268,7 @@ class Forecaster:
         """Series the model was not fitted on: an error for a model that learned each series' own
         embedding; else a notice, as they are forecast from their own history and scaling."""
         listed = f"{len(unseen)} series the model was not fitted on ({index.listed(unseen)})"
-        if any(network.network.config.series_count for network in self.networks.networks):
+        if any(network.network.config.series_count for network in self.all_networks):
             raise DataError(f"{csv}: {listed}; this model learned an embedding of each fitted series, so it "
                             "forecasts only those: fit it again with these series in the data")
         log.warning("%s: %s: forecast from their own history, scaled on it", csv, listed)
@@ -281,7 +293,7 @@ class Forecaster:
         """The members a scenario's change from the base plan comes from, with their shares: the
         ensemble's members that read the plans of data.known_future, their weights renormalised to
         sum to 1; the networks alone where the ensemble has none."""
-        reading = {name: weight for name, weight in self.weights.items() if KINDS[name].reads_plans}
+        reading = {name: weight for name, weight in self.weights.items() if kind_of(name).reads_plans}
         total = sum(reading.values())
         return {name: weight / total for name, weight in reading.items()} if total else {"networks": 1.0}
 
@@ -383,4 +395,4 @@ def weigh(choice: Choice, backtest: Backtest | None, config: Config) -> dict[str
                             lambda forecast: backtest.score(forecast, metric), config.fit.rounds, fixed,
                             choice.share) if choice.share > 1e-9 else {}
     weights = {**choice.fixed, **chosen}
-    return {name: weights[name] for name in MEMBERS if name in weights}
+    return {name: weights[name] for name in members_of(weights)}

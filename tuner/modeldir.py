@@ -16,7 +16,8 @@ from tuner.errors import ModelDirError
 from tuner.export import config_to_dict
 from tuner.forecaster import Forecaster
 from tuner.intervals import Calibration
-from tuner.members import KINDS
+from tuner.members import kind_of
+from tuner.names import MEMBERS, member_kind
 from tuner.scaling import Scaling
 from tuner.static import StaticEncoding
 
@@ -24,7 +25,7 @@ FORMAT = 7  # 7: members weighed by ensemble selection, each with its own state;
 FILES = ("model.json", "config.json", "metrics.json")
 CALIBRATION = "calibration.json"  # optional: absent after --no-intervals
 SERIES_METRICS = "series_metrics.csv"  # panels only
-MEMBER_FILES = ("weights*.pt", "*.skops")  # files members write, cleared before a model is saved over another
+MEMBER_FILES = ("*weights*.pt", "*.skops")  # files members write, cleared before a model is saved over another
 
 
 def save(forecaster: Forecaster, folder: Path) -> None:
@@ -80,12 +81,12 @@ def load(folder: Path) -> Forecaster:
                             f"{__version__} reads format {FORMAT}; fit it again")
     config = build_config(raw_config, folder / "config.json")
     entries = manifest.get("members", {})
-    unknown = [name for name in entries if name not in KINDS]
+    unknown = [name for name in entries if member_kind(name) not in MEMBERS]
     if unknown or "networks" not in entries:
         raise ModelDirError(f"{folder / 'model.json'}: " + (f"unknown member {unknown[0]!r}" if unknown else
                             "no networks member") + "; fit the model again")
     try:
-        members = {name: KINDS[name].load(folder, entry["state"]) for name, entry in entries.items()}
+        members = {name: kind_of(name).load(folder, entry["state"]) for name, entry in entries.items()}
     except (KeyError, TypeError, AttributeError) as exc:
         raise ModelDirError(f"{folder / 'model.json'}: a member's state is damaged ({exc!r}); fit the model again") from None
     weights = {name: float(entry["weight"]) for name, entry in entries.items() if entry.get("weight")}

@@ -3,6 +3,8 @@ validation metrics and the baselines."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 MODEL_TYPES = ("lstm", "lstm_transformer")
 MODEL_LABELS = {"lstm": "LSTM", "lstm_transformer": "LSTM+Transformer"}
 ARCHITECTURE_PARAMS = ("hidden_size", "num_layers", "dropout", "num_heads", "ff_size", "linear_skip", "series_embedding")
@@ -45,6 +47,26 @@ BASELINES = ("naive", "seasonal_naive", "adjusted_naive", "ets", "boosting")  # 
 COMBINES = ("mean", "median")  # fit.combine: how the networks' seeds are combined
 
 
+def networks_member(rank: int) -> str:
+    """The name of the networks member of the `rank`-th best tuned configuration (fit.configs):
+    networks, networks_2, networks_3, ..."""
+    return "networks" if rank == 1 else f"networks_{rank}"
+
+
+def member_kind(name: str) -> str:
+    """The kind of member `name` (a key of MEMBERS): networks_2, networks_3, ... are networks."""
+    prefix, _, rank = name.partition("_")
+    return "networks" if prefix == "networks" and rank.isdigit() else name
+
+
+def members_of(names: Iterable[str]) -> list[str]:
+    """The member names among `names` (other keys, such as "model", left out), in MEMBERS order and
+    the networks by rank."""
+    found = [name for name in names if member_kind(name) in MEMBERS]
+    return sorted(found, key=lambda name: (list(MEMBERS).index(member_kind(name)),
+                                           int(name.partition("_")[2] or 1) if member_kind(name) != name else 0))
+
+
 def calendar_waves(name: str, harmonics: int) -> list[tuple[str, str, int]]:
     """(column, "sin" or "cos", harmonic k) of calendar feature `name` with `harmonics` sine and
     cosine pairs: k = 1 is `<name>_sin`, `<name>_cos`; k > 1 adds the suffix k. Harmonics stop at half
@@ -59,9 +81,10 @@ def calendar_waves(name: str, harmonics: int) -> list[tuple[str, str, int]]:
     return waves
 
 
-DISPLAY_NAMES = dict(MEMBERS)  # metrics.json key -> shown as; others as they are
-
-
 def display_name(key: str) -> str:
-    """How a forecaster stored under `key` is shown in tables and plots."""
-    return DISPLAY_NAMES.get(key, key)
+    """How a forecaster stored under `key` (a member's name, or another metrics.json key) is shown in
+    tables and plots: "gradient boosting", "networks #2" (the 2nd-best configuration's)."""
+    kind = member_kind(key)
+    if kind not in MEMBERS:
+        return key
+    return MEMBERS[kind] if kind == key else f"{MEMBERS[kind]} #{key.partition('_')[2]}"

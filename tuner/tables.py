@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from tuner.intervals import calibrated_range
-from tuner.names import MEMBERS, PARAMS, display_name
+from tuner.names import PARAMS, display_name, members_of
 
 TABLE_METRICS = ("mae", "rmse", "mape", "wape")  # the columns of `metrics_table`; every metric is in the JSON outputs
 
@@ -36,7 +36,7 @@ def ensemble_table(metrics: dict[str, Any], weights: dict[str, float], backtest:
                    metric: str) -> list[str]:
     """Aligned lines: the ensemble ("model"), then each member: its `metric` on the backtest windows
     (blank where it was not a candidate), its weight and its test MAE, RMSE, MAPE and WAPE."""
-    names = ["model", *(name for name in metrics if name in MEMBERS)]
+    names = ["model", *members_of(metrics)]
     labels = {name: "ensemble" if name == "model" else display_name(name) for name in names}
     width = max(len(label) for label in labels.values())
     lines = [f"  {'':<{width}}  {'backtest':>10}  {'weight':>6}  {'test MAE':>10}  {'RMSE':>10}  {'MAPE':>8}  {'WAPE':>8}"]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from tuner.names import BASELINES, MEMBERS
+from tuner.names import BASELINES, display_name, members_of
 from tuner.tables import not_better_warning
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ def baseline_warning(forecaster: Forecaster) -> str | None:
     value = metrics.get("model", {}).get(key, math.nan)
     warning = not_better_warning("the fitted model", value, baselines, key)
     if alone in BASELINES:
-        same = (f"warning: the fitted model is {MEMBERS[alone]} alone: no other member lowered "
+        same = (f"warning: the fitted model is {display_name(alone)} alone: no other member lowered "
                 f"{forecaster.config.study.metric} on the backtest windows, so the networks' cost buys nothing on this data")
         return same if warning is None else f"{same}; {warning.removeprefix('warning: ')}"
     return warning
@@ -43,9 +43,9 @@ def member_note(forecaster: Forecaster) -> str | None:
     """One line when a member alone did better on the test part than the ensemble."""
     key, metrics = test_metric(forecaster), forecaster.metrics
     value = metrics.get("model", {}).get(key, math.nan)
-    scored = {name: metrics[name][key] for name in MEMBERS if name in metrics and math.isfinite(metrics[name].get(key, math.nan))}
+    scored = {name: metrics[name][key] for name in members_of(metrics) if math.isfinite(metrics[name].get(key, math.nan))}
     best = min(scored, key=scored.get, default=None)
     if best is None or not scored[best] < value or forecaster.weights.get(best, 0) >= 1 - 1e-9:
         return None
-    return (f"note: {MEMBERS[best]} alone did better on the test part than the ensemble ({key} {scored[best]:.4g} vs "
+    return (f"note: {display_name(best)} alone did better on the test part than the ensemble ({key} {scored[best]:.4g} vs "
             f"{value:.4g}); the weights were chosen on the backtest windows, which the test part can disagree with")

@@ -18,7 +18,7 @@ from tuner.data import Dataset
 from tuner.ensemble.selection import weighted
 from tuner.errors import ConfigError, DataError
 from tuner.intervals import Calibration
-from tuner.members import KINDS, Member, Recipe
+from tuner.members import Member, Recipe, kind_of
 from tuner.metrics import forecast_errors
 
 log = logging.getLogger(__name__)
@@ -55,9 +55,11 @@ class Backtest:
         return Calibration(np.concatenate(residuals), self.source, per_series)
 
 
-def refit_backtest(frame: pd.DataFrame, config: Config, recipe: Recipe, names: tuple[str, ...],
+def refit_backtest(frame: pd.DataFrame, config: Config, recipes: dict[str, Recipe], names: tuple[str, ...],
                    search_windows: tuple[int, ...]) -> Backtest:
-    """Each of `names` fitted on the rows before each backtest window, forecasting it."""
+    """Each of `names` fitted on the rows before each backtest window, forecasting it; the networks
+    members by their `recipes`."""
+    first = next(iter(recipes.values()))
     count = config.fit.backtest_windows
     try:
         windows = Dataset.folds(frame, config.data, replace(config.split, folds=count), search_windows)
@@ -66,16 +68,17 @@ def refit_backtest(frame: pd.DataFrame, config: Config, recipe: Recipe, names: t
     forecasts = []
     for number, window in enumerate(windows, 1):
         log.info("backtest window %d of %d: fitting %s on the rows before it", number, count, ", ".join(names))
-        forecasts.append({name: KINDS[name].fit(window, "train", recipe).forecast_part(window, "validation")
-                          for name in names})
+        forecasts.append({name: kind_of(name).fit(window, "train", recipes.get(name, first))
+                          .forecast_part(window, "validation") for name in names})
     return Backtest(windows, forecasts, f"{count} backtest window{'s' if count > 1 else ''} of validation length at "
                     "the end of train + validation, each forecast by the recipe fitted on the rows before it")
 
 
-def own_weights_backtest(dataset: Dataset, networks: Member, recipe: Recipe, names: tuple[str, ...]) -> Backtest:
-    """The validation part, forecast by the trials' own `networks` (trained on the train part) and by
-    the other candidates fitted on the train part too."""
-    forecasts = {name: (networks if name == "networks" else KINDS[name].fit(dataset, "train", recipe))
+def own_weights_backtest(dataset: Dataset, networks: dict[str, Member], recipe: Recipe,
+                         names: tuple[str, ...]) -> Backtest:
+    """The validation part, forecast by the trials' own `networks` members (trained on the train
+    part) and by the other candidates fitted on the train part too."""
+    forecasts = {name: (networks[name] if name in networks else kind_of(name).fit(dataset, "train", recipe))
                  .forecast_part(dataset, "validation") for name in names}
     return Backtest([dataset], [forecasts], "the trials' own networks (trained on the train part) and the other "
                     "members fitted on the train part, on the validation part")

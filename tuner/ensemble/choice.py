@@ -10,7 +10,7 @@ from tuner.config import Config, model_quantiles
 from tuner.data import Dataset
 from tuner.errors import ConfigError
 from tuner.members import KINDS
-from tuner.names import BASELINES, MEMBERS
+from tuner.names import BASELINES, MEMBERS, display_name, members_of
 
 log = logging.getLogger(__name__)
 
@@ -33,16 +33,17 @@ class Choice:
         return max(0.0, 1.0 - sum(self.fixed.values()))
 
 
-def choose(config: Config, dataset: Dataset) -> Choice:
-    """The members for `config` on this data; an error for a member asked for by name that cannot
-    serve it, and for shares that leave nothing to choose or no one to give the rest to."""
+def choose(config: Config, dataset: Dataset, networks: tuple[str, ...] = ("networks",)) -> Choice:
+    """The members for `config` on this data, `networks` those of the tuned configurations (a fixed
+    fit.weights.networks is the best one's share); an error for a member asked for by name that
+    cannot serve it, and for shares that leave nothing to choose or no one to give the rest to."""
     left_out = {name: reason for name, kind in KINDS.items() if (reason := kind.unserved(dataset))}
     asked = config.fit.members or tuple(MEMBERS)
     fixed = dict(config.fit.weights)
     for key, names in (("fit.members", config.fit.members), ("fit.weights", [n for n, w in fixed.items() if w])):
         for name in names:
             if name in left_out:
-                raise ConfigError(f"{key}: the {MEMBERS[name]} member ({name}) cannot serve this data: {left_out[name]}")
+                raise ConfigError(f"{key}: the {display_name(name)} member ({name}) cannot serve this data: {left_out[name]}")
     if model_quantiles(config):
         others = [name for name, weight in fixed.items() if weight and name != "networks"]
         if others:
@@ -50,11 +51,13 @@ def choose(config: Config, dataset: Dataset) -> Choice:
                               "\"quantile\") forecasts its networks' own quantiles and is not combined; use 0 or leave "
                               "it out")
         asked, fixed = ("networks",), {"networks": 1.0}
-    candidates = tuple(name for name in MEMBERS if name in {*asked, *fixed} and name not in left_out
+    names = members_of([*networks, *MEMBERS])
+    asked = {*asked, *(networks if "networks" in asked else ())}
+    candidates = tuple(name for name in names if name in {*asked, *fixed} and name not in left_out
                        and fixed.get(name, 1.0) > 0)
     choice = Choice(candidates, {name: weight for name, weight in fixed.items() if weight > 0},
-                    tuple(name for name in MEMBERS if name not in left_out and (name in candidates or name in BASELINES
-                                                                                or name == "networks")), left_out)
+                    tuple(name for name in names if name not in left_out and (name in candidates or name in BASELINES
+                                                                              or name in networks)), left_out)
     if choice.share > 1e-9 and not choice.chosen:
         raise ConfigError(f"fit.weights: the fixed shares sum to {1 - choice.share:g}, and no other candidate is left to "
                           "take the rest; give shares that sum to 1, or leave a candidate out of fit.weights")

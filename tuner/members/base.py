@@ -49,6 +49,7 @@ class Recipe:
     params: tuple[ParamsConfig, ...]  # each run's trial parameters
     seeds: tuple[int, ...]  # each run's training seed
     combine: str = "mean"  # how the runs' forecasts are combined
+    member: str = "networks"  # the networks member they make (`names.networks_member`)
 
 
 def serves_any(dataset: Dataset) -> str | None:

@@ -1,6 +1,6 @@
-"""The linear member (`tuner.linear`): ridge regression on lags and the same inputs, in the data's
-own units, so it carries a level, a trend or an additive effect past the fitted rows' range. One
-series only: its coefficients are in that series' units."""
+"""The linear member (`tuner.linear`): ridge regression on lags and the same inputs, so it carries a
+level, a trend or an additive effect past the fitted rows' range: for one series in the data's own
+units, for a panel in each series' scaled units."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ class LinearMember:
 
     def forecast_series(self, inputs: ForecastInputs, plan: pd.DataFrame, data: DataConfig) -> np.ndarray:
         history, future = inputs.scaled(plan, data)
+        if self.linear.scaled:
+            return inputs.to_units(self.linear.predict(history[:, :, -1], history[:, -1, :-1], future))
         return self.linear.predict(inputs.history[None, :, -1], history[:, -1, :-1], future)[0]
 
     def save(self, folder: Path) -> dict[str, Any]:
@@ -44,10 +46,4 @@ def fit(dataset: Dataset, part: str, recipe: Recipe | None = None) -> LinearMemb
     return LinearMember(Linear.fit_part(dataset, part))
 
 
-def unserved(dataset: Dataset) -> str | None:
-    if dataset.config.series:
-        return "it is fitted in one series' own units, and this data is a panel (data.series)"
-    return None
-
-
-KIND = Kind("linear", True, fit, LinearMember.load, unserved)
+KIND = Kind("linear", True, fit, LinearMember.load)

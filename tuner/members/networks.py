@@ -1,7 +1,8 @@
-"""The networks member: the tuned configuration (or an --ensemble of the best ones), each trained
-with several seeds, their forecasts combined (the mean by default); and training a fresh network
-on a part of the data for the epochs its trial's refit asks. Its weights are tensors only, saved
-as weights.pt, weights-2.pt, ... and loaded with weights_only=True."""
+"""A networks member: one tuned configuration (fit.configs makes one member per configuration:
+networks, networks_2, ...; a quantile model's configurations share one), trained with several
+seeds, their forecasts combined (the mean by default); and training a fresh network on a part of
+the data for the epochs its trial's refit asks. Its weights are tensors only, saved as weights.pt,
+weights-2.pt, ... (networks_2-weights.pt, ... for the others) and loaded with weights_only=True."""
 
 from __future__ import annotations
 
@@ -66,22 +67,25 @@ class Networks:
 
     def save(self, folder: Path) -> dict[str, Any]:
         entries = []
+        prefix = "" if self.name == "networks" else f"{self.name}-"
         for index, network in enumerate(self.networks):
-            name = "weights.pt" if index == 0 else f"weights-{index + 1}.pt"
+            name = f"{prefix}weights.pt" if index == 0 else f"{prefix}weights-{index + 1}.pt"
             torch.save(network.network.state_dict(), folder / name)
             entries.append({"model": asdict(network.network.config), "params": asdict(network.params),
                             "window": network.window, "seed": network.seed, **saved_file(folder, name)})
-        return {"networks": entries, "combine": self.combine}
+        return {"name": self.name, "networks": entries, "combine": self.combine}
 
     @classmethod
     def load(cls, folder: Path, state: dict[str, Any]) -> Networks:
-        return cls([load_network(folder, entry) for entry in state["networks"]], state.get("combine", "mean"))
+        return cls([load_network(folder, entry) for entry in state["networks"]], state.get("combine", "mean"),
+                   state.get("name", "networks"))
 
     @classmethod
     def fit(cls, dataset: Dataset, part: str, recipe: Recipe) -> Networks:
         """One network per run of `recipe`, trained on `part`."""
         return cls([Network(train_network(dataset, config, params, seed, part), params, config.data.window, seed)
-                    for config, params, seed in zip(recipe.configs, recipe.params, recipe.seeds)], recipe.combine)
+                    for config, params, seed in zip(recipe.configs, recipe.params, recipe.seeds)], recipe.combine,
+                   recipe.member)
 
 
 def load_network(folder: Path, entry: dict[str, Any]) -> Network:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
-from tuner.names import BASELINES, MEMBERS, METRIC_LABELS, MODEL_LABELS, PARAMS, display_name
+from tuner.names import BASELINES, METRIC_LABELS, MODEL_LABELS, PARAMS, display_name, members_of
 from tuner.tables import calibrated_text, interval_levels, interval_method, metric_cell, metrics_table, not_better_warning, params_text, series_table
 from tuner.testnotes import test_notes
 from tuner.tuning.study import top_trials
@@ -307,9 +307,9 @@ def forecast_section(model_dir: Path) -> Section:
     test = forecaster.test_forecast()
     data, model = forecaster.config.data, forecaster.label
     fig = figure(lines_on_test_part(test), title_on_test_part(data, model), data.target)
-    members = [name for name in MEMBERS if name in forecaster.metrics]
+    members = members_of(forecaster.metrics)
     names = {"model": escape(f"{MODEL_LABELS.get(model, model)} ({model_dir})"),
-             **{name: f"{MEMBERS[name]} (weight {forecaster.weights.get(name, 0):.2g})" for name in members}}
+             **{name: f"{display_name(name)} (weight {forecaster.weights.get(name, 0):.2g})" for name in members}}
     rows = [[label, *(metric_cell(forecaster.metrics.get(key, {}).get(f"test_{m}")) for m in METRIC_LABELS)]
             for key, label in names.items()]
     table = html_table(["test part", *METRIC_LABELS.values()], rows,

@@ -17,7 +17,7 @@ from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import TrialState
 
 from tuner.config import Config, ParamsConfig, SplitConfig, TrainConfig, build_config
-from tuner.errors import StorageError
+from tuner.errors import ConfigError, StorageError
 from tuner.export import config_to_dict, value_if_absent
 from tuner.tuning.storage import (WEIGHTS_ATTR, ArtifactStore, mask_password, open_artifact_store, open_storage,
                                   resolve_storage_url)
@@ -249,8 +249,8 @@ def fitted_trials(study: optuna.Study, config: Config, url: str, count: int, fro
         best_trial(study)  # raises when no trial has completed yet
         trials = top_trials(study, count)
         if len(trials) < count:
-            raise StorageError(f"--ensemble {count}: study {study.study_name!r} has only {len(trials)} completed "
-                               "trial(s); run more trials or ask for fewer")
+            raise ConfigError(f"fit.configs = {count} (--ensemble): study {study.study_name!r} has only {len(trials)} "
+                              "completed trial(s); run more trials or ask for fewer")
     params = [params_of(study, trial) for trial in trials]
     if from_trial is None:
         return params, None
