@@ -88,6 +88,16 @@ def test_a_series_with_zeros_gets_no_multiplicative_form_and_a_short_one_is_naiv
     np.testing.assert_allclose(naive.forecast(short, np.array([2, 4]), horizon=3), [[7.0] * 3, [9.0] * 3])
 
 
+def test_a_multiplicative_form_forecasts_past_a_later_zero():
+    values = monthly_sales()
+    fitted = SeriesSmoothing.fitted_form(values[:100], 12, ("mul", None, False, "mul"))[1]
+    later = values.copy()
+    later[105] = 0.0  # a month without sales after the positive rows it was fitted on
+    forecast = fitted.forecast(later, np.array([100, 104, 110]), horizon=3)
+    np.testing.assert_allclose(forecast[:2], fitted.forecast(values, np.array([100, 104]), horizon=3))  # before it
+    assert np.isfinite(forecast).all() and (forecast > 0).all()
+
+
 def test_a_panels_form_searches_shared_over_processes_give_the_forms_of_one_process():
     histories = [monthly_sales(seed, months=36 + 6 * seed) * (1 + seed) for seed in range(ets.PARALLEL_FROM)]
     target = np.concatenate(histories)

@@ -120,7 +120,7 @@ class SeriesSmoothing:
 
     def ets_forecast(self, values: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
         """`forecast`'s ETS part: each origin's steps from the state one smoothing pass reaches."""
-        model = self.model(values)
+        model = self.model(self.smoothable(values))
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
             states = model.smooth(np.array(self.params)).states  # row t: the state after values[t]
@@ -136,6 +136,15 @@ class SeriesSmoothing:
         seasonal = states[np.maximum(last + steps - self.season * ((steps - 1) // self.season + 1), 0),
                           names.index("seasonal")]
         return level * seasonal if self.seasonal == "mul" else level + seasonal
+
+    def smoothable(self, values: np.ndarray) -> np.ndarray:
+        """`values` as the smoothing pass reads them: for a multiplicative form (fitted on positive
+        rows), a later zero or negative value (a day without sales) raised to half the smallest
+        positive value, since a multiplicative state cannot pass through it."""
+        if (self.error == "mul" or self.seasonal == "mul") and not (values > 0).all():
+            positive = values[values > 0]
+            return np.maximum(values, positive.min() / 2 if len(positive) else 1.0)
+        return values
 
     @property
     def name(self) -> str:
