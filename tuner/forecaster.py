@@ -1,4 +1,4 @@
-"""The fitted forecaster: its members (the networks of the tuned configuration, each trained with
+"""The fitted forecaster: its members (the networks of each tuned configuration, each trained with
 several seeds, gradient boosting, the linear member, exponential smoothing and the naive
 forecasters; `tuner.members`), the weights of the ensemble they make, the scaling the networks
 were trained with and the config, and fit / forecast / save / load. `tuner fit`, `predict`,
@@ -18,7 +18,8 @@ A model directory (`tuner.modeldir`) holds:
                    networks' architecture, parameters, window, training seed and weights files
                    with their checksums), scaling and fitted ranges
     weights.pt     the networks' state dicts (tensors only; loaded with weights_only=True): one
-                   per configuration and seed, weights-2.pt, weights-3.pt, ...
+                   per seed, weights-2.pt, weights-3.pt, ...; the other configurations' (fit.configs)
+                   networks_2-weights.pt, ...
     boosting.skops, levelled_boosting.skops  the boosting members (skops format: read without
                    pickle, only the sklearn types it names as trusted)
     config.json    the full study config the model was fitted with
