@@ -96,3 +96,55 @@ def test_tuning_does_not_load_skops():
     code = "import sys, tuner.tuning.runner, tuner.forecaster; print('skops' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.stdout.split()[-1] == "False", run.stderr
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def eager_imports(path: Path) -> set[str]:
+    """The tuner modules `path` imports when it loads, or behind TYPE_CHECKING (not inside functions):
+    `from tuner.a import b` counts as tuner.a and, where b is a module, tuner.a.b."""
+    found: set[str] = set()
+
+    def visit(body: list[ast.stmt]) -> None:
+        for node in body:
+            if isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                found.add(node.module)
+                found.update(f"{node.module}.{alias.name}" for alias in node.names)
+            elif isinstance(node, (ast.If, ast.Try)):
+                visit(node.body)
+                visit(getattr(node, "orelse", []))
+
+    visit(ast.parse(path.read_text(encoding="utf-8")).body)
+    return found
+
+
+def import_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A cycle of `graph` (module -> the modules it imports), as the modules along it; None if none."""
+    state: dict[str, str] = {}
+    path: list[str] = []
+
+    def walk(module: str) -> list[str] | None:
+        state[module] = "open"
+        path.append(module)
+        for imported in sorted(graph[module]):
+            if state.get(imported) == "open":
+                return path[path.index(imported):] + [imported]
+            if imported not in state and (cycle := walk(imported)):
+                return cycle
+        state[module] = "done"
+        path.pop()
+        return None
+
+    return next((cycle for module in sorted(graph) if module not in state and (cycle := walk(module))), None)
+
+
+def test_the_package_has_no_import_cycle():
+    modules = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+    graph = {name: {m for m in eager_imports(path) if m in modules and m != name} for name, path in modules.items()}
+    assert import_cycle(graph) is None, " -> ".join(import_cycle(graph))
+    assert import_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]  # the check finds one

@@ -190,7 +190,7 @@ class Forecaster:
             forecaster.calibration = backtest.calibration(forecaster.weights, bool(config.data.series))
         else:
             log.info("no prediction intervals: calibration skipped")
-        test = TestForecast.of(forecaster, dataset)
+        test = forecaster.scored_test(dataset)
         if forecaster.calibration is not None:
             forecaster.calibration = forecaster.calibration.adapted(
                 part_residuals(dataset, "test", test.forecast),
@@ -199,7 +199,9 @@ class Forecaster:
         if config.data.series:
             forecaster.series_metrics = series_errors(test)
         if forecaster.quantiles and intervals:
-            forecaster.metrics["intervals"] = quantile_interval_metrics(forecaster, dataset)
+            forecaster.metrics["intervals"] = quantile_interval_metrics(
+                dataset, forecaster.forecast_part(dataset, "test", quantiles=True), forecaster.quantile_levels(),
+                forecaster.quantiles)
         return forecaster, test
 
     def test_forecast(self) -> TestForecast:
@@ -210,7 +212,12 @@ class Forecaster:
         if not dataset.scaling.same_as(self.scaling):
             raise DataError(f"{self.config.data.path}: the data changed since the model was fitted on it; "
                             "fit the model again")
-        return TestForecast.of(self, dataset)
+        return self.scored_test(dataset)
+
+    def scored_test(self, dataset: Dataset) -> TestForecast:
+        """The ensemble's and every member's forecasts of the test part of `dataset`."""
+        forecasts = self.part_forecasts(dataset, "test")
+        return TestForecast(dataset, forecasts.pop("model"), forecasts)
 
     # ---- forecast ----
 

@@ -1,11 +1,12 @@
-"""Scoring a fitted forecaster on the test part, once: the ensemble's forecast beside each of its
-members' alone on the same samples (the baselines among them), the test metrics (per step too), the errors per series of a panel, and the test
-coverage and width of its intervals."""
+"""Scoring a fitted forecaster on the test part, once, from its forecasts (it never calls back into
+the forecaster): the ensemble's forecast beside each of its members' alone on the same samples (the
+baselines among them), the test metrics (per step too), the errors per series of a panel, and the
+test coverage and width of its intervals."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,9 +15,6 @@ from tuner.data import Dataset
 from tuner.intervals import Calibration, interval_metrics, interval_scores
 from tuner.metrics import errors_by_step, forecast_errors
 from tuner.names import BASELINES
-
-if TYPE_CHECKING:
-    from tuner.forecaster import Forecaster
 
 
 @dataclass(frozen=True)
@@ -27,11 +25,6 @@ class TestForecast:
     dataset: Dataset
     forecast: np.ndarray  # (samples, horizon), in the target's units
     members: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (samples, horizon)
-
-    @classmethod
-    def of(cls, forecaster: Forecaster, dataset: Dataset) -> TestForecast:
-        forecasts = forecaster.part_forecasts(dataset, "test")
-        return cls(dataset, forecasts.pop("model"), forecasts)
 
     @property
     def baselines(self) -> dict[str, np.ndarray]:
@@ -78,12 +71,13 @@ def series_errors(test: TestForecast) -> pd.DataFrame:
     return result.sort_values("vs_seasonal_naive", ascending=False, na_position="last", ignore_index=True)
 
 
-def quantile_interval_metrics(forecaster: Forecaster, dataset: Dataset) -> dict[str, Any]:
-    """Test coverage and width of a quantile model's intervals (one per symmetric quantile pair)."""
-    outputs = forecaster.forecast_part(dataset, "test", quantiles=True)
-    bounds = {level: (outputs[..., low], outputs[..., high]) for level, (low, high) in forecaster.quantile_levels().items()}
+def quantile_interval_metrics(dataset: Dataset, outputs: np.ndarray, levels: dict[float, tuple[int, int]],
+                              quantiles: tuple[float, ...]) -> dict[str, Any]:
+    """Test coverage and width of a quantile model's intervals: `outputs` (samples, horizon,
+    quantiles) its test forecasts, `levels` each interval's pair of quantile indices."""
+    bounds = {level: (outputs[..., low], outputs[..., high]) for level, (low, high) in levels.items()}
     return interval_scores(dataset.actuals("test"), bounds, method="quantile",
-                           source=f"the quantiles the model was trained on ({', '.join(map(str, forecaster.quantiles))})")
+                           source=f"the quantiles the model was trained on ({', '.join(map(str, quantiles))})")
 
 
 def series_scale(dataset: Dataset, part: str) -> np.ndarray:
