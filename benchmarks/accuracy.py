@@ -7,15 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from common import Budget, Figure, demo_config, figure, skipped
-from tuner.config import Config, load_config
-from tuner.demo import components, generate
-from tuner.forecaster import Forecaster
-from tuner.scoring import TestForecast
+
+from tuner.config.loading import load_config
+from tuner.config.schema import Config
+from tuner.data.demo import components, generate
+from tuner.ensemble.forecaster import Forecaster
+from tuner.evaluation.scoring import TestForecast
 from tuner.tuning.runner import tune
 from tuner.tuning.study import best_params, load_existing_study
-
 
 NOISE_FLOOR_TARGET = 1.10  # test MAE / MAE of the noise-free expected sales
 SEASONAL_NAIVE_TARGET = 10.0  # % better MAE
@@ -86,7 +86,7 @@ def reference_learners(frame: pd.DataFrame, rows: np.ndarray) -> dict[str, float
     them (`frame`: the demo CSV, dates parsed): a generic one (ridge on log sales: 7 lags of sales and of ad conversions, the day's
     discount, log seasonality index and weekday), and one that knows the generator's form
     (organic sales, organic × discount, yesterday's ad stock, with the generator's weekday
-    effects and carry-over, `tuner.demo.components`). What a learner can reach with and without
+    effects and carry-over, `tuner.data.demo.components`). What a learner can reach with and without
     knowing the form."""
     from sklearn.linear_model import LinearRegression, RidgeCV
 

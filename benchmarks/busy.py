@@ -21,11 +21,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
-
 from common import DEMO_CONFIG, Budget, Figure, demo_config, figure
 from tuning import fixed_params, fixed_trials_overrides
 
-from tuner.train import DEFAULT_THREADS, THREAD_VARIABLES
+from tuner.networks.training import DEFAULT_THREADS, THREAD_VARIABLES
 from tuner.tuning.storage import open_storage
 from tuner.tuning.study import open_study
 
@@ -50,7 +49,7 @@ def start_trial(url: str, overrides: list[str], params: dict) -> tuple[subproces
     name = f"busy-{uuid.uuid4().hex[:8]}"
     study = open_study(demo_config(*overrides, f"study.name={name}"), open_storage(url))
     study.enqueue_trial(params)
-    command = [sys.executable, "-m", "tuner.cli", "tune", str(DEMO_CONFIG), "--storage", url, "--study", name,
+    command = [sys.executable, "-m", "tuner.cli.parser", "tune", str(DEMO_CONFIG), "--storage", url, "--study", name,
                "--no-progress", *(f"--set={o}" for o in overrides)]
     environment = {key: value for key, value in os.environ.items() if key not in THREAD_VARIABLES}  # as a user's
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=environment), name

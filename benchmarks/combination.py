@@ -23,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-
 from common import Budget, Figure, figure, skipped
 from realdata import SERIES, available
 from recipes import FIT_VARIANTS_RECIPE, RECIPES, overrides_for
-from tuner.config import Config, load_config
-from tuner.forecaster import Forecaster
+
+from tuner.config.loading import load_config
+from tuner.config.schema import Config
+from tuner.ensemble.forecaster import Forecaster
 from tuner.tuning.runner import tune
 from tuner.tuning.study import best_params
 

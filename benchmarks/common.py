@@ -12,7 +12,8 @@ from typing import Any
 import optuna
 import sqlalchemy
 
-from tuner.config import Config, load_config
+from tuner.config.loading import load_config
+from tuner.config.schema import Config
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = REPO / "studies" / "ecommerce_daily.toml"

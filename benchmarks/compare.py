@@ -8,9 +8,9 @@ import subprocess
 from pathlib import Path
 
 import optuna
-
 from common import Budget, Figure, skipped
-from tuner.config import Config
+
+from tuner.config.schema import Config
 
 PEER_TARGET = 0.5  # tuner's time to reach the peer's best / the peer's wall time
 PEER_SCRIPT = Path(__file__).with_name("peers.py")

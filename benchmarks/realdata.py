@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-
 from accuracy import wineind_csv
 
 CHICAGO_DAYS = 1100  # the last ~3 years of 5698 days, to keep the figure's runtime bounded

@@ -22,15 +22,16 @@ from typing import Any
 
 import numpy as np
 import optuna
-
 from common import Budget, Figure, figure, skipped
 from realdata import SERIES, RealSeries, available
-from tuner.baselines import member_forecast
-from tuner.config import Config, load_config
-from tuner.data import Dataset
+
+from tuner.config.loading import load_config
+from tuner.config.names import BASELINES, display_name
+from tuner.config.schema import Config
+from tuner.data.dataset import Dataset
+from tuner.ensemble.forecaster import Forecaster
 from tuner.errors import ConfigError, TunerError
-from tuner.forecaster import Forecaster
-from tuner.names import BASELINES, display_name
+from tuner.evaluation.baselines import member_forecast
 from tuner.tuning.runner import tune
 from tuner.tuning.study import best_params, best_trial, fitted_trials
 

@@ -16,9 +16,11 @@ import numpy as np
 import pandas as pd
 from common import REPO, Budget, Figure, figure
 
-from tuner import demo, whatif
-from tuner.config import ParamsConfig, load_config
-from tuner.forecaster import Forecaster
+from tuner.config.loading import load_config
+from tuner.config.schema import ParamsConfig
+from tuner.data import demo
+from tuner.ensemble.forecaster import Forecaster
+from tuner.reports import whatif
 
 FACTORS = (0.5, 0.75, 1.0)
 PLAN_DAYS = 7

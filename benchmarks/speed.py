@@ -9,13 +9,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
+from common import Budget, Figure, demo_config, figure, interleaved
 from torch import nn
 
-from common import Budget, Figure, demo_config, figure, interleaved
-from tuner.config import DataConfig, ModelConfig, SplitConfig, TrainConfig
-from tuner.data import Dataset, Windows
-from tuner.models import build_model
-from tuner.train import configure_threads, fit
+from tuner.config.schema import DataConfig, ModelConfig, SplitConfig, TrainConfig
+from tuner.data.dataset import Dataset, Windows
+from tuner.networks.models import build_model
+from tuner.networks.training import configure_threads, fit
 
 WINDOW = 28
 FEATURES = ("f1", "f2", "f3", "f4", "f5")  # with the target: 6 columns
@@ -108,7 +108,7 @@ def bare_fit(model: nn.Module, train: Windows, validation: Windows, epochs: int,
 
 
 def throughput(budget: Budget) -> list[Figure]:
-    """Figure 2: one trial's training through `tuner.train.fit` vs the bare loop, same model,
+    """Figure 2: one trial's training through `tuner.networks.training.fit` vs the bare loop, same model,
     data, batch size, epochs and threads (1, for a steadier machine)."""
     config = demo_config()
     configure_threads(1)

@@ -14,12 +14,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import optuna
-
 from common import DEMO_CONFIG, Budget, Figure, demo_config, figure, finished_trials, skipped
-import tuner.evaluation
-from tuner.config import Config
-from tuner.data import Dataset
-from tuner.train import thread_count
+
+import tuner.tuning.evaluation
+from tuner.config.schema import Config
+from tuner.data.dataset import Dataset
+from tuner.networks.training import thread_count
 from tuner.tuning.objective import Objective
 from tuner.tuning.runner import tune
 from tuner.tuning.space import suggest_params
@@ -36,10 +36,10 @@ BARE_LOOP = Path(__file__).with_name("bare_loop.py")
 
 @contextmanager
 def training_clock() -> Iterator[list[float]]:
-    """Add up the seconds the objective spends inside `tuner.train.fit`, less its per-epoch
+    """Add up the seconds the objective spends inside `tuner.networks.training.fit`, less its per-epoch
     callbacks (metrics, `trial.report`, pruning checks: bookkeeping, not training)."""
     total = [0.0]
-    original = tuner.evaluation.fit
+    original = tuner.tuning.evaluation.fit
 
     def timed_fit(*args, on_epoch, **kwargs):
         in_callbacks = 0.0
@@ -58,11 +58,11 @@ def training_clock() -> Iterator[list[float]]:
         finally:
             total[0] += time.perf_counter() - started - in_callbacks
 
-    tuner.evaluation.fit = timed_fit
+    tuner.tuning.evaluation.fit = timed_fit
     try:
         yield total
     finally:
-        tuner.evaluation.fit = original
+        tuner.tuning.evaluation.fit = original
 
 
 def fixed_trials_overrides(trials: int, epochs: int, threads: int) -> list[str]:
@@ -165,7 +165,7 @@ def trials_per_minute(url: str, workers: int, overrides: list[str], params: list
     study = open_study(config, open_storage(url))
     for trial_params in params:
         study.enqueue_trial(trial_params)
-    command = [sys.executable, "-m", "tuner.cli", "tune", str(DEMO_CONFIG), "--workers", str(workers),
+    command = [sys.executable, "-m", "tuner.cli.parser", "tune", str(DEMO_CONFIG), "--workers", str(workers),
                "--storage", url, "--study", name, "--no-progress", *(f"--set={o}" for o in overrides)]
     started = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)

@@ -14,16 +14,16 @@ from pathlib import Path
 
 import optuna
 from accuracy import REAL_DATA, REAL_STUDY, wineind_csv
+from common import Budget, Figure, figure, skipped
 from scipy.stats import spearmanr
 
-from common import Budget, Figure, figure, skipped
-from tuner.config import Config, ParamsConfig, load_config
-from tuner.data import Dataset
-from tuner.evaluation import Evaluator
-from tuner.forecaster import Forecaster
-from tuner.loading import load_frame
+from tuner.config.loading import load_config
+from tuner.config.schema import Config, ParamsConfig
+from tuner.data.dataset import Dataset
+from tuner.data.reading import load_frame
+from tuner.ensemble.forecaster import Forecaster
+from tuner.tuning.evaluation import Evaluator
 from tuner.tuning.space import suggest_params
-
 
 FOLDS = 3
 PROTOCOLS = {"single split": 1, f"walk-forward ({FOLDS} folds)": FOLDS}

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from tuner import stopping
-from tuner.cli import LOG_FORMAT, main
-from tuner.demo import generate
+from tuner.cli.parser import LOG_FORMAT, main
+from tuner.data.demo import generate
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = REPO / "studies" / "ecommerce_daily.toml"

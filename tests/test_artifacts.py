@@ -7,13 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-
-from tuner.config import ParamsConfig, load_config
-from tuner.errors import DataError, ModelDirError
-from tuner.forecaster import Forecaster
-from tuner.names import MEMBERS
-
 from conftest import tuner, write_study
+
+from tuner.config.loading import load_config
+from tuner.config.names import MEMBERS
+from tuner.config.schema import ParamsConfig
+from tuner.ensemble.forecaster import Forecaster
+from tuner.errors import DataError, ModelDirError
 
 
 @pytest.mark.parametrize("backend, horizon", [("sqlite", 1), ("sqlite", 3), ("postgresql", 3)])

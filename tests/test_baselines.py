@@ -4,15 +4,14 @@ on lags and the same inputs, and the warning when a model is not better than the
 import numpy as np
 import pandas as pd
 import pytest
-
-from tuner.baselines import baseline_forecasts
-from tuner.boosting import Boosting, boosting_inputs, window_level
-from tuner.config import load_config
-from tuner.data import Dataset
-from tuner.seasonal import centred_average
-from tuner.tables import not_better_warning
-
 from conftest import write_study
+
+from tuner.cli.tables import not_better_warning
+from tuner.config.loading import load_config
+from tuner.data.dataset import Dataset
+from tuner.data.seasonal import centred_average
+from tuner.evaluation.baselines import baseline_forecasts
+from tuner.members.boosting import Boosting, boosting_inputs, window_level
 
 
 @pytest.fixture(scope="module")

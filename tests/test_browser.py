@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import tuner
 from test_deploy import free_port
 from test_report import tune_small_study
@@ -85,7 +84,7 @@ def assert_not_blank(png: Path) -> None:
 def test_dashboard_shows_the_study_and_its_trial_count(tuned, page):
     config, _ = tuned
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "tuner.cli", "dashboard", str(config), "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "tuner.cli.parser", "dashboard", str(config), "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         url = re.search(r"http://\S+/studies/\d+", process.stdout.readline()).group(0)

@@ -5,13 +5,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
-from tuner.calendar import calendar_frame
-from tuner.config import DataConfig, load_config
-from tuner.errors import ConfigError
-from tuner.loading import load_frame
-
 from conftest import write_study
+
+from tuner.config.loading import load_config
+from tuner.config.schema import DataConfig
+from tuner.data.calendar import calendar_frame
+from tuner.data.reading import load_frame
+from tuner.errors import ConfigError
 
 
 def data(frequency: str = "D", **keys) -> DataConfig:

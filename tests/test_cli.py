@@ -9,7 +9,6 @@ import time
 
 import optuna
 import pytest
-
 from conftest import DEMO_CONFIG, write_study
 
 PARAMS = {"model", "hidden_size", "num_layers", "dropout", "lr"}
@@ -27,7 +26,7 @@ def completed_trials(url: str, study: str) -> int:
 
 
 def tuner(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tuner.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "tuner.cli.parser", *args], capture_output=True, text=True,
                           timeout=600, env={**os.environ, **(env or {})})
 
 
@@ -98,7 +97,7 @@ def test_unknown_command_and_flag_are_usage_errors():
 @pytest.mark.serial
 def test_ctrl_c_while_workers_start_stops_quietly(tmp_path):
     config = write_study(tmp_path)
-    process = subprocess.Popen([sys.executable, "-m", "tuner.cli", "tune", str(config), "--workers", "2",
+    process = subprocess.Popen([sys.executable, "-m", "tuner.cli.parser", "tune", str(config), "--workers", "2",
                                 "--no-progress"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                start_new_session=True)
     deadline = time.monotonic() + 60
@@ -126,7 +125,7 @@ def spawned_children(parent: int) -> list[int]:
 def test_interrupt_keeps_completed_trials_and_the_study_resumes(tmp_path, signal_number, workers, to_group):
     config = write_study(tmp_path, days=400, epochs=12)
     url = f"sqlite:///{tmp_path / 'small.db'}"
-    process = subprocess.Popen([sys.executable, "-m", "tuner.cli", "tune", str(config), "--n-trials", "50",
+    process = subprocess.Popen([sys.executable, "-m", "tuner.cli.parser", "tune", str(config), "--n-trials", "50",
                                 "--workers", str(workers), "--no-progress"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=to_group)
     deadline = time.monotonic() + 120

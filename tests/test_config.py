@@ -1,12 +1,11 @@
 from pathlib import Path
 
 import pytest
+from conftest import DEMO_CONFIG
 
-from tuner.config import load_config
+from tuner.config.loading import load_config
 from tuner.errors import ConfigError
 from tuner.tuning.storage import resolve_storage_url
-
-from conftest import DEMO_CONFIG
 
 
 def test_demo_config_loads_with_data_path_relative_to_file():

@@ -4,14 +4,13 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
-
-from tuner.config import load_config
-from tuner.data import Dataset
-from tuner.errors import DataError
-from tuner.loading import load_frame
-from tuner.scaling import Scaling
-
 from conftest import write_study
+
+from tuner.config.loading import load_config
+from tuner.data.dataset import Dataset
+from tuner.data.reading import load_frame
+from tuner.data.scaling import Scaling
+from tuner.errors import DataError
 
 
 @pytest.fixture

@@ -12,11 +12,10 @@ import urllib.request
 import optuna
 import pytest
 import yaml
-
-from tuner.config import load_config
-from tuner.tuning.runner import tune
-
 from conftest import REPO, write_study
+
+from tuner.config.loading import load_config
+from tuner.tuning.runner import tune
 
 
 def free_port() -> int:
@@ -51,7 +50,7 @@ def test_dashboard_serves_the_study_and_its_trials_on_localhost(tmp_path):
     config_path = write_study(tmp_path, epochs=1)
     tune(load_config(config_path, ["study.n_trials=2"]), f"sqlite:///{tmp_path / 'small.db'}", progress=False)
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "tuner.cli", "dashboard", str(config_path), "--port", str(port)],
+    process = subprocess.Popen([sys.executable, "-m", "tuner.cli.parser", "dashboard", str(config_path), "--port", str(port)],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first_line = process.stdout.readline()
@@ -71,7 +70,7 @@ def test_dashboard_serves_the_study_and_its_trials_on_localhost(tmp_path):
 
 def test_dashboard_warns_when_bound_beyond_localhost(tmp_path):
     config_path = write_study(tmp_path)
-    process = subprocess.Popen([sys.executable, "-m", "tuner.cli", "dashboard", str(config_path), "--host", "0.0.0.0",
+    process = subprocess.Popen([sys.executable, "-m", "tuner.cli.parser", "dashboard", str(config_path), "--host", "0.0.0.0",
                                 "--port", str(free_port())], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         process.stdout.readline()
@@ -114,13 +113,13 @@ def test_compose_commands_run_against_the_local_postgres(compose, postgres_url, 
     env = {**os.environ, "TUNER_STORAGE": postgres_url, "TRIALS_PER_WORKER": "1"}
     worker = [expand(part, env) for part in compose["services"]["worker"]["command"]]
     worker += ["--set", "train.epochs=1"]
-    run = subprocess.run([sys.executable, "-m", "tuner.cli", *worker], cwd=REPO, env=env, capture_output=True,
+    run = subprocess.run([sys.executable, "-m", "tuner.cli.parser", *worker], cwd=REPO, env=env, capture_output=True,
                          text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     assert len(optuna.load_study(study_name="ecommerce_daily", storage=postgres_url).trials) == 1
     dashboard = [expand(part, env) for part in compose["services"]["dashboard"]["command"]]
     assert dashboard[0] == "dashboard"
-    run = subprocess.run([sys.executable, "-m", "tuner.cli", dashboard[0], "--help"], capture_output=True, text=True)
+    run = subprocess.run([sys.executable, "-m", "tuner.cli.parser", dashboard[0], "--help"], capture_output=True, text=True)
     assert run.returncode == 0 and "--host" in run.stdout
 
 

@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 from conftest import tuner, write_study
 
-from tuner.config import load_config
-from tuner.data import Dataset
-from tuner.demo import generate, panel
-from tuner.loading import load_frame
-from tuner.models import model_config
+from tuner.config.loading import load_config
+from tuner.data.dataset import Dataset
+from tuner.data.demo import generate, panel
+from tuner.data.reading import load_frame
+from tuner.networks.models import model_config
 
 DERIVED = """
 [data]

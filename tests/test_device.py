@@ -11,15 +11,14 @@ import warnings
 import optuna
 import pytest
 import torch
+from conftest import tuner, write_study
 
-from tuner.config import load_config
-from tuner.data import Dataset
-from tuner.device import resolve_device, worker_devices
+from tuner.config.loading import load_config
+from tuner.data.dataset import Dataset
 from tuner.errors import ConfigError
+from tuner.networks.device import resolve_device, worker_devices
 from tuner.tuning.objective import Objective
 from tuner.tuning.runner import placement_lines, visible_gpu
-
-from conftest import tuner, write_study
 
 
 def test_auto_takes_cuda_when_present_else_the_cpu():
@@ -85,7 +84,7 @@ def test_tune_refuses_devices_the_machine_lacks_in_one_line(tmp_path, args, mess
 def test_weights_saved_from_another_device_load_on_the_cpu(tmp_path, monkeypatch):
     """torch.save keeps each tensor's device; a model directory is read with map_location="cpu",
     so weights written on a GPU load here. Simulated: tensors saved as if from cuda:0."""
-    from tuner import modeldir
+    from tuner.ensemble import modeldir
 
     calls = []
     real_load = torch.load
@@ -96,8 +95,8 @@ def test_weights_saved_from_another_device_load_on_the_cpu(tmp_path, monkeypatch
 
     monkeypatch.setattr(torch, "load", recording_load)
     config = load_config(write_study(tmp_path, epochs=1))
-    from tuner.config import ParamsConfig
-    from tuner.forecaster import Forecaster
+    from tuner.config.schema import ParamsConfig
+    from tuner.ensemble.forecaster import Forecaster
 
     Forecaster.fit(config, ParamsConfig(model="lstm", hidden_size=8, epochs=1))[0].save(tmp_path / "m")
     loaded = modeldir.load(tmp_path / "m")

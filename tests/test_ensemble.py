@@ -13,11 +13,11 @@ import pandas as pd
 import pytest
 from conftest import tuner
 
+from tuner.config.names import MEMBERS
+from tuner.ensemble.forecaster import Forecaster
+from tuner.ensemble.modeldir import FORMAT
 from tuner.ensemble.selection import greedy_weights, weighted
-from tuner.forecaster import Forecaster
 from tuner.members import KINDS
-from tuner.modeldir import FORMAT
-from tuner.names import MEMBERS
 
 DAYS = 400
 STUDY = """
@@ -190,7 +190,7 @@ def test_older_keys_are_read_with_a_notice(tmp_path):
                 f"sqlite:///{tmp_path / 'none.db'}")
     assert "train.refit_seeds is an older key; read as fit.seeds" in run.stderr
     assert "data.boosting_scaling is an older key; both forms of gradient boosting are candidate members" in run.stderr
-    from tuner.config import load_config
+    from tuner.config.loading import load_config
 
     assert load_config(tmp_path / "study.toml").fit.seeds == 2
 

@@ -11,14 +11,15 @@ import pytest
 from statsmodels.tsa.exponential_smoothing.ets import ETSModel
 from statsmodels.tsa.forecasting.theta import ThetaModel
 
-from tuner import ets
-from tuner.baselines import baseline_forecasts, member_forecast
-from tuner.config import ParamsConfig, load_config
-from tuner.data import Dataset
+from tuner.config.loading import load_config
+from tuner.config.schema import ParamsConfig
+from tuner.data.dataset import Dataset
+from tuner.ensemble.forecaster import Forecaster
 from tuner.errors import ConfigError
-from tuner.ets import FORMS, SeriesSmoothing, Smoothing
-from tuner.forecaster import Forecaster
-from tuner.theta import SeriesTheta
+from tuner.evaluation.baselines import baseline_forecasts, member_forecast
+from tuner.members import ets
+from tuner.members.ets import FORMS, SeriesSmoothing, Smoothing
+from tuner.members.theta import SeriesTheta
 
 MONTHS = 144
 SEASON = np.array([0.8, 0.85, 0.9, 1.0, 1.05, 1.1, 1.2, 1.25, 1.1, 1.0, 0.9, 0.85])

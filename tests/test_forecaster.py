@@ -9,22 +9,22 @@ import optuna
 import pandas as pd
 import pytest
 import torch
+from conftest import tuner, write_study
 
-from tuner.boosting import Boosting
-from tuner.config import ParamsConfig, load_config, with_params
-from tuner.data import Dataset
+from tuner.config.loading import load_config
+from tuner.config.schema import ParamsConfig, with_params
+from tuner.data.dataset import Dataset
+from tuner.data.reading import load_frame
 from tuner.ensemble.backtest import own_weights_backtest
+from tuner.ensemble.forecaster import Forecaster
 from tuner.ensemble.selection import weighted
 from tuner.errors import ConfigError
-from tuner.evaluation import Evaluator, tuning_folds
-from tuner.forecaster import Forecaster
-from tuner.loading import load_frame
 from tuner.members import Recipe
+from tuner.members.boosting import Boosting
 from tuner.members.networks import Networks
+from tuner.tuning.evaluation import Evaluator, tuning_folds
 from tuner.tuning.objective import Objective
 from tuner.tuning.study import fitted_trials
-
-from conftest import tuner, write_study
 
 PARAMS = """
 [params]

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from conftest import write_study
 
-from tuner.config import load_config
+from tuner.config.loading import load_config
 from tuner.tuning.runner import tune
 
 PACKAGE = Path(__file__).resolve().parents[1] / "tuner"
@@ -38,7 +38,7 @@ def test_only_the_tuning_package_imports_optuna():
 def run_tuner(args: list[str]) -> tuple[str, dict[str, bool], str]:
     """Run `tuner ARGS` in a fresh interpreter: its exit status, which of optuna and torch it
     loaded, and its standard error."""
-    code = ("import sys; from tuner.cli import main; status = main(sys.argv[1:]); "
+    code = ("import sys; from tuner.cli.parser import main; status = main(sys.argv[1:]); "
             "print(status, 'optuna' in sys.modules, 'torch' in sys.modules)")
     run = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=300)
     status, optuna, torch = run.stdout.split()[-3:]
@@ -93,7 +93,7 @@ def test_a_bad_config_is_reported_before_torch_or_optuna_load(tmp_path, command)
 def test_tuning_does_not_load_skops():
     """skops imports every scikit-learn estimator (about a second): only saving and loading a
     model directory's boosting member needs it, never a tuning worker's start-up."""
-    code = "import sys, tuner.tuning.runner, tuner.forecaster; print('skops' in sys.modules)"
+    code = "import sys, tuner.tuning.runner, tuner.ensemble.forecaster; print('skops' in sys.modules)"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert run.stdout.split()[-1] == "False", run.stderr
 

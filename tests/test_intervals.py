@@ -9,12 +9,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from test_plans import CONFIG, HORIZON, sales_with_a_known_ad_effect, with_plan
 
-from tuner.cli import main
-from tuner.config import ParamsConfig, load_config
+from tuner.cli.parser import main
+from tuner.cli.tables import intervals_lines
+from tuner.config.loading import load_config
+from tuner.config.schema import ParamsConfig
+from tuner.ensemble.forecaster import Forecaster
 from tuner.errors import TunerError
-from tuner.forecaster import Forecaster
-from tuner.intervals import (
+from tuner.evaluation.intervals import (
     Calibration,
     adaptive_half_widths,
     calibrated_range,
@@ -22,9 +25,6 @@ from tuner.intervals import (
     interval_metrics,
     parse_levels,
 )
-from tuner.tables import intervals_lines
-
-from test_plans import CONFIG, HORIZON, sales_with_a_known_ad_effect, with_plan
 
 
 def test_the_conformal_quantile_is_the_finite_sample_rank():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import mean_absolute_error, root_mean_squared_error
 
-from tuner.metrics import forecast_errors, mape, smape, wape
+from tuner.evaluation.metrics import forecast_errors, mape, smape, wape
 
 
 def test_metrics_against_hand_computed_values():

@@ -3,8 +3,8 @@ from dataclasses import replace
 import pytest
 import torch
 
-from tuner.config import ModelConfig
-from tuner.models import LSTMForecaster, LSTMTransformerForecaster, build_model
+from tuner.config.schema import ModelConfig
+from tuner.networks.models import LSTMForecaster, LSTMTransformerForecaster, build_model
 
 
 @pytest.mark.parametrize("kind", ["lstm", "lstm_transformer"])

@@ -9,16 +9,17 @@ import pandas as pd
 import pytest
 import torch
 
-from tuner import whatif
-from tuner.cli import main
-from tuner.config import ParamsConfig, load_config
-from tuner.data import Dataset
-from tuner.demo import panel
+from tuner.cli.parser import main
+from tuner.config.loading import load_config
+from tuner.config.schema import ParamsConfig
+from tuner.data.dataset import Dataset
+from tuner.data.demo import panel
+from tuner.data.reading import load_frame
+from tuner.data.static import StaticEncoding
+from tuner.ensemble.forecaster import Forecaster
 from tuner.errors import DataError
-from tuner.forecaster import Forecaster
-from tuner.loading import load_frame
-from tuner.static import StaticEncoding
-from tuner.train import epoch_samples
+from tuner.networks.training import epoch_samples
+from tuner.reports import whatif
 
 SERIES = 4
 DAYS = 200

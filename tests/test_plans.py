@@ -9,18 +9,18 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
-
-from tuner import whatif
-from tuner.cli import main
-from tuner.config import ParamsConfig, load_config
-from tuner.data import Dataset
-from tuner.errors import DataError, TunerError
-from tuner.evaluation import Evaluator
-from tuner.forecaster import Forecaster
-from tuner.loading import load_frame, load_with_plan
-from tuner.tuning.objective import Objective
-
 from conftest import write_study
+
+from tuner.cli.parser import main
+from tuner.config.loading import load_config
+from tuner.config.schema import ParamsConfig
+from tuner.data.dataset import Dataset
+from tuner.data.reading import load_frame, load_with_plan
+from tuner.ensemble.forecaster import Forecaster
+from tuner.errors import DataError, TunerError
+from tuner.reports import whatif
+from tuner.tuning.evaluation import Evaluator
+from tuner.tuning.objective import Objective
 
 HORIZON = 7
 KNOWN = ["ad_impressions", "discount_rate", "seasonality_index"]

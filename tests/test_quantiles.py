@@ -10,15 +10,15 @@ import optuna
 import pandas as pd
 import pytest
 import torch
-
-from tuner.cli import main
-from tuner.config import ModelConfig, load_config
-from tuner.errors import ConfigError
-from tuner.metrics import quantile_errors
-from tuner.models import build_model, ordered
-from tuner.train import PinballLoss
-
 from conftest import write_study
+
+from tuner.cli.parser import main
+from tuner.config.loading import load_config
+from tuner.config.schema import ModelConfig
+from tuner.errors import ConfigError
+from tuner.evaluation.metrics import quantile_errors
+from tuner.networks.models import build_model, ordered
+from tuner.networks.training import PinballLoss
 
 QUANTILES = (0.1, 0.5, 0.9)
 

@@ -7,18 +7,17 @@ from pathlib import Path
 
 import optuna
 import pytest
+from conftest import tuner, write_study
 from optuna.distributions import CategoricalDistribution, FloatDistribution
 from optuna.trial import TrialState, create_trial
 
-from tuner.config import load_config
+from tuner.config.loading import load_config
+from tuner.ensemble.forecaster import Forecaster
 from tuner.errors import DataError
-from tuner.forecaster import Forecaster
 from tuner.tuning.report import html_report
 from tuner.tuning.runner import tune
 from tuner.tuning.storage import mask_password
 from tuner.tuning.study import best_params
-
-from conftest import tuner, write_study
 
 SECTIONS = ("summary", "best", "history", "importances", "curves", "parallel", "models")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -60,7 +59,7 @@ def test_report_has_every_section_with_plotly_inlined_once(tuned, tmp_path):
 
 def test_report_does_not_import_torch_without_a_model(tuned, tmp_path):
     config, _ = tuned
-    code = ("import sys; from tuner.cli import main; rc = main(sys.argv[1:]); "
+    code = ("import sys; from tuner.cli.parser import main; rc = main(sys.argv[1:]); "
             "assert 'torch' not in sys.modules, 'torch was imported'; sys.exit(rc)")
     run = subprocess.run([sys.executable, "-c", code, "report", str(config), "-o", str(tmp_path / "r.html")],
                          capture_output=True, text=True, timeout=120)

@@ -4,16 +4,15 @@ from dataclasses import replace
 import numpy as np
 import optuna
 import pytest
+from conftest import write_study
 
-from tuner.config import load_config
-from tuner.data import Dataset
+from tuner.config.loading import load_config
+from tuner.data.dataset import Dataset
 from tuner.errors import TrainingDiverged
-from tuner.models import model_config
+from tuner.networks.models import model_config
 from tuner.tuning.objective import Objective
 from tuner.tuning.space import suggest_params
 from tuner.tuning.study import PRUNE_WARMUP_EPOCHS, create_pruner
-
-from conftest import write_study
 
 VAL_ATTRS = {"val_mae", "val_rmse", "val_mape", "val_smape", "val_wape"}
 

@@ -9,13 +9,12 @@ import sys
 
 import optuna
 import pytest
+from conftest import write_study
 from optuna.trial import TrialState
 
-from tuner.config import load_config
+from tuner.config.loading import load_config
 from tuner.stopping import STOP_REQUESTED, request_stop, sigint_blocked
 from tuner.tuning.runner import tune
-
-from conftest import write_study
 
 
 @pytest.fixture

@@ -15,17 +15,22 @@ import pytest
 import sqlalchemy.event
 import sqlalchemy.exc
 import sqlalchemy.orm
+from conftest import server_database, tuner, write_study
 from optuna.trial import TrialState
 
-from tuner.config import load_config
+from tuner.config.loading import load_config
 from tuner.errors import StorageError
 from tuner.tuning.runner import tune
 from tuner.tuning.storage import mask_password, open_storage, without_password
-from tuner.tuning.study import (SETTINGS_ATTR, changed_settings, open_study, remember_settings, tuned_config,
-                                tuning_settings)
+from tuner.tuning.study import (
+    SETTINGS_ATTR,
+    changed_settings,
+    open_study,
+    remember_settings,
+    tuned_config,
+    tuning_settings,
+)
 from tuner.tuning.worker import TrialBudget
-
-from conftest import server_database, tuner, write_study
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -164,7 +169,7 @@ def test_passwords_are_masked_or_removed():
 
 
 def run_cli(*args: str, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tuner.cli", *args], stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "tuner.cli.parser", *args], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
 

@@ -1,4 +1,4 @@
-"""The thread default of the entry points (`tuner.train.configure_threads`), each case in a fresh
+"""The thread default of the entry points (`tuner.networks.training.configure_threads`), each case in a fresh
 interpreter, since it sets the whole process."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ import sys
 
 import pytest
 
-from tuner.train import THREAD_VARIABLES, thread_count
+from tuner.networks.training import THREAD_VARIABLES, thread_count
 
 PROBE = """
 import json, os, sys
-from tuner.train import configure_threads
+from tuner.networks.training import configure_threads
 count = configure_threads(int(sys.argv[1]))
 import torch
 from threadpoolctl import threadpool_info
@@ -73,8 +73,9 @@ def test_library_calls_leave_the_process_threads_as_they_found_them(tmp_path):
     import torch
     from conftest import write_study
 
-    from tuner.config import ParamsConfig, load_config
-    from tuner.forecaster import Forecaster
+    from tuner.config.loading import load_config
+    from tuner.config.schema import ParamsConfig
+    from tuner.ensemble.forecaster import Forecaster
     from tuner.tuning.runner import tune
 
     config = load_config(write_study(tmp_path, epochs=1), ["train.threads=3", "study.n_trials=1"])

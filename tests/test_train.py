@@ -4,15 +4,15 @@ import signal
 import numpy as np
 import pytest
 import torch
-
-from tuner.config import ModelConfig, TrainConfig, load_config
-from tuner.data import Dataset
-from tuner.errors import TrainingDiverged
-from tuner.models import build_model
-from tuner.stopping import STOP_REQUESTED, request_stop
-from tuner.train import epoch_samples, fit, predict, seeded
-
 from conftest import write_study
+
+from tuner.config.loading import load_config
+from tuner.config.schema import ModelConfig, TrainConfig
+from tuner.data.dataset import Dataset
+from tuner.errors import TrainingDiverged
+from tuner.networks.models import build_model
+from tuner.networks.training import epoch_samples, fit, predict, seeded
+from tuner.stopping import STOP_REQUESTED, request_stop
 
 MODEL = ModelConfig(kind="lstm", n_inputs=6, horizon=1, hidden_size=16)
 

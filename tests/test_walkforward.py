@@ -6,17 +6,17 @@ import numpy as np
 import optuna
 import pandas as pd
 import pytest
+from conftest import write_study
 from sklearn.model_selection import TimeSeriesSplit
 
-from tuner.config import ConfigError, load_config
-from tuner.data import Dataset
+from tuner.config.loading import load_config
+from tuner.config.schema import ConfigError
+from tuner.data.dataset import Dataset
+from tuner.data.reading import load_frame
 from tuner.errors import DataError
-from tuner.evaluation import baseline_errors
-from tuner.loading import load_frame
+from tuner.tuning.evaluation import baseline_errors
 from tuner.tuning.objective import Objective
 from tuner.tuning.study import create_pruner
-
-from conftest import write_study
 
 FOLDS = 3
 

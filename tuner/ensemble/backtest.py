@@ -13,13 +13,13 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from tuner.config import Config
-from tuner.data import Dataset
+from tuner.config.schema import Config
+from tuner.data.dataset import Dataset
 from tuner.ensemble.selection import weighted
 from tuner.errors import ConfigError, DataError
-from tuner.intervals import Calibration
+from tuner.evaluation.intervals import Calibration
+from tuner.evaluation.metrics import forecast_errors
 from tuner.members import Member, Recipe, kind_of
-from tuner.metrics import forecast_errors
 
 log = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from tuner.config import Config, model_quantiles
-from tuner.data import Dataset
+from tuner.config.names import BASELINES, MEMBERS, display_name, members_of
+from tuner.config.schema import Config, model_quantiles
+from tuner.data.dataset import Dataset
 from tuner.errors import ConfigError
 from tuner.members import KINDS
-from tuner.names import BASELINES, MEMBERS, display_name, members_of
 
 log = logging.getLogger(__name__)
 

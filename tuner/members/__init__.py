@@ -4,9 +4,9 @@ tuned configuration (fit.configs) are a member of their own: networks, networks_
 
 from __future__ import annotations
 
+from tuner.config.names import MEMBERS, member_kind
 from tuner.members import boosting, ets, linear, naive, networks
 from tuner.members.base import Kind, Member, Recipe
-from tuner.names import MEMBERS, member_kind
 
 KINDS: dict[str, Kind] = {kind.name: kind for kind in (
     networks.KIND, boosting.KIND, boosting.LEVELLED, linear.KIND, ets.KIND,

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import numpy as np
 import pandas as pd
 
-from tuner.config import Config, DataConfig, ParamsConfig
+from tuner.config.schema import Config, DataConfig, ParamsConfig
 from tuner.errors import ModelDirError
 
 if TYPE_CHECKING:
-    from tuner.data import Dataset
-    from tuner.inputs import ForecastInputs
+    from tuner.data.dataset import Dataset
+    from tuner.data.inputs import ForecastInputs
 
 
 class Member(Protocol):

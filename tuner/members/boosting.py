@@ -1,25 +1,116 @@
-"""The gradient-boosting members (`tuner.boosting`): on lags and the same inputs, in the scaled
-target, and its levelled form, relative to each window's target mean. Saved as a skops file (read
-without pickle, only the scikit-learn types it names as trusted)."""
+"""The gradient-boosting members, `boosting` and `levelled_boosting`: scikit-learn's
+HistGradientBoostingRegressor on lags and the same inputs, in the scaled target, one regressor per
+horizon step; also a baseline every model is measured against. On a panel, one regressor over every
+series' (scaled) windows, as the retail competitions' boosting models are.
+
+Trees cannot forecast beyond the values they were fitted on. The levelled form (`levelled`) sees
+each window's target history relative to that window's mean, with the mean as one more input, and
+forecasts each step's departure from it, so a series that trends past its training range keeps its
+level, as the networks' `data.scaling = "level"` does for them; on stationary series it costs
+(BENCHMARKS.md, figure 12's section "Levelled boosting"), so both forms are candidates, weighed on
+the backtest windows.
+
+A fitted `Boosting` is saved with skops, whose loader builds only the types it is told to trust,
+so a model directory still runs no code from its files when it is read."""
 
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+from sklearn.ensemble import HistGradientBoostingRegressor
 
-from tuner.boosting import Boosting
-from tuner.config import DataConfig
+from tuner.config.schema import DataConfig
+from tuner.data.dataset import Windows
 from tuner.errors import ModelDirError
 from tuner.members.base import Kind, Recipe, checked_file, saved_file
 
 if TYPE_CHECKING:
-    from tuner.data import Dataset
-    from tuner.inputs import ForecastInputs
+    from tuner.data.dataset import Dataset
+    from tuner.data.inputs import ForecastInputs
+
+
+MAX_BOOSTING_SAMPLES = 500_000  # training windows the regressors fit on at most
+CHUNK = 100_000  # samples whose inputs are gathered at a time when forecasting
+TRUSTED = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]  # beyond skops' own defaults
+
+
+def boosting_inputs(inputs: np.ndarray, future: np.ndarray | None, step: int,
+                    level: np.ndarray | None = None) -> np.ndarray:
+    """One row per sample of (samples, window, columns) `inputs`: the window's target history, the
+    other inputs of its last step, and the known inputs (plans, calendar) at forecast step `step`;
+    with `level` (each window's target mean), the history relative to it and the level itself."""
+    history = inputs[:, :, -1] if level is None else inputs[:, :, -1] - level[:, None]
+    parts = [history, inputs[:, -1, :-1]]
+    if future is not None:
+        parts.append(future[:, step])
+    if level is not None:
+        parts.append(level[:, None])
+    return np.concatenate(parts, axis=1)
+
+
+def window_level(inputs: np.ndarray) -> np.ndarray:
+    """Each sample's mean of its window's target history."""
+    return inputs[:, :, -1].mean(axis=1)
+
+
+@dataclass(frozen=True)
+class Boosting:
+    """Direct forecasts of the scaled target: one regressor per horizon step."""
+
+    regressors: tuple[HistGradientBoostingRegressor, ...]
+    window: int  # past steps its rows are cut from
+    levelled: bool = False  # relative to each window's mean (the levelled_boosting member)
+
+    @classmethod
+    def fit(cls, windows: Windows, levelled: bool = False) -> Boosting:
+        """Fitted on the samples of `windows` (on a large panel, a uniform sample of them); `levelled`:
+        relative to each window's target mean."""
+        if len(windows) > MAX_BOOSTING_SAMPLES:
+            kept = np.sort(np.random.default_rng(0).choice(len(windows), MAX_BOOSTING_SAMPLES, replace=False))
+            windows = replace(windows, target_rows=windows.target_rows[kept], series=windows.series[kept])
+        inputs, targets, future, _ = windows.batch(slice(None))  # gathered once for every step (a panel's are copies)
+        level = window_level(inputs) if levelled else None
+        offset = 0.0 if level is None else level
+        return cls(tuple(HistGradientBoostingRegressor(random_state=0).fit(boosting_inputs(inputs, future, step, level),
+                                                                             targets[:, step] - offset)
+                         for step in range(windows.horizon)), windows.window, levelled)
+
+    @property
+    def name(self) -> str:
+        """What it is, for the model's label and `tuner fit`'s summary."""
+        return "levelled gradient boosting" if self.levelled else "gradient boosting"
+
+    def predict(self, inputs: np.ndarray, future: np.ndarray | None) -> np.ndarray:
+        """(samples, horizon) scaled forecasts from (samples, >= window, columns) scaled inputs and
+        their known-future values."""
+        inputs = inputs[:, -self.window:]
+        level = window_level(inputs) if self.levelled else None
+        offset = 0.0 if level is None else level[:, None]
+        return np.stack([regressor.predict(boosting_inputs(inputs, future, step, level))
+                         for step, regressor in enumerate(self.regressors)], axis=1) + offset
+
+    def predict_windows(self, windows: Windows) -> np.ndarray:
+        """Scaled forecasts of every sample of `windows`, a chunk at a time."""
+        parts = [self.predict(inputs, future) for inputs, future, _ in windows.batches(CHUNK)]
+        return np.concatenate(parts) if parts else np.empty((0, len(self.regressors)))
+
+    def save(self, path: Path) -> None:
+        import skops.io  # imported here: it loads every scikit-learn estimator (about 1 s), which tuning never needs
+
+        skops.io.dump({"regressors": list(self.regressors), "window": self.window, "levelled": self.levelled}, path)
+
+    @classmethod
+    def load(cls, path: Path) -> Boosting:
+        """Read `save`'s file; skops refuses any type beyond its defaults and `TRUSTED`."""
+        import skops.io
+
+        saved = skops.io.load(path, trusted=TRUSTED)
+        return cls(tuple(saved["regressors"]), int(saved["window"]), bool(saved.get("levelled", False)))
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The naive members: the last value (naive), the same step one season back (seasonal-naive), and
 the last value with its season's index taken out and each forecast step's put in
-(seasonally-adjusted naive, the M4 competition's "Naive 2"; `tuner.seasonal`)."""
+(seasonally-adjusted naive, the M4 competition's "Naive 2"; `tuner.data.seasonal`)."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from tuner.config import DataConfig
+from tuner.config.schema import DataConfig
+from tuner.data.seasonal import SeasonalIndices
 from tuner.members.base import Kind, Recipe, from_state
-from tuner.seasonal import SeasonalIndices
 
 if TYPE_CHECKING:
-    from tuner.data import Dataset
-    from tuner.inputs import ForecastInputs
+    from tuner.data.dataset import Dataset
+    from tuner.data.inputs import ForecastInputs
 
 
 @dataclass(frozen=True)

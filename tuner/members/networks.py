@@ -15,15 +15,15 @@ import numpy as np
 import pandas as pd
 import torch
 
-from tuner.config import Config, DataConfig, ModelConfig, ParamsConfig, model_quantiles
+from tuner.config.schema import Config, DataConfig, ModelConfig, ParamsConfig, model_quantiles
 from tuner.errors import ConfigError, ModelDirError
 from tuner.members.base import Kind, Recipe, checked_file, saved_file
-from tuner.models import LSTMForecaster, build_model, model_config
-from tuner.train import EpochResult, fit, predict, predict_windows, seeded
+from tuner.networks.models import LSTMForecaster, build_model, model_config
+from tuner.networks.training import EpochResult, fit, predict, predict_windows, seeded
 
 if TYPE_CHECKING:
-    from tuner.data import Dataset
-    from tuner.inputs import ForecastInputs
+    from tuner.data.dataset import Dataset
+    from tuner.data.inputs import ForecastInputs
 
 log = logging.getLogger(__name__)
 

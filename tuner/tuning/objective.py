@@ -12,14 +12,14 @@ import numpy as np
 import optuna
 from optuna.artifacts import upload_artifact
 
-from tuner.config import Config
-from tuner.data import Dataset
-from tuner.device import release, resolve_device
+from tuner.config.schema import Config
+from tuner.data.dataset import Dataset
 from tuner.errors import TrainingDiverged
-from tuner.evaluation import Evaluation, Evaluator
-from tuner.models import count_parameters
-from tuner.train import EpochResult
-from tuner.trialweights import save_trial_weights
+from tuner.networks.device import release, resolve_device
+from tuner.networks.models import count_parameters
+from tuner.networks.training import EpochResult
+from tuner.networks.trialweights import save_trial_weights
+from tuner.tuning.evaluation import Evaluation, Evaluator
 from tuner.tuning.space import suggest_params
 from tuner.tuning.storage import WEIGHTS_ATTR, ArtifactStore
 

@@ -18,9 +18,18 @@ from typing import TYPE_CHECKING, Any
 import optuna
 from optuna.trial import TrialState
 
-from tuner.names import BASELINES, METRIC_LABELS, MODEL_LABELS, PARAMS, display_name, members_of
-from tuner.tables import calibrated_text, interval_levels, interval_method, metric_cell, metrics_table, not_better_warning, params_text, series_table
-from tuner.testnotes import test_notes
+from tuner.cli.tables import (
+    calibrated_text,
+    interval_levels,
+    interval_method,
+    metric_cell,
+    metrics_table,
+    not_better_warning,
+    params_text,
+    series_table,
+)
+from tuner.config.names import BASELINES, METRIC_LABELS, MODEL_LABELS, PARAMS, display_name, members_of
+from tuner.reports.testnotes import test_notes
 from tuner.tuning.study import top_trials
 
 if TYPE_CHECKING:
@@ -300,8 +309,8 @@ def model_row(name: str, trials: list[optuna.trial.FrozenTrial]) -> list[str]:
 
 def forecast_section(model_dir: Path) -> Section:
     """A fitted model's forecast vs the actual test values, with the baselines and the test metrics."""
-    from tuner.forecaster import Forecaster  # imports torch
-    from tuner.plots import figure, lines_on_test_part, title_on_test_part
+    from tuner.ensemble.forecaster import Forecaster  # imports torch
+    from tuner.reports.plots import figure, lines_on_test_part, title_on_test_part
 
     forecaster = Forecaster.load(model_dir)
     test = forecaster.test_forecast()

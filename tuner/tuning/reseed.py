@@ -9,8 +9,8 @@ from dataclasses import dataclass
 
 import optuna
 
-from tuner.config import Config
-from tuner.evaluation import Evaluator, tuning_folds
+from tuner.config.schema import Config
+from tuner.tuning.evaluation import Evaluator, tuning_folds
 
 log = logging.getLogger(__name__)
 

@@ -18,15 +18,21 @@ from dataclasses import dataclass, replace
 import optuna
 from optuna.trial import TrialState
 
-from tuner.config import Config
+from tuner.config.schema import Config
 from tuner.errors import TunerError
-from tuner.evaluation import baseline_errors, tuning_folds
+from tuner.networks.device import resolve_device, worker_devices
+from tuner.networks.training import configure_threads, thread_count
 from tuner.stopping import STOP_REQUESTED, handle_stop_signals, sigint_blocked
-from tuner.train import configure_threads, thread_count
-from tuner.device import resolve_device, worker_devices
+from tuner.tuning.evaluation import baseline_errors, tuning_folds
 from tuner.tuning.storage import make_url_or_fail, open_artifact_store, open_storage
-from tuner.tuning.study import (count_run_trials, create_sampler, fail_stale_trials, open_study, record_baselines,
-                                remember_settings)
+from tuner.tuning.study import (
+    count_run_trials,
+    create_sampler,
+    fail_stale_trials,
+    open_study,
+    record_baselines,
+    remember_settings,
+)
 from tuner.tuning.worker import ClaimNextTrial, TrialBudget, run_trials
 
 log = logging.getLogger(__name__)

@@ -6,8 +6,8 @@ from typing import Any
 
 import optuna
 
-from tuner.config import SearchConfig
-from tuner.names import SETTING_PARAMS
+from tuner.config.names import SETTING_PARAMS
+from tuner.config.schema import SearchConfig
 
 
 def suggest_params(trial: optuna.Trial, space: SearchConfig) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import sqlalchemy.event
 import sqlalchemy.exc
 from sqlalchemy.engine import make_url
 
-from tuner.config import Config, StudyConfig
+from tuner.config.schema import Config, StudyConfig
 from tuner.errors import StorageError
 from tuner.tuning.batched import BatchedRDBStorage
 

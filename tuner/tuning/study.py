@@ -16,11 +16,18 @@ from optuna.artifacts import download_artifact
 from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import TrialState
 
-from tuner.config import Config, ParamsConfig, SplitConfig, TrainConfig, build_config
+from tuner.config.export import config_to_dict, value_if_absent
+from tuner.config.loading import build_config
+from tuner.config.schema import Config, ParamsConfig, SplitConfig, TrainConfig
 from tuner.errors import ConfigError, StorageError
-from tuner.export import config_to_dict, value_if_absent
-from tuner.tuning.storage import (WEIGHTS_ATTR, ArtifactStore, mask_password, open_artifact_store, open_storage,
-                                  resolve_storage_url)
+from tuner.tuning.storage import (
+    WEIGHTS_ATTR,
+    ArtifactStore,
+    mask_password,
+    open_artifact_store,
+    open_storage,
+    resolve_storage_url,
+)
 
 log = logging.getLogger(__name__)
 

@@ -10,11 +10,11 @@ from multiprocessing.context import BaseContext
 import optuna
 import sqlalchemy.exc
 
-from tuner.config import Config
-from tuner.data import Dataset
+from tuner.config.schema import Config
+from tuner.data.dataset import Dataset
 from tuner.errors import TrainingDiverged
-from tuner.evaluation import tuning_folds
 from tuner.stopping import STOP_REQUESTED
+from tuner.tuning.evaluation import tuning_folds
 from tuner.tuning.objective import Objective
 from tuner.tuning.storage import ArtifactStore
 
