@@ -1,3 +1,4 @@
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -155,3 +156,15 @@ def test_data_settings_of_scaling_calendar_and_holidays_are_checked(tmp_path):
 def test_the_default_loss_follows_the_study_metric(tmp_path, metric, loss):
     assert load_config(write(tmp_path, f"[study]\nmetric = '{metric}'\n")).train.loss == loss
     assert load_config(write(tmp_path, f"[study]\nmetric = '{metric}'\n[train]\nloss = 'huber'\n")).train.loss == "huber"
+
+
+def test_the_configuration_reference_is_generated_from_the_schema():
+    from tuner.config.reference import render
+    from tuner.config.schema import SECTIONS
+
+    reference = (Path(__file__).resolve().parents[1] / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert reference == render(), "regenerate it: python -m tuner.config.reference > docs/configuration.md"
+    for section, cls in SECTIONS.items():  # every key documented, with its default
+        for spec in fields(cls):
+            row = next(line for line in reference.splitlines() if line.startswith(f"| `{section}.{spec.name}` |"))
+            assert not row.endswith("|  |"), f"{section}.{spec.name} has no comment in tuner/config/schema.py"

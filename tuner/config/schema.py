@@ -38,8 +38,8 @@ class Range:
 @dataclass(frozen=True)
 class DataConfig:
     path: Path  # CSV file; relative paths are resolved against the config file's folder
-    date_column: str = "date"
-    target: str = "sales"
+    date_column: str = "date"  # the column of dates (YYYY-MM-DD)
+    target: str = "sales"  # the column forecast, in its own units
     series: tuple[str, ...] = ()  # id columns of a panel (e.g. store, sku): one series per value; empty: one series
     static: tuple[str, ...] = ()  # columns constant within a series (category, store size): embedded or scaled
     features: tuple[str, ...] = ()  # input columns besides the target's own history
@@ -48,8 +48,8 @@ class DataConfig:
     window: int = 28  # past steps the model sees
     horizon: int = 1  # future steps it predicts
     scaling: str = "level"  # level: each window's target history less its own mean; window: also over its spread
-    feature_scaling: str = "global"  # level: each window's mean taken off each feature (`names.FEATURE_SCALINGS`)
-    transform: str = "none"  # of the target before scaling (`names.TRANSFORMS`): log, seasonal, log+seasonal
+    feature_scaling: str = "global"  # global, or level: each window's mean taken off each feature
+    transform: str = "none"  # of the target before scaling: none, log, seasonal or log+seasonal
     calendar: tuple[str, ...] = ()  # date features (day_of_week, month, ...), cyclic, known for the forecast dates
     calendar_harmonics: int = 1  # sine and cosine pairs per calendar feature (its Fourier order)
     holidays: str = ""  # a country code (US, DE, ...): adds a holiday flag (a count per week or month)
@@ -137,7 +137,7 @@ class SplitConfig:
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 30  # upper bound; early stopping usually ends sooner
-    batch_size: int = 64
+    batch_size: int = 64  # windows per optimiser step
     patience: int = 5  # epochs without validation improvement before stopping
     grad_clip: float = 1.0  # max gradient norm
     threads: int = 0  # threads per process (torch, BLAS, OpenMP); 0: $OMP_NUM_THREADS, else 1
@@ -155,7 +155,7 @@ class FitConfig:
     """How `tuner fit` makes the forecaster: its candidate members, weighed by greedy ensemble
     selection on backtest windows, or at fixed weights."""
 
-    members: tuple[str, ...] = ()  # the candidates (`names.MEMBERS`); empty: every member that serves the data
+    members: tuple[str, ...] = ()  # the candidates (networks, boosting, levelled_boosting, linear, ets, naive, seasonal_naive, adjusted_naive); empty: every member that serves the data
     configs: int = 1  # the best K tuned configurations, each a networks candidate of its own (networks, networks_2, ...)
     weights: dict[str, float] = field(default_factory=dict)  # fixed shares, e.g. { boosting = 0.3 }; the rest chosen
     rounds: int = 100  # greedy ensemble selection: members added, with replacement; the weights are their counts
@@ -166,10 +166,10 @@ class FitConfig:
 
 @dataclass(frozen=True)
 class SearchConfig:
-    models: tuple[str, ...] = MODEL_TYPES
-    hidden_size: tuple[int, ...] = (32, 64, 128)
-    num_layers: Range = Range(1, 2)
-    dropout: Range = Range(0.0, 0.3)
+    models: tuple[str, ...] = MODEL_TYPES  # model types Optuna chooses among: lstm, lstm_transformer
+    hidden_size: tuple[int, ...] = (32, 64, 128)  # choices of the LSTM hidden size (the Transformer's width too)
+    num_layers: Range = Range(1, 2)  # LSTM layers, an integer in the range
+    dropout: Range = Range(0.0, 0.3)  # dropout between layers
     lr: Range = Range(1e-4, 1e-3)  # sampled on a log scale
     num_heads: tuple[int, ...] = (1, 2, 4)  # lstm_transformer only; must divide every hidden_size
     ff_size: tuple[int, ...] = (64, 128, 256)  # lstm_transformer only
@@ -185,14 +185,14 @@ class SearchConfig:
 
 @dataclass(frozen=True)
 class StudyConfig:
-    name: str = "ecommerce_daily"
+    name: str = "ecommerce_daily"  # the study's name in its storage; a run with the same name resumes it
     storage: str = ""  # SQLAlchemy URL; empty: sqlite:///<config folder>/<name>.db
-    direction: str = "minimize"
-    metric: str = "val_mae"  # objective value, one of METRICS
+    direction: str = "minimize"  # of study.metric: minimize (every metric is an error)
+    metric: str = "val_mae"  # the objective: val_mae, val_rmse, val_mape, val_smape, val_wape or val_pinball
     n_trials: int = 20  # trials this run adds; 0: no limit (stop with timeout or Ctrl-C)
     timeout: float = 0  # seconds; 0: no limit
-    sampler: str = "tpe"
-    pruner: str = "median"
+    sampler: str = "tpe"  # tpe or random (Optuna's samplers)
+    pruner: str = "median"  # median, percentile, hyperband, successive_halving, wilcoxon or none (Optuna's pruners)
     seed: int = 0  # seeds the sampler and, with the trial number, each trial's training
     startup_trials: int = 5  # random trials before TPE
     prune_startup_trials: int = 2  # completed trials before the median or percentile pruner stops any (figure 18)
@@ -207,10 +207,10 @@ class ParamsConfig:
     """One trial's parameters, fixed (written by `tuner export`; read by `tuner fit`)."""
 
     model: str = ""  # empty: nothing fixed; `tuner fit` takes the study's best trial
-    hidden_size: int = 0
-    num_layers: int = 1
-    dropout: float = 0.0
-    lr: float = 1e-3
+    hidden_size: int = 0  # the LSTM hidden size
+    num_layers: int = 1  # LSTM layers
+    dropout: float = 0.0  # dropout between layers
+    lr: float = 1e-3  # Adam's learning rate
     num_heads: int = 0  # lstm_transformer only
     ff_size: int = 0  # lstm_transformer only
     linear_skip: bool = False  # the linear map from the target history added to the forecast (false before it existed)
