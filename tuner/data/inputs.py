@@ -3,17 +3,23 @@ plan for the forecast dates (known-future inputs and calendar columns) and its s
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from tuner.config.schema import DataConfig
 from tuner.data.calendar import calendar_frame
-from tuner.data.reading import PANDAS_FREQ
+from tuner.data.reading import PANDAS_FREQ, load_with_plan
 from tuner.data.scaling import Scaling
 from tuner.data.seasonal import season_positions
+from tuner.data.series import SeriesIndex
+from tuner.data.static import StaticEncoding
 from tuner.errors import DataError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -84,3 +90,39 @@ def dates_text(dates: pd.DatetimeIndex) -> str:
     """The first three dates, and the last after "..." when there are more."""
     text = ", ".join(f"{d:%Y-%m-%d}" for d in dates[:3])
     return text + (f" ... {dates[-1]:%Y-%m-%d}" if len(dates) > 3 else "")
+
+
+def read_inputs(csv: Path, data: DataConfig, fitted_series: tuple[tuple[str, ...], ...], scaling: Scaling,
+                encoding: StaticEncoding, learned_ids: bool, chosen: dict[str, str] | None = None) -> list[ForecastInputs]:
+    """Read `csv` (with `data`'s columns) once: each series' last `window` rows of history and, for
+    models with known-future inputs, its planned values for the forecast dates (rows after its last
+    target value). A series the model was fitted on (`fitted_series`) takes its fitted `scaling`
+    and id; another is scaled on its own history, with a notice, or refused where the model learned
+    each fitted series' own embedding (`learned_ids`). `chosen`: only the series with these id values."""
+    data = replace(data, path=csv)
+    frame, plan = load_with_plan(data)
+    if chosen:
+        frame = chosen_series(frame, chosen, data)
+    index = SeriesIndex.of(frame, data.series)
+    fitted = {key: code for code, key in enumerate(fitted_series)}
+    unseen = [code for code in range(len(index)) if index.keys[code] not in fitted]
+    if unseen:
+        listed = f"{len(unseen)} series the model was not fitted on ({index.listed(unseen)})"
+        if learned_ids:
+            raise DataError(f"{csv}: {listed}; this model learned an embedding of each fitted series, so it "
+                            "forecasts only those: fit it again with these series in the data")
+        log.warning("%s: %s: forecast from their own history, scaled on it", csv, listed)
+    inputs = []
+    for code, key in enumerate(index.keys):
+        rows = frame.iloc[index.offsets[code] : index.offsets[code + 1]]
+        where = f"{csv}: series {index.label(code)}" if data.series else f"{csv}"
+        known = fitted.get(key)
+        own = scaling.series(known) if known is not None else Scaling.fit(
+            rows[data.columns].to_numpy(), log=scaling.log, season=data.seasonality,
+            positions=season_positions(rows.index, data.frequency, data.seasonality) if data.seasonally_adjusted
+            else None)
+        series_plan = plan[(plan[list(data.series)].to_numpy() == np.array(key)).all(axis=1)] if data.series else plan
+        fields = encoding.encode(rows[list(data.static)].iloc[:1], [-1 if known is None else known])[0] \
+            if data.series else None
+        inputs.append(series_inputs(rows, series_plan, data, where, own, key, fields, known))
+    return inputs

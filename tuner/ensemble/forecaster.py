@@ -48,11 +48,9 @@ import pandas as pd
 from tuner.config.names import DATA_VARIANTS, VALIDATION_METRICS, display_name, member_kind, members_of, networks_member
 from tuner.config.schema import Config, ParamsConfig, model_quantiles, with_params
 from tuner.data.dataset import Dataset
-from tuner.data.inputs import ForecastInputs, chosen_series, series_inputs
-from tuner.data.reading import load_frame, load_with_plan
+from tuner.data.inputs import ForecastInputs, read_inputs
+from tuner.data.reading import load_frame
 from tuner.data.scaling import Scaling
-from tuner.data.seasonal import season_positions
-from tuner.data.series import SeriesIndex
 from tuner.data.static import StaticEncoding
 from tuner.ensemble.backtest import Backtest, own_weights_backtest, refit_backtest
 from tuner.ensemble.choice import Choice, choose
@@ -251,41 +249,10 @@ class Forecaster:
                 for low, high in reversed(quantile_pairs(quantiles))}  # narrowest first
 
     def read_inputs(self, csv: Path, chosen: dict[str, str] | None = None) -> list[ForecastInputs]:
-        """Read `csv`: each series' last `window` rows of history and, for models with known-future
-        inputs, its planned values for the forecast dates (rows after its last target value);
-        `chosen`: only the series with these id values (`--series`)."""
-        data = replace(self.config.data, path=csv)
-        frame, plan = load_with_plan(data)
-        if chosen:
-            frame = chosen_series(frame, chosen, data)
-        index = SeriesIndex.of(frame, data.series)
-        fitted = {key: code for code, key in enumerate(self.series)}
-        unseen = [code for code in range(len(index)) if index.keys[code] not in fitted]
-        if unseen:
-            self.check_unseen(csv, index, unseen)
-        inputs = []
-        for code, key in enumerate(index.keys):
-            rows = frame.iloc[index.offsets[code] : index.offsets[code + 1]]
-            where = f"{csv}: series {index.label(code)}" if data.series else f"{csv}"
-            known = fitted.get(key)
-            scaling = self.scaling.series(known) if known is not None else Scaling.fit(
-                rows[data.columns].to_numpy(), log=self.scaling.log, season=data.seasonality,
-                positions=season_positions(rows.index, data.frequency, data.seasonality) if data.seasonally_adjusted
-                else None)
-            series_plan = plan[(plan[list(data.series)].to_numpy() == np.array(key)).all(axis=1)] if data.series else plan
-            fields = self.encoding.encode(rows[list(data.static)].iloc[:1], [-1 if known is None else known])[0] \
-                if data.series else None
-            inputs.append(series_inputs(rows, series_plan, data, where, scaling, key, fields, known))
-        return inputs
-
-    def check_unseen(self, csv: Path, index: SeriesIndex, unseen: list[int]) -> None:
-        """Series the model was not fitted on: an error for a model that learned each series' own
-        embedding; else a notice, as they are forecast from their own history and scaling."""
-        listed = f"{len(unseen)} series the model was not fitted on ({index.listed(unseen)})"
-        if any(network.network.config.series_count for network in self.all_networks):
-            raise DataError(f"{csv}: {listed}; this model learned an embedding of each fitted series, so it "
-                            "forecasts only those: fit it again with these series in the data")
-        log.warning("%s: %s: forecast from their own history, scaled on it", csv, listed)
+        """Read `csv` once: each series' forecast inputs (`data.inputs.read_inputs`); `chosen`: only
+        the series with these id values (`--series`)."""
+        learned_ids = any(network.network.config.series_count for network in self.all_networks)
+        return read_inputs(csv, self.config.data, self.series, self.scaling, self.encoding, learned_ids, chosen)
 
     def forecast_values(self, inputs: ForecastInputs, plan: pd.DataFrame | None = None,
                         quantiles: bool = False) -> np.ndarray:
