@@ -38,7 +38,7 @@ from tuner.config.schema import Config, ModelConfig, TrainConfig
 from tuner.data.dataset import Dataset, Windows
 from tuner.data.demo import AD_CARRYOVER, CATEGORIES, NOISE_SIGMA, WEEKDAY_EFFECT
 from tuner.data.reading import load_frame
-from tuner.members.ets import Smoothing
+from tuner.members.ets import Ets
 from tuner.networks.models import build_model, model_config
 from tuner.networks.training import WindowTensors, configure_threads, fit
 
@@ -290,8 +290,8 @@ def panel_epoch(quick: bool, workdir: Path) -> list[Figure]:
     )]
 
 
-def panel_smoothing(quick: bool, workdir: Path) -> list[Figure]:
-    """Figure 15 (start-up): `Smoothing.fit` on a panel's training rows in one process against
+def panel_ets(quick: bool, workdir: Path) -> list[Figure]:
+    """Figure 15 (start-up): `Ets.fit` on a panel's training rows in one process against
     every core (joblib's process pool), interleaved."""
     size = SMOOTHING_SERIES_QUICK if quick else SMOOTHING_SERIES
     config = panel_config(panel_csv(workdir, size))
@@ -299,7 +299,7 @@ def panel_smoothing(quick: bool, workdir: Path) -> list[Figure]:
     rows = dataset.rows("train")
     history = (dataset.target[rows], dataset.index.codes[rows], len(dataset.index), config.data.seasonality)
     cores = min(os.cpu_count() or 1, size)
-    seconds = interleaved({jobs: partial(Smoothing.fit, *history, jobs=jobs) for jobs in (1, cores)},
+    seconds = interleaved({jobs: partial(Ets.fit, *history, jobs=jobs) for jobs in (1, cores)},
                           1 if quick else SMOOTHING_REPEATS)
     target = SPREAD_SLACK / cores
     return [figure(
@@ -315,7 +315,7 @@ def panel_smoothing(quick: bool, workdir: Path) -> list[Figure]:
 def main() -> None:
     """The three figures at the quick sizes, printed one per line."""
     with tempfile.TemporaryDirectory(prefix="tuner-panel-") as folder:
-        for run in (panel_loading, panel_smoothing, panel_epoch):
+        for run in (panel_loading, panel_ets, panel_epoch):
             started = time.perf_counter()
             for found in run(True, Path(folder)):
                 print(json.dumps({key: value for key, value in asdict(found).items() if key != "details"},

@@ -30,7 +30,7 @@ from compare import peers  # noqa: E402
 from gpu import device_figures  # noqa: E402
 from intervals import interval_coverage  # noqa: E402
 from panel_accuracy import global_vs_local  # noqa: E402
-from panel_speed import panel_epoch, panel_loading, panel_smoothing  # noqa: E402
+from panel_speed import panel_epoch, panel_ets, panel_loading  # noqa: E402
 from pruners import pruner_comparison  # noqa: E402
 from recipes import compare_recipes  # noqa: E402
 from response import what_if_truth  # noqa: E402
@@ -71,7 +71,7 @@ def run(budget: Budget, only: set[int], peer_python: str | None, workdir: Path) 
         12: lambda: compare_recipes(budget, workdir),
         13: lambda: interval_coverage(budget, workdir),
         14: lambda: device_figures(budget, workdir),
-        15: lambda: panel_loading(budget.quick, workdir) + panel_smoothing(budget.quick, workdir),
+        15: lambda: panel_loading(budget.quick, workdir) + panel_ets(budget.quick, workdir),
         16: lambda: panel_epoch(budget.quick, workdir),
         17: lambda: global_vs_local(budget.quick, workdir),
         18: lambda: pruner_comparison(budget.quick, workdir),

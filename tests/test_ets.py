@@ -18,7 +18,7 @@ from tuner.ensemble.forecaster import Forecaster
 from tuner.errors import ConfigError
 from tuner.evaluation.baselines import baseline_forecasts, member_forecast
 from tuner.members import ets
-from tuner.members.ets import FORMS, SeriesSmoothing, Smoothing
+from tuner.members.ets import FORMS, SeriesEts, Ets
 from tuner.members.theta import SeriesTheta
 
 MONTHS = 144
@@ -35,7 +35,7 @@ def monthly_sales(seed: int = 0, months: int = MONTHS) -> np.ndarray:
                                   ("add", None, False, None)])
 def test_each_windows_forecast_is_statsmodels_forecast_from_the_rows_before_it(form):
     values = monthly_sales()
-    fitted = SeriesSmoothing.fitted_form(values[:100], 12, form)[1]
+    fitted = SeriesEts.fitted_form(values[:100], 12, form)[1]
     origins = np.array([100, 113, 130])
     forecast = fitted.forecast(values, origins, horizon=14)  # past one season: the season's states repeat
     for origin, row in zip(origins, forecast):
@@ -61,7 +61,7 @@ def test_thetas_forecast_from_the_fitted_rows_is_statsmodels_theta_model(trend):
 
 def test_the_smoothing_forecast_is_the_mean_of_ets_and_theta():
     values = monthly_sales()
-    chosen = SeriesSmoothing.fit(values[:100], 12)
+    chosen = SeriesEts.fit(values[:100], 12)
     origins = np.array([100, 120])
     np.testing.assert_allclose(chosen.forecast(values, origins, 3), (replace(chosen, theta=None).forecast(
         values, origins, 3) + chosen.theta.forecast(values, origins, 3)) / 2)
@@ -70,28 +70,28 @@ def test_the_smoothing_forecast_is_the_mean_of_ets_and_theta():
 
 def test_the_form_with_the_lowest_aicc_is_chosen_and_a_growing_swing_is_multiplicative():
     values = monthly_sales()
-    chosen = SeriesSmoothing.fit(values, 12)
+    chosen = SeriesEts.fit(values, 12)
     assert chosen.seasonal == "mul" and chosen.trend == "add"
     assert chosen.name in {"ETS(M,A,M) + Theta", "ETS(M,Ad,M) + Theta"}
-    aicc = SeriesSmoothing.fitted_form(values, 12, (chosen.error, chosen.trend, chosen.damped, chosen.seasonal))[0]
-    others = [SeriesSmoothing.fitted_form(values, 12, form) for form in FORMS]
+    aicc = SeriesEts.fitted_form(values, 12, (chosen.error, chosen.trend, chosen.damped, chosen.seasonal))[0]
+    others = [SeriesEts.fitted_form(values, 12, form) for form in FORMS]
     assert aicc == pytest.approx(min(fit[0] for fit in others if fit is not None))
 
 
 def test_a_series_with_zeros_gets_no_multiplicative_form_and_a_short_one_is_naive():
     values = monthly_sales(months=60) - 100  # some months below zero
     assert values.min() <= 0
-    chosen = SeriesSmoothing.fit(values, 12)
+    chosen = SeriesEts.fit(values, 12)
     assert chosen.error == "add" and chosen.seasonal != "mul"
     short = np.array([5.0, 7.0, 6.0, 9.0])
-    naive = SeriesSmoothing.fit(short, 12)
+    naive = SeriesEts.fit(short, 12)
     assert naive.name == "naive"
     np.testing.assert_allclose(naive.forecast(short, np.array([2, 4]), horizon=3), [[7.0] * 3, [9.0] * 3])
 
 
 def test_a_multiplicative_form_forecasts_past_a_later_zero():
     values = monthly_sales()
-    fitted = SeriesSmoothing.fitted_form(values[:100], 12, ("mul", None, False, "mul"))[1]
+    fitted = SeriesEts.fitted_form(values[:100], 12, ("mul", None, False, "mul"))[1]
     later = values.copy()
     later[105] = 0.0  # a month without sales after the positive rows it was fitted on
     forecast = fitted.forecast(later, np.array([100, 104, 110]), horizon=3)
@@ -103,8 +103,8 @@ def test_a_panels_form_searches_shared_over_processes_give_the_forms_of_one_proc
     histories = [monthly_sales(seed, months=36 + 6 * seed) * (1 + seed) for seed in range(ets.PARALLEL_FROM)]
     target = np.concatenate(histories)
     codes = np.repeat(np.arange(len(histories)), [len(history) for history in histories])
-    shared = Smoothing.fit(target, codes, len(histories), 1, jobs=2)  # season 1: the six unseasonal forms, quick
-    assert shared == Smoothing.fit(target, codes, len(histories), 1, jobs=1)
+    shared = Ets.fit(target, codes, len(histories), 1, jobs=2)  # season 1: the six unseasonal forms, quick
+    assert shared == Ets.fit(target, codes, len(histories), 1, jobs=1)
     assert len({series.params for series in shared.series}) == len(histories)  # each from its own rows
 
 
@@ -126,7 +126,7 @@ def test_ets_baseline_forecasts_a_trending_seasonal_series_and_each_panel_series
         assert error < 0.5 * np.abs(seasonal_naive[mine] - actual[mine]).mean()  # seasonal-naive lags the trend
         assert error < 0.05 * actual[mine].mean()  # 2 % noise
     rows = dataset.rows("train+validation")
-    alone = Smoothing.fit(dataset.target[rows], dataset.index.codes[rows], 2, 12).series[1]
+    alone = Ets.fit(dataset.target[rows], dataset.index.codes[rows], 2, 12).series[1]
     first = dataset.index.offsets[1]
     np.testing.assert_allclose(forecast[series == 1], alone.forecast(
         dataset.target[first:], dataset.windows("test").target_rows[series == 1] - first, 3))

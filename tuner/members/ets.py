@@ -52,7 +52,7 @@ PARALLEL_FROM = 8  # series: from this many, the form searches are shared out ov
 
 
 @dataclass(frozen=True)
-class SeriesSmoothing:
+class SeriesEts:
     """One series' fitted ETS form and parameters (in ETSModel's order), and its Theta method."""
 
     error: str
@@ -73,7 +73,7 @@ class SeriesSmoothing:
         return values[offset:] if offset < len(values) else values
 
     @classmethod
-    def fit(cls, values: np.ndarray, season: int) -> SeriesSmoothing:
+    def fit(cls, values: np.ndarray, season: int) -> SeriesEts:
         """The form with the lowest AICc over `values`, with the Theta method fitted on them too;
         no parameters (the naive forecast: the last value) where no form has enough rows. The
         optimiser's matrices are tiny, so BLAS runs on one thread: on two, beside one other busy
@@ -100,7 +100,7 @@ class SeriesSmoothing:
         return len(values) > parameters + SPARE_ROWS
 
     @classmethod
-    def fitted_form(cls, values: np.ndarray, season: int, form: tuple) -> tuple[float, SeriesSmoothing] | None:
+    def fitted_form(cls, values: np.ndarray, season: int, form: tuple) -> tuple[float, SeriesEts] | None:
         """(AICc, the fit) of one form; None where its optimisation does not give a finite AICc."""
         error, trend, damped, seasonal = form
         smoothing = cls(error, trend, damped, seasonal, season, ())
@@ -166,26 +166,26 @@ class SeriesSmoothing:
 
 
 @dataclass(frozen=True)
-class Smoothing:
-    """Each series' `SeriesSmoothing`, by series code."""
+class Ets:
+    """Each series' `SeriesEts`, by series code."""
 
-    series: tuple[SeriesSmoothing, ...]
+    series: tuple[SeriesEts, ...]
 
     @classmethod
-    def fit(cls, target: np.ndarray, codes: np.ndarray, count: int, season: int, jobs: int = 0) -> Smoothing:
+    def fit(cls, target: np.ndarray, codes: np.ndarray, count: int, season: int, jobs: int = 0) -> Ets:
         """From `target`'s rows (each series' rows together, in order; `codes`: the series of each),
         the form searches in `jobs` processes (0: every core for panels of `PARALLEL_FROM` series or
         more, else one)."""
         histories = [target[codes == code] for code in range(count)]
         jobs = jobs or (min(os.cpu_count() or 1, count) if count >= PARALLEL_FROM else 1)
         if jobs == 1:
-            return cls(tuple(SeriesSmoothing.fit(history, season) for history in histories))
+            return cls(tuple(SeriesEts.fit(history, season) for history in histories))
         from joblib import Parallel, delayed
 
-        return cls(tuple(Parallel(n_jobs=jobs)(delayed(SeriesSmoothing.fit)(history, season) for history in histories)))
+        return cls(tuple(Parallel(n_jobs=jobs)(delayed(SeriesEts.fit)(history, season) for history in histories)))
 
     @classmethod
-    def fit_part(cls, dataset: Dataset, part: str) -> Smoothing:
+    def fit_part(cls, dataset: Dataset, part: str) -> Ets:
         """Fitted on each series' rows of `dataset`'s split part `part`."""
         rows = dataset.rows(part)
         codes = dataset.index.codes[rows]
@@ -198,8 +198,8 @@ class Smoothing:
         return [asdict(series) for series in self.series]
 
     @classmethod
-    def from_dict(cls, data: list[dict[str, Any]]) -> Smoothing:
-        return cls(tuple(SeriesSmoothing(str(entry["error"]), entry["trend"], bool(entry["damped"]), entry["seasonal"],
+    def from_dict(cls, data: list[dict[str, Any]]) -> Ets:
+        return cls(tuple(SeriesEts(str(entry["error"]), entry["trend"], bool(entry["damped"]), entry["seasonal"],
                                          int(entry["season"]), tuple(map(float, entry["params"])),
                                          SeriesTheta.from_dict(entry["theta"]) if entry.get("theta") else None,
                                          None if entry.get("phase") is None else int(entry["phase"]))
@@ -226,29 +226,29 @@ class Smoothing:
 
 @dataclass(frozen=True)
 class EtsMember:
-    smoothing: Smoothing
+    ets: Ets
     name: str = "ets"
 
     def forecast_part(self, dataset: Dataset, part: str) -> np.ndarray:
-        return self.smoothing.forecast_part(dataset, part)
+        return self.ets.forecast_part(dataset, part)
 
     def forecast_series(self, inputs: ForecastInputs, plan: pd.DataFrame, data: DataConfig) -> np.ndarray:
         """As fitted, or for a series the model was not fitted on, fitted on its history."""
-        smoothing = (self.smoothing.series[inputs.fitted] if inputs.fitted is not None
-                     else SeriesSmoothing.fit(inputs.past, data.seasonality))
-        past = smoothing.aligned(inputs.past, int(inputs.past_positions(data.seasonality)[0]))
-        return smoothing.forecast(past, np.array([len(past)]), data.horizon)[0]
+        series = (self.ets.series[inputs.fitted] if inputs.fitted is not None
+                  else SeriesEts.fit(inputs.past, data.seasonality))
+        past = series.aligned(inputs.past, int(inputs.past_positions(data.seasonality)[0]))
+        return series.forecast(past, np.array([len(past)]), data.horizon)[0]
 
     def save(self, folder: Path) -> dict[str, Any]:
-        return {"series": self.smoothing.as_dict()}
+        return {"series": self.ets.as_dict()}
 
     @classmethod
     def load(cls, folder: Path, state: dict[str, Any]) -> EtsMember:
-        return cls(from_state(lambda saved: Smoothing.from_dict(saved["series"]), state, folder, "exponential smoothing"))
+        return cls(from_state(lambda saved: Ets.from_dict(saved["series"]), state, folder, "exponential smoothing"))
 
 
 def fit(dataset: Dataset, part: str, recipe: Recipe | None = None) -> EtsMember:
-    return EtsMember(Smoothing.fit_part(dataset, part))
+    return EtsMember(Ets.fit_part(dataset, part))
 
 
 def unserved(dataset: Dataset) -> str | None:
