@@ -2,8 +2,8 @@
 weighed by greedy ensemble selection on backtest windows), on rows that tuning did not select on.
 
 A study's best validation MAE is the least of its trials', so it flatters the networks against any
-model that was not chosen on those rows: it cannot decide fairly how to combine. So, as
-/work/shared/ACCURACY.md asks (choose on validation, confirm on test), each series and seed
+model that was not chosen on those rows: it cannot decide fairly how to combine. So (choose on
+validation, confirm on test) each series and seed
 (`study.seed`) is run twice with figure 12's "defaults + calendar" recipe and budget:
 
 * nested: the study on the rows before the test part only, split so that its own test part is

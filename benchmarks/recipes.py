@@ -1,4 +1,4 @@
-"""Figure 12: forecasting recipes compared on several real series, the way /work/shared/ACCURACY.md
+"""Figure 12: forecasting recipes compared on several real series, the way an honest comparison
 asks: same data, split and trial budget for every recipe, several seeds, the median test MAE with
 its min-max spread, the baselines beside it, and "no reliable difference" when spreads overlap.
 

@@ -16,9 +16,11 @@ import platform
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling modules, also in spawned workers
 
@@ -38,6 +40,17 @@ from speed import throughput, windowing  # noqa: E402
 from tuning import overhead, pruning, workers  # noqa: E402
 from walkforward import walk_forward  # noqa: E402
 
+import busy  # noqa: E402
+import combination as combination_module  # noqa: E402
+import compare  # noqa: E402
+import gpu  # noqa: E402
+import intervals  # noqa: E402
+import panel_accuracy  # noqa: E402
+import pruners  # noqa: E402
+import recipes  # noqa: E402
+import response  # noqa: E402
+import walkforward  # noqa: E402
+
 from tuner.networks.training import configure_threads  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
@@ -55,43 +68,76 @@ def machine() -> dict[str, str | int]:
             "python": platform.python_version(), "torch": torch.__version__, "optuna": optuna.__version__}
 
 
+def panel_speed(quick: bool, workdir: Path) -> list[Figure]:
+    """Figure 15: loading panels of 10 .. 10,000 series by tuner and by pandas, and fitting
+    exponential smoothing on a panel's series in one process against every core."""
+    return panel_loading(quick, workdir) + panel_ets(quick, workdir)
+
+
+STEPS: dict[int, Callable[[Budget, Path], list[Figure]]] = {  # figure -> its measurement (4, 6 and 7: see `run`)
+    1: lambda budget, workdir: windowing(budget),
+    2: lambda budget, workdir: throughput(budget),
+    8: real_data,
+    9: frequencies,
+    10: walk_forward,
+    11: what_if_truth,
+    12: compare_recipes,
+    13: interval_coverage,
+    14: device_figures,
+    15: lambda budget, workdir: panel_speed(budget.quick, workdir),
+    16: lambda budget, workdir: panel_epoch(budget.quick, workdir),
+    17: lambda budget, workdir: global_vs_local(budget.quick, workdir),
+    18: lambda budget, workdir: pruner_comparison(budget.quick, workdir),
+    19: combination,
+    20: busy_machine,
+}
+METHODS: dict[int, Any] = {  # figure -> the function or module whose docstring says how it is measured
+    1: windowing, 2: throughput, 3: overhead, 4: pruning, 5: workers, 6: compare, 7: noise_floor, 8: real_data,
+    9: frequencies, 10: walkforward, 11: response, 12: recipes, 13: intervals, 14: gpu, 15: panel_speed,
+    16: panel_epoch, 17: panel_accuracy, 18: pruners, 19: combination_module, 20: busy}
+
+
 def run(budget: Budget, only: set[int], peer_python: str | None, workdir: Path) -> list[Figure]:
     """Every figure in `only`, in order; 6 and 7 reuse the study that 4 tunes."""
     postgres = postgres_url()
     figures: list[Figure] = []
-    steps = {
-        1: lambda: windowing(budget),
-        2: lambda: throughput(budget),
-        3: lambda: overhead(budget, workdir, postgres),
-        5: lambda: workers(budget, workdir, postgres),
-        8: lambda: real_data(budget, workdir),
-        9: lambda: frequencies(budget, workdir),
-        10: lambda: walk_forward(budget, workdir),
-        11: lambda: what_if_truth(budget, workdir),
-        12: lambda: compare_recipes(budget, workdir),
-        13: lambda: interval_coverage(budget, workdir),
-        14: lambda: device_figures(budget, workdir),
-        15: lambda: panel_loading(budget.quick, workdir) + panel_ets(budget.quick, workdir),
-        16: lambda: panel_epoch(budget.quick, workdir),
-        17: lambda: global_vs_local(budget.quick, workdir),
-        18: lambda: pruner_comparison(budget.quick, workdir),
-        19: lambda: combination(budget, workdir),
-        20: lambda: busy_machine(budget, workdir),
-    }
     for number in sorted(only | ({4} if only & {6, 7} else set())):  # 6 and 7 need 4's study
         started, before = time.perf_counter(), len(figures)
-        if number == 4:
+        if number == 3:
+            figures += overhead(budget, workdir, postgres)
+        elif number == 4:
             found, config, url = pruning(budget, workdir)
             figures += found
+        elif number == 5:
+            figures += workers(budget, workdir, postgres)
         elif number == 6:
             figures += peers(budget, peer_python, config, url, workdir)
         elif number == 7:
             figures.append(noise_floor(config, url, budget.refit_seeds))
         else:
-            figures += steps[number]()
+            figures += STEPS[number](budget, workdir)
         logging.getLogger("benchmarks").warning("figure %d: %.0f s\n%s", number, time.perf_counter() - started,
                                                 table(figures[before:]))  # on stderr as it comes, should a later one fail
     return figures
+
+
+def figure_number(record: dict[str, Any]) -> int:
+    return int(record["name"].split(".")[0])
+
+
+def merged(output: Path, results: dict[str, Any], only: set[int]) -> dict[str, Any]:
+    """`results` with the records of `output`'s earlier run (of the same budget) for the figures this
+    run left out, so that the file holds every figure's latest measurement, each with its date."""
+    if not output.is_file():
+        return results
+    earlier = json.loads(output.read_text(encoding="utf-8"))
+    if earlier.get("quick") != results["quick"]:
+        return results
+    kept = [record for record in earlier["figures"] if figure_number(record) not in only]
+    for record in kept:
+        record.setdefault("date", earlier["date"])
+    figures = sorted(kept + results["figures"], key=figure_number)  # stable: a figure's lines keep their order
+    return {**results, "figures": figures}
 
 
 def table(figures: list[Figure]) -> str:
@@ -127,17 +173,23 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="tuner-bench-") as folder:
         figures = run(budget, only, args.peer_python, Path(folder))
-    results = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    date = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    results = merged(args.output, {
+        "date": date,
         "quick": budget.quick,
         "seconds": round(time.perf_counter() - started, 1),
         "machine": machine(),
-        "figures": [asdict(f) for f in figures],
-    }
+        "figures": [{**asdict(f), "date": date} for f in figures],
+    }, only)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(table(figures))
     print(f"\n{len(figures)} figures in {results['seconds']:.0f} s; written to {args.output}")
+    if args.output == DEFAULT_OUTPUT and not budget.quick:
+        from markdown import write_benchmarks
+
+        write_benchmarks()
+        print("BENCHMARKS.md written from it")
     return 0
 
 

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-FIELDS = {"name", "value", "unit", "compared_with", "repeats", "min", "median", "max", "target", "met", "note", "details"}
+FIELDS = {"name", "value", "unit", "compared_with", "repeats", "min", "median", "max", "target", "met", "note", "details",
+          "date"}
 
 
 SHARES = ("1,2,3,4,6,7,8,9,10,12,13,14,15,16,17", "5,11,18,19,20")  # two runs side by side (272 s and 210 s alone)
@@ -42,3 +43,28 @@ def test_quick_run_writes_one_record_per_figure(tmp_path: Path) -> None:
         assert record["repeats"] >= 1
         assert record["min"] <= record["median"] == record["value"] <= record["max"], record["name"]
         assert (record["met"] is None) == (record["target"] is None), record["name"]
+
+
+def test_benchmarks_md_is_generated_from_results_json():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from markdown import BENCHMARKS, RESULTS, render
+
+    results = json.loads(RESULTS.read_text(encoding="utf-8"))
+    assert BENCHMARKS.read_text(encoding="utf-8") == render(results), "regenerate it: python benchmarks/markdown.py"
+    assert "| 3. bookkeeping share of wall time, sqlite |" in render(results)  # a figure per record, missed ones too
+    assert "| **no** |" in render(results)
+
+
+def test_a_run_of_some_figures_keeps_the_other_figures_latest_records(tmp_path):
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from run import merged
+
+    output = tmp_path / "results.json"
+    earlier = {"date": "2026-11-30T00:00:00+00:00", "quick": False,
+               "figures": [{"name": "1. a"}, {"name": "2. b"}, {"name": "12. c"}]}
+    output.write_text(json.dumps(earlier))
+    now = {"date": "2026-12-07T00:00:00+00:00", "quick": False, "figures": [{"name": "2. b again", "date": "2026-12-07"}]}
+    figures = merged(output, now, {2})["figures"]
+    assert [f["name"] for f in figures] == ["1. a", "2. b again", "12. c"]
+    assert figures[0]["date"] == earlier["date"] and figures[1]["date"] == "2026-12-07"
+    assert merged(output, {**now, "quick": True}, {2})["figures"] == now["figures"]  # a quick run never mixes in

@@ -6,7 +6,7 @@
   half-life in rows (geometric adstock, as marketing-mix models write an ad's effect that fades
   over the days after it ran). The networks could learn such a sum from their window, but from
   a few hundred windows they learn it poorly, and gradient boosting, which sees the drivers of
-  the window's last row only, cannot form it at all (BENCHMARKS.md, figure 12's section "Ad
+  the window's last row only, cannot form it at all (docs/decisions/inputs.md, "Ad
   carry-over").
 
 Each series' carry-over starts at its first row, so its first values are not yet warmed up: a

@@ -79,7 +79,7 @@ def thread_count(threads: int) -> int:
     """`train.threads`; for 0, the user's own `OMP_NUM_THREADS`, else one thread per process.
 
     One thread: OpenMP's threads spin while they wait for each other, so a process with a thread
-    per core slows several-fold when anything else takes a core (BENCHMARKS.md, figure 20), and
+    per core slows several-fold when anything else takes a core (docs/decisions/threads.md), and
     these networks train hardly faster on more threads. More processes (`--workers`) use more cores."""
     if threads:
         return threads
