@@ -362,6 +362,8 @@ def global_vs_local(quick: bool, workdir: Path) -> list[Figure]:
     figures: list[Figure] = []
     for panel in PANELS.values():
         reason = available() if panel.name == "txhousing" else None
+        if quick and panel.name == "txhousing":
+            reason = "the quick run measures the demo panel only"
         if reason:
             figures.append(skipped(f"17. {panel.name} global vs local", "%", "local models, seasonal-naive", reason))
             continue

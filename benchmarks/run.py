@@ -24,6 +24,16 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sibling modules, also in spawned workers
 
+import busy  # noqa: E402
+import combination as combination_module  # noqa: E402
+import compare  # noqa: E402
+import gpu  # noqa: E402
+import intervals  # noqa: E402
+import panel_accuracy  # noqa: E402
+import pruners  # noqa: E402
+import recipes  # noqa: E402
+import response  # noqa: E402
+import walkforward  # noqa: E402
 from accuracy import frequencies, noise_floor, real_data  # noqa: E402
 from busy import busy_machine  # noqa: E402
 from combination import combination  # noqa: E402
@@ -39,17 +49,6 @@ from response import what_if_truth  # noqa: E402
 from speed import throughput, windowing  # noqa: E402
 from tuning import overhead, pruning, workers  # noqa: E402
 from walkforward import walk_forward  # noqa: E402
-
-import busy  # noqa: E402
-import combination as combination_module  # noqa: E402
-import compare  # noqa: E402
-import gpu  # noqa: E402
-import intervals  # noqa: E402
-import panel_accuracy  # noqa: E402
-import pruners  # noqa: E402
-import recipes  # noqa: E402
-import response  # noqa: E402
-import walkforward  # noqa: E402
 
 from tuner.networks.training import configure_threads  # noqa: E402
 

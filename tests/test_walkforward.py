@@ -10,10 +10,9 @@ from conftest import write_study
 from sklearn.model_selection import TimeSeriesSplit
 
 from tuner.config.loading import load_config
-from tuner.config.schema import ConfigError
 from tuner.data.dataset import Dataset
 from tuner.data.reading import load_frame
-from tuner.errors import DataError
+from tuner.errors import ConfigError, DataError
 from tuner.tuning.evaluation import baseline_errors
 from tuner.tuning.objective import Objective
 from tuner.tuning.study import create_pruner
