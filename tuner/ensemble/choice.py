@@ -51,7 +51,7 @@ def choose(config: Config, dataset: Dataset, networks: tuple[str, ...] = ("netwo
                               "\"quantile\") forecasts its networks' own quantiles and is not combined; use 0 or leave "
                               "it out")
         asked, fixed = ("networks",), {"networks": 1.0}
-    names = members_of([*networks, *MEMBERS])
+    names = members_of(dict.fromkeys([*networks, *MEMBERS]))  # the networks of every configuration, then the rest
     asked = {*asked, *(networks if "networks" in asked else ())}
     candidates = tuple(name for name in names if name in {*asked, *fixed} and name not in left_out
                        and fixed.get(name, 1.0) > 0)

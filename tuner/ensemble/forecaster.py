@@ -166,9 +166,9 @@ class Forecaster:
         dataset = Dataset(frame, config.data, config.split, scale_on, search_windows=windows)
         trials = list(zip(configs, listed, trial_weights or [None] * len(listed)))
         groups = [trials] if model_quantiles(config) else [[trial] for trial in trials]  # quantiles are not weighed
-        recipes = {networks_member(rank): Recipe(*(tuple(values) for values in zip(*[
-            (c, p, s) for c, p, _ in group for s in (range(seed, seed + seeds) if trial_weights is None else [None])])),
-            combine=config.fit.combine, member=networks_member(rank)) for rank, group in enumerate(groups, 1)}
+        runs = range(seed, seed + seeds) if trial_weights is None else [None]  # a trial's own network: no seed
+        recipes = {networks_member(rank): network_recipe(group, runs, config.fit.combine, networks_member(rank))
+                   for rank, group in enumerate(groups, 1)}
         choice = choose(config, dataset, tuple(recipes))
         networks = {name: (Networks.fit(dataset, "train+validation", recipe) if trial_weights is None else
                            Networks([Network(load_trial_network(dataset, c, p, path), p, c.data.window)
@@ -357,6 +357,14 @@ class Forecaster:
         from tuner.ensemble.modeldir import load
 
         return load(folder)
+
+
+def network_recipe(group: list[tuple[Config, ParamsConfig, Path | None]], seeds: Iterable[int | None], combine: str,
+                   member: str) -> Recipe:
+    """What fitting networks member `member` takes: each (config, params) of `group`, once per seed."""
+    runs = [(config, params, seed) for config, params, _ in group for seed in seeds]
+    return Recipe(tuple(run[0] for run in runs), tuple(run[1] for run in runs), tuple(run[2] for run in runs),
+                  combine, member)
 
 
 def selection_metric(config: Config) -> str:

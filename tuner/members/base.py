@@ -47,7 +47,7 @@ class Recipe:
 
     configs: tuple[Config, ...]  # each run's config, with its trial's settings
     params: tuple[ParamsConfig, ...]  # each run's trial parameters
-    seeds: tuple[int, ...]  # each run's training seed
+    seeds: tuple[int | None, ...]  # each run's training seed; None: a trial's own network, trained once
     combine: str = "mean"  # how the runs' forecasts are combined
     member: str = "networks"  # the networks member they make (`names.networks_member`)
 
