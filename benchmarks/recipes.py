@@ -63,7 +63,7 @@ RECIPES: dict[str, list[str]] = {
                                                      "search.feature_scaling=['global', 'level']"],
 }
 FIT_VARIANTS_RECIPE = "defaults + calendar"  # its studies are also fitted the other ways (`fit_variants`)
-ENSEMBLE = 3  # members of the ensembles compared there (all completed trials, when a study has fewer)
+ENSEMBLE = 3  # fit.configs of the variants compared there (all completed trials, when a study has fewer)
 CALENDAR = {"D": ["day_of_week", "month", "day_of_year"], "W": ["month", "day_of_year"], "M": ["month"]}
 HOLIDAYS: dict[str, str] = {}  # data.holidays per series (chicago's file has its own US holiday flag already)
 DEFAULT_TARGETS = (15.0, 5.0)  # % better MAE than the better of naive and seasonal-naive, and than boosting
@@ -111,10 +111,10 @@ def fit_variants(study: optuna.Study, config: Config, url: str, seeds: int | Non
             "networks alone (fit.members = ['networks'])": lambda: fit_points(with_fit(config, members=("networks",)),
                                                                               best, seeds=seeds),
             "trial's own weights (--from-trial)": lambda: fit_points(config, best, trial_weights=weights[:1]),
-            f"ensemble of {ENSEMBLE}, mean (refit)": lambda: fit_points(config, members, seeds=seeds),
-            f"ensemble of {ENSEMBLE}, median (refit)": lambda: fit_points(with_fit(config, combine="median"), members,
-                                                                                 seeds=seeds),
-            f"ensemble of {ENSEMBLE}, mean (own weights)": lambda: fit_points(config, members, trial_weights=weights),
+            f"best {ENSEMBLE} configurations as candidates (refit)": lambda: fit_points(config, members, seeds=seeds),
+            f"best {ENSEMBLE} configurations, median of seeds (refit)":
+                lambda: fit_points(with_fit(config, combine="median"), members, seeds=seeds),
+            f"best {ENSEMBLE} configurations (own weights)": lambda: fit_points(config, members, trial_weights=weights),
         }
         return {name: make()[0].metrics["model"]["test_mae"] for name, make in variants.items()}
 
