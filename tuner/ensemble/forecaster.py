@@ -121,9 +121,10 @@ class Forecaster:
 
     @property
     def label(self) -> str:
-        """What the model is, for titles: "lstm", "ensemble (mean) of lstm, lstm_transformer", then
-        " (mean of 5 seeds)" when each trial's network was trained with several; then, for an
-        ensemble of several members, each member's weight ("networks 0.6 + gradient boosting 0.4")."""
+        """What the model is, for titles: "lstm", or "ensemble of lstm, lstm_transformer" for several
+        configurations (fit.configs), then " (mean of 5 seeds)" when each was trained with several;
+        then, for an ensemble of several members, each member's weight ("networks 0.6 + gradient
+        boosting 0.4")."""
         combine = self.networks.combine
         trials = self.all_networks[::self.seeds]
         kinds = ", ".join(network.params.model for network in trials)
