@@ -55,10 +55,9 @@ def cmd_tune(args: argparse.Namespace) -> int:
     """Run trials of the configured study (creating it, or resuming it), then print the best."""
     config = load(args)  # a bad config fails before the heavy imports
 
-    from tuner.stopping import handle_stop_signals
+    from tuner.api.study import tune
     from tuner.tuning import configure_optuna_logging
     from tuner.tuning.report import summary
-    from tuner.tuning.runner import tune
     from tuner.tuning.storage import mask_password, resolve_storage_url
 
     configure_optuna_logging(args.verbose)
@@ -66,12 +65,12 @@ def cmd_tune(args: argparse.Namespace) -> int:
         from tuner.networks.training import configure_threads
 
         configure_threads(config.train.threads)  # more workers: each sets its own
-    handle_stop_signals()
     url = resolve_storage_url(config, args.storage)
     log.info("study %r in %s", config.study.name, mask_password(url))
-    result = tune(config, url, workers=args.workers, progress=not args.no_progress, allow_changed=args.allow_changed)
-    print(summary(result.study, mask_password(url)))
-    if result.interrupted:
+    study = tune(config=config, storage=url, workers=args.workers, progress=not args.no_progress,
+                 allow_changed=args.allow_changed)
+    print(summary(study.study, mask_password(url)))
+    if study.interrupted:
         print("Interrupted: completed trials are kept; run the same command to resume.", file=sys.stderr)
         return EXIT_INTERRUPTED
     return 0
@@ -135,29 +134,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Write a complete config with the best trial's parameters fixed in [params] (TOML, or JSON for .json)."""
     config = load(args)  # a bad config fails before the heavy imports
 
-    from dataclasses import replace
+    from tuner.api.study import load_study
+    from tuner.tuning import configure_optuna_logging
+    from tuner.tuning.storage import mask_password
 
-    from tuner.config.export import config_to_dict, dump_toml
-    from tuner.tuning.storage import mask_password, without_password
-    from tuner.tuning.study import best_params, best_trial
-
-    study, config, url = open_existing(args, config)
-    best = best_trial(study)
-    exported = replace(config, params=best_params(study), study=replace(config.study, storage=without_password(url)))
-    output = Path(args.output)
-    data = config_to_dict(exported, relative_to=output.resolve().parent)
-    if output.suffix == ".json":
-        text = json.dumps(data, indent=2) + "\n"
-    else:
-        text = dump_toml(data, header=(
-            f"Exported by tuner from trial #{best.number} of study {study.study_name!r} "
-            f"({config.study.metric} = {best.value:.6g}).\n`tuner fit` retrains [params] on train + validation "
-            f"for params.epochs epochs.{' The storage password is left out.' if url != without_password(url) else ''}"
-        ))
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(text, encoding="utf-8")
-    print(f"Wrote {output}: trial #{best.number}, {config.study.metric} = {best.value:.6g} "
-          f"(storage {mask_password(url)})")
+    configure_optuna_logging(args.verbose)
+    study = load_study(config, storage=args.storage)
+    output = study.export(args.output)
+    best = study.best_trial
+    print(f"Wrote {output}: trial #{best.number}, {study.config.study.metric} = {best.value:.6g} "
+          f"(storage {mask_password(study.storage)})")
     return 0
 
 
@@ -166,29 +152,24 @@ def cmd_fit(args: argparse.Namespace) -> int:
     combine the best trials), test it once, save a model directory."""
     config = load(args)  # a bad config fails before the heavy imports
 
-    import tempfile
-
-    from tuner.ensemble.forecaster import Forecaster
+    from tuner.api.fit import fit
     from tuner.networks.training import configure_threads
 
-    with tempfile.TemporaryDirectory(prefix="tuner-fit-") as folder:
-        if config.params.model and not (config.fit.configs > 1 or args.from_trial is not None):
-            chosen, weights = [config.params], None
-        else:
-            from tuner.tuning.study import fitted_trials
+    if not config.params.model or config.fit.configs > 1 or args.from_trial is not None:
+        from tuner.tuning import configure_optuna_logging
 
-            study, config, url = open_existing(args, config)
-            chosen, weights = fitted_trials(study, config, url, config.fit.configs, args.from_trial, Path(folder))
-        configure_threads(config.train.threads)
-        forecaster, test = Forecaster.fit(config, chosen, trial_weights=weights, intervals=not args.no_intervals,
-                                          seeds=args.seeds)
-    forecaster.save(Path(args.output))
-    print("\n".join(fit_summary(forecaster, chosen, weights is not None, args.output)))
+        configure_optuna_logging(args.verbose)
+    configure_threads(config.train.threads)
+    model = fit(config, storage=args.storage, from_trial=args.from_trial, seeds=args.seeds,
+                intervals=not args.no_intervals)
+    model.save(args.output)
+    print("\n".join(fit_summary(model.forecaster, model.trials, model.own_weights, args.output)))
     if args.plot:
         from tuner.reports.plots import lines_on_test_part, title_on_test_part, write_png
 
-        lines = lines_on_test_part(test)
-        write_png(lines, title_on_test_part(config.data, forecaster.label), config.data.target, Path(args.plot))
+        lines = lines_on_test_part(model.test_forecast)
+        write_png(lines, title_on_test_part(model.config.data, model.forecaster.label), model.config.data.target,
+                  Path(args.plot))
         print(f"Wrote {args.plot}", file=sys.stderr)
     return 0
 
@@ -325,17 +306,15 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write an HTML report of the study: Optuna's plots, best trials, baselines; with --model, its test forecast."""
     config = load(args)  # a bad config fails before the heavy imports
 
-    from tuner.tuning.report import html_report
-    from tuner.tuning.storage import mask_password
+    from tuner.api.study import load_study
+    from tuner.tuning import configure_optuna_logging
 
-    study, _, url = open_existing(args, config)
+    configure_optuna_logging(args.verbose)
+    study = load_study(config, storage=args.storage)
     if args.model:  # it forecasts the model's test part
         from tuner.networks.training import configure_threads
 
-        configure_threads(config.train.threads)
-    page = html_report(study, mask_password(url), args.top, Path(args.model) if args.model else None)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(page, encoding="utf-8")
-    print(f"Wrote {output} (study {study.study_name!r}, {len(study.trials)} trials)")
+        configure_threads(study.config.train.threads)
+    output = study.report(args.output, model=args.model, top=args.top)
+    print(f"Wrote {output} (study {study.name!r}, {len(study.study.trials)} trials)")
     return 0

@@ -1,7 +1,8 @@
 """One training loop for tuning, final fitting and tests: mini-batch Adam on `train.loss` with early
 stopping on the same loss over the validation windows.
 
-Random state is scoped (`seeded`); thread counts are left to the process entry points."""
+Random state is scoped (`seeded`); thread counts are set by the process entry points
+(`configure_threads`), or for one library call (`scoped_threads`)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,27 @@ def configure_threads(threads: int) -> int:
         if not users & set(names):
             threadpool_limits(limits=count, user_api=api)
     return count
+
+
+@contextmanager
+def scoped_threads(threads: int) -> Iterator[int]:
+    """`configure_threads` for the block only (library calls: the Python API): torch's threads, the
+    pools loaded already and the variables read by pools that load later are restored after it."""
+    from threadpoolctl import threadpool_limits
+
+    variables = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    torch_threads = torch.get_num_threads()
+    pools = threadpool_limits(limits=None)  # records the loaded pools' limits, changes nothing
+    try:
+        yield configure_threads(threads)
+    finally:
+        pools.restore_original_limits()
+        torch.set_num_threads(torch_threads)
+        for name, value in variables.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def thread_count(threads: int) -> int:

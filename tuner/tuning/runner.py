@@ -14,21 +14,24 @@ import time
 import uuid
 from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import optuna
 from optuna.trial import TrialState
 
 from tuner.config.schema import Config
-from tuner.errors import TunerError
+from tuner.errors import StorageError, TunerError
 from tuner.networks.device import resolve_device, worker_devices
 from tuner.networks.training import configure_threads, thread_count
 from tuner.stopping import STOP_REQUESTED, handle_stop_signals, sigint_blocked
 from tuner.tuning.evaluation import baseline_errors, tuning_folds
+from tuner.tuning.snapshot import store_snapshot, stored_snapshot, with_snapshot
 from tuner.tuning.storage import make_url_or_fail, open_artifact_store, open_storage
 from tuner.tuning.study import (
     count_run_trials,
     create_sampler,
     fail_stale_trials,
+    load_existing_study,
     open_study,
     record_baselines,
     remember_settings,
@@ -63,14 +66,23 @@ def new_run_id() -> str:
 
 
 def tune(config: Config, url: str, workers: int = 1, progress: bool = True,
-         allow_changed: bool = False) -> TuneResult:
+         allow_changed: bool = False, snapshot: bool = False) -> TuneResult:
     """Add `study.n_trials` trials (or run until `study.timeout`) to the configured study.
 
-    `allow_changed`: run even when the data or split settings differ from the study's."""
+    `allow_changed`: run even when the data or split settings differ from the study's.
+    `snapshot`: keep `data.path` in the study's artifact store as the data it is tuned on (a
+    DataFrame given to `tuner.tune`); a study that has one resumes on it when `data.path` is missing."""
     resolve_device(config.train.device, config.train.precision)  # a device this machine lacks fails first
     placement = worker_devices(workers, config.train.device, config.train.devices)
-    folds = tuning_folds(config)  # bad data fails before workers start
-    study = open_study(config, open_storage(url, config.study))
+    if not (config.data.path.is_file() or snapshot) and has_snapshot(config, url):
+        study = open_study(config, open_storage(url, config.study))  # a study tuned from a DataFrame: its data
+        config = with_snapshot(study, config, url)
+        folds = tuning_folds(config)
+    else:
+        folds = tuning_folds(config)  # bad data fails before the study is created and workers start
+        study = open_study(config, open_storage(url, config.study))
+    if snapshot:
+        store_snapshot(study, config, url, allow_changed)
     remember_settings(study, config, allow_changed)
     record_baselines(study, baseline_errors(folds))
     fail_stale_trials(study)  # trials left RUNNING by workers that died earlier
@@ -97,6 +109,18 @@ def tune(config: Config, url: str, workers: int = 1, progress: bool = True,
                     "queue on one lock; use PostgreSQL (--storage postgresql+psycopg2://...) for more", workers)
     pool = WorkerPool(config, url, run_id, workers, deadline, seed_offset, placement)
     return TuneResult(study, interrupted=pool.run(study, progress))
+
+
+def has_snapshot(config: Config, url: str) -> bool:
+    """Whether the config's study exists and keeps the data it was tuned on (`tuner.tuning.snapshot`);
+    a SQLite file that does not exist is not created to find out."""
+    parsed = make_url_or_fail(url)
+    if parsed.get_backend_name() == "sqlite" and not (parsed.database and Path(parsed.database).is_file()):
+        return False
+    try:
+        return stored_snapshot(load_existing_study(config, url)) is not None
+    except StorageError:
+        return False
 
 
 def worker_main(config: Config, url: str, run_id: str, seed_offset: int, workers: int, share: ClaimNextTrial | None,

@@ -167,9 +167,13 @@ def open_artifact_store(config: Config, url: str) -> ArtifactStore:
         folder = Path(location.removeprefix("file://")).expanduser()
         folder = folder if folder.is_absolute() else config.source.parent.resolve() / folder
     else:
-        parsed = make_url_or_fail(url)
-        sqlite_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
-        beside = Path(parsed.database).parent if sqlite_file else config.source.parent.resolve()
-        folder = beside / f"{config.study.name}-artifacts"
+        folder = beside_storage(config, url) / f"{config.study.name}-artifacts"
     folder.mkdir(parents=True, exist_ok=True)
     return optuna.artifacts.FileSystemArtifactStore(folder)
+
+
+def beside_storage(config: Config, url: str) -> Path:
+    """The folder of the study's local files: the SQLite file's, or the config file's for server databases."""
+    parsed = make_url_or_fail(url)
+    sqlite_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+    return Path(parsed.database).parent if sqlite_file else config.source.parent.resolve()

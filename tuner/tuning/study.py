@@ -20,6 +20,7 @@ from tuner.config.export import config_to_dict, value_if_absent
 from tuner.config.loading import build_config
 from tuner.config.schema import Config, ParamsConfig, SplitConfig, TrainConfig
 from tuner.errors import ConfigError, StorageError
+from tuner.tuning.snapshot import with_snapshot
 from tuner.tuning.storage import (
     WEIGHTS_ATTR,
     ArtifactStore,
@@ -140,13 +141,13 @@ def remember_settings(study: optuna.Study, config: Config, allow_changed: bool =
         study.set_user_attr(SETTINGS_ATTR, tuning_settings(config))
 
 
-def tuned_config(study: optuna.Study, config: Config) -> Config:
-    """`config` with the settings the study was tuned with, saying so when the file differs."""
+def tuned_config(study: optuna.Study, config: Config, notice: bool = True) -> Config:
+    """`config` with the settings the study was tuned with; `notice`: saying so when the file differs."""
     stored = study.user_attrs.get(SETTINGS_ATTR)
     changed = {} if stored is None else changed_settings(stored, config)
     if not changed:
         return config
-    log.warning("study %r was tuned with other settings than %s: using the study's, not %s",
+    log.log(logging.WARNING if notice else logging.DEBUG, "study %r was tuned with other settings than %s: using the study's, not %s",
                 study.study_name, config.source, changes_text(changed))
     raw = config_to_dict(config)
     for key, (old, _) in changed.items():
@@ -169,12 +170,14 @@ def load_existing_study(config: Config, url: str) -> optuna.Study:
                            "check study.name / --study, or run `tuner tune` first") from None
 
 
-def open_for_reading(config: Config, cli_url: str | None = None) -> tuple[optuna.Study, Config, str]:
+def open_for_reading(config: Config, cli_url: str | None = None,
+                     notice: bool = True) -> tuple[optuna.Study, Config, str]:
     """The study the config names, which must exist; the config with the settings the study was
-    tuned with (`tuned_config`); and the storage URL."""
+    tuned with (`tuned_config`, `notice`) and the data it keeps (`snapshot.with_snapshot`); and the
+    storage URL."""
     url = resolve_storage_url(config, cli_url)
     study = load_existing_study(config, url)
-    return study, tuned_config(study, config), url
+    return study, with_snapshot(study, tuned_config(study, config, notice), url), url
 
 
 def record_baselines(study: optuna.Study, baselines: dict[str, dict[str, float]]) -> None:
