@@ -18,7 +18,7 @@ from tuner.ensemble.forecaster import Forecaster
 from tuner.errors import ConfigError
 from tuner.evaluation.baselines import baseline_forecasts, member_forecast
 from tuner.members import ets
-from tuner.members.ets import FORMS, SeriesEts, Ets
+from tuner.members.ets import FORMS, Ets, SeriesEts
 from tuner.members.theta import SeriesTheta
 
 MONTHS = 144

@@ -8,19 +8,19 @@ from pathlib import Path
 from typing import Any
 
 from tuner.api.inputs import ConfigSource, DataSource, config_from, frame_named
-from tuner.api.model import Model
+from tuner.api.model import Model, fitted
 from tuner.config.schema import Config
 from tuner.data.frames import frame_file
 from tuner.errors import ConfigError
 
 
-def fit(source: ConfigSource | Any, *, data: DataSource = None, storage: str | None = None, top: int | None = None,
+def fit(source: ConfigSource | Any, *, df: DataSource = None, storage: str | None = None, top: int | None = None,
         from_trial: int | None = None, seeds: int | None = None, intervals: bool = True, **sections: Any) -> Model:
     """Fit the forecaster `tuner fit` would, and score its test part once.
 
     `source`: a `tuner.Study` (then as `Study.fit`), or a config (a path, a dict of sections) with
     [params] fixed, which is fitted as it is; a config without [params] names a study in
-    `storage`, whose best trials are fitted. `data`: a DataFrame or CSV path instead of data.path.
+    `storage`, whose best trials are fitted. `df`: a DataFrame or CSV path instead of data.path.
     `top`, `from_trial`, `seeds`, `intervals` and `sections` as for `Study.fit`."""
     if not isinstance(source, (str, Path, Mapping, Config)):
         from tuner.api.study import Study
@@ -28,14 +28,14 @@ def fit(source: ConfigSource | Any, *, data: DataSource = None, storage: str | N
         if not isinstance(source, Study):
             raise ConfigError(f"fit({type(source).__name__}): expected a tuner.Study, a config path or a dict of sections")
         return source.fit(top=top, from_trial=from_trial, seeds=seeds, intervals=intervals, **sections)
-    config = config_from(source, sections, data)
+    config = config_from(source, sections, df)
     if not config.params.model or (top or config.fit.configs) > 1 or from_trial is not None:
         from tuner.api.study import load_study
 
         return load_study(config, storage=storage).fit(top=top, from_trial=from_trial, seeds=seeds, intervals=intervals)
     path = None
-    if data is not None and not isinstance(data, (str, Path)):  # kept beside the config, as the model reads it again
-        path = frame_file(data, config.data.date_column, config.source.parent.resolve() / f"{config.study.name}-data")
+    if df is not None and not isinstance(df, (str, Path)):  # kept beside the config, as the model reads it again
+        path = frame_file(df, config.data.date_column, config.source.parent.resolve() / f"{config.study.name}-data")
         config = config_from(config, {"data.path": str(path)})
     with frame_named(path):
-        return Model.fitted(config, [config.params], None, intervals, seeds)
+        return fitted(config, [config.params], None, intervals, seeds)

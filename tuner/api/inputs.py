@@ -51,15 +51,15 @@ def has_data_path(config: ConfigSource) -> bool:
     return not isinstance(config, (Mapping, type(None))) or "path" in (config or {}).get("data", {})
 
 
-def config_from(config: ConfigSource, sections: Mapping[str, Any], data: DataSource = None) -> Config:
+def config_from(config: ConfigSource, sections: Mapping[str, Any], df: DataSource = None) -> Config:
     """The validated config: `config` (a TOML or JSON path, a dict of sections, a Config, or None
     for the defaults), then `sections` (dotted keys or dicts of keys by section) on top, then
-    `data` as data.path (a DataFrame: a placeholder until it is written, `data.frames.frame_file`;
+    `df` as data.path (a DataFrame: a placeholder until it is written, `data.frames.frame_file`;
     none given: `NO_DATA_PATH`, for a study that keeps its data)."""
     values = {key: plain(value) for key, value in sections.items() if "." in key}
     values |= dotted({key: value for key, value in sections.items() if "." not in key})
-    if data is not None:
-        values["data.path"] = FRAME_NAME if isinstance(data, pd.DataFrame) else str(data)
+    if df is not None:
+        values["data.path"] = FRAME_NAME if isinstance(df, pd.DataFrame) else str(df)
     elif not ("data.path" in values or has_data_path(config)):
         values["data.path"] = NO_DATA_PATH
     if isinstance(config, Config) and not values:

@@ -1,6 +1,6 @@
 """`tuner.Model`: a fitted forecaster (what `tuner fit` writes as a model directory) with its test
 table, and what the CLI does with one: predict, what-if, report, save; `tuner.load` reads one.
-`tuner.fit` (`tuner.api.fit`) and `Study.fit` call `Model.fitted`."""
+`tuner.fit` (`tuner.api.fit`) and `Study.fit` call `fitted`."""
 
 from __future__ import annotations
 
@@ -43,17 +43,9 @@ class Model:
     path: Path | None = None  # its model directory, once saved or loaded
     test_forecast: TestForecast | None = field(default=None, repr=False)  # from fitting; read again when loaded
 
-    @classmethod
-    def fitted(cls, config: Config, chosen: list[ParamsConfig], trial_weights: list[Path] | None = None,
-               intervals: bool = True, seeds: int | None = None) -> Model:
-        """`Forecaster.fit` of `chosen` (the tuned configurations, best first) in a library call's scope."""
-        with scoped(config.train.threads):
-            forecaster, test = Forecaster.fit(config, chosen, trial_weights=trial_weights, intervals=intervals,
-                                              seeds=seeds)
-        return cls(forecaster, chosen, trial_weights is not None, test_forecast=test)
-
     @property
     def config(self) -> Config:
+        """The config it was fitted with (data, split, train, fit, ... and the tuned [params])."""
         return self.forecaster.config
 
     @property
@@ -88,17 +80,17 @@ class Model:
 
         return test_notes(self.forecaster)
 
-    def predict(self, data: DataSource, intervals: Levels = None, series: Mapping[str, str] | None = None) -> pd.DataFrame:
-        """Forecast the `data.horizon` dates after each series' last target value in `data` (a
+    def predict(self, df: DataSource, intervals: Levels = None, series: Mapping[str, str] | None = None) -> pd.DataFrame:
+        """Forecast the `data.horizon` dates after each series' last target value in `df` (a
         DataFrame or CSV with the model's columns; rows after the last value are plans for the
         known-future inputs): one row per series and date, with `<target>_lo_<level>` and `_hi_`
         columns for each interval level in % (`intervals=[80, 95]`)."""
         levels = interval_levels(intervals)
-        self.check_intervals(levels)
-        with scoped(self.config.train.threads), inputs_of(self, data, series) as inputs:
+        warn_intervals(self.forecaster, levels)
+        with scoped(self.config.train.threads), inputs_of(self, df, series) as inputs:
             return self.forecaster.forecast_inputs(inputs, levels)
 
-    def whatif(self, data: DataSource, scale: Mapping[str, Sequence[float]], set: Mapping[str, float] | None = None,
+    def whatif(self, df: DataSource, scale: Mapping[str, Sequence[float]], set: Mapping[str, float] | None = None,
                cost_per_impression: float | None = None, ad_spend: float | None = None, intervals: Levels = None,
                series: Mapping[str, str] | None = None) -> pd.DataFrame:
         """The forecast's total under scenarios of a known-future input: `scale={"ad_impressions":
@@ -109,16 +101,11 @@ class Model:
 
         column, factors = scale_of(scale)
         levels = interval_levels(intervals)
-        self.check_intervals(levels, per_date=False)
+        warn_intervals(self.forecaster, levels, per_date=False)
         fixed = {str(name): float(value) for name, value in (set or {}).items()}
-        with scoped(self.config.train.threads), inputs_of(self, data, series) as inputs:
+        with scoped(self.config.train.threads), inputs_of(self, df, series) as inputs:
             result = whatif.run(self.forecaster, inputs, column, factors, fixed, cost_per_impression, ad_spend, levels)
         return whatif.frame(result, self.config.data.target)
-
-    def check_intervals(self, levels: list[float], per_date: bool = True) -> None:
-        """An error when the model cannot give intervals at `levels`; warnings go to the `tuner` log."""
-        for warning in self.forecaster.interval_warnings(levels, per_date):
-            log.warning(warning)
 
     def save(self, folder: str | Path) -> Path:
         """Write the model directory `folder` (as `tuner fit -o`), which `tuner.load` and `tuner predict` read."""
@@ -142,6 +129,21 @@ class Model:
         output.parent.mkdir(parents=True, exist_ok=True)
         output.write_text(page, encoding="utf-8")
         return output
+
+
+def fitted(config: Config, chosen: list[ParamsConfig], trial_weights: list[Path] | None = None,
+           intervals: bool = True, seeds: int | None = None) -> Model:
+    """`Forecaster.fit` of `chosen` (the tuned configurations, best first) in a library call's scope."""
+    with scoped(config.train.threads):
+        forecaster, test = Forecaster.fit(config, chosen, trial_weights=trial_weights, intervals=intervals,
+                                          seeds=seeds)
+    return Model(forecaster, chosen, trial_weights is not None, test_forecast=test)
+
+
+def warn_intervals(forecaster: Forecaster, levels: list[float], per_date: bool = True) -> None:
+    """An error when the model cannot give intervals at `levels`; warnings go to the `tuner` log."""
+    for warning in forecaster.interval_warnings(levels, per_date):
+        log.warning(warning)
 
 
 def load(folder: str | Path) -> Model:
@@ -178,19 +180,19 @@ def scale_of(scale: Mapping[str, Sequence[float]]) -> tuple[str, list[float]]:
 
 
 @contextlib.contextmanager
-def inputs_of(model: Model, data: DataSource, series: Mapping[str, str] | None) -> Iterator[list[ForecastInputs]]:
-    """The model's forecast inputs read from `data` (a DataFrame is written to a temporary CSV
+def inputs_of(model: Model, df: DataSource, series: Mapping[str, str] | None) -> Iterator[list[ForecastInputs]]:
+    """The model's forecast inputs read from `df` (a DataFrame is written to a temporary CSV
     first, and errors name the DataFrame), for the series `series` (default: every one)."""
     from tuner.data.series import parse_filter
 
     config = model.config.data
     chosen = (parse_filter(",".join(f"{column}={value}" for column, value in series.items()), config.series)
               if series else None)
-    if isinstance(data, (str, Path)):
-        yield model.forecaster.read_inputs(Path(data), chosen)
+    if isinstance(df, (str, Path)):
+        yield model.forecaster.read_inputs(Path(df), chosen)
         return
     with tempfile.TemporaryDirectory(prefix="tuner-frame-") as folder:
-        path = frame_file(data, config.date_column, Path(folder))
+        path = frame_file(df, config.date_column, Path(folder))
         with frame_named(path):
             inputs = model.forecaster.read_inputs(path, chosen)
         yield inputs

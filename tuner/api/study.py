@@ -5,6 +5,7 @@ exports and reports it as `tuner fit`, `export` and `report` do."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import tempfile
 import typing
@@ -17,7 +18,8 @@ import pandas as pd
 from tuner.api.inputs import ConfigSource, DataSource, config_from, frame_named, has_data_path
 from tuner.api.scope import scoped
 from tuner.config.schema import Config
-from tuner.data.frames import frame_file
+from tuner.data.frames import frame_csv, snapshot_name, write_once
+from tuner.errors import TunerError
 from tuner.tuning.report import best_as_data, best_warning, html_report
 from tuner.tuning.snapshot import snapshot_folder
 from tuner.tuning.storage import mask_password, resolve_storage_url, without_password
@@ -43,6 +45,7 @@ class Study:
 
     @property
     def name(self) -> str:
+        """The study's name (study.name)."""
         return self.study.study_name
 
     @property
@@ -57,6 +60,7 @@ class Study:
 
     @property
     def best_value(self) -> float:
+        """The best trial's value of the study's metric (study.metric, e.g. val_mae)."""
         return self.best_trial.value
 
     @property
@@ -124,12 +128,12 @@ class Study:
         override the study's settings, e.g. `fit={"members": [...]}`."""
         values = {**sections, **({"fit.configs": top} if top is not None else {})}
         config = config_from(self.config, values) if values else self.config
-        from tuner.api.model import Model
+        from tuner.api.model import fitted
 
         with tempfile.TemporaryDirectory(prefix="tuner-fit-") as folder:
             chosen, weights = fitted_trials(self.study, config, self.storage, config.fit.configs, from_trial,
                                             Path(folder))
-            return Model.fitted(config, chosen, weights, intervals, seeds)
+            return fitted(config, chosen, weights, intervals, seeds)
 
     def report(self, output: str | Path = "report.html", model: Model | str | Path | None = None, top: int = 10) -> Path:
         """Write the study's HTML report (Optuna's plots, best trials, baselines), as `tuner report`;
@@ -148,12 +152,13 @@ class Study:
         return output
 
 
-def tune(data: DataSource = None, config: ConfigSource = None, *, storage: str | None = None,
+def tune(df: DataSource = None, config: ConfigSource = None, *, storage: str | None = None,
          n_trials: int | None = None, timeout: float | None = None, workers: int = 1, progress: bool = True,
          allow_changed: bool = False, **sections: Any) -> Study:
-    """Run (or resume) a study, as `tuner tune`, and return it.
+    """Run (or resume) a study, as `tuner tune`, on `df` (a DataFrame or a CSV path) with
+    `config` (a TOML path, a dict of sections, or None) and `sections` over it, and return it.
 
-    `data`: a pandas DataFrame (one series, or a panel in long format with the `data.series`
+    `df`: a pandas DataFrame (one series, or a panel in long format with the `data.series`
     columns; dates in `data.date_column` or the index) or a CSV path; a DataFrame is kept in the
     study's artifact store with its SHA-256, so the study resumes, exports and fits later and in
     other processes without it. `config`: a TOML path, a dict of sections, or None for the defaults;
@@ -164,17 +169,25 @@ def tune(data: DataSource = None, config: ConfigSource = None, *, storage: str |
     """
     values = {**sections, **{f"study.{key}": value for key, value in (("n_trials", n_trials), ("timeout", timeout))
                              if value is not None}}
-    config = config_from(config, values, data)
+    config = config_from(config, values, df)
     url = resolve_storage_url(config, storage)
-    path = None
-    if isinstance(data, pd.DataFrame):
-        path = frame_file(data, config.data.date_column, snapshot_folder(config, url))
+    path, written = None, False
+    if isinstance(df, pd.DataFrame):
+        content = frame_csv(df, config.data.date_column)
+        path = snapshot_folder(config, url) / snapshot_name(hashlib.sha256(content).hexdigest())
+        written = not path.is_file()
+        write_once(path, content)
         config = replace(config, data=replace(config.data, path=path))
     from tuner.tuning.runner import tune as run  # torch: for tuning only
 
-    with scoped(config.train.threads, stop_signals=True), frame_named(path):
-        result = run(config, url, workers=workers, progress=progress, allow_changed=allow_changed,
-                             snapshot=path is not None)
+    try:
+        with scoped(config.train.threads, stop_signals=True), frame_named(path):
+            result = run(config, url, workers=workers, progress=progress, allow_changed=allow_changed,
+                         snapshot=path is not None)
+    except TunerError:
+        if written:  # bad data leaves nothing behind
+            path.unlink(missing_ok=True)
+        raise
     return Study(result.study, config, url, result.interrupted)
 
 

@@ -34,9 +34,15 @@ def frame_file(frame: pd.DataFrame, date_column: str, folder: Path) -> Path:
     """`frame` written into `folder` as `<SHA-256 prefix>.csv` (once per content): its path."""
     content = frame_csv(frame, date_column)
     path = folder / snapshot_name(hashlib.sha256(content).hexdigest())
-    if not path.is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.part")
-        partial.write_bytes(content)
-        partial.replace(path)
+    write_once(path, content)
     return path
+
+
+def write_once(path: Path, content: bytes) -> None:
+    """Write `content` to `path` unless it is there: whole or not at all (renamed into place)."""
+    if path.is_file():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(f".{os.getpid()}.part")
+    partial.write_bytes(content)
+    partial.replace(path)

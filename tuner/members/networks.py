@@ -18,7 +18,7 @@ import torch
 from tuner.config.schema import Config, DataConfig, ModelConfig, ParamsConfig, model_quantiles
 from tuner.errors import ConfigError, ModelDirError
 from tuner.members.base import Kind, Recipe, checked_file, saved_file
-from tuner.networks.models import LSTMForecaster, build_model, model_config
+from tuner.networks.models import LSTMForecaster, build_for_weights, build_model, model_config
 from tuner.networks.training import EpochResult, fit, predict, predict_windows, seeded
 
 if TYPE_CHECKING:
@@ -93,9 +93,9 @@ def load_network(folder: Path, entry: dict[str, Any]) -> Network:
     try:
         state = torch.load(weights, weights_only=True, map_location="cpu")
         shape = entry["model"]
-        network = build_model(ModelConfig(**{**shape, "known_columns": tuple(shape["known_columns"]),
-                                             "static_levels": tuple(shape.get("static_levels", ())),
-                                             "levelled_columns": tuple(shape.get("levelled_columns", ()))}))
+        network = build_for_weights(ModelConfig(**{**shape, "known_columns": tuple(shape["known_columns"]),
+                                                   "static_levels": tuple(shape.get("static_levels", ())),
+                                                   "levelled_columns": tuple(shape.get("levelled_columns", ()))}))
         network.load_state_dict(state)
     except (RuntimeError, KeyError, TypeError, ValueError, EOFError) as exc:
         reason = str(exc).strip().splitlines()[0]

@@ -200,5 +200,12 @@ def build_model(config: ModelConfig) -> LSTMForecaster:
     return MODEL_CLASSES[config.kind](config)
 
 
+def build_for_weights(config: ModelConfig) -> LSTMForecaster:
+    """The forecaster built to take saved weights: its initial ones are drawn from a forked random
+    generator, so that loading a model leaves the caller's random state as it was."""
+    with torch.random.fork_rng(devices=[]):
+        return build_model(config)
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)

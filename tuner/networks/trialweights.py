@@ -11,7 +11,7 @@ from tuner.config.schema import Config, ParamsConfig, model_quantiles
 from tuner.data.dataset import Dataset
 from tuner.data.scaling import Scaling
 from tuner.errors import DataError, ModelDirError
-from tuner.networks.models import LSTMForecaster, build_model, model_config
+from tuner.networks.models import LSTMForecaster, build_for_weights, model_config
 
 
 def save_trial_weights(network: torch.nn.Module, scaling: Scaling, path: Path) -> None:
@@ -25,7 +25,8 @@ def load_trial_network(dataset: Dataset, config: Config, params: ParamsConfig, w
     against the data: the trial's scaling must be the one these rows give."""
     try:
         saved = torch.load(weights, weights_only=True, map_location="cpu")
-        network = build_model(model_config(params.trial_params(), config.data, model_quantiles(config), dataset.shape))
+        network = build_for_weights(model_config(params.trial_params(), config.data, model_quantiles(config),
+                                                 dataset.shape))
         network.load_state_dict(saved["network"])
     except (RuntimeError, KeyError, TypeError, ValueError, EOFError, OSError) as exc:
         reason = str(exc).strip().splitlines()[0]

@@ -218,7 +218,7 @@ class WorkerPool:
 
     def run(self, study: optuna.Study, progress: bool) -> bool:
         """Run until the run's trials are finished or a stop is requested; True when stopped."""
-        from tqdm import tqdm
+        from tqdm.auto import tqdm  # a widget in Jupyter where ipywidgets is present, else text
 
         threads = thread_count(self.config.train.threads)
         print("\n".join(placement_lines(self.placement, threads)), file=sys.stderr)  # where each worker runs
