@@ -15,6 +15,11 @@ import typing
 from collections.abc import Iterator
 
 STOP_REQUESTED = threading.Event()  # set by the first SIGINT/SIGTERM of this process
+TRIAL_STOP_REQUESTED = threading.Event()  # set by a standing worker whose job was cancelled with --now
+
+
+class TrialStopped(Exception):
+    """The running trial's job was cancelled with `tuner cancel --now`: the trial fails, the worker goes on."""
 FORCE_HINT = b"Stopping after the current batch; press Ctrl-C again to stop at once.\n"
 
 
@@ -55,9 +60,12 @@ def sigint_blocked() -> Iterator[None]:
 
 
 def raise_if_stop_requested() -> None:
-    """Raise KeyboardInterrupt once a stop was requested (called between training batches)."""
+    """Raise KeyboardInterrupt once a stop was requested, or TrialStopped once the trial's job was
+    cancelled with --now (called between training batches)."""
     if STOP_REQUESTED.is_set():
         raise KeyboardInterrupt
+    if TRIAL_STOP_REQUESTED.is_set():
+        raise TrialStopped("its job was cancelled with `tuner cancel --now`")
 
 
 def quiet_swallowed_interrupt(unraisable: typing.Any) -> None:

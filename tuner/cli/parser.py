@@ -29,6 +29,7 @@ from tuner.cli.commands import (
     cmd_tune,
     cmd_whatif,
 )
+from tuner.cli.service import add_commands
 from tuner.config.names import COMBINES
 from tuner.errors import EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_USAGE, TunerError
 
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="GPUs to place the workers on, round-robin; overrides train.devices (default: every GPU)")
     tune.add_argument("--allow-changed", action="store_true",
                       help="run even if the data or split settings differ from those the study was tuned with")
+    add_commands(command, common, study_flags)
     return parser
 
 

@@ -50,7 +50,8 @@ def store_snapshot(study: optuna.Study, config: Config, url: str, allow_changed:
     if stored is not None and not allow_changed:
         raise StorageError(f"study {study.study_name!r} was tuned on other data (SHA-256 {stored['sha256'][:16]}..., "
                            f"this data's {digest[:16]}...); its trials would not be comparable with new ones. Use "
-                           "another study.name, the same data, or allow_changed=True to run on this data anyway")
+                           "another study.name, the same data, or --allow-changed (allow_changed=True) to run on "
+                           "this data anyway")
     artifact_id = upload_artifact(artifact_store=open_artifact_store(config, url), file_path=str(path),
                                   study_or_trial=study, mimetype="text/csv")
     study.set_user_attr(SNAPSHOT_ATTR, {"artifact_id": artifact_id, "sha256": digest, "bytes": path.stat().st_size})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -64,11 +65,14 @@ def without_password(url: str) -> str:
     return make_url_or_fail(url)._replace(password=None).render_as_string(hide_password=False)  # set() skips None
 
 
-def open_storage(url: str, study: StudyConfig | None = None) -> optuna.storages.RDBStorage:
+def open_storage(url: str, study: StudyConfig | None = None,
+                 stale: Callable[[optuna.Study, optuna.trial.FrozenTrial], None] | None = None,
+                 ) -> optuna.storages.RDBStorage:
     """Optuna's RDB storage with `pool_pre_ping`, so connections dropped by the server are replaced.
 
     With a study config (for workers that run trials), running trials send heartbeats, and a
-    trial whose worker died is failed after the grace period and retried with the same parameters.
+    trial whose worker died is failed after the grace period and retried with the same parameters
+    (or handed to `stale`, which retries it: `tuner.tuning.service.RetryAndReturnClaim`).
     """
     parsed = make_url_or_fail(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
@@ -81,7 +85,7 @@ def open_storage(url: str, study: StudyConfig | None = None) -> optuna.storages.
                 heartbeat = {
                     "heartbeat_interval": study.heartbeat_interval,
                     "grace_period": study.grace_period,
-                    "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
+                    "heartbeat_stale_trial_callback": stale or optuna.storages.RetryHeartbeatStaleTrialCallback(
                         max_retry=study.max_retries),
                 }
             return create_rdb_storage(parsed, heartbeat)
@@ -148,6 +152,17 @@ def engine_options(url: sqlalchemy.engine.URL) -> dict:
     return options
 
 
+def artifact_location(config: Config, url: str) -> str:
+    """`study.artifacts` made absolute: an s3://bucket as it is, else the folder `open_artifact_store` uses."""
+    location = config.study.artifacts
+    if location.startswith("s3://"):
+        return location
+    if location:
+        folder = Path(location.removeprefix("file://")).expanduser()
+        return str(folder if folder.is_absolute() else config.source.parent.resolve() / folder)
+    return str(beside_storage(config, url) / f"{config.study.name}-artifacts")
+
+
 def open_artifact_store(config: Config, url: str) -> ArtifactStore:
     """Where trials' weights go (`study.artifacts`): a folder (or file:// URL), or an s3://bucket;
     by default a folder beside the SQLite file, or beside the config file for server databases
@@ -163,11 +178,7 @@ def open_artifact_store(config: Config, url: str) -> ArtifactStore:
             raise StorageError(f"study.artifacts = {location!r} needs boto3 (pip install boto3)") from None
     if "://" in location and not location.startswith("file://"):
         raise StorageError(f"study.artifacts = {location!r}: expected a folder, file://FOLDER or s3://BUCKET")
-    if location:
-        folder = Path(location.removeprefix("file://")).expanduser()
-        folder = folder if folder.is_absolute() else config.source.parent.resolve() / folder
-    else:
-        folder = beside_storage(config, url) / f"{config.study.name}-artifacts"
+    folder = Path(artifact_location(config, url))
     folder.mkdir(parents=True, exist_ok=True)
     return optuna.artifacts.FileSystemArtifactStore(folder)
 

@@ -13,18 +13,18 @@ import sqlalchemy.exc
 from tuner.config.schema import Config
 from tuner.data.dataset import Dataset
 from tuner.errors import TrainingDiverged
-from tuner.stopping import STOP_REQUESTED
+from tuner.stopping import STOP_REQUESTED, TrialStopped
 from tuner.tuning.evaluation import tuning_folds
 from tuner.tuning.objective import Objective
 from tuner.tuning.storage import ArtifactStore
 
 
 class ExpectedFailureFilter(logging.Filter):
-    """Optuna logs a failed trial with its traceback; for Ctrl-C and diverged training the
-    one-line message already says it all."""
+    """Optuna logs a failed trial with its traceback; for Ctrl-C, diverged training and a cancelled
+    job the one-line message already says it all."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.exc_info and issubclass(record.exc_info[0], (KeyboardInterrupt, TrainingDiverged)):
+        if record.exc_info and issubclass(record.exc_info[0], (KeyboardInterrupt, TrainingDiverged, TrialStopped)):
             record.exc_info = None
         return True
 
