@@ -6,6 +6,6 @@ COPY pyproject.toml README.md LICENSE ./
 COPY tuner ./tuner
 RUN pip install --no-cache-dir '.[postgres]'
 COPY studies ./studies
-RUN useradd --create-home tuner
+RUN useradd --create-home tuner && mkdir /app/artifacts && chown tuner /app/artifacts
 USER tuner
 ENTRYPOINT ["tuner"]

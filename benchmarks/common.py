@@ -106,6 +106,11 @@ class Budget:
     gpu_epochs: int  # figure 14 (GPU machines only): epochs per speed measurement
     busy_epochs: int  # figure 20: epochs of the timed trial
     busy_repeats: int
+    service_jobs: int  # figure 21
+    service_trials: int  # per job
+    service_epochs: int
+    service_repeats: int
+    service_claims: int  # figure 22: claims timed per repeat
     threads: int  # threads per benchmark process (1, the default of train.threads)
     refit_seeds: int | None  # networks each `Forecaster.fit` trains (`--seeds`); None: the config's, as `tuner fit`
 
@@ -118,7 +123,8 @@ FULL = Budget(quick=False, window_rows=(10_000, 100_000, 1_000_000), window_repe
               response_weeks=8, response_epochs=36, recipe_series=("chicago", "txhousing", "avocado", "wineind"),
               recipe_seeds=5, recipe_trials=8, recipe_epochs=40, recipe_patience=6,
               interval_cases=("demo daily", "demo weekly plan", "chicago", "txhousing", "avocado", "wineind"),
-              interval_trials=8, interval_epochs=40, gpu_epochs=3, busy_epochs=10, busy_repeats=3, threads=1,
+              interval_trials=8, interval_epochs=40, gpu_epochs=3, busy_epochs=10, busy_repeats=3,
+              service_jobs=4, service_trials=4, service_epochs=5, service_repeats=3, service_claims=200, threads=1,
               refit_seeds=None)
 QUICK = Budget(quick=True, window_rows=(10_000, 100_000), window_repeats=3, train_epochs=1, train_repeats=2,
                overhead_trials=2, overhead_epochs=2, overhead_repeats=2, pruning_trials=3, pruning_epochs=3,
@@ -127,7 +133,8 @@ QUICK = Budget(quick=True, window_rows=(10_000, 100_000), window_repeats=3, trai
                walk_forward_repeats=1, walk_forward_epochs=2, response_weeks=1, response_epochs=1,
                recipe_series=("txhousing",), recipe_seeds=1, recipe_trials=2, recipe_epochs=2, recipe_patience=2,
                interval_cases=("wineind",), interval_trials=2, interval_epochs=2, gpu_epochs=1, busy_epochs=1,
-               busy_repeats=1, threads=1,
+               busy_repeats=1, service_jobs=2, service_trials=1, service_epochs=1, service_repeats=1, service_claims=10,
+               threads=1,
                refit_seeds=1)
 
 

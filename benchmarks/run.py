@@ -33,6 +33,7 @@ import panel_accuracy  # noqa: E402
 import pruners  # noqa: E402
 import recipes  # noqa: E402
 import response  # noqa: E402
+import service  # noqa: E402
 import walkforward  # noqa: E402
 from accuracy import frequencies, noise_floor, real_data  # noqa: E402
 from busy import busy_machine  # noqa: E402
@@ -53,7 +54,7 @@ from walkforward import walk_forward  # noqa: E402
 from tuner.networks.training import configure_threads  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
-FIGURES = range(1, 21)
+FIGURES = range(1, 23)
 
 
 def machine() -> dict[str, str | int]:
@@ -93,14 +94,14 @@ STEPS: dict[int, Callable[[Budget, Path], list[Figure]]] = {  # figure -> its me
 METHODS: dict[int, Any] = {  # figure -> the function or module whose docstring says how it is measured
     1: windowing, 2: throughput, 3: overhead, 4: pruning, 5: workers, 6: compare, 7: noise_floor, 8: real_data,
     9: frequencies, 10: walkforward, 11: response, 12: recipes, 13: intervals, 14: gpu, 15: panel_speed,
-    16: panel_epoch, 17: panel_accuracy, 18: pruners, 19: combination_module, 20: busy}
+    16: panel_epoch, 17: panel_accuracy, 18: pruners, 19: combination_module, 20: busy, 21: service, 22: service}
 
 
 def run(budget: Budget, only: set[int], peer_python: str | None, workdir: Path) -> list[Figure]:
-    """Every figure in `only`, in order; 6 and 7 reuse the study that 4 tunes."""
+    """Every figure in `only`, in order; 6 and 7 reuse the study that 4 tunes, and 21 measures 22 too."""
     postgres = postgres_url()
     figures: list[Figure] = []
-    for number in sorted(only | ({4} if only & {6, 7} else set())):  # 6 and 7 need 4's study
+    for number in sorted((only | ({4} if only & {6, 7} else set()) | ({21} if 22 in only else set())) - {22}):
         started, before = time.perf_counter(), len(figures)
         if number == 3:
             figures += overhead(budget, workdir, postgres)
@@ -109,6 +110,8 @@ def run(budget: Budget, only: set[int], peer_python: str | None, workdir: Path) 
             figures += found
         elif number == 5:
             figures += workers(budget, workdir, postgres)
+        elif number == 21:
+            figures += service.service(budget, workdir, postgres)  # and 22: the overhead is a share of 21's trials
         elif number == 6:
             figures += peers(budget, peer_python, config, url, workdir)
         elif number == 7:

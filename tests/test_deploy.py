@@ -109,14 +109,22 @@ def expand(text: str, env: dict) -> str:
 
 @pytest.mark.serial
 def test_compose_commands_run_against_the_local_postgres(compose, postgres_url, tmp_path):
-    """What the worker container runs, run here with TUNER_STORAGE pointing at the local server."""
-    env = {**os.environ, "TUNER_STORAGE": postgres_url, "TRIALS_PER_WORKER": "1"}
-    worker = [expand(part, env) for part in compose["services"]["worker"]["command"]]
-    worker += ["--set", "train.epochs=1"]
-    run = subprocess.run([sys.executable, "-m", "tuner.cli.parser", *worker], cwd=REPO, env=env, capture_output=True,
+    """What the README submits and the worker container runs, run here with TUNER_STORAGE pointing
+    at the local server (and the artifacts volume a local folder)."""
+    env = {**os.environ, "TUNER_STORAGE": postgres_url}
+    submit = ["submit", "studies/ecommerce_daily.toml", "--study", "compose_demo", "--n-trials", "1",
+              "--set", "train.epochs=1", "--set", f"study.artifacts='{tmp_path}'"]
+    run = subprocess.run([sys.executable, "-m", "tuner.cli.parser", *submit], cwd=REPO, env=env, capture_output=True,
                          text=True, timeout=300)
+    assert run.returncode == 0 and run.stdout.strip() == "compose_demo", run.stderr
+    worker = [expand(part, env) for part in compose["services"]["worker"]["command"]]
+    assert worker == ["worker"]
+    run = subprocess.run([sys.executable, "-m", "tuner.cli.parser", *worker, "--exit-when-idle", "2",
+                          "--cache", str(tmp_path / "cache")], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=300)
     assert run.returncode == 0, run.stderr
-    assert len(optuna.load_study(study_name="ecommerce_daily", storage=postgres_url).trials) == 1
+    assert len(optuna.load_study(study_name="compose_demo", storage=postgres_url).trials) == 1
+    assert any(v.startswith("artifacts:") for v in compose["services"]["worker"]["volumes"])
     dashboard = [expand(part, env) for part in compose["services"]["dashboard"]["command"]]
     assert dashboard[0] == "dashboard"
     run = subprocess.run([sys.executable, "-m", "tuner.cli.parser", dashboard[0], "--help"], capture_output=True, text=True)

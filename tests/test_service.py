@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 from tuner.tuning.snapshot import SNAPSHOT_ATTR
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-LONG = ["--set", "train.epochs=40", "--set", "train.patience=40", "--set", "study.pruner='none'"]  # trials of seconds
+LONG = ["--set", "train.epochs=25", "--set", "train.patience=25", "--set", "study.pruner='none'"]  # trials of seconds
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_three_workers_give_three_jobs_exactly_their_budgets(queue):
 
 @pytest.mark.serial
 def test_a_higher_priority_job_gets_the_next_free_worker(queue):
-    submit(queue, "low", 6, *LONG)
+    submit(queue, "low", 4, *LONG)
     worker = start_worker(queue, "--exit-when-idle", "2")
     wait_for(lambda: any(t.state == TrialState.RUNNING for t in trials_of(queue, "low")))
     submit(queue, "high", 2, "--priority", "5")
@@ -98,7 +98,7 @@ def test_a_higher_priority_job_gets_the_next_free_worker(queue):
     after = sorted((t.datetime_start.timestamp(), study) for study in ("low", "high") for t in trials_of(queue, study)
                    if t.datetime_start.timestamp() > submitted)
     assert [study for _, study in after[:2]] == ["high", "high"]
-    assert len(trials_of(queue, "low")) == 6
+    assert len(trials_of(queue, "low")) == 4
 
 
 @pytest.mark.serial
