@@ -142,6 +142,8 @@ def test_config_errors_raise_and_never_exit(tmp_path):
         tuner.tune(frame, train={"epoch": 3})
     with pytest.raises(tuner.ConfigError, match="train=3: expected a dict"):
         tuner.tune(frame, train=3)
+    with pytest.raises(tuner.DataError, match="df: expected a pandas DataFrame or a path to a CSV file, got list"):
+        tuner.tune([1, 2])
     with pytest.raises(tuner.TunerError, match="scale="):
         scale_of({"ad_impressions": [-1]})
     with pytest.raises(tuner.StorageError, match="no study 'absent'"):

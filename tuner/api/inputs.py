@@ -14,7 +14,7 @@ import pandas as pd
 
 from tuner.config.loading import build_config, load_config
 from tuner.config.schema import Config
-from tuner.errors import ConfigError, TunerError
+from tuner.errors import ConfigError, DataError, TunerError
 
 ConfigSource = Union[str, Path, Mapping[str, Any], Config, None]
 DataSource = Union[pd.DataFrame, str, Path, None]
@@ -58,8 +58,10 @@ def config_from(config: ConfigSource, sections: Mapping[str, Any], df: DataSourc
     none given: `NO_DATA_PATH`, for a study that keeps its data)."""
     values = {key: plain(value) for key, value in sections.items() if "." in key}
     values |= dotted({key: value for key, value in sections.items() if "." not in key})
+    if df is not None and not isinstance(df, (pd.DataFrame, str, Path)):
+        raise DataError(f"df: expected a pandas DataFrame or a path to a CSV file, got {type(df).__name__}")
     if df is not None:
-        values["data.path"] = FRAME_NAME if isinstance(df, pd.DataFrame) else str(df)
+        values["data.path"] = FRAME_NAME if isinstance(df, pd.DataFrame) else str(Path(df).resolve())  # from here
     elif not ("data.path" in values or has_data_path(config)):
         values["data.path"] = NO_DATA_PATH
     if isinstance(config, Config) and not values:

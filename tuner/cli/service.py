@@ -85,7 +85,7 @@ def cmd_jobs(args: argparse.Namespace) -> int:
     from tuner.tuning.service import job_status
 
     configure_optuna_logging(args.verbose)
-    rows = job_status(storage_url(args))
+    rows = job_status(storage_url(args), args.study or None)
     if args.format == "json":
         print(json.dumps(rows, indent=2))
         return 0
@@ -128,7 +128,8 @@ def duration(seconds: float) -> str:
     return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
 
 
-def add_commands(command: Callable[..., argparse.ArgumentParser], common: argparse.ArgumentParser, study_flags: argparse.ArgumentParser) -> None:
+def add_commands(command: Callable[..., argparse.ArgumentParser], common: argparse.ArgumentParser,
+                 study_flags: argparse.ArgumentParser) -> None:
     """The service's commands and flags, on the `tuner` parser (`command` makes a sub-parser)."""
     submit = command("submit", cmd_submit, [study_flags])
     submit.add_argument("--n-trials", type=positive_int, help="trials to add to the job's budget; overrides study.n_trials")
@@ -140,9 +141,11 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], common: argpar
     worker.add_argument("--cache", default=DEFAULT_CACHE, help=f"folder for this machine's copies of the jobs' data "
                                                                 f"(default {DEFAULT_CACHE})")
     worker.add_argument("--max-trials", type=positive_int, metavar="N", help="stop after N trials")
-    worker.add_argument("--exit-when-idle", type=float, metavar="SECONDS", help="stop once the queue has been empty this long")
+    worker.add_argument("--exit-when-idle", type=float, metavar="SECONDS",
+                        help="stop once the queue has been empty this long")
 
     jobs = command("jobs", cmd_jobs, [common])
+    jobs.add_argument("study", nargs="*", help="only these studies' jobs (default: every job)")
     jobs.add_argument("--storage", help="SQLAlchemy URL of the queue; default $TUNER_STORAGE")
     jobs.add_argument("--format", choices=("table", "json"), default="table")
 

@@ -22,7 +22,7 @@ def frame_csv(frame: pd.DataFrame, date_column: str) -> bytes:
     """The CSV `tuner` would read for `frame`: its columns, and its index too where it holds the
     dates (a DatetimeIndex, or an index named `date_column`)."""
     if not isinstance(frame, pd.DataFrame):
-        raise DataError(f"data: expected a pandas DataFrame or a path to a CSV file, got {type(frame).__name__}")
+        raise DataError(f"df: expected a pandas DataFrame or a path to a CSV file, got {type(frame).__name__}")
     if date_column not in frame.columns and (frame.index.name == date_column or isinstance(frame.index, pd.DatetimeIndex)):
         frame = frame.rename_axis(date_column).reset_index()
     text = io.StringIO()

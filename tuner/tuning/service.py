@@ -264,12 +264,17 @@ def submit(config: Config, url: str, n_trials: int, priority: int | None, timeou
 
 
 def job_status(url: str, names: list[str] | None = None) -> list[dict[str, Any]]:
-    """What `tuner jobs` lists: each job's queue row and its study's trials by state, best value,
+    """What `tuner jobs` lists (`names`: only these studies', each of which must have a job): each
+    job's queue row and its study's trials by state, best value,
     elapsed time and an estimate of the time left (the mean finished trial's duration times the
     trials left, over the trials running at once)."""
     storage = connect(url)
+    listed = jobs.list_jobs(storage.engine)
+    for name in names or []:
+        if name not in {job.study_name for job in listed}:
+            jobs.get_job(storage.engine, name)  # the error naming the known jobs
     rows = []
-    for job in jobs.list_jobs(storage.engine):
+    for job in listed:
         if names is not None and job.study_name not in names:
             continue
         study = optuna.load_study(study_name=job.study_name, storage=storage)
