@@ -208,3 +208,21 @@ def test_submitting_again_adds_to_the_budget(queue):
     submit(queue, "job", 3, "--priority", "4")
     row = jobs_json(queue)["job"]
     assert (row["budget"], row["priority"], row["state"]) == (5, 4, "queued")
+
+
+def test_claims_go_by_priority_then_in_turn_and_never_past_a_budget(tmp_path):
+    from tuner.tuning import jobs
+    from tuner.tuning.storage import open_storage
+
+    engine = open_storage(f"sqlite:///{tmp_path / 'q.db'}").engine
+    for name, budget, priority in (("a", 3, 0), ("b", 2, 0), ("urgent", 1, 5)):
+        jobs.submit(engine, name, {"study": {"name": name}}, budget, priority, None)
+    claimed = []
+    while (job := jobs.claim(engine)) is not None:
+        claimed.append(job.study_name)
+    assert claimed == ["urgent", "a", "b", "a", "b", "a"]
+    jobs.return_claim(engine, "b")  # a retried trial's claim comes back
+    assert jobs.claim(engine).study_name == "b" and jobs.claim(engine) is None
+    jobs.submit(engine, "a", {"study": {"name": "a"}}, 1, None, None)  # a resubmit adds to the budget
+    jobs.cancel(engine, "b")
+    assert [jobs.claim(engine).study_name, jobs.claim(engine)] == ["a", None]

@@ -78,6 +78,7 @@ class Loaded:
     objective: Objective
     started: list[int]  # the trials this worker started, by number
     stale: RetryAndReturnClaim
+    source: dict[str, Any]  # the job's config as the queue holds it
 
 
 class Worker:
@@ -161,9 +162,10 @@ class Worker:
     def load(self, job: jobs.Job) -> Loaded:
         """The job set up in this worker, from the last time or now: its config from the queue, its
         data from the study's snapshot, its study with this worker's own sampler seed."""
-        if job.study_name in self.loaded:
+        kept = self.loaded.get(job.study_name)
+        if kept is not None and kept.source == job.config:  # a resubmit may have changed the config
             self.loaded.move_to_end(job.study_name)
-            return self.loaded[job.study_name]
+            return kept
         config = build_config(job.config, self.cache / f"{job.study_name}.toml")  # local copies go to the cache
         stale = RetryAndReturnClaim(self.engine, config.study.max_retries)
         storage = open_storage(self.url, config.study, stale=stale)
@@ -173,7 +175,8 @@ class Worker:
         config = with_snapshot(study, config, self.url)
         started: list[int] = []
         objective = Objective(config, tuning_folds(config), self.run_id, open_artifact_store(config, self.url), started)
-        self.loaded[job.study_name] = Loaded(config, study, objective, started, stale)
+        self.loaded.pop(job.study_name, None)
+        self.loaded[job.study_name] = Loaded(config, study, objective, started, stale, job.config)
         while len(self.loaded) > KEPT_JOBS:
             self.loaded.popitem(last=False)
         return self.loaded[job.study_name]
