@@ -133,7 +133,7 @@ QUICK = Budget(quick=True, window_rows=(10_000, 100_000), window_repeats=3, trai
                walk_forward_repeats=1, walk_forward_epochs=2, response_weeks=1, response_epochs=1,
                recipe_series=("txhousing",), recipe_seeds=1, recipe_trials=2, recipe_epochs=2, recipe_patience=2,
                interval_cases=("wineind",), interval_trials=2, interval_epochs=2, gpu_epochs=1, busy_epochs=1,
-               busy_repeats=1, service_jobs=2, service_trials=1, service_epochs=1, service_repeats=1, service_claims=10,
+               busy_repeats=1, service_jobs=1, service_trials=1, service_epochs=1, service_repeats=1, service_claims=10,
                threads=1,
                refit_seeds=1)
 
