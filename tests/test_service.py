@@ -199,6 +199,8 @@ def test_bad_input_gets_one_line_and_exit_2(queue, tmp_path):
                                  capture_output=True, text=True, timeout=60)
     assert unreachable.returncode == 2 and len(unreachable.stderr.strip().splitlines()) == 1
     assert "cannot connect" in unreachable.stderr and "tried 3 times" in unreachable.stderr
+    bad_gpu = run_cli("worker", "--storage", queue["url"], "--gpu", "first")
+    assert bad_gpu.returncode == 2 and "expected a GPU index like 0 or 1, got 'first'" in bad_gpu.stderr
     sqlite = run_cli("submit", str(queue["config"]), "--storage", f"sqlite:///{tmp_path / 'q.db'}", "--n-trials", "1")
     assert sqlite.returncode == 0 and "serves workers on this machine only" in sqlite.stderr
 

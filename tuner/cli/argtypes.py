@@ -32,6 +32,13 @@ def gpu_list(text: str) -> list[int]:
     return indices
 
 
+def gpu_index(text: str) -> int:
+    """One GPU index, e.g. 1."""
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a GPU index like 0 or 1, got {text!r}")
+    return int(text)
+
+
 def non_negative_float(text: str) -> float:
     """A finite number of at least 0."""
     value = float(text)

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from tuner.cli.argtypes import positive_int
+from tuner.cli.argtypes import gpu_index, positive_int
 from tuner.cli.commands import load
 from tuner.errors import ConfigError
 
@@ -61,6 +61,8 @@ def cmd_submit(args: argparse.Namespace) -> int:
 def cmd_worker(args: argparse.Namespace) -> int:
     """Run the queued jobs' trials, by priority, until stopped (SIGTERM or Ctrl-C: after the current batch)."""
     url = storage_url(args)
+    if args.gpu is not None:  # before torch loads; this process is the worker's own, as `tune --workers` places them
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(args.gpu)
 
     from tuner.stopping import handle_stop_signals
     from tuner.tuning import configure_optuna_logging
@@ -72,7 +74,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
     handle_stop_signals()
     sqlite_notice(url)
     worker = Worker(url, new_run_id(), Path(args.cache).expanduser())
-    print(f"Worker {worker.run_id} on {mask_password(url)}: waiting for jobs (`tuner submit`)", file=sys.stderr,
+    where = "" if args.gpu is None else f", GPU {args.gpu} (train.device = auto or cuda)"
+    print(f"Worker {worker.run_id} on {mask_password(url)}{where}: waiting for jobs (`tuner submit`)", file=sys.stderr,
           flush=True)
     ran = worker.serve(args.max_trials, args.exit_when_idle)
     print(f"Worker {worker.run_id}: ran {ran} trial(s)", file=sys.stderr)
@@ -140,6 +143,8 @@ def add_commands(command: Callable[..., argparse.ArgumentParser], common: argpar
     worker.add_argument("--storage", help="SQLAlchemy URL of the queue; default $TUNER_STORAGE")
     worker.add_argument("--cache", default=DEFAULT_CACHE, help=f"folder for this machine's copies of the jobs' data "
                                                                 f"(default {DEFAULT_CACHE})")
+    worker.add_argument("--gpu", type=gpu_index, metavar="N",
+                        help="run on GPU N only (CUDA_VISIBLE_DEVICES; one worker per GPU); default: as train.device says")
     worker.add_argument("--max-trials", type=positive_int, metavar="N", help="stop after N trials")
     worker.add_argument("--exit-when-idle", type=float, metavar="SECONDS",
                         help="stop once the queue has been empty this long")
