@@ -8,7 +8,7 @@ import pytest
 from nbclient import NotebookClient
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "docs" / "quickstart.ipynb"
-SMALL_BUDGET = "N_TRIALS = 3\nEPOCHS = 2\nDAYS = 400"
+SMALL_BUDGET = "N_TRIALS = 3\nEPOCHS = 2\nDAYS = 400\nSEEDS = 1"
 
 
 def test_the_notebook_is_kept_without_outputs():
