@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 FIELDS = {"name", "value", "unit", "compared_with", "repeats", "min", "median", "max", "target", "met", "note", "details",
           "date"}
@@ -18,6 +20,7 @@ FIELDS = {"name", "value", "unit", "compared_with", "repeats", "min", "median", 
 SHARES = ("1,2,3,4,6,7,8,10,12,13,14,16,17,20,21,22", "5,9,11,15,18,19")  # two runs side by side
 
 
+@pytest.mark.benchmark  # about 4 minutes of both cores: run apart from the suite (`python -m pytest -m benchmark`)
 def test_quick_run_writes_one_record_per_figure(tmp_path: Path) -> None:
     outputs = [tmp_path / f"results-{index}.json" for index in range(len(SHARES))]
     runs = [subprocess.Popen([sys.executable, str(REPO / "benchmarks" / "run.py"), "--quick", "--only", share,
