@@ -4,6 +4,7 @@ or from a study's trials (`Study.fit`), as `tuner fit` does. A config's fit neve
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,7 @@ def fit(source: ConfigSource | Any, *, df: DataSource = None, storage: str | Non
         return load_study(config, storage=storage).fit(top=top, from_trial=from_trial, seeds=seeds, intervals=intervals)
     path = None
     if df is not None and not isinstance(df, (str, Path)):  # kept beside the config, as the model reads it again
-        path = frame_file(df, config.data.date_column, config.source.parent.resolve() / f"{config.study.name}-data")
-        config = config_from(config, {"data.path": str(path)})
+        path, _ = frame_file(df, config.data.date_column, config.source.parent.resolve() / f"{config.study.name}-data")
+        config = replace(config, data=replace(config.data, path=path))
     with frame_named(path):
         return fitted(config, [config.params], None, intervals, seeds)

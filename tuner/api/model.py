@@ -115,20 +115,11 @@ class Model:
 
     def report(self, output: str | Path = "report.html", storage: str | None = None, top: int = 10) -> Path:
         """Write the HTML report of the study the model was tuned in (the one its config names, in
-        `storage` or its own), with this model's test forecast, as `tuner report --model`."""
-        from tuner.tuning.report import html_report
-        from tuner.tuning.storage import mask_password
-        from tuner.tuning.study import open_for_reading
+        `storage` or its own), with this model's test forecast, as `tuner report --model`
+        (`Study.report`)."""
+        from tuner.api.study import load_study  # imported when used: forecasting never loads optuna
 
-        study, _, url = open_for_reading(self.config, storage)
-        with tempfile.TemporaryDirectory(prefix="tuner-report-") as folder:
-            if self.path is None:  # the report reads a model directory
-                self.forecaster.save(Path(folder))
-            page = html_report(study, mask_password(url), top, self.path or Path(folder))
-        output = Path(output)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(page, encoding="utf-8")
-        return output
+        return load_study(self.config, storage=storage).report(output, model=self, top=top)
 
 
 def fitted(config: Config, chosen: list[ParamsConfig], trial_weights: list[Path] | None = None,
@@ -192,7 +183,7 @@ def inputs_of(model: Model, df: DataSource, series: Mapping[str, str] | None) ->
         yield model.forecaster.read_inputs(Path(df), chosen)
         return
     with tempfile.TemporaryDirectory(prefix="tuner-frame-") as folder:
-        path = frame_file(df, config.date_column, Path(folder))
+        path, _ = frame_file(df, config.date_column, Path(folder))
         with frame_named(path):
             inputs = model.forecaster.read_inputs(path, chosen)
         yield inputs

@@ -5,7 +5,6 @@ exports and reports it as `tuner fit`, `export` and `report` do."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import tempfile
 import typing
@@ -18,7 +17,7 @@ import pandas as pd
 from tuner.api.inputs import ConfigSource, DataSource, config_from, frame_named, has_data_path
 from tuner.api.scope import scoped
 from tuner.config.schema import Config
-from tuner.data.frames import frame_csv, snapshot_name, write_once
+from tuner.data.frames import frame_file
 from tuner.errors import TunerError
 from tuner.tuning.report import best_as_data, best_warning, html_report
 from tuner.tuning.snapshot import snapshot_folder
@@ -173,10 +172,7 @@ def tune(df: DataSource = None, config: ConfigSource = None, *, storage: str | N
     url = resolve_storage_url(config, storage)
     path, written = None, False
     if isinstance(df, pd.DataFrame):
-        content = frame_csv(df, config.data.date_column)
-        path = snapshot_folder(config, url) / snapshot_name(hashlib.sha256(content).hexdigest())
-        written = not path.is_file()
-        write_once(path, content)
+        path, written = frame_file(df, config.data.date_column, snapshot_folder(config, url))
         config = replace(config, data=replace(config.data, path=path))
     from tuner.tuning.runner import tune as run  # torch: for tuning only
 

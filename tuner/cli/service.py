@@ -85,6 +85,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 def cmd_jobs(args: argparse.Namespace) -> int:
     """List the queued jobs: budget, trials by state, best value, elapsed time and time left."""
     from tuner.tuning import configure_optuna_logging
+    from tuner.tuning.report import duration
     from tuner.tuning.service import job_status
 
     configure_optuna_logging(args.verbose)
@@ -121,14 +122,6 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     print(f"Cancelled study {args.study!r}: no more of its trials are handed out; "
           + ("its running trials stop at their next batch and fail" if args.now else "its running trials finish"))
     return 0
-
-
-def duration(seconds: float) -> str:
-    """1h 02m, 3m 05s or 12s."""
-    seconds = round(seconds)
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    return f"{hours}h {minutes:02d}m" if hours else f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
 
 
 def add_commands(command: Callable[..., argparse.ArgumentParser], common: argparse.ArgumentParser,

@@ -30,19 +30,16 @@ def frame_csv(frame: pd.DataFrame, date_column: str) -> bytes:
     return text.getvalue().encode("utf-8")
 
 
-def frame_file(frame: pd.DataFrame, date_column: str, folder: Path) -> Path:
-    """`frame` written into `folder` as `<SHA-256 prefix>.csv` (once per content): its path."""
+def frame_file(frame: pd.DataFrame, date_column: str, folder: Path) -> tuple[Path, bool]:
+    """`frame` written into `folder` as `<SHA-256 prefix>.csv`, once per content: its path, and
+    whether this call wrote it (False: the same rows were there already). Whole or not at all:
+    renamed into place."""
     content = frame_csv(frame, date_column)
     path = folder / snapshot_name(hashlib.sha256(content).hexdigest())
-    write_once(path, content)
-    return path
-
-
-def write_once(path: Path, content: bytes) -> None:
-    """Write `content` to `path` unless it is there: whole or not at all (renamed into place)."""
     if path.is_file():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
+        return path, False
+    folder.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.part")
     partial.write_bytes(content)
     partial.replace(path)
+    return path, True

@@ -211,7 +211,7 @@ class BatchedRDBStorage(optuna.storages.RDBStorage):
         attribute rows updated, new ones added. `again`: a second try, which leaves out the
         parameters already stored (the first try's commit may have landed)."""
         trial = models.TrialModel.find_or_raise_by_id(trial_id, session)
-        if trial.state.is_finished():  # finished elsewhere: failed as stale, or by `tuner cancel --now`
+        if trial.state.is_finished():  # finished elsewhere: failed as stale while its worker was slow
             # (not `check_trial_is_updatable`: its message reads the trial back, which would flush, under the lock held here)
             raise optuna.exceptions.UpdateFinishedTrialError(
                 f"Trial#{trial.number} has already finished and can not be updated.")

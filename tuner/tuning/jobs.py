@@ -104,7 +104,6 @@ def submit(engine: sa.Engine, study_name: str, config: dict[str, Any], n_trials:
 
 def get_job(engine: sa.Engine, study_name: str) -> Job:
     """The study's job; a StorageError naming the known ones when it has none."""
-    create_table(engine)
     with engine.connect() as connection:
         row = connection.execute(sa.select(JOBS).where(JOBS.c.study_name == study_name)).first()
     if row is None:
@@ -115,7 +114,6 @@ def get_job(engine: sa.Engine, study_name: str) -> Job:
 
 def list_jobs(engine: sa.Engine) -> list[Job]:
     """Every job, by priority, then by submission."""
-    create_table(engine)
     with engine.connect() as connection:
         rows = connection.execute(sa.select(JOBS).order_by(JOBS.c.priority.desc(), JOBS.c.submitted)).all()
     return [as_job(row) for row in rows]

@@ -20,6 +20,7 @@ import optuna
 from optuna.trial import TrialState
 
 from tuner.config.schema import Config
+from tuner.data.dataset import Dataset
 from tuner.errors import StorageError, TunerError
 from tuner.networks.device import resolve_device, worker_devices
 from tuner.networks.training import configure_threads, thread_count
@@ -74,17 +75,7 @@ def tune(config: Config, url: str, workers: int = 1, progress: bool = True,
     DataFrame given to `tuner.tune`); a study that has one resumes on it when `data.path` is missing."""
     resolve_device(config.train.device, config.train.precision)  # a device this machine lacks fails first
     placement = worker_devices(workers, config.train.device, config.train.devices)
-    if not (config.data.path.is_file() or snapshot) and has_snapshot(config, url):
-        study = open_study(config, open_storage(url, config.study))  # a study tuned from a DataFrame: its data
-        config = with_snapshot(study, config, url)
-        folds = tuning_folds(config)
-    else:
-        folds = tuning_folds(config)  # bad data fails before the study is created and workers start
-        study = open_study(config, open_storage(url, config.study))
-    if snapshot:
-        store_snapshot(study, config, url, allow_changed)
-    remember_settings(study, config, allow_changed)
-    record_baselines(study, baseline_errors(folds))
+    study, config, folds = open_tuned_study(config, url, allow_changed, snapshot)
     fail_stale_trials(study)  # trials left RUNNING by workers that died earlier
     run_id = new_run_id()
     deadline = time.time() + config.study.timeout if config.study.timeout else None
@@ -109,6 +100,26 @@ def tune(config: Config, url: str, workers: int = 1, progress: bool = True,
                     "queue on one lock; use PostgreSQL (--storage postgresql+psycopg2://...) for more", workers)
     pool = WorkerPool(config, url, run_id, workers, deadline, seed_offset, placement)
     return TuneResult(study, interrupted=pool.run(study, progress))
+
+
+def open_tuned_study(config: Config, url: str, allow_changed: bool = False,
+                     snapshot: bool = False) -> tuple[optuna.Study, Config, list[Dataset]]:
+    """The study about to get trials (`tune`, `tuner submit`), created or checked against the
+    settings it was tuned with, its baselines recorded; the config with the data it is tuned on
+    (`snapshot`: keep `data.path` in its artifact store); and that data's folds. Bad data fails
+    before the storage is opened, so nothing is stored."""
+    if not (config.data.path.is_file() or snapshot) and has_snapshot(config, url):
+        study = open_study(config, open_storage(url, config.study))  # a study tuned from a DataFrame: its data
+        config = with_snapshot(study, config, url)
+        folds = tuning_folds(config)
+    else:
+        folds = tuning_folds(config)
+        study = open_study(config, open_storage(url, config.study))
+    if snapshot:
+        store_snapshot(study, config, url, allow_changed)
+    remember_settings(study, config, allow_changed)
+    record_baselines(study, baseline_errors(folds))
+    return study, config, folds
 
 
 def has_snapshot(config: Config, url: str) -> bool:

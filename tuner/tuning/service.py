@@ -38,6 +38,7 @@ from tuner.stopping import STOP_REQUESTED, TRIAL_STOP_REQUESTED, TrialStopped
 from tuner.tuning import jobs
 from tuner.tuning.evaluation import tuning_folds
 from tuner.tuning.objective import Objective
+from tuner.tuning.report import trial_counts
 from tuner.tuning.snapshot import with_snapshot
 from tuner.tuning.storage import mask_password, open_artifact_store, open_storage
 from tuner.tuning.study import create_pruner, create_sampler, fail_stale_trials
@@ -87,11 +88,12 @@ class Worker:
     def __init__(self, url: str, run_id: str, cache: Path) -> None:
         """`cache`: where this machine keeps its copies of the jobs' data."""
         self.url, self.run_id, self.cache = url, run_id, cache
-        self.engine = connect(url).engine
+        self.storage = connect(url)  # the queue's, and the setup failures' trials
+        self.engine = self.storage.engine
         jobs.create_table(self.engine)
         self.loaded: OrderedDict[str, Loaded] = OrderedDict()
         self.threads: int | None = None
-        self.watched: dict[str, tuple[optuna.Study, float]] = {}  # study name -> (study, heartbeat interval), for `sweep`
+        self.watched: dict[str, tuple[Config, optuna.Study]] = {}  # jobs not loaded here, opened for `sweep`
         self.next_sweep = 0.0
 
     def serve(self, max_trials: int | None = None, idle_exit: float | None = None) -> int:
@@ -166,12 +168,7 @@ class Worker:
         if kept is not None and kept.source == job.config:  # a resubmit may have changed the config
             self.loaded.move_to_end(job.study_name)
             return kept
-        config = build_config(job.config, self.cache / f"{job.study_name}.toml")  # local copies go to the cache
-        stale = RetryAndReturnClaim(self.engine, config.study.max_retries)
-        storage = open_storage(self.url, config.study, stale=stale)
-        study = optuna.load_study(study_name=job.study_name, storage=storage,
-                                  sampler=create_sampler(config, seed_offset=zlib.crc32(self.run_id.encode()) % 10_000),
-                                  pruner=create_pruner(config))
+        config, study, stale = self.open_job(job)
         config = with_snapshot(study, config, self.url)
         started: list[int] = []
         objective = Objective(config, tuning_folds(config), self.run_id, open_artifact_store(config, self.url), started)
@@ -181,10 +178,21 @@ class Worker:
             self.loaded.popitem(last=False)
         return self.loaded[job.study_name]
 
+    def open_job(self, job: jobs.Job) -> tuple[Config, optuna.Study, RetryAndReturnClaim]:
+        """The job's config (its local copies go to the cache), its study with this worker's own
+        sampler seed and heartbeat settings, and the callback that re-queues its stale trials."""
+        config = build_config(job.config, self.cache / f"{job.study_name}.toml")
+        stale = RetryAndReturnClaim(self.engine, config.study.max_retries)
+        storage = open_storage(self.url, config.study, stale=stale)
+        study = optuna.load_study(study_name=job.study_name, storage=storage,
+                                  sampler=create_sampler(config, seed_offset=zlib.crc32(self.run_id.encode()) % 10_000),
+                                  pruner=create_pruner(config))
+        return config, study, stale
+
     def fail_setup(self, job: jobs.Job, reason: str) -> None:
         """The claimed trial, failed with the reason this worker could not set the job up."""
         log.error("study %r: %s", job.study_name, reason)
-        study = optuna.load_study(study_name=job.study_name, storage=connect(self.url))
+        study = optuna.load_study(study_name=job.study_name, storage=self.storage)
         trial = study.ask()
         trial.set_user_attr("fail_reason", reason)
         trial.set_user_attr("run", self.run_id)
@@ -212,18 +220,17 @@ class Worker:
         for job in jobs.list_jobs(self.engine):
             if job.claimed == 0:
                 continue
-            if job.study_name not in self.watched:
-                try:
-                    config = build_config(job.config, self.cache / f"{job.study_name}.toml")
-                except TunerError:
-                    continue
-                storage = open_storage(self.url, config.study, stale=RetryAndReturnClaim(self.engine,
-                                                                                         config.study.max_retries))
-                self.watched[job.study_name] = (optuna.load_study(study_name=job.study_name, storage=storage),
-                                                config.study.heartbeat_interval)
-            study, interval = self.watched[job.study_name]
+            if job.study_name in self.loaded:
+                config, study = self.loaded[job.study_name].config, self.loaded[job.study_name].study
+            else:
+                if job.study_name not in self.watched:
+                    try:
+                        self.watched[job.study_name] = self.open_job(job)[:2]
+                    except TunerError:
+                        continue
+                config, study = self.watched[job.study_name]
             fail_stale_trials(study)
-            intervals.append(interval)
+            intervals.append(config.study.heartbeat_interval)
         self.next_sweep = time.monotonic() + min(intervals, default=POLL_SECONDS[1])
 
 
@@ -245,25 +252,17 @@ def job_config(config: Config, url: str) -> dict[str, Any]:
     from tuner.config.export import config_to_dict
     from tuner.tuning.storage import artifact_location
 
-    data = config_to_dict(replace(config, study=replace(config.study, artifacts=artifact_location(config, url))))
-    return data
+    return config_to_dict(replace(config, study=replace(config.study, artifacts=artifact_location(config, url))))
 
 
 def submit(config: Config, url: str, n_trials: int, priority: int | None, timeout: float | None) -> jobs.Job:
-    """Queue `n_trials` trials of the config's study, checked as `tuner tune` checks them: bad data
-    fails before anything is stored. The study is created (or checked against the settings it was
-    tuned with), and its data goes into its artifact store with its SHA-256, for workers on any machine."""
-    from tuner.tuning.evaluation import baseline_errors
-    from tuner.tuning.snapshot import store_snapshot
-    from tuner.tuning.study import open_study, record_baselines, remember_settings
+    """Queue `n_trials` trials of the config's study, checked as `tuner tune` checks them
+    (`runner.open_tuned_study`): bad data fails before anything is stored. Its data goes into its
+    artifact store with its SHA-256, for workers on any machine."""
+    from tuner.tuning.runner import open_tuned_study
 
-    folds = tuning_folds(config)  # bad data fails first
-    storage = connect(url)
-    study = open_study(config, storage)
-    remember_settings(study, config)
-    record_baselines(study, baseline_errors(folds))
-    store_snapshot(study, config, url)
-    return jobs.submit(storage.engine, study.study_name, job_config(config, url), n_trials, priority, timeout)
+    study, config, _ = open_tuned_study(config, url, snapshot=True)
+    return jobs.submit(connect(url).engine, study.study_name, job_config(config, url), n_trials, priority, timeout)
 
 
 def job_status(url: str, names: list[str] | None = None) -> list[dict[str, Any]]:
@@ -272,6 +271,7 @@ def job_status(url: str, names: list[str] | None = None) -> list[dict[str, Any]]
     elapsed time and an estimate of the time left (the mean finished trial's duration times the
     trials left, over the trials running at once)."""
     storage = connect(url)
+    jobs.create_table(storage.engine)
     listed = jobs.list_jobs(storage.engine)
     for name in names or []:
         if name not in {job.study_name for job in listed}:
@@ -282,12 +282,12 @@ def job_status(url: str, names: list[str] | None = None) -> list[dict[str, Any]]
             continue
         study = optuna.load_study(study_name=job.study_name, storage=storage)
         trials = study.get_trials(deepcopy=False)
-        counts = {state: sum(t.state == state for t in trials)
-                  for state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL, TrialState.RUNNING)}
+        counts = {state: count for state, count in trial_counts(study).items()
+                  if state in ("complete", "pruned", "fail", "running")}
         durations = [t.duration.total_seconds() for t in trials if t.duration and t.state.is_finished()]
         starts = [t.datetime_start for t in trials if t.datetime_start]
         ends = [t.datetime_complete for t in trials if t.datetime_complete]
-        running = counts[TrialState.RUNNING]
+        running = counts["running"]
         end = datetime.now() if running else max(ends, default=max(starts, default=None))
         elapsed = (end - min(starts)).total_seconds() if starts else 0.0
         left = max(0, job.budget - job.claimed) + running
@@ -299,7 +299,7 @@ def job_status(url: str, names: list[str] | None = None) -> list[dict[str, Any]]
             best = None
         rows.append({"study": job.study_name, "state": job.state if left or job.state != jobs.QUEUED else "done",
                      "priority": job.priority, "budget": job.budget,
-                     **{state.name.lower(): count for state, count in counts.items()},
+                     **counts,
                      "best": best, "elapsed_seconds": round(elapsed, 1),
                      "left_seconds": None if estimate is None else round(estimate, 1), "reason": job.reason})
     return rows
@@ -308,4 +308,6 @@ def job_status(url: str, names: list[str] | None = None) -> list[dict[str, Any]]
 def cancel(url: str, study_name: str, now: bool = False) -> jobs.Job:
     """Stop handing out the job's trials; with `now`, the workers running its trials stop them at
     their next batch (within `CANCEL_POLL_SECONDS`), and they fail. Completed trials stay."""
-    return jobs.cancel(connect(url).engine, study_name, now)
+    engine = connect(url).engine
+    jobs.create_table(engine)
+    return jobs.cancel(engine, study_name, now)
