@@ -23,7 +23,8 @@ from tuning import fixed_params, fixed_trials_overrides, trials_per_minute
 from tuner.data.dataset import Dataset
 from tuner.evaluation.metrics import forecast_errors
 from tuner.networks.models import build_model, model_config
-from tuner.networks.training import configure_threads, fit
+from tuner.networks.threads import configure_threads
+from tuner.networks.training import fit
 from tuner.tuning.objective import Objective
 from tuner.tuning.study import open_study
 

@@ -46,7 +46,7 @@ from tuner.config.schema import Config
 from tuner.data.demo import panel as demo_panel
 from tuner.ensemble.forecaster import Forecaster
 from tuner.evaluation.scoring import TestForecast
-from tuner.networks.training import configure_threads
+from tuner.networks.threads import configure_threads
 from tuner.tuning.runner import tune
 from tuner.tuning.study import best_params
 

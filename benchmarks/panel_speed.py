@@ -40,7 +40,8 @@ from tuner.data.demo import AD_CARRYOVER, CATEGORIES, NOISE_SIGMA, WEEKDAY_EFFEC
 from tuner.data.reading import load_frame
 from tuner.members.ets import Ets
 from tuner.networks.models import build_model, model_config
-from tuner.networks.training import WindowTensors, configure_threads, fit
+from tuner.networks.threads import configure_threads
+from tuner.networks.training import WindowTensors, fit
 
 PANEL_CONFIG = REPO / "studies" / "ecommerce_panel.toml"
 DAYS = 1096  # 3 years of daily rows per series

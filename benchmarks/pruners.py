@@ -30,7 +30,7 @@ from realdata import SERIES, available
 
 from tuner.config.loading import load_config
 from tuner.config.schema import StudyConfig
-from tuner.networks.training import configure_threads
+from tuner.networks.threads import configure_threads
 from tuner.tuning.runner import tune
 
 log = logging.getLogger("benchmarks")

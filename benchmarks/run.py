@@ -51,7 +51,7 @@ from speed import throughput, windowing  # noqa: E402
 from tuning import overhead, pruning, workers  # noqa: E402
 from walkforward import walk_forward  # noqa: E402
 
-from tuner.networks.training import configure_threads  # noqa: E402
+from tuner.networks.threads import configure_threads  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results.json"
 FIGURES = range(1, 23)

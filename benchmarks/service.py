@@ -20,7 +20,7 @@ import uuid
 from pathlib import Path
 
 import optuna
-from common import DEMO_CONFIG, Budget, Figure, figure, skipped
+from common import DEMO_CONFIG, Budget, Figure, figure, skipped, user_environment
 
 from tuner.config.loading import load_config
 from tuner.data.demo import generate
@@ -34,7 +34,7 @@ OVERHEAD_TARGETS = {"SQLite": 0.02, "PostgreSQL": 0.05}
 
 def tuner(*args: str, cwd: Path) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "tuner.cli.parser", *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env=user_environment())
 
 
 def finished(process: subprocess.Popen) -> None:

@@ -15,7 +15,8 @@ from torch import nn
 from tuner.config.schema import DataConfig, ModelConfig, SplitConfig, TrainConfig
 from tuner.data.dataset import Dataset, Windows
 from tuner.networks.models import build_model
-from tuner.networks.training import configure_threads, fit
+from tuner.networks.threads import configure_threads
+from tuner.networks.training import fit
 
 WINDOW = 28
 FEATURES = ("f1", "f2", "f3", "f4", "f5")  # with the target: 6 columns

@@ -14,12 +14,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import optuna
-from common import DEMO_CONFIG, Budget, Figure, demo_config, figure, finished_trials, skipped
+from common import DEMO_CONFIG, Budget, Figure, demo_config, figure, finished_trials, skipped, user_environment
 
 import tuner.tuning.evaluation
 from tuner.config.schema import Config
 from tuner.data.dataset import Dataset
-from tuner.networks.training import thread_count
 from tuner.tuning.objective import Objective
 from tuner.tuning.runner import tune
 from tuner.tuning.space import suggest_params
@@ -168,7 +167,7 @@ def trials_per_minute(url: str, workers: int, overrides: list[str], params: list
     command = [sys.executable, "-m", "tuner.cli.parser", "tune", str(DEMO_CONFIG), "--workers", str(workers),
                "--storage", url, "--study", name, "--no-progress", *(f"--set={o}" for o in overrides)]
     started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
+    subprocess.run(command, check=True, capture_output=True, env=user_environment())
     wall = time.perf_counter() - started
     trials = optuna.load_study(study_name=name, storage=url).trials
     running = max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)
@@ -201,8 +200,7 @@ def workers(budget: Budget, workdir: Path, postgres: str | None) -> list[Figure]
     url = postgres or f"sqlite:///{workdir / 'workers.db'}"
     params = fixed_params(demo_config(*overrides(0)), budget.worker_trials)
     cores = os.cpu_count() or 1
-    defaults = {(thread_count(0), count) for count in (1, 2)}  # what (0, 1) and (0, 2) resolve to here
-    layouts = [(0, 1), (0, 2)] + ([] if budget.quick else [layout for layout in LAYOUTS if layout not in defaults])
+    layouts = [(0, 1), (0, 2)] + ([] if budget.quick else list(LAYOUTS))  # 0: the default, automatic threads
     speed: dict[tuple[int, int], list[float]] = {layout: [] for layout in layouts}
     steady: dict[tuple[int, int], list[float]] = {layout: [] for layout in layouts}
     ceiling: list[float] = []
@@ -241,7 +239,7 @@ def workers(budget: Budget, workdir: Path, postgres: str | None) -> list[Figure]
         found.append(figure(
             f"5. trials/minute, {threads} thread(s) × {count} worker(s)",
             [layout / default for layout, default in zip(speed[threads, count], speed[0, 1])], "×",
-            f"the default layout ({thread_count(0)} thread × 1 worker), same trials, {backend}",
+            f"the default layout (automatic threads × 1 worker), same trials, {backend}",
             note=f"median {statistics.median(speed[threads, count]):.1f} vs {statistics.median(speed[0, 1]):.1f} "
                  f"trials/min on {cores} cores (once started: {statistics.median(steady[threads, count]):.1f} vs "
                  f"{statistics.median(steady[0, 1]):.1f})",

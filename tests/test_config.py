@@ -168,3 +168,33 @@ def test_the_configuration_reference_is_generated_from_the_schema():
         for spec in fields(cls):
             row = next(line for line in reference.splitlines() if line.startswith(f"| `{section}.{spec.name}` |"))
             assert not row.endswith("|  |"), f"{section}.{spec.name} has no comment in tuner/config/schema.py"
+
+
+def test_the_autoregressive_skip_reads_its_older_name_linear_skip(tmp_path, caplog):
+    """`linear_skip` named the skip before the linear member existed: an older config, a study's
+    trials and stored settings, and a saved network's entries still read as `autoregressive_skip`."""
+    import optuna
+
+    from tuner.networks.models import model_config
+    from tuner.tuning.study import changed_settings, params_of
+
+    text = DEMO_CONFIG.read_text().replace("[search]\n", "[search]\nlinear_skip = [true, false]\n")
+    (tmp_path / "study.toml").write_text(text.replace('path = "', f'path = "{DEMO_CONFIG.parent}/', 1))
+    config = load_config(tmp_path / "study.toml")
+    assert config.search.autoregressive_skip == (True, False)
+    assert "search.linear_skip is an older key; read as search.autoregressive_skip" in caplog.text
+    stored = {"search": {"linear_skip": [True, False]}}
+    assert "search.autoregressive_skip" not in changed_settings(stored, config)
+
+    params = {"model": "lstm", "hidden_size": 8, "num_layers": 1, "dropout": 0.0, "lr": 1e-3, "linear_skip": True}
+    study = optuna.create_study()
+    study.add_trial(optuna.trial.create_trial(
+        params=params, value=1.0, user_attrs={"best_epoch": 3},
+        distributions={"model": optuna.distributions.CategoricalDistribution(["lstm"]),
+                       "hidden_size": optuna.distributions.CategoricalDistribution([8]),
+                       "num_layers": optuna.distributions.IntDistribution(1, 2),
+                       "dropout": optuna.distributions.FloatDistribution(0.0, 0.3),
+                       "lr": optuna.distributions.FloatDistribution(1e-4, 1e-3, log=True),
+                       "linear_skip": optuna.distributions.CategoricalDistribution([True, False])}))
+    assert params_of(study, study.trials[0]).autoregressive_skip is True
+    assert model_config(params, config.data).autoregressive_skip is True

@@ -214,3 +214,16 @@ def test_a_damaged_member_state_is_refused_in_one_line(fitted, tmp_path):
     run = tuner("predict", str(copy), str(folder / "plan.csv"))
     assert run.returncode == 2 and "model.json: its linear member is damaged" in run.stderr
     assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_a_model_directory_that_names_the_skip_linear_skip_predicts_the_same(fitted, tmp_path):
+    """Networks saved when the autoregressive skip was named `linear_skip` load as they did."""
+    folder, _ = fitted
+    copy = shutil.copytree(folder / "chosen", tmp_path / "older")
+    text = (copy / "model.json").read_text()
+    assert '"autoregressive_skip"' in text
+    (copy / "model.json").write_text(text.replace('"autoregressive_skip"', '"linear_skip"'))
+    older = tuner("predict", str(copy), str(folder / "plan.csv"))
+    today = tuner("predict", str(folder / "chosen"), str(folder / "plan.csv"))
+    assert older.returncode == today.returncode == 0, older.stderr
+    assert older.stdout == today.stdout

@@ -33,7 +33,7 @@ def test_quantile_outputs_never_cross_and_keep_the_median_raw():
 @pytest.mark.parametrize("scaling", ["global", "level", "window"])
 def test_a_quantile_model_forecasts_its_median_as_the_point(scaling):
     config = ModelConfig(kind="lstm", n_inputs=3, horizon=4, hidden_size=8, scaling=scaling, quantiles=QUANTILES,
-                         linear_skip=True, window=10)
+                         autoregressive_skip=True, window=10)
     model = build_model(config).eval()
     inputs = torch.randn(5, 10, 3)
     outputs = model.outputs(inputs)

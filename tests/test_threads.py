@@ -1,4 +1,4 @@
-"""The thread default of the entry points (`tuner.networks.training.configure_threads`), each case in a fresh
+"""The thread default of the entry points (`tuner.networks.threads.configure_threads`), each case in a fresh
 interpreter, since it sets the whole process."""
 
 from __future__ import annotations
@@ -10,11 +10,14 @@ import sys
 
 import pytest
 
-from tuner.networks.training import THREAD_VARIABLES, thread_count
+from tuner.networks.threads import THREAD_VARIABLES, idle_threads, thread_count
 
 PROBE = """
-import json, os, sys
-from tuner.networks.training import configure_threads
+import json, os, subprocess, sys
+from tuner.networks.threads import configure_threads
+hog = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if os.environ.get("HOG") else None
+if hog:
+    import time; time.sleep(0.5)
 count = configure_threads(int(sys.argv[1]))
 import torch
 from threadpoolctl import threadpool_info
@@ -22,6 +25,8 @@ import sklearn.ensemble  # loads scikit-learn's own OpenMP runtime after the cal
 pools = {pool["user_api"]: pool["num_threads"] for pool in threadpool_info()}
 print(json.dumps({"count": count, "torch": torch.get_num_threads(), "blas": pools.get("blas"),
                   "openmp": pools.get("openmp"), "env": {k: os.environ.get(k) for k in sys.argv[2:]}}))
+if hog:
+    hog.kill()
 """
 
 
@@ -32,10 +37,52 @@ def probe(threads: int, **environment: str) -> dict:
     return json.loads(run.stdout)
 
 
-def test_the_default_is_one_thread_for_torch_blas_and_openmp():
-    result = probe(0)
-    assert result["count"] == result["torch"] == result["blas"] == result["openmp"] == 1
-    assert set(result["env"].values()) == {"1"}
+def test_the_default_follows_the_idle_cores_for_torch_blas_and_openmp():
+    """Beside a process that keeps a core busy, the default leaves that core to it."""
+    cores = len(os.sched_getaffinity(0))
+    result = probe(0, HOG="1")
+    assert 1 <= result["count"] <= max(1, cores - 1)
+    assert result["count"] == result["torch"] == result["blas"] == result["openmp"]
+    assert set(result["env"].values()) == {str(result["count"])}
+
+
+@pytest.mark.parametrize(("limit", "others", "expected"), [
+    (2, 0.0, 2), (2, 0.4, 2), (2, 0.6, 1), (2, 1.0, 1), (2, 1.7, 1), (2, 3.0, 1), (1, 0.0, 1),
+    (16, 0.0, 16), (16, 1.0, 15), (16, 2.6, 13), (16, 20.0, 1)])
+def test_idle_threads_leave_the_cores_other_processes_take(limit, others, expected):
+    assert idle_threads(limit, others) == expected
+
+
+def test_the_automatic_setting_follows_a_busy_process_while_training():
+    """`adapt`, which the training loop calls every batch, drops a thread for a process that
+    starts beside it and takes it back when that process ends."""
+    run = subprocess.run([sys.executable, "-c", ADAPT_PROBE], capture_output=True, text=True, check=True,
+                         env={k: v for k, v in os.environ.items() if k not in THREAD_VARIABLES})
+    beside, after = json.loads(run.stdout)
+    cores = len(os.sched_getaffinity(0))
+    assert beside <= max(1, cores - 1)
+    assert after > beside or cores == 1
+
+
+ADAPT_PROBE = """
+import json, subprocess, sys, time
+import torch
+from tuner.networks import threads
+threads.configure_threads(0)
+x = torch.randn(256, 256)
+
+def settle(seconds):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        x @ x
+        threads.adapt()
+    return torch.get_num_threads()
+
+hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+beside = settle(3)
+hog.kill(); hog.wait()
+print(json.dumps([beside, settle(3)]))
+"""
 
 
 def test_the_users_omp_num_threads_wins_over_the_default():
@@ -45,10 +92,11 @@ def test_the_users_omp_num_threads_wins_over_the_default():
 
 
 def test_the_users_blas_setting_wins_for_blas_only():
-    result = probe(0, OPENBLAS_NUM_THREADS="2")
-    assert result["count"] == result["torch"] == result["openmp"] == 1
-    assert result["blas"] == 2
-    assert result["env"] == {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "2"}
+    result = probe(0, OPENBLAS_NUM_THREADS="3", HOG="1")
+    assert result["count"] == result["torch"] == result["openmp"]
+    assert result["blas"] == 3
+    count = str(result["count"])
+    assert result["env"] == {"OMP_NUM_THREADS": count, "MKL_NUM_THREADS": count, "OPENBLAS_NUM_THREADS": "3"}
 
 
 def test_train_threads_wins_over_the_environment():
@@ -57,8 +105,8 @@ def test_train_threads_wins_over_the_environment():
     assert set(result["env"].values()) == {"2"}
 
 
-@pytest.mark.parametrize(("threads", "omp", "expected"), [(0, None, 1), (3, None, 3), (0, "4", 4), (0, "4,2", 4),
-                                                          (0, "junk", 1), (0, "0", 1), (5, "4", 5)])
+@pytest.mark.parametrize(("threads", "omp", "expected"), [(0, None, 0), (3, None, 3), (0, "4", 4), (0, "4,2", 4),
+                                                          (0, "junk", 0), (0, "0", 0), (5, "4", 5)])
 def test_thread_count(monkeypatch, threads, omp, expected):
     if omp is None:
         monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
@@ -83,3 +131,25 @@ def test_library_calls_leave_the_process_threads_as_they_found_them(tmp_path):
     tune(config, f"sqlite:///{tmp_path / 'study.db'}", progress=False)
     Forecaster.fit(config, ParamsConfig(model="lstm", hidden_size=8, epochs=1), intervals=False, seeds=1)
     assert (torch.get_num_threads(), {name: os.environ.get(name) for name in THREAD_VARIABLES}) == before
+
+
+def test_variables_the_entry_point_wrote_are_not_taken_for_the_users(monkeypatch):
+    """A worker that ran a job with train.threads = 3 goes back to the automatic setting for a job
+    with 0; and a worker process it spawns sees only the user's own variables."""
+    from tuner.networks.threads import child_environment, scoped_threads
+
+    def variables() -> dict[str, str | None]:
+        return {name: os.environ.get(name) for name in THREAD_VARIABLES}
+
+    for name in THREAD_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    with scoped_threads(3):
+        assert set(variables().values()) == {"3"}
+        assert thread_count(0) == 0
+        with child_environment():
+            assert set(variables().values()) == {None}
+        assert set(variables().values()) == {"3"}
+    monkeypatch.setenv("MKL_NUM_THREADS", "5")
+    with scoped_threads(0), child_environment():
+        assert variables() == {"OMP_NUM_THREADS": None, "MKL_NUM_THREADS": "5", "OPENBLAS_NUM_THREADS": None}
+    assert variables() == {"OMP_NUM_THREADS": None, "MKL_NUM_THREADS": "5", "OPENBLAS_NUM_THREADS": None}

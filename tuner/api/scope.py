@@ -1,5 +1,5 @@
 """A library call leaves the process as it found it: inside `scoped`, the threads are set to
-`train.threads` (`networks.training.scoped_threads`), Optuna logs warnings only, and Ctrl-C stops a
+`train.threads` (`networks.threads.scoped_threads`), Optuna logs warnings only, and Ctrl-C stops a
 tuning run after the current batch, as in the CLI; all of it is restored afterwards. Random state
 is never touched: training seeds its own generators (`networks.training.seeded`)."""
 
@@ -17,7 +17,7 @@ from collections.abc import Iterator
 def scoped(threads: int, stop_signals: bool = False) -> Iterator[None]:
     """Run the block with `train.threads = threads`; `stop_signals`: Ctrl-C and SIGTERM ask a tuning
     run to stop after its current batch (in the main thread; elsewhere signals are left as they are)."""
-    from tuner.networks.training import scoped_threads
+    from tuner.networks.threads import scoped_threads
 
     optuna_logger = logging.getLogger("optuna")
     level = optuna_logger.level

@@ -62,7 +62,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
     configure_optuna_logging(args.verbose)
     if args.workers == 1:
-        from tuner.networks.training import configure_threads
+        from tuner.networks.threads import configure_threads
 
         configure_threads(config.train.threads)  # more workers: each sets its own
     url = resolve_storage_url(config, args.storage)
@@ -113,7 +113,7 @@ def cmd_best(args: argparse.Namespace) -> int:
     study, config, url = open_existing(args, config)
     ranking = None
     if args.reseed:
-        from tuner.networks.training import configure_threads
+        from tuner.networks.threads import configure_threads
         from tuner.tuning import reseed
 
         configure_threads(config.train.threads)
@@ -153,7 +153,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     config = load(args)  # a bad config fails before the heavy imports
 
     from tuner.api.fit import fit
-    from tuner.networks.training import configure_threads
+    from tuner.networks.threads import configure_threads
 
     if not config.params.model or config.fit.configs > 1 or args.from_trial is not None:
         from tuner.tuning import configure_optuna_logging
@@ -241,7 +241,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from tuner.ensemble.forecaster import Forecaster
     from tuner.errors import DataError
     from tuner.evaluation.intervals import parse_levels
-    from tuner.networks.training import configure_threads
+    from tuner.networks.threads import configure_threads
 
     levels = parse_levels(args.intervals)  # bad levels fail before the model is read
     forecaster = Forecaster.load(Path(args.model))
@@ -274,7 +274,7 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     from tuner.data.series import parse_filter
     from tuner.ensemble.forecaster import Forecaster
     from tuner.evaluation.intervals import parse_levels
-    from tuner.networks.training import configure_threads
+    from tuner.networks.threads import configure_threads
     from tuner.reports import whatif
 
     column, factors = whatif.parse_scale(args.scale)
@@ -312,7 +312,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     configure_optuna_logging(args.verbose)
     study = load_study(config, storage=args.storage)
     if args.model:  # it forecasts the model's test part
-        from tuner.networks.training import configure_threads
+        from tuner.networks.threads import configure_threads
 
         configure_threads(study.config.train.threads)
     output = study.report(args.output, model=args.model, top=args.top)

@@ -142,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--n-trials", type=int, help="trials to add in this run; overrides study.n_trials")
     tune.add_argument("--timeout", type=float, help="stop starting trials after this many seconds")
     tune.add_argument("--workers", type=positive_int, default=1,
-                      help="worker processes sharing the study (each with train.threads threads, default 1)")
+                      help="worker processes sharing the study (each with train.threads threads; default: the idle cores)")
     tune.add_argument("--no-progress", action="store_true", help="no progress bar")
     tune.add_argument("--devices", type=gpu_list, metavar="0,1",
                       help="GPUs to place the workers on, round-robin; overrides train.devices (default: every GPU)")

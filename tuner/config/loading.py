@@ -29,7 +29,8 @@ from tuner.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-MOVED = {"train.refit_seeds": "fit.seeds"}  # old key -> the key it is read as, with a notice
+MOVED = {"train.refit_seeds": "fit.seeds", "search.linear_skip": "search.autoregressive_skip",
+         "params.linear_skip": "params.autoregressive_skip"}  # old key -> the key it is read as, with a notice
 RETIRED = {"data.boosting_scaling": "both forms of gradient boosting are candidate members (boosting, "
            "levelled_boosting), weighed on backtest windows; choose among them with fit.members"}  # read, not used
 
@@ -108,9 +109,10 @@ def build_config(raw: dict[str, Any], source: Path) -> Config:
     return config
 
 
-def renamed_keys(raw: dict[str, Any], source: Path) -> dict[str, Any]:
+def renamed_keys(raw: dict[str, Any], source: Path | None) -> dict[str, Any]:
     """`raw` with each old key of `MOVED` read as its new key and each of `RETIRED` dropped, with a
-    one-line notice for each."""
+    one-line notice for each that a file (`source`) holds; quietly for settings a study stored
+    (`source` None)."""
     raw = {name: dict(section) if isinstance(section, dict) else section for name, section in raw.items()}
     for old, reason in [*((old, None) for old in MOVED), *RETIRED.items()]:
         section, _, key = old.partition(".")
@@ -121,7 +123,8 @@ def renamed_keys(raw: dict[str, Any], source: Path) -> dict[str, Any]:
             new_section, _, new_key = MOVED[old].partition(".")
             raw.setdefault(new_section, {}).setdefault(new_key, value)
             reason = f"read as {MOVED[old]}"
-        log.warning("notice: %s: %s is an older key; %s", source, old, reason)
+        if source is not None:
+            log.warning("notice: %s: %s is an older key; %s", source, old, reason)
     return raw
 
 

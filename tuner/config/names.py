@@ -7,14 +7,20 @@ from collections.abc import Iterable
 
 MODEL_TYPES = ("lstm", "lstm_transformer")
 MODEL_LABELS = {"lstm": "LSTM", "lstm_transformer": "LSTM+Transformer"}
-ARCHITECTURE_PARAMS = ("hidden_size", "num_layers", "dropout", "num_heads", "ff_size", "linear_skip", "series_embedding")
+ARCHITECTURE_PARAMS = ("hidden_size", "num_layers", "dropout", "num_heads", "ff_size", "autoregressive_skip", "series_embedding")
 TRANSFORMER_PARAMS = ("num_heads", "ff_size")  # sampled for lstm_transformer only
 SETTING_PARAMS = ("window", "scaling", "feature_scaling", "loss", "transform",
                   "calendar_harmonics")  # searched only when search.<name> lists choices; else the setting
 DATA_VARIANTS = ("transform", "calendar_harmonics")  # data settings a trial may change besides the window: each
 # needs its own scaled copy of the data (so an ensemble's members must share them)
-PARAMS = ("model", "hidden_size", "num_layers", "dropout", "lr", *TRANSFORMER_PARAMS, "linear_skip",
+PARAMS = ("model", "hidden_size", "num_layers", "dropout", "lr", *TRANSFORMER_PARAMS, "autoregressive_skip",
           "series_embedding", *SETTING_PARAMS)  # Optuna's names
+RENAMED_PARAMS = {"linear_skip": "autoregressive_skip"}  # an older study's or model directory's name -> today's
+
+
+def current_params(params: dict[str, object]) -> dict[str, object]:
+    """A trial's parameters (or a saved network's) with older names read as today's."""
+    return {RENAMED_PARAMS.get(name, name): value for name, value in params.items()}
 
 SCALINGS = ("window", "level", "global")  # data.scaling: on top of the global scaler, each window's target history
 # standardised by its own mean and spread (window), only shifted by its own mean (level), or neither (global)

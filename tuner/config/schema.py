@@ -140,7 +140,7 @@ class TrainConfig:
     batch_size: int = 64  # windows per optimiser step
     patience: int = 5  # epochs without validation improvement before stopping
     grad_clip: float = 1.0  # max gradient norm
-    threads: int = 0  # threads per process (torch, BLAS, OpenMP); 0: $OMP_NUM_THREADS, else 1
+    threads: int = 0  # threads per process (torch, BLAS, OpenMP); 0: $OMP_NUM_THREADS, else the idle cores
     loss: str = "auto"  # mae, mse, huber or quantile (on scaled targets); auto: the study metric's family (mae for val_mae)
     quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)  # loss = "quantile": the head's outputs; 0.5 is the point forecast
     device: str = "auto"  # auto (CUDA when present, else the CPU), cpu, cuda, cuda:N or mps
@@ -173,7 +173,7 @@ class SearchConfig:
     lr: Range = Range(1e-4, 1e-3)  # sampled on a log scale
     num_heads: tuple[int, ...] = (1, 2, 4)  # lstm_transformer only; must divide every hidden_size
     ff_size: tuple[int, ...] = (64, 128, 256)  # lstm_transformer only
-    linear_skip: tuple[bool, ...] = ()  # [true]: every trial adds the linear skip; [true, false]: Optuna chooses; empty: off
+    autoregressive_skip: tuple[bool, ...] = ()  # [true]: every trial adds a linear map from the target history; [true, false]: Optuna chooses; empty: off
     series_embedding: tuple[int, ...] = ()  # panels: choices of a learned series-id embedding's size (0: none); empty: none
     window: tuple[int, ...] = ()  # choices of data.window, e.g. [14, 28, 56]; empty: data.window, not searched
     scaling: tuple[str, ...] = ()  # choices of data.scaling; empty: not searched
@@ -213,7 +213,7 @@ class ParamsConfig:
     lr: float = 1e-3  # Adam's learning rate
     num_heads: int = 0  # lstm_transformer only
     ff_size: int = 0  # lstm_transformer only
-    linear_skip: bool = False  # the linear map from the target history added to the forecast (false before it existed)
+    autoregressive_skip: bool = False  # the linear map from the target history added to the forecast (false before it existed)
     series_embedding: int = 0  # panels: the learned series-id embedding's size; 0: none
     window: int = 0  # when searched: the trial's data.window (0: the config's)
     scaling: str = ""  # when searched: the trial's data.scaling
@@ -224,11 +224,11 @@ class ParamsConfig:
     epochs: int = 0  # epochs to retrain on train + validation
 
     def trial_params(self) -> dict[str, Any]:
-        """The parameters by their Optuna names, as the search space samples them (`linear_skip`
+        """The parameters by their Optuna names, as the search space samples them (`autoregressive_skip`
         only when on: a trial that searched it and left it off is the same network)."""
         return {name: getattr(self, name) for name in PARAMS
                 if (self.model == "lstm_transformer" or name not in TRANSFORMER_PARAMS)
-                and (name not in (*SETTING_PARAMS, "linear_skip", "series_embedding") or getattr(self, name))}
+                and (name not in (*SETTING_PARAMS, "autoregressive_skip", "series_embedding") or getattr(self, name))}
 
 
 @dataclass(frozen=True)
@@ -259,8 +259,8 @@ class ModelConfig:
     scaling: str = "global"  # window: the network normalises each window's target history and maps its output back
     levelled_columns: tuple[int, ...] = ()  # input columns whose window mean the network takes off (feature_scaling)
     quantiles: tuple[float, ...] = ()  # one output per quantile, kept from crossing (train.loss = "quantile"); empty: a point
-    linear_skip: bool = False  # a linear map from the (normalised) target history added to the head's output
-    window: int = 0  # time steps per input window: the linear skip's inputs
+    autoregressive_skip: bool = False  # a linear map from the (normalised) target history added to the head's output
+    window: int = 0  # time steps per input window: the autoregressive skip's inputs
     series_count: int = 0  # with series_embedding: the fitted series (index 0: none of them)
     series_embedding: int = 0  # size of a learned series-id embedding; 0: none
     static_levels: tuple[int, ...] = ()  # categorical data.static columns: each one's categories (+1 for unseen)

@@ -7,7 +7,7 @@ Trees cannot forecast beyond the values they were fitted on. The levelled form (
 each window's target history relative to that window's mean, with the mean as one more input, and
 forecasts each step's departure from it, so a series that trends past its training range keeps its
 level, as the networks' `data.scaling = "level"` does for them; on stationary series it costs
-(docs/decisions/members.md, "Levelled boosting"), so both forms are candidates, weighed on
+(docs/decisions/levelled-boosting.md), so both forms are candidates, weighed on
 the backtest windows.
 
 A fitted `Boosting` is saved with skops, whose loader builds only the types it is told to trust,

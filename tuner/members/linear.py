@@ -6,7 +6,7 @@ and boosting read it), one regression over every series' windows.
 A linear model carries a level, a trend or an additive driver's effect past the rows it was fitted
 on, where trees cannot and networks on a transformed target may not: on the demo data, whose
 ad-driven sales add to the organic ones, it erred less on validation than every tuned network
-(docs/decisions/members.md, "The linear member").
+(docs/decisions/linear-member.md).
 
 Its inputs are gradient boosting's (`tuner.members.boosting`): the window's target history (for one
 series in the data's units), the other inputs of the window's last step and the known inputs at the

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from tuner.config.names import current_params
 from tuner.config.schema import Config, DataConfig, ModelConfig, ParamsConfig, model_quantiles
 from tuner.errors import ConfigError, ModelDirError
 from tuner.members.base import Kind, Recipe, checked_file, saved_file
@@ -93,14 +94,14 @@ def load_network(folder: Path, entry: dict[str, Any]) -> Network:
     try:
         state = torch.load(weights, weights_only=True, map_location="cpu")
         shape = entry["model"]
-        network = build_for_weights(ModelConfig(**{**shape, "known_columns": tuple(shape["known_columns"]),
+        network = build_for_weights(ModelConfig(**{**current_params(shape), "known_columns": tuple(shape["known_columns"]),
                                                    "static_levels": tuple(shape.get("static_levels", ())),
                                                    "levelled_columns": tuple(shape.get("levelled_columns", ()))}))
         network.load_state_dict(state)
     except (RuntimeError, KeyError, TypeError, ValueError, EOFError) as exc:
         reason = str(exc).strip().splitlines()[0]
         raise ModelDirError(f"{folder}: weights do not match model.json ({reason}); fit the model again") from None
-    return Network(network, ParamsConfig(**entry["params"]), entry["window"], entry.get("seed"))
+    return Network(network, ParamsConfig(**current_params(entry["params"])), entry["window"], entry.get("seed"))
 
 
 def resolved_seeds(config: Config, seeds: int | None, own_weights: bool) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from tuner.config.names import ARCHITECTURE_PARAMS
+from tuner.config.names import ARCHITECTURE_PARAMS, current_params
 from tuner.config.schema import ONE_SERIES, DataConfig, ModelConfig, SeriesShape
 
 WINDOW_EPSILON = 1e-5  # added to a window's target variance, so a flat window does not divide by zero
@@ -20,7 +20,7 @@ class LSTMForecaster(nn.Module):
     whose inputs are the planned values (other columns zero, the scaled mean) and a flag
     marking them as future; so plans act through the network, free to saturate or interact.
 
-    With `linear_skip`, a linear map from the window's (normalised) target history is added to
+    With `autoregressive_skip`, a linear map from the window's (normalised) target history is added to
     the head's forecast: an autoregressive path beside the network (LSTNet's "highway"), which
     can copy last week or last year where the network alone has too few rows to learn it. It
     starts at zero, so training begins from the network's forecast.
@@ -44,7 +44,7 @@ class LSTMForecaster(nn.Module):
         )
         self.outputs_per_step = len(config.quantiles) or 1
         self.head = nn.Linear(config.hidden_size, config.horizon * self.outputs_per_step)
-        self.skip = nn.Linear(config.window, config.horizon) if config.linear_skip else None
+        self.skip = nn.Linear(config.window, config.horizon) if config.autoregressive_skip else None
         levelled = torch.zeros(config.n_inputs)
         levelled[list(config.levelled_columns)] = 1.0
         self.register_buffer("levelled", levelled, persistent=False)  # 1 where a column's window mean is taken off
@@ -97,7 +97,7 @@ class LSTMForecaster(nn.Module):
         return inputs - means, future
 
     def predict(self, inputs: torch.Tensor, future: torch.Tensor | None, static: torch.Tensor | None) -> torch.Tensor:
-        """The head's forecast from the (normalised) window, plus the linear skip's; quantiles in order."""
+        """The head's forecast from the (normalised) window, plus the autoregressive skip's; quantiles in order."""
         sequence = self.sequence(inputs, future)
         described = self.describe(static)
         if described is not None:  # the series' fields beside every step's inputs
@@ -185,6 +185,7 @@ def model_config(params: dict[str, Any], data: DataConfig, quantiles: tuple[floa
                  series: SeriesShape = ONE_SERIES) -> ModelConfig:
     """The architecture that a trial's parameters describe, sized for `data` and its series;
     `quantiles` for a quantile model (`config.model_quantiles`)."""
+    params = current_params(params)
     architecture = {key: params[key] for key in ARCHITECTURE_PARAMS if key in params}
     feature_scaling = params.get("feature_scaling") or data.feature_scaling
     return ModelConfig(kind=params["model"], n_inputs=len(data.columns), horizon=data.horizon,

@@ -1,13 +1,12 @@
 """One training loop for tuning, final fitting and tests: mini-batch Adam on `train.loss` with early
 stopping on the same loss over the validation windows.
 
-Random state is scoped (`seeded`); thread counts are set by the process entry points
-(`configure_threads`), or for one library call (`scoped_threads`)."""
+Random state is scoped (`seeded`); the automatic thread count follows the idle cores every batch
+(`threads.adapt`)."""
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -20,12 +19,10 @@ from tuner.config.schema import TrainConfig
 from tuner.data.dataset import Windows
 from tuner.errors import TrainingDiverged
 from tuner.networks.device import autocast, resolve_device
+from tuner.networks.threads import adapt
 from tuner.stopping import raise_if_stop_requested
 
 PREDICT_BATCH = 4096
-THREAD_POOLS = {"openmp": ("OMP_NUM_THREADS",), "blas": ("MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}  # threadpoolctl's
-THREAD_VARIABLES = tuple(name for names in THREAD_POOLS.values() for name in names)  # set by configure_threads
-DEFAULT_THREADS = 1  # per process, for train.threads = 0 without $OMP_NUM_THREADS (`thread_count`)
 LOSSES = {"mae": nn.L1Loss, "mse": nn.MSELoss, "huber": nn.HuberLoss}  # train.loss, on scaled targets
 
 
@@ -57,56 +54,6 @@ class FitResult:
     best_val_loss: float  # inf when training without a validation part
     val_forecast: np.ndarray | None  # the kept weights' validation forecast, scaled
     val_quantiles: np.ndarray | None = None  # quantile models: the kept weights' validation quantiles, scaled
-
-
-def configure_threads(threads: int) -> int:
-    """Set this process's threads for torch and for the BLAS and OpenMP pools of the members
-    (scikit-learn, statsmodels): `thread_count(threads)` each. For process entry points (the CLI,
-    a worker), never for library code: it changes the whole process."""
-    from threadpoolctl import threadpool_limits
-
-    count = thread_count(threads)
-    users = set() if threads else {name for name in THREAD_VARIABLES if name in os.environ}  # theirs win
-    for name in set(THREAD_VARIABLES) - users:  # for the pools that load later (scikit-learn's OpenMP runtime)
-        os.environ[name] = str(count)
-    torch.set_num_threads(count)
-    for api, names in THREAD_POOLS.items():  # the pools loaded already (numpy's BLAS)
-        if not users & set(names):
-            threadpool_limits(limits=count, user_api=api)
-    return count
-
-
-@contextmanager
-def scoped_threads(threads: int) -> Iterator[int]:
-    """`configure_threads` for the block only (library calls: the Python API): torch's threads, the
-    pools loaded already and the variables read by pools that load later are restored after it."""
-    from threadpoolctl import threadpool_limits
-
-    variables = {name: os.environ.get(name) for name in THREAD_VARIABLES}
-    torch_threads = torch.get_num_threads()
-    pools = threadpool_limits(limits=None)  # records the loaded pools' limits, changes nothing
-    try:
-        yield configure_threads(threads)
-    finally:
-        pools.restore_original_limits()
-        torch.set_num_threads(torch_threads)
-        for name, value in variables.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def thread_count(threads: int) -> int:
-    """`train.threads`; for 0, the user's own `OMP_NUM_THREADS`, else one thread per process.
-
-    One thread: OpenMP's threads spin while they wait for each other, so a process with a thread
-    per core slows several-fold when anything else takes a core (docs/decisions/threads.md), and
-    these networks train hardly faster on more threads. More processes (`--workers`) use more cores."""
-    if threads:
-        return threads
-    user = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
-    return int(user) if user.isdigit() and int(user) > 0 else DEFAULT_THREADS
 
 
 @contextmanager
@@ -227,6 +174,7 @@ def _fit(model: nn.Module, train: Windows, validation: Windows | None, lr: float
         order_of_samples = epoch_samples(len(train), config.samples_per_epoch, config.min_samples_per_epoch, order)
         for batch in order_of_samples.split(config.batch_size):
             raise_if_stop_requested()  # a tuning run's Ctrl-C or SIGTERM ends the trial here
+            adapt()
             inputs, targets, future, fields = samples.batch(batch.to(device))
             optimizer.zero_grad(set_to_none=True)
             with autocast(device, config.precision):

@@ -23,7 +23,7 @@ from tuner.config.schema import Config
 from tuner.data.dataset import Dataset
 from tuner.errors import StorageError, TunerError
 from tuner.networks.device import resolve_device, worker_devices
-from tuner.networks.training import configure_threads, thread_count
+from tuner.networks.threads import child_environment, configure_threads, thread_count
 from tuner.stopping import STOP_REQUESTED, handle_stop_signals, sigint_blocked
 from tuner.tuning.evaluation import baseline_errors, tuning_folds
 from tuner.tuning.snapshot import store_snapshot, stored_snapshot, with_snapshot
@@ -180,7 +180,8 @@ def visible_gpu(gpu: str | None) -> Iterator[None]:
 
 def placement_lines(placement: list[str | None], threads: int) -> list[str]:
     """Where each worker of `tune --workers` runs, for the terminal."""
-    return [f"worker {index + 1}: GPU {gpu}" if gpu is not None else f"worker {index + 1}: CPU, {threads} thread(s)"
+    cpu = f"{threads} thread(s)" if threads else "threads as the idle cores allow"
+    return [f"worker {index + 1}: GPU {gpu}" if gpu is not None else f"worker {index + 1}: CPU, {cpu}"
             for index, gpu in enumerate(placement)]
 
 
@@ -218,7 +219,7 @@ class WorkerPool:
                   None if self.budget is None else ClaimNextTrial(self.budget, index), self.deadline,
                   logging.getLogger("tuner").getEffectiveLevel()),
         )
-        with visible_gpu(gpu), sigint_blocked():  # a spawned process keeps the environment and blocked signals
+        with visible_gpu(gpu), child_environment(), sigint_blocked():  # a spawned process keeps the environment and blocked signals
             process.start()
         return process
 

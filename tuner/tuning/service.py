@@ -33,7 +33,7 @@ from optuna.trial import TrialState
 from tuner.config.loading import build_config
 from tuner.config.schema import Config
 from tuner.errors import StorageError, TrainingDiverged, TunerError
-from tuner.networks.training import configure_threads
+from tuner.networks.threads import configure_threads
 from tuner.stopping import STOP_REQUESTED, TRIAL_STOP_REQUESTED, TrialStopped
 from tuner.tuning import jobs
 from tuner.tuning.evaluation import tuning_folds

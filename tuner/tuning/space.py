@@ -12,7 +12,7 @@ from tuner.config.schema import SearchConfig
 
 def suggest_params(trial: optuna.Trial, space: SearchConfig) -> dict[str, Any]:
     """Sample one configuration; `num_heads` and `ff_size` exist only for `lstm_transformer`, and
-    `linear_skip`, `series_embedding` and the settings (`names.SETTING_PARAMS`) only where the search lists
+    `autoregressive_skip`, `series_embedding` and the settings (`names.SETTING_PARAMS`) only where the search lists
     choices of them."""
     params: dict[str, Any] = {
         "model": trial.suggest_categorical("model", list(space.models)),
@@ -24,8 +24,8 @@ def suggest_params(trial: optuna.Trial, space: SearchConfig) -> dict[str, Any]:
     if params["model"] == "lstm_transformer":
         params["num_heads"] = trial.suggest_categorical("num_heads", list(space.num_heads))
         params["ff_size"] = trial.suggest_categorical("ff_size", list(space.ff_size))
-    if space.linear_skip:
-        params["linear_skip"] = trial.suggest_categorical("linear_skip", list(space.linear_skip))
+    if space.autoregressive_skip:
+        params["autoregressive_skip"] = trial.suggest_categorical("autoregressive_skip", list(space.autoregressive_skip))
     if space.series_embedding:
         params["series_embedding"] = trial.suggest_categorical("series_embedding", list(space.series_embedding))
     for name in SETTING_PARAMS:  # data.window, data.scaling, train.loss, data.transform, where search.<name> lists choices

@@ -17,7 +17,8 @@ from optuna.artifacts.exceptions import ArtifactNotFound
 from optuna.trial import TrialState
 
 from tuner.config.export import config_to_dict, value_if_absent
-from tuner.config.loading import build_config
+from tuner.config.loading import build_config, renamed_keys
+from tuner.config.names import current_params
 from tuner.config.schema import Config, ParamsConfig, SplitConfig, TrainConfig
 from tuner.errors import ConfigError, StorageError
 from tuner.tuning.snapshot import with_snapshot
@@ -113,7 +114,7 @@ def changed_settings(stored: dict[str, dict[str, Any]], config: Config) -> dict[
     """Dotted key -> (the study's value, the config's value), for every setting that differs. A key
     the study's settings lack (stored by a tuner from before the key) counts as what leaving it
     out meant then (`export.value_if_absent`)."""
-    current = tuning_settings(config)
+    current, stored = tuning_settings(config), renamed_keys(stored, None)
     return {f"{section}.{key}": (old, value) for section in SETTINGS_SECTIONS for key, value in current[section].items()
             if (old := stored.get(section, {}).get(key, value_if_absent(section, key))) != value}
 
@@ -240,7 +241,7 @@ def params_of(study: optuna.Study, trial: optuna.trial.FrozenTrial) -> ParamsCon
     if "best_epoch" not in trial.user_attrs:
         raise StorageError(f"trial #{trial.number} of study {study.study_name!r} has no best_epoch (it was not "
                            "run by tuner); export it by hand with params.epochs set")
-    return ParamsConfig(**trial.params, epochs=refit_epochs(study, trial.user_attrs["best_epoch"]))
+    return ParamsConfig(**current_params(trial.params), epochs=refit_epochs(study, trial.user_attrs["best_epoch"]))
 
 
 def best_params(study: optuna.Study) -> ParamsConfig:
