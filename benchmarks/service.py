@@ -124,9 +124,9 @@ def service(budget: Budget, workdir: Path, postgres: str | None) -> list[Figure]
     found = [figure(
         f"21. throughput, {WORKERS} standing workers vs `tuner tune` per job", ratios, "×",
         "`tuner tune` once per job, in sequence (a fresh process each), SQLite",
-        note=f"{trials}; {WORKERS} workers on the {WORKERS} cores against one process at a time, so up to "
-             f"{WORKERS}× of it is the second core, the rest the start-up (torch import, data) a standing worker "
-             f"pays once; with the submits (one process each, which check the data and score the baselines, "
+        note=f"{trials}; {WORKERS} workers on the {WORKERS} cores (one thread each, as they settle) against one "
+             f"process at a time (on the idle cores), so most of it is the start-up (torch import, data) a standing "
+             f"worker pays once; with the submits (one process each, which check the data and score the baselines, "
              f"wherever they run) counted too: {statistics.median(with_submits):.2f}×; repeats: {json.dumps(details)}",
     )]
     trial = statistics.median(trial_times)

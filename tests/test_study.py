@@ -493,3 +493,25 @@ def test_a_study_tuned_before_the_epoch_minimum_keeps_one_pass_per_epoch(tmp_pat
     assert tuned_config(study, config).train.min_samples_per_epoch == 0
     remember_settings(study, config)  # a training setting: taken on with a notice, not refused
     assert "train.min_samples_per_epoch = 640 (the study's: 0)" in caplog.text
+
+
+def test_a_running_trial_that_never_sent_a_heartbeat_is_failed_after_the_grace_period(backend_url, study_name):
+    """A worker killed between creating its trial and its first heartbeat leaves a RUNNING trial
+    without one, which Optuna's heartbeat never fails: the storage fails it once it has seen it
+    so for the grace period, and retries it; a trial of its own process stays running."""
+    from tuner.config.schema import StudyConfig
+    from tuner.tuning.study import fail_stale_trials
+
+    killed = optuna.create_study(study_name=study_name, storage=optuna.storages.RDBStorage(backend_url))
+    silent = killed.ask({"x": optuna.distributions.FloatDistribution(0, 1)})  # no heartbeat: as if killed at once
+    settings = StudyConfig(heartbeat_interval=1, grace_period=1, max_retries=1)
+    study = optuna.load_study(study_name=study_name, storage=open_storage(backend_url, settings))
+    own = study.ask()
+    fail_stale_trials(study)  # first seen without a heartbeat: not yet stale
+    assert study.trials[silent.number].state == TrialState.RUNNING
+    time.sleep(1.5)
+    fail_stale_trials(study)
+    states = {t.number: t.state for t in study.trials}
+    assert states[silent.number] == TrialState.FAIL and states[own.number] == TrialState.RUNNING
+    retried = [t for t in study.trials if t.state == TrialState.WAITING]
+    assert len(retried) == 1 and retried[0].params == silent.params

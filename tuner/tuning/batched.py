@@ -104,16 +104,19 @@ class BatchedRDBStorage(optuna.storages.RDBStorage):
         self._creating = threading.local()  # a trial being created by this thread: its token and tries so far
         self._held_since = time.monotonic()
         self._held_lock = threading.Lock()
+        self._silent_since: dict[int, dict[int, float]] = {}  # by study: other processes' running trials with no
+        # heartbeat yet, and when this process first saw each so
 
     def __getstate__(self) -> dict[str, Any]:
         """Picklable like RDBStorage; held writes stay with the process that made them."""
         state = super().__getstate__()
-        del state["_held"], state["_running"], state["_held_lock"], state["_creating"]
+        del state["_held"], state["_running"], state["_held_lock"], state["_creating"], state["_silent_since"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         super().__setstate__(state)
         self._held, self._running, self._held_lock, self._creating = {}, set(), threading.Lock(), threading.local()
+        self._silent_since = {}
 
     def _create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> FrozenTrial:
         """Optuna's (which tries up to five times), with a new `CREATION_TOKEN` for this trial
@@ -271,3 +274,22 @@ class BatchedRDBStorage(optuna.storages.RDBStorage):
                        states: Container[TrialState] | None = None) -> list[FrozenTrial]:
         self.flush()
         return once_more_if_dropped(lambda: super(BatchedRDBStorage, self).get_all_trials(study_id, deepcopy, states))
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        """Optuna's stale trials (a heartbeat older than the grace period), and the running trials
+        of other processes that this process has seen without any heartbeat for longer than the
+        grace period: a worker killed between creating its trial and its heartbeat thread's first
+        write, a trial Optuna would leave RUNNING for ever. Each process times them on its own
+        clock, so clocks and time zones of the machines do not matter."""
+        stale = super()._get_stale_trial_ids(study_id)
+        grace = self.grace_period if self.grace_period is not None else 2 * (self.heartbeat_interval or 0)
+        with _create_scoped_session(self.scoped_session) as session:
+            silent = {trial_id for (trial_id,) in session.query(models.TrialModel.trial_id)
+                      .outerjoin(models.TrialHeartbeatModel,
+                                 models.TrialHeartbeatModel.trial_id == models.TrialModel.trial_id)
+                      .filter(models.TrialModel.study_id == study_id, models.TrialModel.state == TrialState.RUNNING,
+                              models.TrialHeartbeatModel.trial_heartbeat_id.is_(None))}
+        now, before = time.monotonic(), self._silent_since.get(study_id, {})
+        since = {trial_id: before.get(trial_id, now) for trial_id in silent - self._running}
+        self._silent_since[study_id] = since
+        return stale + [trial_id for trial_id, first in since.items() if now - first > grace]
