@@ -495,6 +495,7 @@ def test_a_study_tuned_before_the_epoch_minimum_keeps_one_pass_per_epoch(tmp_pat
     assert "train.min_samples_per_epoch = 640 (the study's: 0)" in caplog.text
 
 
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage is supposed to be used with Study.optimize")
 def test_a_running_trial_that_never_sent_a_heartbeat_is_failed_after_the_grace_period(backend_url, study_name):
     """A worker killed between creating its trial and its first heartbeat leaves a RUNNING trial
     without one, which Optuna's heartbeat never fails: the storage fails it once it has seen it

@@ -52,10 +52,9 @@ def busy_seconds(cpus: list[int]) -> float | None:
     except OSError:
         return None
     ticks = 0
-    for line in lines:
-        name, *fields = line.split()
-        if name in wanted:  # user nice system idle iowait irq softirq steal ...
-            values = [int(value) for value in fields[:8]]
+    for fields in map(str.split, lines):
+        if fields and fields[0] in wanted:  # cpuN user nice system idle iowait irq softirq steal ...
+            values = [int(value) for value in fields[1:9]]
             ticks += sum(values) - values[3] - values[4]
     return ticks / os.sysconf("SC_CLK_TCK")
 
@@ -126,6 +125,9 @@ def configure_threads(threads: int) -> int:
 
 def first_count(automatic: _Automatic) -> int:
     """The entry point's first measurement of the idle cores (one thread where it cannot measure)."""
+    if automatic.idle.last is None:
+        log.info("threads: 1, as the idle cores cannot be measured here (no /proc/stat)")
+        return 1
     time.sleep(FIRST_CHECK_SECONDS)
     count = automatic.idle.threads() or 1
     log.info("threads: %d, as other processes keep %.1f of %d cores busy", count, automatic.idle.others,
