@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import statistics
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from html import escape
@@ -37,16 +37,17 @@ if TYPE_CHECKING:
 
 
 
-def trial_counts(study: optuna.Study) -> dict[str, int]:
+def trial_counts(trials: Iterable[optuna.trial.FrozenTrial]) -> dict[str, int]:
+    """Trials by state name ("complete", "pruned", ...), every state listed."""
     counts = {state.name.lower(): 0 for state in TrialState}
-    for trial in study.get_trials(deepcopy=False):
+    for trial in trials:
         counts[trial.state.name.lower()] += 1
     return counts
 
 
 def counts_text(study: optuna.Study) -> str:
     """Trials by state, e.g. "16 complete, 4 pruned"; empty for a study without trials."""
-    return ", ".join(f"{n} {state}" for state, n in trial_counts(study).items() if n)
+    return ", ".join(f"{n} {state}" for state, n in trial_counts(study.get_trials(deepcopy=False)).items() if n)
 
 
 def baseline_rows(study: optuna.Study) -> dict[str, dict[str, float]]:
@@ -86,7 +87,7 @@ def best_as_data(study: optuna.Study, storage: str, top: int) -> dict[str, Any]:
         "study": study.study_name,
         "storage": storage,
         "metric": study.user_attrs.get("metric"),
-        "trials": trial_counts(study),
+        "trials": trial_counts(study.get_trials(deepcopy=False)),
         "baselines": study.user_attrs.get("baselines", {}),
         "warning": best_warning(study),
         "best": [

@@ -282,7 +282,7 @@ def job_status(url: str, names: list[str] | None = None) -> list[dict[str, Any]]
             continue
         study = optuna.load_study(study_name=job.study_name, storage=storage)
         trials = study.get_trials(deepcopy=False)
-        counts = {state: count for state, count in trial_counts(study).items()
+        counts = {state: count for state, count in trial_counts(trials).items()
                   if state in ("complete", "pruned", "fail", "running")}
         durations = [t.duration.total_seconds() for t in trials if t.duration and t.state.is_finished()]
         starts = [t.datetime_start for t in trials if t.datetime_start]
