@@ -87,6 +87,9 @@ class IdleCores:
         self.others = max(0.0, (now[1] - last[1]) - (now[2] - last[2])) / (now[0] - last[0])
         return idle_threads(self.limit, self.others)
 
+    def log(self, count: int) -> None:
+        log.info("threads: %d, as other processes keep %.1f of %d cores busy", count, self.others, self.limit)
+
 
 class _Automatic:
     """The process's automatic thread setting: its measurement and when it is next due."""
@@ -115,8 +118,11 @@ def configure_threads(threads: int) -> int:
     users = set() if threads else user_variables()  # theirs win
     pools = {api for api, names in THREAD_POOLS.items() if not users & set(names)}
     fixed = thread_count(threads)
-    _automatic = None if fixed else _Automatic(pools)
-    count = fixed or first_count(_automatic)
+    if not fixed and _automatic is not None and _automatic.pools == pools:  # following the idle cores already
+        count = torch.get_num_threads()  # (the CLI's call, then the API's inside it): not measured again
+    else:
+        _automatic = None if fixed else _Automatic(pools)
+        count = fixed or first_count(_automatic)
     for name in set(THREAD_VARIABLES) - users:  # for the pools that load later (scikit-learn's OpenMP runtime)
         os.environ[name] = _written[name] = str(count)
     set_threads(count, pools)
@@ -130,8 +136,7 @@ def first_count(automatic: _Automatic) -> int:
         return 1
     time.sleep(FIRST_CHECK_SECONDS)
     count = automatic.idle.threads() or 1
-    log.info("threads: %d, as other processes keep %.1f of %d cores busy", count, automatic.idle.others,
-             automatic.idle.limit)
+    automatic.idle.log(count)
     return count
 
 
@@ -152,8 +157,7 @@ def adapt() -> None:
     automatic.due = time.monotonic() + CHECK_SECONDS
     count = automatic.idle.threads()
     if count is not None and count != torch.get_num_threads():
-        log.info("threads: %d, as other processes keep %.1f of %d cores busy", count, automatic.idle.others,
-                 automatic.idle.limit)
+        automatic.idle.log(count)
         set_threads(count, automatic.pools)
 
 
