@@ -21,9 +21,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import optuna
-from common import DEMO_CONFIG, Budget, Figure, demo_config, figure, skipped, user_environment
+from common import DEMO_CONFIG, Budget, Figure, demo_config, figure, skipped
 from tuning import fixed_params, fixed_trials_overrides
 
+from tuner.networks.threads import child_environment
 from tuner.tuning.storage import open_storage
 from tuner.tuning.study import open_study
 
@@ -51,8 +52,8 @@ def start_trial(url: str, overrides: list[str], params: dict) -> tuple[subproces
     study.enqueue_trial(params)
     command = [sys.executable, "-m", "tuner.cli.parser", "tune", str(DEMO_CONFIG), "--storage", url, "--study", name,
                "--no-progress", *(f"--set={o}" for o in overrides)]
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env=user_environment()), name
+    with child_environment():  # the threads of a user's `tuner tune`, not run.py's own
+        return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True), name
 
 
 def trial_seconds(url: str, started: list[tuple[subprocess.Popen, str]]) -> list[float]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -15,7 +14,6 @@ import sqlalchemy
 
 from tuner.config.loading import load_config
 from tuner.config.schema import Config
-from tuner.networks.threads import THREAD_VARIABLES
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO_CONFIG = REPO / "studies" / "ecommerce_daily.toml"
@@ -172,9 +170,3 @@ def postgres_url() -> str | None:
     except (ImportError, sqlalchemy.exc.SQLAlchemyError):
         return None
     return f"{POSTGRES_SERVER}/{POSTGRES_DATABASE}"
-
-
-def user_environment() -> dict[str, str]:
-    """This environment without the thread variables `run.py` sets for its own process: the
-    `tuner` commands a figure starts choose their threads as a user's do, by default."""
-    return {key: value for key, value in os.environ.items() if key not in THREAD_VARIABLES}

@@ -20,10 +20,11 @@ import uuid
 from pathlib import Path
 
 import optuna
-from common import DEMO_CONFIG, Budget, Figure, figure, skipped, user_environment
+from common import DEMO_CONFIG, Budget, Figure, figure, skipped
 
 from tuner.config.loading import load_config
 from tuner.data.demo import generate
+from tuner.networks.threads import child_environment
 from tuner.tuning import jobs
 from tuner.tuning.storage import open_storage
 
@@ -33,8 +34,9 @@ OVERHEAD_TARGETS = {"SQLite": 0.02, "PostgreSQL": 0.05}
 
 
 def tuner(*args: str, cwd: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "tuner.cli.parser", *args], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=user_environment())
+    with child_environment():  # the threads of a user's `tuner` command, not run.py's own
+        return subprocess.Popen([sys.executable, "-m", "tuner.cli.parser", *args], cwd=cwd, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
 
 
 def finished(process: subprocess.Popen) -> None:

@@ -14,11 +14,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import optuna
-from common import DEMO_CONFIG, Budget, Figure, demo_config, figure, finished_trials, skipped, user_environment
+from common import DEMO_CONFIG, Budget, Figure, demo_config, figure, finished_trials, skipped
 
 import tuner.tuning.evaluation
 from tuner.config.schema import Config
 from tuner.data.dataset import Dataset
+from tuner.networks.threads import child_environment
 from tuner.tuning.objective import Objective
 from tuner.tuning.runner import tune
 from tuner.tuning.space import suggest_params
@@ -167,7 +168,8 @@ def trials_per_minute(url: str, workers: int, overrides: list[str], params: list
     command = [sys.executable, "-m", "tuner.cli.parser", "tune", str(DEMO_CONFIG), "--workers", str(workers),
                "--storage", url, "--study", name, "--no-progress", *(f"--set={o}" for o in overrides)]
     started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True, env=user_environment())
+    with child_environment():  # the threads of a user's `tuner tune`, not run.py's own
+        subprocess.run(command, check=True, capture_output=True)
     wall = time.perf_counter() - started
     trials = optuna.load_study(study_name=name, storage=url).trials
     running = max(t.datetime_complete for t in trials) - min(t.datetime_start for t in trials)
